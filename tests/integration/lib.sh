@@ -1,0 +1,58 @@
+# Shared helpers for integration test scripts (sourced).
+# Tests start their own servers on free loopback ports and stop only the
+# processes they started, by PID.
+MDM_T_PASS=0
+MDM_T_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
+MDM_T_PIDS=()
+MDM_T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdm-${MDM_T_NAME}.XXXXXX")
+
+pass() { MDM_T_PASS=$((MDM_T_PASS + 1)); echo "ok $MDM_T_PASS - $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 0; }
+summary() { echo "$MDM_T_PASS passed, 0 failed"; }
+
+mdm_t_cleanup() {
+	local pid
+	for pid in "${MDM_T_PIDS[@]:-}"; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	[ -n "${MDM_T_KEEP:-}" ] || rm -rf "$MDM_T_TMP"
+}
+trap mdm_t_cleanup EXIT
+
+# free_port: print a TCP port on 127.0.0.1 nobody listens on.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
+wait_port() {
+	local deadline=$((SECONDS + ${2:-10}))
+	while [ $SECONDS -lt $deadline ]; do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_nats: a JetStream nats-server on a free loopback port with its own
+# store; sets NATS_PORT, NATS_URL, NATS_PID.
+start_nats() {
+	command -v nats-server >/dev/null || fail "nats-server is not installed (scripts/test installs it)"
+	NATS_PORT=$(free_port)
+	mkdir -p "$MDM_T_TMP/js"
+	nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" ${NATS_EXTRA_ARGS:-} \
+		>"$MDM_T_TMP/nats.log" 2>&1 &
+	NATS_PID=$!
+	MDM_T_PIDS+=("$NATS_PID")
+	NATS_URL="nats://127.0.0.1:$NATS_PORT"
+	wait_port "$NATS_PORT" 10 || fail "nats-server did not start: $(tail -5 "$MDM_T_TMP/nats.log")"
+}

@@ -1,0 +1,83 @@
+/* `mdmesh`: operator tool. Dispatches to one subcommand per file (cmd_*.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "mdm_mem.h"
+
+static const struct mdmesh_cmd commands[] = {
+	{ "decode", cmd_decode, "protobuf message on stdin -> one JSON line (for nats sub --translate)" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mdmesh <command> [options]\n\n"
+		   "mdmesh is the operator tool of the mdmesh market-data mesh.\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'mdmesh <command> --help' describes a command's options.\n"
+		   "  --help       this text\n  --version    print the version\n");
+}
+
+int mdmesh_read_all(int fd, unsigned char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	unsigned char *buf = mdm_malloc(cap), *nb;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			nb = mdm_realloc(buf, cap * 2);
+			if (!nb) {
+				mdm_free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			int err = errno;
+
+			if (err == EINTR)
+				continue;
+			mdm_free(buf);
+			return -err;
+		}
+		n += (size_t)r;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("mdmesh %s\n", MDM_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "mdmesh: unknown command '%s' (try 'mdmesh --help')\n", argv[1]);
+	return 2;
+}
