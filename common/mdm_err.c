@@ -14,11 +14,15 @@ const char *mdm_strerror(int err)
 
 int mdm_err_set(int err, const char *fmt, ...)
 {
+	char tmp[sizeof(last_err)];
 	va_list ap;
 
+	/* via a scratch buffer: callers may pass mdm_err_last() itself as an
+	 * argument to add context in front of an inner error */
 	va_start(ap, fmt);
-	vsnprintf(last_err, sizeof(last_err), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(last_err, tmp, sizeof(last_err));
 	return err;
 }
 

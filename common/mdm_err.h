@@ -9,7 +9,8 @@
 /* Text of a negative (or positive) errno value. Never NULL. Thread-safe. */
 const char *mdm_strerror(int err);
 
-/* Record detail for the current thread's last error (printf-style) and return
+/* Record detail for the current thread's last error (printf-style; the
+ * arguments may include mdm_err_last(), to prefix context) and return
  * `err` unchanged, so leaf code can write `return mdm_err_set(-EINVAL, ...)`.
  * The text is truncated at 511 bytes. Thread-safe (thread-local). */
 int mdm_err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

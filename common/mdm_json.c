@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void mdm_json_init(struct mdm_json *j, struct mdm_buf *out)
@@ -125,10 +126,20 @@ void mdm_json_i64(struct mdm_json *j, int64_t v)
 void mdm_json_dbl(struct mdm_json *j, double v)
 {
 	sep(j);
-	if (isnan(v) || isinf(v))
+	char tmp[32];
+
+	if (isnan(v) || isinf(v)) {
 		mdm_buf_puts(j->out, "null");
-	else
-		mdm_buf_printf(j->out, "%.17g", v);
+		return;
+	}
+	/* shortest form that reads back as the same double: 1.25e-05, not
+	 * 1.2500000000000001e-05 */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	mdm_buf_puts(j->out, tmp);
 }
 
 void mdm_json_bool(struct mdm_json *j, bool v)

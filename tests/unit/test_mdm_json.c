@@ -29,10 +29,12 @@ static void test_nesting_and_commas(void **state)
 	mdm_json_kbool(&j, "t", true);
 	mdm_json_kdbl(&j, "nan", NAN);
 	mdm_json_kdbl(&j, "half", 0.5);
+	mdm_json_kdbl(&j, "small", 1.25e-05);
+	mdm_json_kdbl(&j, "third", 1.0 / 3);
 	mdm_json_obj_end(&j);
 	assert_int_equal(mdm_json_status(&j), 0);
 	assert_string_equal(b.data, "{\"a\":\"x\",\"b\":18446744073709551615,\"c\":-5,\"arr\":[1,{},[],null],"
-				    "\"t\":true,\"nan\":null,\"half\":0.5}");
+				    "\"t\":true,\"nan\":null,\"half\":0.5,\"small\":1.25e-05,\"third\":0.3333333333333333}");
 	mdm_buf_fini(&b);
 }
 

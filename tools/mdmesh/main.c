@@ -9,6 +9,7 @@
 
 static const struct mdmesh_cmd commands[] = {
 	{ "decode", cmd_decode, "protobuf message on stdin -> one JSON line (for nats sub --translate)" },
+	{ "hdr", cmd_hdr, "HdrHistogram: encode values, decode base64 or .hlog files, report logs" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

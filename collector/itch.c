@@ -1,0 +1,108 @@
+/* ITCH 5.0 decoder: every table here is generated from itch_msgs.def by
+ * X-macros, so a message type exists in exactly one place. Decoding is one
+ * array lookup by type byte, one length compare and three header loads. */
+#include "itch.h"
+
+#include <string.h>
+
+#define ITCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Dense indexes, in .def order: desc->index and the itch_descs[] position. */
+enum {
+#define ITCH_MSG(type, name, length, ...) ITCH_IDX_##name,
+#include "itch_msgs.def"
+#undef ITCH_MSG
+	ITCH_IDX_COUNT_
+};
+_Static_assert(ITCH_IDX_COUNT_ == ITCH_MSG_TYPES, "ITCH_MSG_TYPES disagrees with itch_msgs.def");
+
+/* One field array per type. F expands inside the ITCH_MSG arguments. */
+#define F(field, offset, size, kind) { #field, offset, size, ITCH_F_##kind }
+#define ITCH_MSG(type, name, length, ...) \
+	static const struct itch_field itch_fields_##name[] = { __VA_ARGS__ };
+#include "itch_msgs.def"
+#undef ITCH_MSG
+
+#define ITCH_NFIELDS(name) (sizeof(itch_fields_##name) / sizeof(itch_fields_##name[0]))
+
+/* Limits the header promises to includers (buffer sizes, per-type arrays). */
+#define ITCH_MSG(type, name, length, ...) \
+	_Static_assert(ITCH_NFIELDS(name) <= ITCH_MAX_FIELDS, #name " has more than ITCH_MAX_FIELDS fields"); \
+	_Static_assert((length) > ITCH_HEADER_LEN && (length) <= ITCH_MAX_MSG_LEN, #name " length out of range");
+#include "itch_msgs.def"
+#undef ITCH_MSG
+
+static const struct itch_msg_desc itch_descs[ITCH_MSG_TYPES] = {
+#define ITCH_MSG(type_, name_, length_, ...)                          \
+	[ITCH_IDX_##name_] = { .type = (type_), .length = (length_), \
+			       .n_fields = ITCH_NFIELDS(name_),        \
+			       .index = ITCH_IDX_##name_, .name = #name_, \
+			       .fields = itch_fields_##name_ },
+#include "itch_msgs.def"
+#undef ITCH_MSG
+};
+
+/* The decoder's only lookup: NULL for every byte the .def does not list. */
+static const struct itch_msg_desc *const itch_by_type[256] = {
+#define ITCH_MSG(type_, name_, ...) [(uint8_t)(type_)] = &itch_descs[ITCH_IDX_##name_],
+#include "itch_msgs.def"
+#undef ITCH_MSG
+};
+#undef F
+
+const struct itch_msg_desc *itch_desc(uint8_t type)
+{
+	return itch_by_type[type];
+}
+
+const struct itch_msg_desc *itch_desc_at(unsigned index)
+{
+	return index < ITCH_MSG_TYPES ? &itch_descs[index] : NULL;
+}
+
+const struct itch_field *itch_field_find(const struct itch_msg_desc *desc, const char *name)
+{
+	if (!desc || !name)
+		return NULL;
+	for (unsigned i = 0; i < desc->n_fields; i++)
+		if (strcmp(desc->fields[i].name, name) == 0)
+			return &desc->fields[i];
+	return NULL;
+}
+
+int itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
+{
+	const struct itch_msg_desc *d;
+
+	if (ITCH_UNLIKELY(len == 0))
+		return ITCH_ERR_EMPTY;
+	d = itch_by_type[p[0]];
+	if (ITCH_UNLIKELY(!d))
+		return ITCH_ERR_UNKNOWN_TYPE;
+	/* Exact match, not ">=": a longer frame means the sender and we disagree
+	 * on the layout, and reading its fields at our offsets would be wrong. */
+	if (ITCH_UNLIKELY(len != d->length))
+		return ITCH_ERR_LENGTH;
+	out->p = p;
+	out->desc = d;
+	out->type = p[0];
+	out->stock_locate = itch_be16(p + 1);
+	out->tracking_number = itch_be16(p + 3);
+	out->timestamp_ns = itch_be48(p + 5);
+	return ITCH_OK;
+}
+
+const char *itch_status_str(int status)
+{
+	switch (status) {
+	case ITCH_OK:
+		return "ok";
+	case ITCH_ERR_EMPTY:
+		return "empty message";
+	case ITCH_ERR_UNKNOWN_TYPE:
+		return "unknown message type";
+	case ITCH_ERR_LENGTH:
+		return "length does not match the message type";
+	}
+	return "unknown status";
+}

@@ -1,0 +1,111 @@
+/* NASDAQ TotalView-ITCH 5.0 decoding: zero-copy views over message bytes,
+ * driven by the table in itch_msgs.def (one row per type). Pure logic: no
+ * DPDK, no NATS, no allocation; hot-path safe and thread-safe (read-only
+ * tables). */
+#ifndef ITCH_H
+#define ITCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ITCH_HEADER_LEN 11
+#define ITCH_MSG_TYPES 23      /* rows in itch_msgs.def */
+#define ITCH_MAX_FIELDS 14     /* most fields in one type (R) */
+#define ITCH_MAX_MSG_LEN 50    /* longest type (I) */
+
+enum itch_field_kind {
+	ITCH_F_ALPHA,  /* ASCII, right-padded with spaces */
+	ITCH_F_UINT,   /* big-endian unsigned, size 1..8 */
+	ITCH_F_PRICE4, /* u32, 4 implied decimals */
+	ITCH_F_PRICE8, /* u64, 8 implied decimals */
+};
+
+/* One body field (read-only outside itch.c). */
+struct itch_field {
+	const char *name; /* spec name, snake_case; = events.proto body field */
+	uint8_t offset;   /* from byte 0 of the message */
+	uint8_t size;     /* bytes */
+	uint8_t kind;     /* enum itch_field_kind */
+};
+
+/* One message type (read-only outside itch.c). */
+struct itch_msg_desc {
+	uint8_t type;                    /* type byte, e.g. 'A' */
+	uint8_t length;                  /* exact wire length */
+	uint8_t n_fields;
+	uint8_t index;                   /* 0..ITCH_MSG_TYPES-1, dense, for per-type counters */
+	const char *name;                /* snake_case; = MarketEvent oneof field name */
+	const struct itch_field *fields; /* n_fields entries, in wire order */
+};
+
+/* Decode results. Negative values are reasons a message was not decoded. */
+enum itch_status {
+	ITCH_OK = 0,
+	ITCH_ERR_EMPTY = -1,        /* zero-length message */
+	ITCH_ERR_UNKNOWN_TYPE = -2, /* type byte not in the table: skip by framed length */
+	ITCH_ERR_LENGTH = -3,       /* framed length differs from the type's length */
+};
+
+/* A decoded message: a view into the caller's buffer, valid as long as it is. */
+struct itch_msg {
+	const uint8_t *p;                 /* message bytes, p[0] is the type */
+	const struct itch_msg_desc *desc; /* never NULL after ITCH_OK */
+	uint64_t timestamp_ns;            /* ns since midnight */
+	uint16_t stock_locate;
+	uint16_t tracking_number;
+	uint8_t type;
+};
+
+/* Descriptor of a type byte, or NULL when the type is unknown. O(1). */
+const struct itch_msg_desc *itch_desc(uint8_t type);
+
+/* Descriptor by dense index 0..ITCH_MSG_TYPES-1 (for iteration); NULL past the end. */
+const struct itch_msg_desc *itch_desc_at(unsigned index);
+
+/* Field of `desc` by spec name, or NULL. Linear: for set-up, not per message. */
+const struct itch_field *itch_field_find(const struct itch_msg_desc *desc, const char *name);
+
+/* Decode the message p[0..len) (len = the framed length). Checks the length
+ * against the type before reading any field. Returns ITCH_OK or an
+ * enum itch_status reason; `out` is filled only on ITCH_OK. Hot-path safe. */
+int itch_decode(const uint8_t *p, size_t len, struct itch_msg *out);
+
+/* Human-readable reason for an enum itch_status. */
+const char *itch_status_str(int status);
+
+/* Big-endian loads (unaligned-safe). */
+static inline uint64_t itch_be(const uint8_t *p, unsigned size)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < size; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+static inline uint16_t itch_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t itch_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t itch_be48(const uint8_t *p) { return (uint64_t)itch_be16(p) << 32 | itch_be32(p + 2); }
+static inline uint64_t itch_be64(const uint8_t *p) { return (uint64_t)itch_be32(p) << 32 | itch_be32(p + 4); }
+
+/* Value of a UINT/PRICE field of a decoded message. */
+static inline uint64_t itch_field_uint(const struct itch_msg *m, const struct itch_field *f)
+{
+	return itch_be(m->p + f->offset, f->size);
+}
+
+/* An ALPHA field with the right-padding spaces removed: sets *len and returns
+ * a pointer into the message (not NUL-terminated). */
+static inline const char *itch_field_alpha(const struct itch_msg *m, const struct itch_field *f, size_t *len)
+{
+	size_t n = f->size;
+
+	while (n > 0 && m->p[f->offset + n - 1] == ' ')
+		n--;
+	*len = n;
+	return (const char *)m->p + f->offset;
+}
+
+#endif

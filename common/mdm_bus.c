@@ -1,0 +1,1810 @@
+/* nats.c glue for all of mdmesh: the only file that includes nats.h. natsStatus
+ * becomes a negative errno here, once, with nats.c's text in mdm_err_last().
+ * The async publish path keeps its own record of every accepted token so that
+ * each one gets exactly one outcome, whatever nats.c, the network or the
+ * server do in between. */
+#include "mdm_bus.h"
+
+#include "mdm_clock.h"
+#include "mdm_err.h"
+#include "mdm_log.h"
+#include "mdm_mem.h"
+
+#include <nats/nats.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BUS_HDR_MSG_ID "Nats-Msg-Id"
+#define BUS_HDR_CONTENT_TYPE "Content-Type"
+#define BUS_URL_MAX 256
+#define BUS_CLOSE_WAIT_MS 5000ULL
+#define BUS_IDLE_WAIT_MS 10000ULL
+
+/* One accepted async publish. A record is in exactly one place: the free
+ * list, the hash (nats.c holds the message and will call on_pub_ack for it),
+ * the retry queue (the resend thread will send it again), or with the thread
+ * that is completing or sending it. */
+struct pub_rec {
+	natsMsg *msg;          /* the message, kept across resends (same Msg-Id) */
+	uint64_t token;
+	uint64_t due_ns;       /* retry queue: not resent before this monotonic time */
+	uint32_t attempts;     /* sends so far */
+	struct pub_rec *next;  /* hash chain, free list or retry queue link */
+};
+
+struct mdm_bus {
+	natsConnection *nc;
+	jsCtx *js;
+	char *urls_safe;              /* params.urls without user:password@, for messages */
+	int64_t api_timeout_ms;
+	int64_t ack_timeout_ms;
+	uint64_t retry_backoff_ns;
+	uint32_t max_attempts;
+	uint32_t cap;                 /* records: 2 x max_pending (window + resends waiting) */
+	mdm_bus_ack_fn ack_fn;        /* set before the first publish, then read-only */
+	void *ack_ctx;
+
+	pthread_mutex_t mu;           /* guards everything from here to the counters */
+	pthread_cond_t retry_cond;    /* retry queue has work, reconnected, or closing */
+	pthread_cond_t idle_cond;     /* in_flight fell to 0, or the closed callback ran */
+	struct pub_rec *recs;         /* cap records, allocated once at create */
+	struct pub_rec *free_list;
+	struct pub_rec **buckets;     /* natsMsg pointer -> record, for records nats.c holds */
+	unsigned bucket_bits;
+	struct pub_rec *retry_head, *retry_tail;
+	bool connected;               /* as last reported by the connection callbacks */
+	bool reconnects_allowed;      /* max_reconnect != 0 (immutable) */
+	bool closing;                 /* destroy has begun: no more resends */
+	bool conn_dead;               /* closed for good (reconnects exhausted): fail, do not resend */
+	bool closed_seen;             /* nats.c's closed callback ran (its last callback) */
+	bool mu_ready, retry_started;
+	pthread_t retry_thread;
+
+	/* Counters: only ever changed with __atomic ops, read relaxed from anywhere. */
+	uint64_t published, acked, duplicates, retries, failed, in_flight, stalls;
+	uint64_t disconnects, reconnects;
+};
+
+struct mdm_bus_sub {
+	natsSubscription *ns;
+	struct mdm_bus *bus;
+	bool pull;
+	mdm_bus_msg_fn fn;            /* core subscriptions */
+	void *ctx;
+	pthread_mutex_t mu;           /* guards done */
+	pthread_cond_t cond;
+	bool done;                    /* nats.c's delivery thread has finished */
+};
+
+#define CNT_ADD(bus, field, n) __atomic_add_fetch(&(bus)->field, (n), __ATOMIC_RELAXED)
+#define CNT_SUB(bus, field, n) __atomic_sub_fetch(&(bus)->field, (n), __ATOMIC_RELAXED)
+#define CNT_GET(bus, field) __atomic_load_n(&(bus)->field, __ATOMIC_RELAXED)
+
+/* nats.c handles are used through our opaque names without a wrapper
+ * allocation: these types are never defined, only converted back. */
+#define NMSG(m) ((natsMsg *)(m))
+#define BMSG(m) ((struct mdm_bus_msg *)(m))
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* nats.c's last error text on this thread when it is about `s` (without the
+ * "(conn.c:123): " source prefix), else the generic text of `s`. */
+static const char *nats_text(natsStatus s)
+{
+	natsStatus last = NATS_OK;
+	const char *t = nats_GetLastError(&last);
+
+	if (!t || !*t || last != s)
+		return natsStatus_GetText(s);
+	if (t[0] == '(') {
+		const char *e = strstr(t, "): ");
+
+		if (e)
+			t = e + 3;
+	}
+	return t;
+}
+
+static int status_errno(natsStatus s, jsErrCode jerr)
+{
+	switch ((int)jerr) {
+	case 0:
+		break;
+	case JSStreamNotFoundErr:
+	case JSConsumerNotFoundErr:
+	case JSNoMessageFoundErr:
+		return -ENOENT;
+	case JSNotEnabledErr:
+	case JSNotEnabledForAccountErr:
+		return -ENOTSUP;
+	case JSStreamNameExistErr:
+	case JSConsumerNameExistErr:
+		return -EEXIST;
+	case JSInsufficientResourcesErr:
+		return -ENOSPC;
+	case JSStreamMessageExceedsMaximumErr:
+		return -EMSGSIZE;
+	case JSClusterNotAvailErr:
+		return -EAGAIN;
+	default:
+		/* Any other JetStream error is the server refusing what we asked:
+		 * config validation, update not allowed, wrong sequence... */
+		return -EINVAL;
+	}
+	switch (s) {
+	case NATS_OK:
+		return 0;
+	case NATS_NO_SERVER:
+		return -ECONNREFUSED;
+	case NATS_CONNECTION_AUTH_FAILED:
+		return -EACCES;
+	case NATS_NOT_PERMITTED:
+		return -EPERM;
+	case NATS_SSL_ERROR:
+	case NATS_SECURE_CONNECTION_WANTED:
+	case NATS_SECURE_CONNECTION_REQUIRED:
+	case NATS_PROTOCOL_ERROR:
+		return -EPROTO;
+	case NATS_TIMEOUT:
+		return -ETIMEDOUT;
+	case NATS_NOT_FOUND:
+		return -ENOENT;
+	case NATS_NO_MEMORY:
+		return -ENOMEM;
+	case NATS_INVALID_ARG:
+	case NATS_INVALID_SUBJECT:
+	case NATS_INVALID_TIMEOUT:
+	case NATS_ADDRESS_MISSING:
+	case NATS_INVALID_QUEUE_NAME:
+	case NATS_INVALID_SUBSCRIPTION:
+	case NATS_ILLEGAL_STATE:
+		return -EINVAL;
+	case NATS_CONNECTION_CLOSED:
+	case NATS_CONNECTION_DISCONNECTED:
+	case NATS_NOT_YET_CONNECTED:
+	case NATS_STALE_CONNECTION:
+		return -ENOTCONN;
+	case NATS_NO_RESPONDERS:
+		return -EHOSTUNREACH;
+	case NATS_MAX_PAYLOAD:
+		return -EMSGSIZE;
+	case NATS_INSUFFICIENT_BUFFER:
+	case NATS_SLOW_CONSUMER:
+		return -ENOBUFS;
+	case NATS_DRAINING:
+		return -ESHUTDOWN;
+	case NATS_NO_SERVER_SUPPORT:
+		return -ENOTSUP;
+	default:
+		return -EIO;
+	}
+}
+
+static int bus_fail(natsStatus s, jsErrCode jerr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Convert a failed nats.c call: errno from (s, jerr), detail "<what>: <text>". */
+static int bus_fail(natsStatus s, jsErrCode jerr, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	int err = status_errno(s, jerr);
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (err == 0)
+		err = -EIO;
+	if (jerr)
+		return mdm_err_set(err, "%s: %s (err_code %d)", what, nats_text(s), (int)jerr);
+	return mdm_err_set(err, "%s: %s", what, nats_text(s));
+}
+
+/* Copy `in` to `out` without any "user:password@" part of its URLs, so no
+ * credential reaches a log line or an error text. */
+static void url_redact(const char *in, char *out, size_t out_len)
+{
+	size_t o = 0;
+
+	while (*in && o + 1 < out_len) {
+		if (strncmp(in, "://", 3) == 0) {
+			size_t span = strcspn(in + 3, "@,/ ");
+
+			for (int i = 0; i < 3 && o + 1 < out_len; i++)
+				out[o++] = *in++;
+			if (in[span] == '@')
+				in += span + 1;
+			continue;
+		}
+		out[o++] = *in++;
+	}
+	out[o] = '\0';
+}
+
+static void bus_url(struct mdm_bus *bus, char *buf, size_t len)
+{
+	char raw[BUS_URL_MAX];
+
+	if (natsConnection_GetConnectedUrl(bus->nc, raw, sizeof(raw)) != NATS_OK || !raw[0])
+		snprintf(raw, sizeof(raw), "%s", bus->urls_safe);
+	url_redact(raw, buf, len);
+}
+
+static int js_fail(struct mdm_bus *bus, natsStatus s, jsErrCode jerr, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A failed JetStream API request. No responder on $JS.API means the server
+ * runs without JetStream: say so instead of "no responders". */
+static int js_fail(struct mdm_bus *bus, natsStatus s, jsErrCode jerr, const char *fmt, ...)
+{
+	char what[256], url[BUS_URL_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (s == NATS_NO_RESPONDERS || jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr) {
+		bus_url(bus, url, sizeof(url));
+		return mdm_err_set(-ENOTSUP, "%s: JetStream is not enabled on %s", what, url);
+	}
+	return bus_fail(s, jerr, "%s", what);
+}
+
+/* ---- connection callbacks (nats.c's callback thread) ------------------ */
+
+static void take_back_pending(struct mdm_bus *bus, int err, const char *reason);
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	struct mdm_bus *bus = closure;
+	char url[BUS_URL_MAX];
+	bool closing;
+
+	pthread_mutex_lock(&bus->mu);
+	bus->connected = false;
+	closing = bus->closing;
+	pthread_mutex_unlock(&bus->mu);
+	if (closing)
+		return;
+	CNT_ADD(bus, disconnects, 1);
+	bus_url(bus, url, sizeof(url));
+	mdm_log_warn("bus: disconnected from %s%s", url, bus->reconnects_allowed ? ", reconnecting" : "");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	struct mdm_bus *bus = closure;
+	char url[BUS_URL_MAX];
+
+	CNT_ADD(bus, reconnects, 1);
+	pthread_mutex_lock(&bus->mu);
+	bus->connected = true;
+	pthread_cond_broadcast(&bus->retry_cond);
+	pthread_mutex_unlock(&bus->mu);
+	bus_url(bus, url, sizeof(url));
+	mdm_log_info("bus: reconnected to %s", url);
+}
+
+/* nats.c's last callback for a connection: destroy waits for it before freeing.
+ * A close that destroy did not ask for is final (reconnects exhausted): no ack
+ * will ever come, so every publish in flight is reported failed now rather
+ * than left hanging until destroy. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+	struct mdm_bus *bus = closure;
+	bool closing;
+
+	pthread_mutex_lock(&bus->mu);
+	closing = bus->closing;
+	bus->connected = false;
+	bus->conn_dead = true;
+	pthread_cond_broadcast(&bus->retry_cond);
+	pthread_mutex_unlock(&bus->mu);
+	if (!closing) {
+		mdm_log_error("bus: connection to %s closed for good (no reconnect attempt left)", bus->urls_safe);
+		take_back_pending(bus, -ENOTCONN, "connection closed before the ack");
+	}
+	pthread_mutex_lock(&bus->mu);
+	bus->closed_seen = true;
+	pthread_cond_broadcast(&bus->idle_cond);
+	pthread_mutex_unlock(&bus->mu);
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *ns, natsStatus err, void *closure)
+{
+	mdm_log_warn("bus: %s%s%s", natsStatus_GetText(err), ns ? " on " : "",
+		     ns ? natsSubscription_GetSubject(ns) : "");
+}
+
+/* ---- publish records -------------------------------------------------- */
+
+static size_t rec_bucket(const struct mdm_bus *bus, const natsMsg *m)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)m >> 4) * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(h >> (64 - bus->bucket_bits));
+}
+
+/* Caller holds bus->mu. */
+static void rec_hash_insert(struct mdm_bus *bus, struct pub_rec *r)
+{
+	size_t b = rec_bucket(bus, r->msg);
+
+	r->next = bus->buckets[b];
+	bus->buckets[b] = r;
+}
+
+/* Caller holds bus->mu. Returns the record of `m`, unlinked, or NULL. */
+static struct pub_rec *rec_hash_remove(struct mdm_bus *bus, const natsMsg *m)
+{
+	struct pub_rec **pp = &bus->buckets[rec_bucket(bus, m)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		struct pub_rec *r = *pp;
+
+		if (r->msg == m) {
+			*pp = r->next;
+			r->next = NULL;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* Caller holds bus->mu. Returns a record to the free list. */
+static void rec_release_locked(struct mdm_bus *bus, struct pub_rec *r)
+{
+	r->msg = NULL;
+	r->next = bus->free_list;
+	bus->free_list = r;
+	if (CNT_SUB(bus, in_flight, 1) == 0)
+		pthread_cond_broadcast(&bus->idle_cond);
+}
+
+/* Report the one outcome of a record, then free it. Called without bus->mu.
+ * The release under the lock is the last access to `bus`: destroy waits for
+ * in_flight == 0 and may free the bus right after. */
+static void rec_complete(struct mdm_bus *bus, struct pub_rec *r, enum mdm_bus_ack_result result,
+			 uint64_t seq, int err, const char *reason)
+{
+	struct mdm_bus_ack a = {
+		.token = r->token,
+		.result = result,
+		.stream_seq = seq,
+		.attempts = r->attempts,
+		.err = err,
+		.reason = reason ? reason : "",
+		.msg_id = "",
+	};
+	natsMsg *m = r->msg;
+
+	natsMsgHeader_Get(m, BUS_HDR_MSG_ID, &a.msg_id);
+	if (result == MDM_BUS_ACK_STORED)
+		CNT_ADD(bus, acked, 1);
+	else if (result == MDM_BUS_ACK_DUPLICATE)
+		CNT_ADD(bus, duplicates, 1);
+	else
+		CNT_ADD(bus, failed, 1);
+	if (bus->ack_fn)
+		bus->ack_fn(bus->ack_ctx, &a);
+	pthread_mutex_lock(&bus->mu);
+	rec_release_locked(bus, r);
+	pthread_mutex_unlock(&bus->mu);
+	natsMsg_Destroy(m);
+}
+
+static void rec_fail(struct mdm_bus *bus, struct pub_rec *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void rec_fail(struct mdm_bus *bus, struct pub_rec *r, int err, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	rec_complete(bus, r, MDM_BUS_ACK_FAILED, 0, err, reason);
+}
+
+/* Fail every record of the retry queue. Caller holds mu; it is released
+ * around each ack handler call. */
+static void fail_retry_queue_locked(struct mdm_bus *bus, int err, const char *reason)
+{
+	while (bus->retry_head) {
+		struct pub_rec *r = bus->retry_head;
+
+		bus->retry_head = r->next;
+		if (!bus->retry_head)
+			bus->retry_tail = NULL;
+		pthread_mutex_unlock(&bus->mu);
+		rec_fail(bus, r, err, "%s", reason);
+		pthread_mutex_lock(&bus->mu);
+	}
+}
+
+/* Take back every message nats.c still waits an ack for and fail it. What is
+ * still hashed afterwards is being completed by on_pub_ack right now. Only
+ * once something was published: nats.c 3.4.1 crashes in
+ * js_PublishAsyncGetPendingList before its pending map exists. */
+static void take_back_pending(struct mdm_bus *bus, int err, const char *reason)
+{
+	natsMsgList pend = { 0 };
+
+	if (!bus->js || CNT_GET(bus, published) == 0 || js_PublishAsyncGetPendingList(&pend, bus->js) != NATS_OK)
+		return;
+	for (int i = 0; i < pend.Count; i++) {
+		struct pub_rec *r;
+
+		pthread_mutex_lock(&bus->mu);
+		r = rec_hash_remove(bus, pend.Msgs[i]);
+		pthread_mutex_unlock(&bus->mu);
+		if (r) {
+			pend.Msgs[i] = NULL; /* rec_fail destroys it */
+			rec_fail(bus, r, err, "%s", reason);
+		}
+	}
+	natsMsgList_Destroy(&pend);
+}
+
+/* A send that may be repeated with the same Msg-Id: no ack in time (server
+ * down, message or ack lost), or nobody listening yet (stream leader moving). */
+static bool pub_err_transient(const jsPubAckErr *pae)
+{
+	return pae->Err == NATS_TIMEOUT || pae->Err == NATS_NO_RESPONDERS ||
+	       pae->ErrCode == JSClusterNotAvailErr;
+}
+
+/* nats.c's ack handler, on its reply-subscription thread, once per send.
+ * Resends are not made here: this thread is the only one that processes acks,
+ * so a resend blocked on the full MaxPending window would wait for itself for
+ * the whole StallWait. The record goes to the retry queue instead, for the
+ * resend thread. */
+static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+	struct mdm_bus *bus = closure;
+	struct pub_rec *r;
+	bool closing;
+
+	pthread_mutex_lock(&bus->mu);
+	r = rec_hash_remove(bus, msg);
+	closing = bus->closing;
+	pthread_mutex_unlock(&bus->mu);
+	/* Every message nats.c holds was hashed before it was handed over. */
+	assert(r);
+	if (!r) {
+		natsMsg_Destroy(msg);
+		return;
+	}
+	if (pa) {
+		rec_complete(bus, r, pa->Duplicate ? MDM_BUS_ACK_DUPLICATE : MDM_BUS_ACK_STORED, pa->Sequence,
+			     0, NULL);
+		return;
+	}
+	if (pub_err_transient(pae) && r->attempts < bus->max_attempts) {
+		/* After a timeout the wait already happened; after an error reply, back
+		 * off so a server that is starting is not hammered. */
+		uint64_t delay_ns = pae->Err == NATS_TIMEOUT ? 0 : bus->retry_backoff_ns;
+
+		pthread_mutex_lock(&bus->mu);
+		closing = bus->closing; /* destroy sweeps the queue once, after closing is set */
+		if (!closing) {
+			r->due_ns = mdm_mono_ns() + delay_ns;
+			r->next = NULL;
+			if (bus->retry_tail)
+				bus->retry_tail->next = r;
+			else
+				bus->retry_head = r;
+			bus->retry_tail = r;
+			pthread_cond_signal(&bus->retry_cond);
+		}
+		pthread_mutex_unlock(&bus->mu);
+		if (!closing)
+			return;
+	}
+	rec_fail(bus, r, closing ? -ECANCELED : status_errno(pae->Err, pae->ErrCode),
+		 "%s (after %" PRIu32 " attempt%s)", pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
+		 r->attempts, r->attempts == 1 ? "" : "s");
+}
+
+/* Resend thread: sends records from the retry queue again, in order, once
+ * the connection is up and their due time has come. It may block in nats.c's
+ * stall wait; that is why it is not the ack thread nor the caller's. */
+static void *retry_main(void *arg)
+{
+	struct mdm_bus *bus = arg;
+
+	pthread_mutex_lock(&bus->mu);
+	while (!bus->closing) {
+		struct pub_rec *r = bus->retry_head;
+		jsPubOptions po;
+		natsMsg *m;
+		natsStatus s;
+		uint64_t now;
+
+		if (!r) {
+			pthread_cond_wait(&bus->retry_cond, &bus->mu);
+			continue;
+		}
+		if (bus->conn_dead) {
+			fail_retry_queue_locked(bus, -ENOTCONN, "connection closed before the resend");
+			continue;
+		}
+		now = mdm_mono_ns();
+		if (!bus->connected || r->due_ns > now) {
+			/* Resending into the reconnect buffer would only burn attempts;
+			 * on_reconnected wakes us, the timeout covers a missed wake-up. */
+			uint64_t wait_ns = bus->connected ? r->due_ns - now : 100 * MDM_NS_PER_MS;
+			uint64_t until = now + wait_ns;
+			struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
+
+			pthread_cond_timedwait(&bus->retry_cond, &bus->mu, &ts);
+			continue;
+		}
+		bus->retry_head = r->next;
+		if (!bus->retry_head)
+			bus->retry_tail = NULL;
+		r->attempts++;
+		rec_hash_insert(bus, r);
+		m = r->msg;
+		pthread_mutex_unlock(&bus->mu);
+
+		jsPubOptions_Init(&po);
+		po.MaxWait = bus->ack_timeout_ms;
+		s = js_PublishMsgAsync(bus->js, &m, &po);
+		if (s == NATS_OK) {
+			/* `r` may already be completed and reused: do not touch it. */
+			CNT_ADD(bus, retries, 1);
+			pthread_mutex_lock(&bus->mu);
+			continue;
+		}
+		/* Not sent: nats.c gave the message back and will not call on_pub_ack. */
+		pthread_mutex_lock(&bus->mu);
+		rec_hash_remove(bus, r->msg);
+		r->attempts--;
+		if (s == NATS_CONNECTION_CLOSED || bus->closing) {
+			pthread_mutex_unlock(&bus->mu);
+			rec_fail(bus, r, -ENOTCONN, "resend failed: %s", natsStatus_GetText(s));
+			pthread_mutex_lock(&bus->mu);
+			continue;
+		}
+		/* Window full (stall timeout) or reconnect buffer full: retry first. */
+		r->due_ns = mdm_mono_ns() + (s == NATS_TIMEOUT ? 0 : bus->retry_backoff_ns);
+		r->next = bus->retry_head;
+		bus->retry_head = r;
+		if (!bus->retry_tail)
+			bus->retry_tail = r;
+	}
+	pthread_mutex_unlock(&bus->mu);
+	return NULL;
+}
+
+/* ---- create / destroy ------------------------------------------------- */
+
+void mdm_bus_params_init(struct mdm_bus_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_reconnect = -1;
+}
+
+static uint64_t or_default(uint64_t v, uint64_t def)
+{
+	return v ? v : def;
+}
+
+static int params_check(const struct mdm_bus_params *p)
+{
+	if (!p->urls || !*p->urls)
+		return mdm_err_set(-EINVAL, "bus: urls is empty");
+	if (!p->user != !p->password)
+		return mdm_err_set(-EINVAL, "bus: user and password go together");
+	if (!p->nkey_public != !p->nkey_seed_file)
+		return mdm_err_set(-EINVAL, "bus: nkey_public and nkey_seed_file go together");
+	if (!p->tls_cert != !p->tls_key)
+		return mdm_err_set(-EINVAL, "bus: tls_cert and tls_key go together");
+	if (p->max_reconnect < -1)
+		return mdm_err_set(-EINVAL, "bus: max_reconnect %d (use -1 for forever)", p->max_reconnect);
+	if (p->reconnect_buf_bytes > INT_MAX)
+		return mdm_err_set(-EINVAL, "bus: reconnect_buf_bytes %" PRIu64 " above %d", p->reconnect_buf_bytes,
+				   INT_MAX);
+	if (p->max_pending > (1U << 24))
+		return mdm_err_set(-EINVAL, "bus: max_pending %" PRIu32 " above %u", p->max_pending, 1U << 24);
+	if (p->connect_timeout_ms > INT64_MAX / 2 || p->reconnect_wait_ms > INT64_MAX / 2 ||
+	    p->api_timeout_ms > INT64_MAX / 2 || p->stall_wait_ms > INT64_MAX / 2 ||
+	    p->ack_timeout_ms > INT64_MAX / 2 || p->retry_backoff_ms > UINT64_MAX / MDM_NS_PER_MS)
+		return mdm_err_set(-EINVAL, "bus: a timeout is out of range");
+	return 0;
+}
+
+/* Split "a, b,c" into trimmed strings in one buffer (for natsOptions_SetServers). */
+static int urls_split(const char *urls, char **buf, const char ***list, int *n)
+{
+	size_t len = strlen(urls), count = 1;
+	char *p, *save = NULL, *tok;
+
+	for (const char *c = urls; *c; c++)
+		count += *c == ',';
+	*buf = mdm_malloc(len + 1);
+	*list = mdm_calloc(count, sizeof(**list));
+	if (!*buf || !*list)
+		return mdm_err_set(-ENOMEM, "bus: out of memory");
+	memcpy(*buf, urls, len + 1);
+	*n = 0;
+	for (p = *buf; (tok = strtok_r(p, ",", &save)); p = NULL) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		for (char *e = tok + strlen(tok); e > tok && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = '\0';
+		if (*tok)
+			(*list)[(*n)++] = tok;
+	}
+	if (*n == 0)
+		return mdm_err_set(-EINVAL, "bus: urls has no URL");
+	return 0;
+}
+
+static natsStatus opts_fill(natsOptions *o, const struct mdm_bus_params *p, struct mdm_bus *bus,
+			    const char **urls, int n_urls)
+{
+	bool tls = p->tls_required || p->tls_ca || p->tls_cert;
+	natsStatus s;
+
+	s = natsOptions_SetServers(o, urls, n_urls);
+	if (s == NATS_OK && p->name)
+		s = natsOptions_SetName(o, p->name);
+	if (s == NATS_OK && p->user)
+		s = natsOptions_SetUserInfo(o, p->user, p->password);
+	if (s == NATS_OK && p->token)
+		s = natsOptions_SetToken(o, p->token);
+	if (s == NATS_OK && p->creds_file)
+		s = natsOptions_SetUserCredentialsFromFiles(o, p->creds_file, NULL);
+	if (s == NATS_OK && p->nkey_seed_file)
+		s = natsOptions_SetNKeyFromSeed(o, p->nkey_public, p->nkey_seed_file);
+	if (s == NATS_OK && tls)
+		s = natsOptions_SetSecure(o, true);
+	if (s == NATS_OK && p->tls_ca)
+		s = natsOptions_LoadCATrustedCertificates(o, p->tls_ca);
+	if (s == NATS_OK && p->tls_cert)
+		s = natsOptions_LoadCertificatesChain(o, p->tls_cert, p->tls_key);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(o, (int64_t)or_default(p->connect_timeout_ms, 2000));
+	if (s == NATS_OK)
+		s = natsOptions_SetAllowReconnect(o, p->max_reconnect != 0);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(o, p->max_reconnect);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(o, (int64_t)or_default(p->reconnect_wait_ms, 250));
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectBufSize(o, (int)or_default(p->reconnect_buf_bytes, 8 << 20));
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(o, on_disconnected, bus);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(o, on_reconnected, bus);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(o, on_closed, bus);
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(o, on_async_error, bus);
+	return s;
+}
+
+/* One line naming the server and the cause, never the credentials. */
+static int connect_fail(struct mdm_bus *bus, natsStatus s, uint64_t elapsed_ns, uint64_t timeout_ms)
+{
+	const char *u = bus->urls_safe;
+
+	switch (s) {
+	case NATS_NO_SERVER:
+		/* nats.c says only "no server available"; a refused TCP connect
+		 * fails at once, an unreachable host uses up the connect timeout. */
+		if (elapsed_ns >= timeout_ms * MDM_NS_PER_MS * 9 / 10)
+			return mdm_err_set(-ETIMEDOUT, "%s: no answer within %" PRIu64 " ms", u, timeout_ms);
+		return mdm_err_set(-ECONNREFUSED, "%s: connection refused", u);
+	case NATS_CONNECTION_AUTH_FAILED:
+		return mdm_err_set(-EACCES, "%s: authorization violation", u);
+	case NATS_SSL_ERROR:
+	case NATS_SECURE_CONNECTION_WANTED:
+	case NATS_SECURE_CONNECTION_REQUIRED:
+		return mdm_err_set(-EPROTO, "%s: TLS failure: %s", u, nats_text(s));
+	default:
+		return bus_fail(s, 0, "%s", u);
+	}
+}
+
+static int bus_sync_init(struct mdm_bus *bus)
+{
+	pthread_condattr_t ca;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return mdm_err_set(-ENOMEM, "bus: condattr");
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&bus->mu, NULL);
+	pthread_cond_init(&bus->retry_cond, &ca);
+	pthread_cond_init(&bus->idle_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	bus->mu_ready = true;
+	return 0;
+}
+
+static int bus_recs_init(struct mdm_bus *bus, uint32_t max_pending)
+{
+	bus->cap = 2 * max_pending;
+	bus->bucket_bits = 4;
+	while ((1U << bus->bucket_bits) < 2 * bus->cap)
+		bus->bucket_bits++;
+	bus->recs = mdm_calloc(bus->cap, sizeof(*bus->recs));
+	bus->buckets = mdm_calloc((size_t)1 << bus->bucket_bits, sizeof(*bus->buckets));
+	if (!bus->recs || !bus->buckets)
+		return mdm_err_set(-ENOMEM, "bus: out of memory for %" PRIu32 " publish records", bus->cap);
+	for (uint32_t i = bus->cap; i-- > 0;) {
+		bus->recs[i].next = bus->free_list;
+		bus->free_list = &bus->recs[i];
+	}
+	return 0;
+}
+
+int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
+{
+	struct mdm_bus *bus;
+	natsOptions *o = NULL;
+	const char **urls = NULL;
+	char *urls_buf = NULL, safe[1024];
+	uint32_t max_pending;
+	uint64_t t0, timeout_ms;
+	jsOptions jo;
+	natsStatus s;
+	int n_urls = 0, rc;
+
+	*out = NULL;
+	if ((rc = params_check(p)) < 0)
+		return rc;
+	bus = mdm_calloc(1, sizeof(*bus));
+	if (!bus)
+		return mdm_err_set(-ENOMEM, "bus: out of memory");
+	url_redact(p->urls, safe, sizeof(safe));
+	max_pending = (uint32_t)or_default(p->max_pending, 4096);
+	bus->urls_safe = mdm_strdup(safe);
+	bus->api_timeout_ms = (int64_t)or_default(p->api_timeout_ms, 5000);
+	bus->ack_timeout_ms = (int64_t)or_default(p->ack_timeout_ms, 2000);
+	bus->retry_backoff_ns = or_default(p->retry_backoff_ms, 100) * MDM_NS_PER_MS;
+	bus->max_attempts = (uint32_t)or_default(p->max_attempts, 8);
+	bus->connected = true;
+	bus->reconnects_allowed = p->max_reconnect != 0;
+	if (!bus->urls_safe) {
+		rc = mdm_err_set(-ENOMEM, "bus: out of memory");
+		goto err;
+	}
+	if ((rc = bus_sync_init(bus)) < 0 || (rc = bus_recs_init(bus, max_pending)) < 0 ||
+	    (rc = urls_split(p->urls, &urls_buf, &urls, &n_urls)) < 0)
+		goto err;
+
+	s = natsOptions_Create(&o);
+	if (s == NATS_OK)
+		s = opts_fill(o, p, bus, urls, n_urls);
+	if (s != NATS_OK) {
+		rc = bus_fail(s, 0, "bus: options for %s", bus->urls_safe);
+		goto err;
+	}
+	timeout_ms = or_default(p->connect_timeout_ms, 2000);
+	t0 = mdm_mono_ns();
+	s = natsConnection_Connect(&bus->nc, o);
+	if (s != NATS_OK) {
+		bus->nc = NULL;
+		rc = connect_fail(bus, s, mdm_mono_ns() - t0, timeout_ms);
+		goto err;
+	}
+
+	jsOptions_Init(&jo);
+	jo.Wait = bus->api_timeout_ms;
+	jo.PublishAsync.MaxPending = max_pending;
+	jo.PublishAsync.AckHandler = on_pub_ack;
+	jo.PublishAsync.AckHandlerClosure = bus;
+	jo.PublishAsync.StallWait = (int64_t)or_default(p->stall_wait_ms, 5);
+	s = natsConnection_JetStream(&bus->js, bus->nc, &jo);
+	if (s != NATS_OK) {
+		bus->js = NULL;
+		rc = bus_fail(s, 0, "bus: JetStream context");
+		goto err;
+	}
+	if (pthread_create(&bus->retry_thread, NULL, retry_main, bus) != 0) {
+		rc = mdm_err_set(-EAGAIN, "bus: cannot start the resend thread");
+		goto err;
+	}
+	bus->retry_started = true;
+	natsOptions_Destroy(o);
+	mdm_free(urls);
+	mdm_free(urls_buf);
+	*out = bus;
+	return 0;
+err:
+	natsOptions_Destroy(o);
+	mdm_free(urls);
+	mdm_free(urls_buf);
+	mdm_bus_destroy(bus);
+	return rc;
+}
+
+/* Wait on idle_cond until `done` holds or timeout_ms pass. Caller holds mu. */
+static bool bus_wait_locked(struct mdm_bus *bus, bool (*done)(const struct mdm_bus *), uint64_t timeout_ms)
+{
+	uint64_t until = mdm_mono_ns() + timeout_ms * MDM_NS_PER_MS;
+	struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
+
+	while (!done(bus)) {
+		if (pthread_cond_timedwait(&bus->idle_cond, &bus->mu, &ts) == ETIMEDOUT)
+			return done(bus);
+	}
+	return true;
+}
+
+static bool closed_seen(const struct mdm_bus *bus)
+{
+	return bus->closed_seen;
+}
+
+static bool nothing_in_flight(const struct mdm_bus *bus)
+{
+	return CNT_GET(bus, in_flight) == 0;
+}
+
+void mdm_bus_destroy(struct mdm_bus *bus)
+{
+	bool idle;
+
+	if (!bus)
+		return;
+	if (bus->mu_ready) {
+		pthread_mutex_lock(&bus->mu);
+		bus->closing = true;
+		pthread_cond_broadcast(&bus->retry_cond);
+		pthread_mutex_unlock(&bus->mu);
+	}
+	if (bus->retry_started)
+		pthread_join(bus->retry_thread, NULL);
+	if (bus->nc) {
+		/* After Close no ack can arrive; wait for the closed callback so no
+		 * connection callback runs on a freed bus. */
+		natsConnection_Close(bus->nc);
+		pthread_mutex_lock(&bus->mu);
+		if (!bus_wait_locked(bus, closed_seen, BUS_CLOSE_WAIT_MS))
+			mdm_log_warn("bus: no closed callback from nats.c after %llu ms",
+				     (unsigned long long)BUS_CLOSE_WAIT_MS);
+		pthread_mutex_unlock(&bus->mu);
+	}
+	take_back_pending(bus, -ECANCELED, "bus destroyed before the ack");
+	if (bus->mu_ready) {
+		pthread_mutex_lock(&bus->mu);
+		fail_retry_queue_locked(bus, -ECANCELED, "bus destroyed before the resend");
+		idle = bus_wait_locked(bus, nothing_in_flight, BUS_IDLE_WAIT_MS);
+		pthread_mutex_unlock(&bus->mu);
+		if (!idle) {
+			/* An ack handler is still running on our memory: leaking the bus
+			 * is the only safe choice left. */
+			mdm_log_error("bus: %" PRIu64 " publishes still completing after %llu ms; bus leaked",
+				      CNT_GET(bus, in_flight), (unsigned long long)BUS_IDLE_WAIT_MS);
+			return;
+		}
+	}
+	jsCtx_Destroy(bus->js);
+	natsConnection_Destroy(bus->nc);
+	if (bus->mu_ready) {
+		pthread_cond_destroy(&bus->retry_cond);
+		pthread_cond_destroy(&bus->idle_cond);
+		pthread_mutex_destroy(&bus->mu);
+	}
+	mdm_free(bus->recs);
+	mdm_free(bus->buckets);
+	mdm_free(bus->urls_safe);
+	mdm_free(bus);
+}
+
+bool mdm_bus_connected(struct mdm_bus *bus)
+{
+	return bus && bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+void mdm_bus_shutdown(void)
+{
+	nats_Close();
+}
+
+/* ---- async publish ---------------------------------------------------- */
+
+void mdm_bus_set_ack_handler(struct mdm_bus *bus, mdm_bus_ack_fn fn, void *ctx)
+{
+	bus->ack_fn = fn;
+	bus->ack_ctx = ctx;
+}
+
+int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *msg_id,
+			  const char *content_type, const void *data, size_t len, uint64_t token)
+{
+	struct pub_rec *r;
+	natsMsg *m = NULL, *sent;
+	jsPubOptions po;
+	natsStatus s;
+
+	if (!bus || !subject || !*subject || !msg_id || !*msg_id || (len && !data) || len > INT_MAX)
+		return mdm_err_set(-EINVAL, "bus: publish_async: bad arguments");
+	if (CNT_GET(bus, in_flight) >= bus->cap) {
+		CNT_ADD(bus, stalls, 1);
+		return mdm_err_set(-EAGAIN, "bus: %" PRIu32 " publishes awaiting an outcome", bus->cap);
+	}
+	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, msg_id);
+	if (s == NATS_OK && content_type)
+		s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, content_type);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return bus_fail(s, 0, "bus: message for %s", subject);
+	}
+
+	pthread_mutex_lock(&bus->mu);
+	r = bus->closing ? NULL : bus->free_list;
+	if (!r) {
+		bool closing = bus->closing;
+
+		pthread_mutex_unlock(&bus->mu);
+		natsMsg_Destroy(m);
+		if (closing)
+			return mdm_err_set(-ECANCELED, "bus: publish_async during destroy");
+		CNT_ADD(bus, stalls, 1);
+		return mdm_err_set(-EAGAIN, "bus: %" PRIu32 " publishes awaiting an outcome", bus->cap);
+	}
+	bus->free_list = r->next;
+	r->msg = m;
+	r->token = token;
+	r->attempts = 1;
+	CNT_ADD(bus, in_flight, 1);
+	/* Hashed before the send: the ack may arrive before js_PublishMsgAsync returns. */
+	rec_hash_insert(bus, r);
+	pthread_mutex_unlock(&bus->mu);
+
+	jsPubOptions_Init(&po);
+	po.MaxWait = bus->ack_timeout_ms;
+	sent = m;
+	s = js_PublishMsgAsync(bus->js, &sent, &po);
+	if (s == NATS_OK) {
+		CNT_ADD(bus, published, 1);
+		return 0;
+	}
+	/* Not sent and not tracked by nats.c: undo, the caller keeps the token. */
+	pthread_mutex_lock(&bus->mu);
+	rec_hash_remove(bus, m);
+	rec_release_locked(bus, r);
+	pthread_mutex_unlock(&bus->mu);
+	natsMsg_Destroy(m);
+	if (s == NATS_TIMEOUT || s == NATS_INSUFFICIENT_BUFFER) {
+		CNT_ADD(bus, stalls, 1);
+		return mdm_err_set(-EAGAIN, "bus: publish to %s not sent: %s", subject, nats_text(s));
+	}
+	return bus_fail(s, 0, "bus: publish to %s", subject);
+}
+
+int mdm_bus_publish_drain(struct mdm_bus *bus, uint64_t timeout_ms)
+{
+	bool idle;
+
+	pthread_mutex_lock(&bus->mu);
+	idle = bus_wait_locked(bus, nothing_in_flight, timeout_ms);
+	pthread_mutex_unlock(&bus->mu);
+	if (!idle)
+		return mdm_err_set(-ETIMEDOUT, "bus: %" PRIu64 " publishes still in flight after %" PRIu64 " ms",
+				   CNT_GET(bus, in_flight), timeout_ms);
+	return 0;
+}
+
+void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *c)
+{
+	c->published = CNT_GET(bus, published);
+	c->acked = CNT_GET(bus, acked);
+	c->duplicates = CNT_GET(bus, duplicates);
+	c->retries = CNT_GET(bus, retries);
+	c->failed = CNT_GET(bus, failed);
+	c->in_flight = CNT_GET(bus, in_flight);
+	c->stalls = CNT_GET(bus, stalls);
+	c->disconnects = CNT_GET(bus, disconnects);
+	c->reconnects = CNT_GET(bus, reconnects);
+}
+
+/* ---- core NATS -------------------------------------------------------- */
+
+int mdm_bus_publish(struct mdm_bus *bus, const char *subject, const void *data, size_t len)
+{
+	natsStatus s;
+
+	if (!bus || !subject || !*subject || (len && !data) || len > INT_MAX)
+		return mdm_err_set(-EINVAL, "bus: publish: bad arguments");
+	s = natsConnection_Publish(bus->nc, subject, data, (int)len);
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "bus: publish to %s", subject);
+	return 0;
+}
+
+int mdm_bus_flush(struct mdm_bus *bus, uint64_t timeout_ms)
+{
+	natsStatus s = natsConnection_FlushTimeout(bus->nc, (int64_t)(timeout_ms ? timeout_ms : 1));
+
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "bus: flush");
+	return 0;
+}
+
+static void on_core_msg(natsConnection *nc, natsSubscription *ns, natsMsg *m, void *closure)
+{
+	struct mdm_bus_sub *sub = closure;
+
+	sub->fn(sub->ctx, BMSG(m));
+	natsMsg_Destroy(m);
+}
+
+static void on_sub_complete(void *closure)
+{
+	struct mdm_bus_sub *sub = closure;
+
+	pthread_mutex_lock(&sub->mu);
+	sub->done = true;
+	pthread_cond_broadcast(&sub->cond);
+	pthread_mutex_unlock(&sub->mu);
+}
+
+static struct mdm_bus_sub *sub_new(struct mdm_bus *bus, bool pull)
+{
+	struct mdm_bus_sub *sub = mdm_calloc(1, sizeof(*sub));
+
+	if (!sub)
+		return NULL;
+	sub->bus = bus;
+	sub->pull = pull;
+	pthread_mutex_init(&sub->mu, NULL);
+	pthread_cond_init(&sub->cond, NULL);
+	return sub;
+}
+
+int mdm_bus_subscribe(struct mdm_bus *bus, const char *subject, mdm_bus_msg_fn fn, void *ctx,
+		      struct mdm_bus_sub **out)
+{
+	struct mdm_bus_sub *sub;
+	natsStatus s;
+
+	*out = NULL;
+	if (!bus || !subject || !*subject || !fn)
+		return mdm_err_set(-EINVAL, "bus: subscribe: bad arguments");
+	sub = sub_new(bus, false);
+	if (!sub)
+		return mdm_err_set(-ENOMEM, "bus: out of memory");
+	sub->fn = fn;
+	sub->ctx = ctx;
+	s = natsConnection_Subscribe(&sub->ns, bus->nc, subject, on_core_msg, sub);
+	if (s == NATS_OK)
+		s = natsSubscription_SetOnCompleteCB(sub->ns, on_sub_complete, sub);
+	/* The server knows the interest once the flush returns: nothing published
+	 * after this call is missed (advisories are not replayed). */
+	if (s == NATS_OK)
+		s = natsConnection_FlushTimeout(bus->nc, bus->api_timeout_ms);
+	if (s != NATS_OK) {
+		int rc = bus_fail(s, 0, "bus: subscribe to %s", subject);
+
+		mdm_bus_sub_destroy(sub);
+		return rc;
+	}
+	*out = sub;
+	return 0;
+}
+
+static bool sub_wait_done(struct mdm_bus_sub *sub, uint64_t timeout_ms)
+{
+	uint64_t until = mdm_real_ns() + timeout_ms * MDM_NS_PER_MS;
+	struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
+	bool done;
+
+	pthread_mutex_lock(&sub->mu);
+	while (!sub->done && pthread_cond_timedwait(&sub->cond, &sub->mu, &ts) != ETIMEDOUT)
+		;
+	done = sub->done;
+	pthread_mutex_unlock(&sub->mu);
+	return done;
+}
+
+void mdm_bus_sub_destroy(struct mdm_bus_sub *sub)
+{
+	if (!sub)
+		return;
+	if (sub->ns && !sub->pull) {
+		/* Unsubscribe closes the subscription; its delivery thread runs the
+		 * callback in progress, if any, then on_sub_complete. Only then may
+		 * the caller's ctx go away. */
+		natsSubscription_Unsubscribe(sub->ns);
+		if (!sub_wait_done(sub, BUS_CLOSE_WAIT_MS)) {
+			mdm_log_error("bus: subscription %s did not finish; leaked",
+				      natsSubscription_GetSubject(sub->ns));
+			return;
+		}
+	}
+	natsSubscription_Destroy(sub->ns);
+	pthread_cond_destroy(&sub->cond);
+	pthread_mutex_destroy(&sub->mu);
+	mdm_free(sub);
+}
+
+/* ---- streams ---------------------------------------------------------- */
+
+static int64_t limit_or_unlimited(int64_t v)
+{
+	return v > 0 ? v : -1;
+}
+
+static jsRetentionPolicy retention_of(enum mdm_stream_retention r)
+{
+	return r == MDM_STREAM_INTEREST ? js_InterestPolicy : r == MDM_STREAM_WORKQUEUE ? js_WorkQueuePolicy
+											: js_LimitsPolicy;
+}
+
+static int stream_cfg_check(const struct mdm_stream_cfg *cfg)
+{
+	if (!cfg || !cfg->name || !*cfg->name)
+		return mdm_err_set(-EINVAL, "bus: stream without a name");
+	if (!cfg->subjects || cfg->n_subjects == 0 || cfg->n_subjects > INT_MAX)
+		return mdm_err_set(-EINVAL, "stream %s: no subjects", cfg->name);
+	for (size_t i = 0; i < cfg->n_subjects; i++)
+		if (!cfg->subjects[i] || !*cfg->subjects[i])
+			return mdm_err_set(-EINVAL, "stream %s: subject %zu is empty", cfg->name, i);
+	if (cfg->max_msg_size > INT32_MAX)
+		return mdm_err_set(-EINVAL, "stream %s: max_msg_size %" PRId64 " above %d", cfg->name,
+				   cfg->max_msg_size, INT32_MAX);
+	if (cfg->duplicate_window_ns > INT64_MAX || cfg->replicas < 0 ||
+	    cfg->retention > MDM_STREAM_WORKQUEUE)
+		return mdm_err_set(-EINVAL, "stream %s: duplicate_window, replicas or retention out of range",
+				   cfg->name);
+	return 0;
+}
+
+/* Set the fields mdmesh manages; the others keep what `c` already holds. */
+static void stream_cfg_apply(jsStreamConfig *c, const struct mdm_stream_cfg *cfg, const char **subjects)
+{
+	for (size_t i = 0; i < cfg->n_subjects; i++)
+		subjects[i] = cfg->subjects[i];
+	c->Name = cfg->name;
+	c->Subjects = subjects;
+	c->SubjectsLen = (int)cfg->n_subjects;
+	c->Retention = retention_of(cfg->retention);
+	c->Storage = cfg->memory ? js_MemoryStorage : js_FileStorage;
+	c->MaxAge = cfg->max_age_ns > 0 ? cfg->max_age_ns : 0;
+	c->MaxBytes = limit_or_unlimited(cfg->max_bytes);
+	c->MaxMsgs = limit_or_unlimited(cfg->max_msgs);
+	c->MaxMsgsPerSubject = limit_or_unlimited(cfg->max_msgs_per_subject);
+	c->MaxMsgSize = (int32_t)limit_or_unlimited(cfg->max_msg_size);
+	if (cfg->duplicate_window_ns)
+		c->Duplicates = (int64_t)cfg->duplicate_window_ns;
+	c->Replicas = cfg->replicas > 0 ? cfg->replicas : 1;
+	c->Discard = cfg->discard_new ? js_DiscardNew : js_DiscardOld;
+	c->AllowDirect = cfg->allow_direct;
+}
+
+#define DIFF_INT(field, want, have)                                                               \
+	do {                                                                                      \
+		if ((int64_t)(want) != (int64_t)(have)) {                                         \
+			snprintf(why, why_len, "%s (wanted %" PRId64 ", server has %" PRId64 ")", \
+				 field, (int64_t)(want), (int64_t)(have));                        \
+			return true;                                                              \
+		}                                                                                 \
+	} while (0)
+
+/* Does the server's config `h` differ from `cfg` in a field mdmesh manages?
+ * If so `why` names the first such field. */
+static bool stream_cfg_differs(const struct mdm_stream_cfg *cfg, const jsStreamConfig *h, char *why,
+			       size_t why_len)
+{
+	DIFF_INT("subjects count", cfg->n_subjects, h->SubjectsLen);
+	for (size_t i = 0; i < cfg->n_subjects; i++) {
+		if (!h->Subjects[i] || strcmp(cfg->subjects[i], h->Subjects[i]) != 0) {
+			snprintf(why, why_len, "subjects[%zu] (wanted %s, server has %s)", i, cfg->subjects[i],
+				 h->Subjects[i] ? h->Subjects[i] : "none");
+			return true;
+		}
+	}
+	DIFF_INT("retention", retention_of(cfg->retention), h->Retention);
+	DIFF_INT("storage (memory=1)", cfg->memory ? js_MemoryStorage : js_FileStorage, h->Storage);
+	DIFF_INT("max_age", cfg->max_age_ns > 0 ? cfg->max_age_ns : 0, h->MaxAge);
+	DIFF_INT("max_bytes", limit_or_unlimited(cfg->max_bytes), h->MaxBytes);
+	DIFF_INT("max_msgs", limit_or_unlimited(cfg->max_msgs), h->MaxMsgs);
+	DIFF_INT("max_msgs_per_subject", limit_or_unlimited(cfg->max_msgs_per_subject), h->MaxMsgsPerSubject);
+	DIFF_INT("max_msg_size", limit_or_unlimited(cfg->max_msg_size), h->MaxMsgSize);
+	if (cfg->duplicate_window_ns)
+		DIFF_INT("duplicate_window", cfg->duplicate_window_ns, h->Duplicates);
+	DIFF_INT("replicas", cfg->replicas > 0 ? cfg->replicas : 1, h->Replicas);
+	DIFF_INT("discard (new=1)", cfg->discard_new ? js_DiscardNew : js_DiscardOld, h->Discard);
+	DIFF_INT("allow_direct", cfg->allow_direct, h->AllowDirect);
+	return false;
+}
+
+static bool stream_missing(natsStatus s, jsErrCode jerr)
+{
+	return jerr == JSStreamNotFoundErr || (s == NATS_NOT_FOUND && jerr == 0);
+}
+
+int mdm_bus_stream_ensure(struct mdm_bus *bus, const struct mdm_stream_cfg *cfg)
+{
+	jsStreamInfo *si = NULL, *done = NULL;
+	const char **subjects = NULL;
+	jsStreamConfig c;
+	jsErrCode jerr = 0;
+	char why[256];
+	natsStatus s;
+	int rc;
+
+	if ((rc = stream_cfg_check(cfg)) < 0)
+		return rc;
+	subjects = mdm_calloc(cfg->n_subjects, sizeof(*subjects));
+	if (!subjects)
+		return mdm_err_set(-ENOMEM, "stream %s: out of memory", cfg->name);
+
+	s = js_GetStreamInfo(&si, bus->js, cfg->name, NULL, &jerr);
+	if (s != NATS_OK && stream_missing(s, jerr)) {
+		jsStreamConfig_Init(&c);
+		stream_cfg_apply(&c, cfg, subjects);
+		jerr = 0;
+		s = js_AddStream(&done, bus->js, &c, NULL, &jerr);
+		if (s != NATS_OK) {
+			rc = js_fail(bus, s, jerr, "stream %s: create", cfg->name);
+			goto out;
+		}
+		rc = MDM_BUS_CREATED;
+	} else if (s != NATS_OK) {
+		rc = js_fail(bus, s, jerr, "stream %s: info", cfg->name);
+		goto out;
+	} else if (stream_cfg_differs(cfg, si->Config, why, sizeof(why))) {
+		mdm_log_info("stream %s: updating, %s", cfg->name, why);
+		c = *si->Config; /* keep what mdmesh does not manage (sources, rollup...) */
+		stream_cfg_apply(&c, cfg, subjects);
+		jerr = 0;
+		s = js_UpdateStream(&done, bus->js, &c, NULL, &jerr);
+		if (s != NATS_OK) {
+			rc = js_fail(bus, s, jerr, "stream %s: update (%s)", cfg->name, why);
+			goto out;
+		}
+		rc = MDM_BUS_UPDATED;
+	} else {
+		rc = MDM_BUS_UNCHANGED;
+	}
+	if (rc != MDM_BUS_UNCHANGED) {
+		/* Read back: 2.9.10 accepts fields it does not know and drops them. */
+		jsStreamInfo_Destroy(si);
+		si = NULL;
+		jerr = 0;
+		s = js_GetStreamInfo(&si, bus->js, cfg->name, NULL, &jerr);
+		if (s != NATS_OK)
+			rc = js_fail(bus, s, jerr, "stream %s: read back", cfg->name);
+		else if (stream_cfg_differs(cfg, si->Config, why, sizeof(why)))
+			rc = mdm_err_set(-EPROTO, "stream %s: server did not apply %s", cfg->name, why);
+	}
+out:
+	jsStreamInfo_Destroy(si);
+	jsStreamInfo_Destroy(done);
+	mdm_free(subjects);
+	return rc;
+}
+
+int mdm_bus_stream_info(struct mdm_bus *bus, const char *name, struct mdm_bus_stream_info *info)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	memset(info, 0, sizeof(*info));
+	if (!name || !*name)
+		return mdm_err_set(-EINVAL, "bus: stream_info without a name");
+	s = js_GetStreamInfo(&si, bus->js, name, NULL, &jerr);
+	if (s != NATS_OK) {
+		if (stream_missing(s, jerr))
+			return mdm_err_set(-ENOENT, "stream %s: not found", name);
+		return js_fail(bus, s, jerr, "stream %s: info", name);
+	}
+	info->msgs = si->State.Msgs;
+	info->bytes = si->State.Bytes;
+	info->first_seq = si->State.FirstSeq;
+	info->last_seq = si->State.LastSeq;
+	info->consumers = si->State.Consumers > 0 ? (uint64_t)si->State.Consumers : 0;
+	jsStreamInfo_Destroy(si);
+	return 0;
+}
+
+int mdm_bus_stream_msg_get(struct mdm_bus *bus, const char *stream, uint64_t seq, struct mdm_bus_msg **out)
+{
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	*out = NULL;
+	if (!stream || !*stream || seq == 0)
+		return mdm_err_set(-EINVAL, "bus: stream_msg_get: bad arguments");
+	s = js_GetMsg(&m, bus->js, stream, seq, NULL, &jerr);
+	if (s != NATS_OK)
+		return js_fail(bus, s, jerr, "stream %s: get message %" PRIu64, stream, seq);
+	*out = BMSG(m);
+	return 0;
+}
+
+/* ---- consumers -------------------------------------------------------- */
+
+static jsDeliverPolicy deliver_of(enum mdm_consumer_deliver d)
+{
+	return d == MDM_CONSUMER_DELIVER_NEW ? js_DeliverNew : d == MDM_CONSUMER_DELIVER_LAST ? js_DeliverLast
+											      : js_DeliverAll;
+}
+
+static int consumer_cfg_check(const char *stream, const char *durable, const struct mdm_consumer_cfg *cfg)
+{
+	if (!stream || !*stream || !durable || !*durable || !cfg)
+		return mdm_err_set(-EINVAL, "bus: consumer_ensure: bad arguments");
+	if (strpbrk(durable, ".*> \t"))
+		return mdm_err_set(-EINVAL, "consumer %s: name may not contain '.', '*', '>' or blanks", durable);
+	if (cfg->n_backoff > INT_MAX || (cfg->n_backoff && !cfg->backoff_ns) ||
+	    cfg->deliver > MDM_CONSUMER_DELIVER_LAST || cfg->ack_wait_ns < 0 || cfg->max_ack_pending < 0 ||
+	    cfg->max_waiting < 0)
+		return mdm_err_set(-EINVAL, "consumer %s: backoff, deliver, ack_wait, max_ack_pending or "
+				   "max_waiting out of range", durable);
+	for (size_t i = 0; i < cfg->n_backoff; i++)
+		if (cfg->backoff_ns[i] <= 0)
+			return mdm_err_set(-EINVAL, "consumer %s: backoff[%zu] must be > 0", durable, i);
+	/* The server replaces AckWait by BackOff[0]; a different ack_wait would
+	 * only fail the read-back. */
+	if (cfg->n_backoff && cfg->ack_wait_ns && cfg->ack_wait_ns != cfg->backoff_ns[0])
+		return mdm_err_set(-EINVAL, "consumer %s: ack_wait must be 0 or backoff[0] when backoff is set",
+				   durable);
+	return 0;
+}
+
+static int64_t consumer_ack_wait(const struct mdm_consumer_cfg *cfg)
+{
+	return cfg->n_backoff ? cfg->backoff_ns[0] : cfg->ack_wait_ns;
+}
+
+static void consumer_cfg_apply(jsConsumerConfig *c, const char *durable, const struct mdm_consumer_cfg *cfg,
+			       int64_t *backoff)
+{
+	for (size_t i = 0; i < cfg->n_backoff; i++)
+		backoff[i] = cfg->backoff_ns[i];
+	c->Durable = durable;
+	c->AckPolicy = js_AckExplicit;
+	c->DeliverPolicy = deliver_of(cfg->deliver);
+	c->FilterSubject = cfg->filter_subject;
+	if (consumer_ack_wait(cfg))
+		c->AckWait = consumer_ack_wait(cfg);
+	c->MaxDeliver = limit_or_unlimited(cfg->max_deliver);
+	if (cfg->max_ack_pending)
+		c->MaxAckPending = cfg->max_ack_pending;
+	if (cfg->max_waiting)
+		c->MaxWaiting = cfg->max_waiting;
+	c->BackOff = cfg->n_backoff ? backoff : NULL;
+	c->BackOffLen = (int)cfg->n_backoff;
+}
+
+static bool consumer_cfg_differs(const struct mdm_consumer_cfg *cfg, const jsConsumerConfig *h, char *why,
+				 size_t why_len)
+{
+	const char *want_f = cfg->filter_subject ? cfg->filter_subject : "";
+	const char *have_f = h->FilterSubject ? h->FilterSubject : "";
+
+	if (strcmp(want_f, have_f) != 0) {
+		snprintf(why, why_len, "filter_subject (wanted '%s', server has '%s')", want_f, have_f);
+		return true;
+	}
+	DIFF_INT("ack_policy (explicit=0)", js_AckExplicit, h->AckPolicy);
+	DIFF_INT("deliver_policy", deliver_of(cfg->deliver), h->DeliverPolicy);
+	if (consumer_ack_wait(cfg))
+		DIFF_INT("ack_wait", consumer_ack_wait(cfg), h->AckWait);
+	DIFF_INT("max_deliver", limit_or_unlimited(cfg->max_deliver), h->MaxDeliver);
+	if (cfg->max_ack_pending)
+		DIFF_INT("max_ack_pending", cfg->max_ack_pending, h->MaxAckPending);
+	if (cfg->max_waiting)
+		DIFF_INT("max_waiting", cfg->max_waiting, h->MaxWaiting);
+	DIFF_INT("backoff count", cfg->n_backoff, h->BackOffLen);
+	for (size_t i = 0; i < cfg->n_backoff; i++)
+		DIFF_INT("backoff value", cfg->backoff_ns[i], h->BackOff[i]);
+	return false;
+}
+
+static bool consumer_missing(natsStatus s, jsErrCode jerr)
+{
+	return jerr == JSConsumerNotFoundErr || (s == NATS_NOT_FOUND && jerr == 0);
+}
+
+int mdm_bus_consumer_ensure(struct mdm_bus *bus, const char *stream, const char *durable,
+			    const struct mdm_consumer_cfg *cfg)
+{
+	jsConsumerInfo *ci = NULL, *done = NULL;
+	int64_t *backoff = NULL;
+	jsConsumerConfig c;
+	jsErrCode jerr = 0;
+	char why[256];
+	natsStatus s;
+	int rc;
+
+	if ((rc = consumer_cfg_check(stream, durable, cfg)) < 0)
+		return rc;
+	backoff = mdm_calloc(cfg->n_backoff ? cfg->n_backoff : 1, sizeof(*backoff));
+	if (!backoff)
+		return mdm_err_set(-ENOMEM, "consumer %s: out of memory", durable);
+
+	s = js_GetConsumerInfo(&ci, bus->js, stream, durable, NULL, &jerr);
+	if (s != NATS_OK && consumer_missing(s, jerr)) {
+		jsConsumerConfig_Init(&c);
+		consumer_cfg_apply(&c, durable, cfg, backoff);
+		jerr = 0;
+		s = js_AddConsumer(&done, bus->js, stream, &c, NULL, &jerr);
+		if (s != NATS_OK) {
+			rc = js_fail(bus, s, jerr, "consumer %s.%s: create", stream, durable);
+			goto out;
+		}
+		rc = MDM_BUS_CREATED;
+	} else if (s != NATS_OK) {
+		rc = js_fail(bus, s, jerr, "consumer %s.%s: info", stream, durable);
+		goto out;
+	} else if (consumer_cfg_differs(cfg, ci->Config, why, sizeof(why))) {
+		mdm_log_info("consumer %s.%s: updating, %s", stream, durable, why);
+		c = *ci->Config;
+		consumer_cfg_apply(&c, durable, cfg, backoff);
+		jerr = 0;
+		s = js_UpdateConsumer(&done, bus->js, stream, &c, NULL, &jerr);
+		if (s != NATS_OK) {
+			rc = js_fail(bus, s, jerr, "consumer %s.%s: update (%s)", stream, durable, why);
+			goto out;
+		}
+		rc = MDM_BUS_UPDATED;
+	} else {
+		rc = MDM_BUS_UNCHANGED;
+	}
+	if (rc != MDM_BUS_UNCHANGED) {
+		jsConsumerInfo_Destroy(ci);
+		ci = NULL;
+		jerr = 0;
+		s = js_GetConsumerInfo(&ci, bus->js, stream, durable, NULL, &jerr);
+		if (s != NATS_OK)
+			rc = js_fail(bus, s, jerr, "consumer %s.%s: read back", stream, durable);
+		else if (consumer_cfg_differs(cfg, ci->Config, why, sizeof(why)))
+			rc = mdm_err_set(-EPROTO, "consumer %s.%s: server did not apply %s", stream, durable, why);
+	}
+out:
+	jsConsumerInfo_Destroy(ci);
+	jsConsumerInfo_Destroy(done);
+	mdm_free(backoff);
+	return rc;
+}
+
+int mdm_bus_pull_subscribe(struct mdm_bus *bus, const char *stream, const char *durable,
+			   struct mdm_bus_sub **out)
+{
+	struct mdm_bus_sub *sub;
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	*out = NULL;
+	if (!bus || !stream || !*stream || !durable || !*durable)
+		return mdm_err_set(-EINVAL, "bus: pull_subscribe: bad arguments");
+	sub = sub_new(bus, true);
+	if (!sub)
+		return mdm_err_set(-ENOMEM, "bus: out of memory");
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Consumer = durable; /* bind: never create or alter the consumer here */
+	s = js_PullSubscribe(&sub->ns, bus->js, NULL, durable, NULL, &so, &jerr);
+	if (s != NATS_OK) {
+		int rc = consumer_missing(s, jerr) || stream_missing(s, jerr)
+				 ? mdm_err_set(-ENOENT, "consumer %s.%s: not found", stream, durable)
+				 : js_fail(bus, s, jerr, "consumer %s.%s: pull subscribe", stream, durable);
+
+		sub->ns = NULL;
+		mdm_bus_sub_destroy(sub);
+		return rc;
+	}
+	*out = sub;
+	return 0;
+}
+
+int mdm_bus_fetch(struct mdm_bus_sub *sub, size_t max_msgs, uint64_t timeout_ms, struct mdm_bus_msg **msgs,
+		  size_t *n)
+{
+	uint64_t deadline = mdm_mono_ns() + (timeout_ms ? timeout_ms : 1) * MDM_NS_PER_MS;
+	int batch = max_msgs > INT_MAX ? INT_MAX : (int)max_msgs;
+
+	*n = 0;
+	if (!sub || !sub->pull || !msgs || max_msgs == 0)
+		return mdm_err_set(-EINVAL, "bus: fetch: bad arguments");
+	for (;;) {
+		natsMsgList list = { 0 };
+		jsErrCode jerr = 0;
+		uint64_t now = mdm_mono_ns();
+		int64_t left_ms = now < deadline ? (int64_t)((deadline - now) / MDM_NS_PER_MS) : 0;
+		natsStatus s;
+
+		if (left_ms <= 0)
+			return 0;
+		s = natsSubscription_Fetch(&list, sub->ns, batch, left_ms, &jerr);
+		if (list.Count > 0) {
+			for (int i = 0; i < list.Count; i++) {
+				msgs[i] = BMSG(list.Msgs[i]);
+				list.Msgs[i] = NULL; /* ours now; Destroy frees only the array */
+			}
+			*n = (size_t)list.Count;
+			natsMsgList_Destroy(&list);
+			return 0;
+		}
+		natsMsgList_Destroy(&list);
+		/* Empty timeout: either the real end of the wait, or 3.4.1's stale 408
+		 * ending this fetch early (nats.c#631); the deadline tells which. */
+		if (s == NATS_TIMEOUT || s == NATS_OK)
+			continue;
+		return bus_fail(s, jerr, "bus: fetch");
+	}
+}
+
+void mdm_bus_msg_free(struct mdm_bus_msg *msg)
+{
+	natsMsg_Destroy(NMSG(msg));
+}
+
+void mdm_bus_msgs_free(struct mdm_bus_msg **msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		natsMsg_Destroy(NMSG(msgs[i]));
+		msgs[i] = NULL;
+	}
+}
+
+static int ack_result(natsStatus s, const char *what)
+{
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "bus: %s", what);
+	return 0;
+}
+
+int mdm_bus_ack(struct mdm_bus_msg *msg)
+{
+	return ack_result(natsMsg_Ack(NMSG(msg), NULL), "ack");
+}
+
+int mdm_bus_nak(struct mdm_bus_msg *msg)
+{
+	return ack_result(natsMsg_Nak(NMSG(msg), NULL), "nak");
+}
+
+int mdm_bus_nak_delay(struct mdm_bus_msg *msg, uint64_t delay_ms)
+{
+	if (delay_ms > INT64_MAX)
+		return mdm_err_set(-EINVAL, "bus: nak delay out of range");
+	return ack_result(natsMsg_NakWithDelay(NMSG(msg), (int64_t)delay_ms, NULL), "nak with delay");
+}
+
+int mdm_bus_in_progress(struct mdm_bus_msg *msg)
+{
+	return ack_result(natsMsg_InProgress(NMSG(msg), NULL), "in progress");
+}
+
+int mdm_bus_term(struct mdm_bus_msg *msg)
+{
+	return ack_result(natsMsg_Term(NMSG(msg), NULL), "term");
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+const char *mdm_bus_msg_subject(const struct mdm_bus_msg *msg)
+{
+	return natsMsg_GetSubject((const natsMsg *)msg);
+}
+
+const void *mdm_bus_msg_data(const struct mdm_bus_msg *msg)
+{
+	return natsMsg_GetData((const natsMsg *)msg);
+}
+
+size_t mdm_bus_msg_len(const struct mdm_bus_msg *msg)
+{
+	int len = natsMsg_GetDataLength((const natsMsg *)msg);
+
+	return len > 0 ? (size_t)len : 0;
+}
+
+int mdm_bus_msg_header(struct mdm_bus_msg *msg, const char *key, const char **value)
+{
+	natsStatus s = natsMsgHeader_Get(NMSG(msg), key, value);
+
+	if (s == NATS_NOT_FOUND) {
+		*value = NULL;
+		return -ENOENT;
+	}
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "bus: header %s", key);
+	return 0;
+}
+
+int mdm_bus_msg_meta(struct mdm_bus_msg *msg, struct mdm_bus_msg_meta *meta)
+{
+	jsMsgMetaData *md = NULL;
+	natsStatus s;
+
+	memset(meta, 0, sizeof(*meta));
+	s = natsMsg_GetMetaData(&md, NMSG(msg));
+	if (s == NATS_OK) {
+		meta->stream_seq = md->Sequence.Stream;
+		meta->consumer_seq = md->Sequence.Consumer;
+		meta->delivered = md->NumDelivered;
+		meta->pending = md->NumPending;
+		meta->timestamp_ns = md->Timestamp;
+		jsMsgMetaData_Destroy(md);
+		return 0;
+	}
+	/* A direct-get message has no ack subject but carries its sequence. */
+	meta->stream_seq = natsMsg_GetSequence(NMSG(msg));
+	if (meta->stream_seq) {
+		meta->timestamp_ns = natsMsg_GetTime(NMSG(msg));
+		return 0;
+	}
+	return mdm_err_set(-EINVAL, "bus: message on %s has no JetStream metadata",
+			   natsMsg_GetSubject(NMSG(msg)));
+}
+
+/* ---- KV --------------------------------------------------------------- */
+
+#define KV(k) ((kvStore *)(k))
+#define KVW(w) ((kvWatcher *)(w))
+#define KVE(e) ((kvEntry *)(e))
+
+int mdm_bus_kv_open(struct mdm_bus *bus, const char *bucket, bool create_if_missing, struct mdm_bus_kv **out)
+{
+	kvStore *kv = NULL;
+	kvConfig kc;
+	natsStatus s;
+
+	*out = NULL;
+	if (!bus || !bucket || !*bucket)
+		return mdm_err_set(-EINVAL, "bus: kv_open: bad arguments");
+	s = js_KeyValue(&kv, bus->js, bucket);
+	if (s == NATS_NOT_FOUND && create_if_missing) {
+		kvConfig_Init(&kc);
+		kc.Bucket = bucket;
+		kc.History = 1;
+		kc.StorageType = js_FileStorage;
+		s = js_CreateKeyValue(&kv, bus->js, &kc);
+	}
+	if (s == NATS_NOT_FOUND)
+		return mdm_err_set(-ENOENT, "kv %s: bucket not found", bucket);
+	if (s != NATS_OK)
+		return js_fail(bus, s, 0, "kv %s: open", bucket);
+	*out = (struct mdm_bus_kv *)kv;
+	return 0;
+}
+
+void mdm_bus_kv_destroy(struct mdm_bus_kv *kv)
+{
+	kvStore_Destroy(KV(kv));
+}
+
+int mdm_bus_kv_put(struct mdm_bus_kv *kv, const char *key, const void *data, size_t len, uint64_t *revision)
+{
+	uint64_t rev = 0;
+	natsStatus s;
+
+	if (!kv || !key || !*key || (len && !data) || len > INT_MAX)
+		return mdm_err_set(-EINVAL, "bus: kv_put: bad arguments");
+	s = kvStore_Put(&rev, KV(kv), key, data, (int)len);
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "kv %s: put %s", kvStore_Bucket(KV(kv)), key);
+	if (revision)
+		*revision = rev;
+	return 0;
+}
+
+int mdm_bus_kv_get(struct mdm_bus_kv *kv, const char *key, struct mdm_bus_kv_entry **out)
+{
+	kvEntry *e = NULL;
+	natsStatus s;
+
+	*out = NULL;
+	if (!kv || !key || !*key)
+		return mdm_err_set(-EINVAL, "bus: kv_get: bad arguments");
+	s = kvStore_Get(&e, KV(kv), key);
+	if (s == NATS_NOT_FOUND)
+		return mdm_err_set(-ENOENT, "kv %s: no key %s", kvStore_Bucket(KV(kv)), key);
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "kv %s: get %s", kvStore_Bucket(KV(kv)), key);
+	*out = (struct mdm_bus_kv_entry *)e;
+	return 0;
+}
+
+int mdm_bus_kv_delete(struct mdm_bus_kv *kv, const char *key)
+{
+	natsStatus s;
+
+	if (!kv || !key || !*key)
+		return mdm_err_set(-EINVAL, "bus: kv_delete: bad arguments");
+	s = kvStore_Delete(KV(kv), key);
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "kv %s: delete %s", kvStore_Bucket(KV(kv)), key);
+	return 0;
+}
+
+int mdm_bus_kv_watch(struct mdm_bus_kv *kv, const char *keys, struct mdm_bus_kv_watch **out)
+{
+	kvWatcher *w = NULL;
+	kvWatchOptions o;
+	natsStatus s;
+
+	*out = NULL;
+	if (!kv || !keys || !*keys)
+		return mdm_err_set(-EINVAL, "bus: kv_watch: bad arguments");
+	kvWatchOptions_Init(&o);
+	s = kvStore_Watch(&w, KV(kv), keys, &o);
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "kv %s: watch %s", kvStore_Bucket(KV(kv)), keys);
+	*out = (struct mdm_bus_kv_watch *)w;
+	return 0;
+}
+
+int mdm_bus_kv_watch_next(struct mdm_bus_kv_watch *w, uint64_t timeout_ms, struct mdm_bus_kv_entry **out)
+{
+	kvEntry *e = NULL;
+	natsStatus s;
+
+	*out = NULL;
+	if (!w || timeout_ms > INT64_MAX)
+		return mdm_err_set(-EINVAL, "bus: kv_watch_next: bad arguments");
+	s = kvWatcher_Next(&e, KVW(w), (int64_t)(timeout_ms ? timeout_ms : 1));
+	if (s == NATS_TIMEOUT)
+		return mdm_err_set(-ETIMEDOUT, "kv watch: nothing within %" PRIu64 " ms", timeout_ms);
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "kv watch");
+	*out = (struct mdm_bus_kv_entry *)e; /* NULL: end of the initial values */
+	return 0;
+}
+
+void mdm_bus_kv_watch_destroy(struct mdm_bus_kv_watch *w)
+{
+	kvWatcher_Destroy(KVW(w));
+}
+
+const char *mdm_bus_kv_entry_key(struct mdm_bus_kv_entry *e)
+{
+	return kvEntry_Key(KVE(e));
+}
+
+const void *mdm_bus_kv_entry_value(struct mdm_bus_kv_entry *e)
+{
+	return kvEntry_Value(KVE(e));
+}
+
+size_t mdm_bus_kv_entry_len(struct mdm_bus_kv_entry *e)
+{
+	int len = kvEntry_ValueLen(KVE(e));
+
+	return len > 0 ? (size_t)len : 0;
+}
+
+uint64_t mdm_bus_kv_entry_revision(struct mdm_bus_kv_entry *e)
+{
+	return kvEntry_Revision(KVE(e));
+}
+
+enum mdm_bus_kv_op mdm_bus_kv_entry_op(struct mdm_bus_kv_entry *e)
+{
+	switch (kvEntry_Operation(KVE(e))) {
+	case kvOp_Delete:
+		return MDM_BUS_KV_DELETE;
+	case kvOp_Purge:
+		return MDM_BUS_KV_PURGE;
+	default:
+		return MDM_BUS_KV_PUT;
+	}
+}
+
+void mdm_bus_kv_entry_free(struct mdm_bus_kv_entry *e)
+{
+	kvEntry_Destroy(KVE(e));
+}

@@ -1,0 +1,273 @@
+/* `mdmesh-loadgen synth`: command line -> struct mdm_synth_params -> pcap
+ * file(s), ground truth, and a one-line summary on stderr. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loadgen_cmds.h"
+#include "mdm_buf.h"
+#include "mdm_err.h"
+#include "synth.h"
+
+/* Message types in the order of the spec's table, for the summary. */
+static const char spec_types[] = "SRHYLVWKJhAFECXDUPQBINO";
+
+static void synth_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mdmesh-loadgen synth --out FILE.pcap [options]\n\n"
+		"Writes a deterministic NASDAQ TotalView-ITCH 5.0 session in MoldUDP64 packets\n"
+		"(Ethernet/IPv4/UDP, pcap with ns timestamps). The same seed gives the same bytes.\n\n"
+		"  -o, --out FILE        pcap to write (required)\n"
+		"  -n, --messages N      ITCH messages in the session (default 100000)\n"
+		"  -k, --symbols K       symbols, 1..65535 (default 100)\n"
+		"  -s, --seed S          random seed (default 1)\n"
+		"      --rate R          messages per second of pcap time (default 1000000)\n"
+		"      --session NAME    MoldUDP64 session, 1..10 alphanumerics (default %s)\n"
+		"      --start-seq N     first sequence number (default 1)\n"
+		"      --gap-every M     drop every M-th packet (a real gap; the truth marks it)\n"
+		"      --dup-every M     send every M-th packet twice\n"
+		"      --malformed F     after each packet, with chance F, add one malformed\n"
+		"                        packet (kinds in turn; they take no sequence number)\n"
+		"      --lines 1|2       2 = A and B lines: A to --dst, B to the next group up\n"
+		"                        (233.54.12.112 by default), from 10.77.0.1 / 10.77.0.2;\n"
+		"                        written to FILE.a.pcap and FILE.b.pcap (feed.pcap ->\n"
+		"                        feed.a.pcap, feed.b.pcap), or with --merge-lines to FILE\n"
+		"      --merge-lines     with --lines 2: both lines in one file\n"
+		"      --line-loss F     independent drop chance per line (default 0.01 with\n"
+		"                        --lines 2, else 0); lost on every line = a real gap\n"
+		"      --truth FILE      ground truth: one JSON object per message as sent\n"
+		"      --dst ADDR:PORT   destination (default 233.54.12.111:26477)\n"
+		"      --src ADDR:PORT   source of line A (default 10.77.0.1:50000)\n"
+		"  -h, --help            this text\n\n"
+		"Truth lines have session, seq, type, stock_locate, tracking_number, timestamp,\n"
+		"symbol, then the type's fields by their spec names; \"dropped\":true when the\n"
+		"message was sent on no line, \"line_lost\":\"a\"|\"b\" when lost on one line only.\n",
+		MDM_SYNTH_SESSION_DEFAULT);
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno || *end != '\0')
+		goto bad;
+	if (v < min || v > max) {
+		fprintf(stderr, "mdmesh-loadgen synth: --%s %s out of range %" PRIu64 "..%" PRIu64 "\n", opt, s,
+			min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not a number\n", opt, s);
+	return -1;
+}
+
+static int parse_fraction(const char *opt, const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || errno || *end != '\0' || !(v >= 0 && v <= 1)) {
+		fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not a fraction in 0..1\n", opt, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_addr(const char *opt, const char *s, uint32_t *ip, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	char host[64];
+	struct in_addr a;
+	uint64_t p;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host)) {
+		fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not ADDR:PORT\n", opt, s);
+		return -1;
+	}
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (inet_pton(AF_INET, host, &a) != 1) {
+		fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not an IPv4 address\n", opt, host);
+		return -1;
+	}
+	if (parse_u64(opt, colon + 1, 1, 65535, &p))
+		return -1;
+	*ip = ntohl(a.s_addr);
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static void print_summary(const char *out, const struct mdm_synth_params *p, bool merge,
+			  const struct mdm_synth_stats *st)
+{
+	struct mdm_buf b = MDM_BUF_INIT;
+
+	mdm_buf_printf(&b, "mdmesh-loadgen synth: %" PRIu64 " packets, %" PRIu64 " messages [", st->packets,
+		       st->messages);
+	for (const char *t = spec_types; *t; t++)
+		mdm_buf_printf(&b, "%s%c:%" PRIu64, t == spec_types ? "" : " ", *t, st->by_type[(uint8_t)*t]);
+	mdm_buf_printf(&b, "], dropped %" PRIu64 " packets (%" PRIu64 " messages), duplicated %" PRIu64
+		       ", malformed %" PRIu64, st->dropped_packets, st->dropped_messages, st->duplicated,
+		       st->malformed);
+	if (p->lines > 1)
+		mdm_buf_printf(&b, ", line loss a:%" PRIu64 " b:%" PRIu64 ", frames a:%" PRIu64 " b:%" PRIu64 " -> %s%s",
+			       st->line_lost[0], st->line_lost[1], st->frames[0], st->frames[1], out,
+			       merge ? "" : " as .a/.b");
+	else
+		mdm_buf_printf(&b, ", frames %" PRIu64 " -> %s", st->frames[0], out);
+	if (p->truth_path)
+		mdm_buf_printf(&b, ", truth %" PRIu64 " lines -> %s", st->truth_lines, p->truth_path);
+	fprintf(stderr, "%s\n", b.oom ? "mdmesh-loadgen synth: done" : b.data);
+	mdm_buf_fini(&b);
+}
+
+int loadgen_synth(int argc, char **argv)
+{
+	enum { O_RATE = 256, O_SESSION, O_START_SEQ, O_GAP, O_DUP, O_MALFORMED, O_LINES, O_MERGE,
+	       O_LINE_LOSS, O_TRUTH, O_DST, O_SRC };
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "messages", required_argument, NULL, 'n' },
+		{ "symbols", required_argument, NULL, 'k' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "session", required_argument, NULL, O_SESSION },
+		{ "start-seq", required_argument, NULL, O_START_SEQ },
+		{ "gap-every", required_argument, NULL, O_GAP },
+		{ "dup-every", required_argument, NULL, O_DUP },
+		{ "malformed", required_argument, NULL, O_MALFORMED },
+		{ "lines", required_argument, NULL, O_LINES },
+		{ "merge-lines", no_argument, NULL, O_MERGE },
+		{ "line-loss", required_argument, NULL, O_LINE_LOSS },
+		{ "truth", required_argument, NULL, O_TRUTH },
+		{ "dst", required_argument, NULL, O_DST },
+		{ "src", required_argument, NULL, O_SRC },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mdm_synth_params p;
+	struct mdm_synth_stats st;
+	const char *out = NULL;
+	bool merge = false, loss_set = false;
+	uint64_t v;
+	int c, rc;
+
+	mdm_synth_params_init(&p);
+	optind = 1;
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":o:n:k:s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'n':
+			if (parse_u64("messages", optarg, 1, UINT64_MAX / 2, &p.messages))
+				return 2;
+			break;
+		case 'k':
+			if (parse_u64("symbols", optarg, 1, MDM_SYNTH_MAX_SYMBOLS, &v))
+				return 2;
+			p.symbols = (uint32_t)v;
+			break;
+		case 's':
+			if (parse_u64("seed", optarg, 0, UINT64_MAX, &p.seed))
+				return 2;
+			break;
+		case O_RATE:
+			if (parse_u64("rate", optarg, 1, 1000000000, &p.rate))
+				return 2;
+			break;
+		case O_SESSION:
+			if (strlen(optarg) > 10) {
+				fprintf(stderr, "mdmesh-loadgen synth: --session '%s' is longer than 10 characters\n",
+					optarg);
+				return 2;
+			}
+			snprintf(p.session, sizeof(p.session), "%s", optarg);
+			break;
+		case O_START_SEQ:
+			if (parse_u64("start-seq", optarg, 1, UINT64_MAX / 2, &p.start_seq))
+				return 2;
+			break;
+		case O_GAP:
+			if (parse_u64("gap-every", optarg, 1, UINT64_MAX, &p.gap_every))
+				return 2;
+			break;
+		case O_DUP:
+			if (parse_u64("dup-every", optarg, 1, UINT64_MAX, &p.dup_every))
+				return 2;
+			break;
+		case O_MALFORMED:
+			if (parse_fraction("malformed", optarg, &p.malformed))
+				return 2;
+			break;
+		case O_LINES:
+			if (parse_u64("lines", optarg, 1, MDM_SYNTH_MAX_LINES, &v))
+				return 2;
+			p.lines = (unsigned)v;
+			break;
+		case O_MERGE: merge = true; break;
+		case O_LINE_LOSS:
+			if (parse_fraction("line-loss", optarg, &p.line_loss))
+				return 2;
+			loss_set = true;
+			break;
+		case O_TRUTH: p.truth_path = optarg; break;
+		case O_DST:
+			if (parse_addr("dst", optarg, &p.dst_ip, &p.dst_port))
+				return 2;
+			break;
+		case O_SRC:
+			if (parse_addr("src", optarg, &p.src_ip, &p.src_port))
+				return 2;
+			break;
+		case 'h':
+			synth_usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "mdmesh-loadgen synth: option '%s' needs a value\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "mdmesh-loadgen synth: unknown option '%s' (try --help)\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mdmesh-loadgen synth: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!out) {
+		fprintf(stderr, "mdmesh-loadgen synth: --out FILE is required (try --help)\n");
+		return 2;
+	}
+	if (merge && p.lines < 2) {
+		fprintf(stderr, "mdmesh-loadgen synth: --merge-lines needs --lines 2\n");
+		return 2;
+	}
+	if (!loss_set && p.lines > 1)
+		p.line_loss = MDM_SYNTH_LINE_LOSS_DEFAULT;
+
+	mdm_err_clear();
+	rc = mdm_synth_write_pcap(&p, out, merge, &st);
+	if (rc) {
+		const char *why = mdm_err_last();
+
+		fprintf(stderr, "mdmesh-loadgen synth: %s\n", *why ? why : mdm_strerror(rc));
+		return rc == -EINVAL ? 2 : 1;
+	}
+	print_summary(out, &p, merge, &st);
+	return 0;
+}

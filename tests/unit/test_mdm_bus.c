@@ -1,0 +1,996 @@
+/* mdm_bus against real nats-server processes started here (fork/exec on free
+ * loopback ports, temp store dirs). Without nats-server every test fails. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mdm_bus.h"
+#include "mdm_clock.h"
+#include "mdm_err.h"
+#include "mdm_mem.h"
+
+/* ---- nats-server processes -------------------------------------------- */
+
+struct srv {
+	pid_t pid;
+	int port;
+	bool js;
+	const char *user, *pass;
+	char dir[128];   /* mkdtemp: server.log and the JetStream store */
+};
+
+static struct srv g_js;  /* shared JetStream server for most tests */
+static struct srv g_own; /* a test's own server, stopped by own_teardown even on failure */
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool port_accepts(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	close(fd);
+	return ok;
+}
+
+static void srv_exec(const struct srv *s)
+{
+	char port[16], store[160], log[160];
+	const char *argv[16];
+	int i = 0, fd;
+
+	snprintf(port, sizeof(port), "%d", s->port);
+	snprintf(store, sizeof(store), "%s/store", s->dir);
+	snprintf(log, sizeof(log), "%s/server.log", s->dir);
+	/* Never outlive the test, even when it crashes. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	argv[i++] = "nats-server";
+	argv[i++] = "-a";
+	argv[i++] = "127.0.0.1";
+	argv[i++] = "-p";
+	argv[i++] = port;
+	if (s->js) {
+		argv[i++] = "-js";
+		argv[i++] = "-sd";
+		argv[i++] = store;
+	}
+	if (s->user) {
+		argv[i++] = "--user";
+		argv[i++] = s->user;
+		argv[i++] = "--pass";
+		argv[i++] = s->pass;
+	}
+	argv[i] = NULL;
+	execvp(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+static void srv_stop(struct srv *s);
+
+/* Start (or restart, same port and dir) and wait until the port accepts. */
+static void srv_run(struct srv *s)
+{
+	uint64_t deadline = mdm_mono_ns() + 10 * MDM_NS_PER_S;
+	int status;
+
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0)
+		srv_exec(s);
+	while (!port_accepts(s->port)) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+				srv_stop(s); /* nothing to keep: exec failed */
+				fail_msg("cannot run nats-server: not installed or not in PATH "
+					 "(Debian: apt install nats-server)");
+			}
+			fail_msg("nats-server exited with status %d before accepting on port %d (see %s/server.log)",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1, s->port, s->dir);
+		}
+		if (mdm_mono_ns() > deadline)
+			fail_msg("nats-server not accepting on port %d after 10 s", s->port);
+		mdm_sleep_ns(20 * MDM_NS_PER_MS);
+	}
+}
+
+static void srv_start(struct srv *s, bool js, const char *user, const char *pass)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s/mdm-bus-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(s->dir));
+	s->port = free_port();
+	s->js = js;
+	s->user = user;
+	s->pass = pass;
+	srv_run(s);
+}
+
+static void srv_signal_wait(struct srv *s, int sig)
+{
+	uint64_t deadline = mdm_mono_ns() + 5 * MDM_NS_PER_S;
+
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, sig);
+	while (waitpid(s->pid, NULL, WNOHANG) != s->pid) {
+		if (mdm_mono_ns() > deadline) {
+			kill(s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+			break;
+		}
+		mdm_sleep_ns(10 * MDM_NS_PER_MS);
+	}
+	s->pid = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void srv_stop(struct srv *s)
+{
+	srv_signal_wait(s, SIGTERM);
+	if (s->dir[0] && !getenv("MDM_TEST_KEEP"))
+		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	s->dir[0] = '\0';
+}
+
+static void url_of(const struct srv *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "nats://127.0.0.1:%d", s->port);
+}
+
+static struct mdm_bus *bus_open(const struct srv *s, struct mdm_bus_params *p)
+{
+	struct mdm_bus_params def;
+	struct mdm_bus *bus = NULL;
+	char url[64];
+	int rc;
+
+	if (!p) {
+		mdm_bus_params_init(&def);
+		p = &def;
+	}
+	url_of(s, url, sizeof(url));
+	p->urls = url;
+	rc = mdm_bus_create(&bus, p);
+	if (rc != 0)
+		fail_msg("mdm_bus_create: %d %s", rc, mdm_err_last());
+	return bus;
+}
+
+/* ---- ack recording ---------------------------------------------------- */
+
+struct ack_log {
+	size_t n;            /* tokens are 0..n-1 */
+	uint32_t *calls;     /* handler calls per token */
+	uint8_t *result;
+	uint64_t *seq;
+	uint64_t bad_tokens;
+};
+
+static void ack_log_init(struct ack_log *l, size_t n)
+{
+	l->n = n;
+	l->calls = mdm_calloc(n, sizeof(*l->calls));
+	l->result = mdm_calloc(n, sizeof(*l->result));
+	l->seq = mdm_calloc(n, sizeof(*l->seq));
+	l->bad_tokens = 0;
+	assert_true(l->calls && l->result && l->seq);
+}
+
+static void ack_log_fini(struct ack_log *l)
+{
+	mdm_free(l->calls);
+	mdm_free(l->result);
+	mdm_free(l->seq);
+}
+
+static void ack_record(void *ctx, const struct mdm_bus_ack *a)
+{
+	struct ack_log *l = ctx;
+
+	if (a->token >= l->n) {
+		__atomic_add_fetch(&l->bad_tokens, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_add_fetch(&l->calls[a->token], 1, __ATOMIC_RELAXED);
+	l->result[a->token] = (uint8_t)a->result;
+	l->seq[a->token] = a->stream_seq;
+}
+
+struct pub_stats {
+	uint64_t eagain;
+	uint64_t eagain_stalled; /* -EAGAIN whose detail is nats.c's stall */
+};
+
+/* Publish tokens [from, to) with Msg-Id "<prefix>.<i - id_base>", retrying
+ * every -EAGAIN like a real caller; `each` runs between attempts. */
+static void publish_range(struct mdm_bus *bus, const char *subj_prefix, const char *id_prefix, size_t from,
+			  size_t to, size_t id_base, struct pub_stats *st, void (*each)(void *), void *each_ctx)
+{
+	char subject[64], id[64], payload[120];
+
+	for (size_t i = from; i < to; i++) {
+		int rc;
+
+		snprintf(subject, sizeof(subject), "%s.SYM%zu", subj_prefix, i % 8);
+		snprintf(id, sizeof(id), "%s.%zu", id_prefix, i - id_base);
+		memset(payload, 'x', sizeof(payload));
+		snprintf(payload, sizeof(payload), "event %zu", i - id_base);
+		for (;;) {
+			if (each)
+				each(each_ctx);
+			rc = mdm_bus_publish_async(bus, subject, id, "application/protobuf; proto=mdmesh.v1.MarketEvent",
+						   payload, sizeof(payload), i);
+			if (rc != -EAGAIN)
+				break;
+			st->eagain++;
+			if (strstr(mdm_err_last(), "stalled"))
+				st->eagain_stalled++;
+			mdm_sleep_ns(200 * MDM_NS_PER_US);
+		}
+		if (rc != 0)
+			fail_msg("publish_async %zu: %d %s", i, rc, mdm_err_last());
+	}
+}
+
+static void ensure_stream(struct mdm_bus *bus, const char *name, const char *subject, bool memory)
+{
+	const char *subjects[] = { subject };
+	struct mdm_stream_cfg c = { .name = name, .subjects = subjects, .n_subjects = 1, .memory = memory };
+	int rc = mdm_bus_stream_ensure(bus, &c);
+
+	if (rc < 0)
+		fail_msg("stream_ensure %s: %d %s", name, rc, mdm_err_last());
+}
+
+/* ---- connection errors ------------------------------------------------ */
+
+static void test_connect_refused(void **state)
+{
+	struct mdm_bus_params p;
+	struct mdm_bus *bus = (struct mdm_bus *)&p;
+	char url[128], want[128];
+	int port = free_port();
+
+	mdm_bus_params_init(&p);
+	snprintf(url, sizeof(url), "nats://127.0.0.1:%d", port);
+	p.urls = url;
+	p.user = "bob";
+	p.password = "hunter2-secret";
+	p.connect_timeout_ms = 1000;
+	assert_int_equal(mdm_bus_create(&bus, &p), -ECONNREFUSED);
+	assert_null(bus);
+	snprintf(want, sizeof(want), "nats://127.0.0.1:%d: connection refused", port);
+	assert_string_equal(mdm_err_last(), want);
+
+	/* Credentials inside the URL never reach the message either. */
+	mdm_bus_params_init(&p);
+	snprintf(url, sizeof(url), "nats://bob:hunter2-secret@127.0.0.1:%d", port);
+	p.urls = url;
+	assert_int_equal(mdm_bus_create(&bus, &p), -ECONNREFUSED);
+	assert_string_equal(mdm_err_last(), want);
+	assert_null(strstr(mdm_err_last(), "hunter2"));
+
+	mdm_bus_params_init(&p);
+	p.urls = "";
+	assert_int_equal(mdm_bus_create(&bus, &p), -EINVAL);
+	mdm_bus_destroy(NULL);
+}
+
+static void test_connect_auth_and_tls(void **state)
+{
+	struct srv *s = &g_own;
+	struct mdm_bus_params p;
+	struct mdm_bus *bus = NULL;
+	char url[64], want[128];
+
+	srv_start(s, false, "alice", "s3cret-pw");
+	url_of(s, url, sizeof(url));
+
+	mdm_bus_params_init(&p);
+	p.urls = url;
+	p.user = "alice";
+	p.password = "wrong-pw-123";
+	p.max_reconnect = 0;
+	assert_int_equal(mdm_bus_create(&bus, &p), -EACCES);
+	snprintf(want, sizeof(want), "%s: authorization violation", url);
+	assert_string_equal(mdm_err_last(), want);
+	assert_null(strstr(mdm_err_last(), "wrong-pw"));
+
+	p.password = "s3cret-pw";
+	p.tls_required = true;
+	assert_int_equal(mdm_bus_create(&bus, &p), -EPROTO);
+	assert_non_null(strstr(mdm_err_last(), "TLS failure"));
+	assert_null(strstr(mdm_err_last(), "s3cret"));
+
+	p.tls_required = false;
+	bus = bus_open(s, &p);
+	assert_true(mdm_bus_connected(bus));
+	mdm_bus_destroy(bus);
+}
+
+static void test_no_jetstream(void **state)
+{
+	struct srv *s = &g_own;
+	struct mdm_bus *bus;
+	struct mdm_bus_stream_info info;
+	struct mdm_bus_kv *kv = NULL;
+	const char *subjects[] = { "x.>" };
+	struct mdm_stream_cfg c = { .name = "X", .subjects = subjects, .n_subjects = 1 };
+	char want[128];
+
+	srv_start(s, false, NULL, NULL);
+	bus = bus_open(s, NULL);
+	snprintf(want, sizeof(want), "stream X: info: JetStream is not enabled on nats://127.0.0.1:%d", s->port);
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), -ENOTSUP);
+	assert_string_equal(mdm_err_last(), want);
+	assert_int_equal(mdm_bus_stream_info(bus, "X", &info), -ENOTSUP);
+	assert_int_equal(mdm_bus_kv_open(bus, "refdata", true, &kv), -ENOTSUP);
+	/* Core NATS still works. */
+	assert_int_equal(mdm_bus_publish(bus, "stats.test.1", "{}", 2), 0);
+	assert_int_equal(mdm_bus_flush(bus, 2000), 0);
+	mdm_bus_destroy(bus);
+}
+
+/* ---- streams ---------------------------------------------------------- */
+
+static void test_stream_ensure(void **state)
+{
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	const char *subjects[] = { "ens.a.>", "ens.b" };
+	struct mdm_stream_cfg c = {
+		.name = "ENS",
+		.subjects = subjects,
+		.n_subjects = 2,
+		.retention = MDM_STREAM_LIMITS,
+		.max_age_ns = 3600 * (int64_t)MDM_NS_PER_S,
+		.max_bytes = 64 << 20,
+		.max_msgs = 100000,
+		.max_msgs_per_subject = 5000,
+		.max_msg_size = 4096,
+		.duplicate_window_ns = 30 * MDM_NS_PER_S,
+		.replicas = 1,
+		.discard_new = true,
+		.allow_direct = true,
+	};
+	const char *wq_subjects[] = { "ensw.>" };
+	struct mdm_stream_cfg wq = { .name = "ENSW", .subjects = wq_subjects, .n_subjects = 1,
+				     .retention = MDM_STREAM_WORKQUEUE, .memory = true };
+	struct mdm_bus_stream_info info;
+
+	/* Every managed field is non-default here, so the read-back inside
+	 * ensure compares each of them against what the server stored. */
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), MDM_BUS_CREATED);
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), MDM_BUS_UNCHANGED);
+	c.max_age_ns = 7200 * (int64_t)MDM_NS_PER_S;
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), MDM_BUS_UPDATED);
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), MDM_BUS_UNCHANGED);
+	c.subjects = (const char *const[]){ "ens.a.>", "ens.b", "ens.c" };
+	c.n_subjects = 3;
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), MDM_BUS_UPDATED);
+	assert_int_equal(mdm_bus_stream_info(bus, "ENS", &info), 0);
+	assert_int_equal(info.msgs, 0);
+	assert_int_equal(info.consumers, 0);
+
+	/* Unlimited limits, memory, work-queue retention read back too. */
+	assert_int_equal(mdm_bus_stream_ensure(bus, &wq), MDM_BUS_CREATED);
+	assert_int_equal(mdm_bus_stream_ensure(bus, &wq), MDM_BUS_UNCHANGED);
+
+	/* The server refuses to change the storage type: its reason comes back. */
+	c.memory = true;
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), -EINVAL);
+	assert_non_null(strstr(mdm_err_last(), "stream ENS: update (storage"));
+
+	c.n_subjects = 0;
+	assert_int_equal(mdm_bus_stream_ensure(bus, &c), -EINVAL);
+	assert_int_equal(mdm_bus_stream_info(bus, "NOPE", &info), -ENOENT);
+	mdm_bus_destroy(bus);
+}
+
+/* ---- async publish ---------------------------------------------------- */
+
+static void check_counters(struct mdm_bus *bus, uint64_t published, uint64_t acked, uint64_t dups)
+{
+	struct mdm_bus_counters c;
+
+	mdm_bus_counters_get(bus, &c);
+	assert_int_equal(c.published, published);
+	assert_int_equal(c.acked, acked);
+	assert_int_equal(c.duplicates, dups);
+	assert_int_equal(c.failed, 0);
+	assert_int_equal(c.in_flight, 0);
+}
+
+static void test_publish_exactly_once(void **state)
+{
+	enum { N = 10000 };
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus_stream_info info;
+	struct pub_stats st = { 0 };
+	struct ack_log l;
+	uint8_t *seen = mdm_calloc(N + 1, 1);
+
+	ack_log_init(&l, 2 * N);
+	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ensure_stream(bus, "PUB", "pub.>", false);
+
+	publish_range(bus, "pub.itch", "itch.1", 0, N, 0, &st, NULL, NULL);
+	if (mdm_bus_publish_drain(bus, 20000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(l.calls[i], 1);
+		assert_int_equal(l.result[i], MDM_BUS_ACK_STORED);
+		assert_true(l.seq[i] >= 1 && l.seq[i] <= N);
+		assert_int_equal(seen[l.seq[i]], 0);
+		seen[l.seq[i]] = 1;
+	}
+	check_counters(bus, N, N, 0);
+	assert_int_equal(mdm_bus_stream_info(bus, "PUB", &info), 0);
+	assert_int_equal(info.msgs, N);
+	assert_int_equal(info.last_seq, N);
+
+	/* Same Msg-Ids again: every one is a duplicate of its first copy. */
+	publish_range(bus, "pub.itch", "itch.1", N, 2 * N, N, &st, NULL, NULL);
+	if (mdm_bus_publish_drain(bus, 20000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(l.calls[N + i], 1);
+		assert_int_equal(l.result[N + i], MDM_BUS_ACK_DUPLICATE);
+		assert_int_equal(l.seq[N + i], l.seq[i]);
+	}
+	assert_int_equal(l.bad_tokens, 0);
+	check_counters(bus, 2 * N, N, N);
+	assert_int_equal(mdm_bus_stream_info(bus, "PUB", &info), 0);
+	assert_int_equal(info.msgs, N);
+
+	assert_int_equal(mdm_bus_publish_async(bus, "", "id", NULL, "x", 1, 0), -EINVAL);
+	assert_int_equal(mdm_bus_publish_async(bus, "pub.x", NULL, NULL, "x", 1, 0), -EINVAL);
+	mdm_bus_destroy(bus);
+	ack_log_fini(&l);
+	mdm_free(seen);
+}
+
+static void test_backpressure(void **state)
+{
+	enum { N = 3000 };
+	struct mdm_bus_params p;
+	struct mdm_bus *bus;
+	struct mdm_bus_stream_info info;
+	struct mdm_bus_counters c;
+	struct pub_stats st = { 0 };
+	struct ack_log l;
+
+	mdm_bus_params_init(&p);
+	p.max_pending = 4;
+	p.stall_wait_ms = 1;
+	bus = bus_open(&g_js, &p);
+	ack_log_init(&l, N);
+	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ensure_stream(bus, "BP", "bp.>", false);
+
+	publish_range(bus, "bp.itch", "bp", 0, N, 0, &st, NULL, NULL);
+	if (mdm_bus_publish_drain(bus, 20000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	assert_true(st.eagain > 0);
+	assert_true(st.eagain_stalled > 0); /* nats.c's own stall, not only ours */
+	mdm_bus_counters_get(bus, &c);
+	assert_int_equal(c.stalls, st.eagain);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(l.calls[i], 1);
+		assert_int_equal(l.result[i], MDM_BUS_ACK_STORED);
+	}
+	check_counters(bus, N, N, 0);
+	assert_int_equal(mdm_bus_stream_info(bus, "BP", &info), 0);
+	assert_int_equal(info.msgs, N);
+	mdm_bus_destroy(bus);
+	ack_log_fini(&l);
+}
+
+/* Fetch every message of `stream` through a fresh consumer and count each
+ * Msg-Id "<prefix>.<i>": ids[i] = how many copies, at_seq[i] = stream seq. */
+static void collect_ids(struct mdm_bus *bus, const char *stream, const char *prefix, size_t n, uint32_t *ids,
+			uint64_t *at_seq)
+{
+	struct mdm_consumer_cfg cc = { .max_ack_pending = 2000 };
+	struct mdm_bus_msg *msgs[500];
+	struct mdm_bus_sub *sub;
+	size_t total = 0, got, plen = strlen(prefix);
+	uint64_t deadline = mdm_mono_ns() + 20 * MDM_NS_PER_S;
+
+	assert_int_equal(mdm_bus_consumer_ensure(bus, stream, "collect", &cc), MDM_BUS_CREATED);
+	assert_int_equal(mdm_bus_pull_subscribe(bus, stream, "collect", &sub), 0);
+	while (total < n && mdm_mono_ns() < deadline) {
+		assert_int_equal(mdm_bus_fetch(sub, 500, 1000, msgs, &got), 0);
+		for (size_t i = 0; i < got; i++) {
+			struct mdm_bus_msg_meta meta;
+			const char *id;
+			size_t k;
+
+			assert_int_equal(mdm_bus_msg_header(msgs[i], "Nats-Msg-Id", &id), 0);
+			assert_int_equal(strncmp(id, prefix, plen), 0);
+			k = strtoull(id + plen + 1, NULL, 10);
+			assert_true(k < n);
+			assert_int_equal(mdm_bus_msg_meta(msgs[i], &meta), 0);
+			ids[k]++;
+			at_seq[k] = meta.stream_seq;
+			assert_int_equal(mdm_bus_ack(msgs[i]), 0);
+		}
+		mdm_bus_msgs_free(msgs, got);
+		total += got;
+	}
+	assert_int_equal(mdm_bus_fetch(sub, 10, 300, msgs, &got), 0);
+	assert_int_equal(got, 0);
+	mdm_bus_sub_destroy(sub);
+}
+
+struct kill_plan {
+	struct srv *srv;
+	struct mdm_bus *bus;
+	size_t *published;    /* progress of the publisher */
+	size_t kill_at;
+	uint64_t killed_ns;   /* 0 until killed */
+	bool restarted;
+};
+
+/* Runs between publish attempts: kill -9 at kill_at, restart 700 ms later. */
+static void kill_step(void *ctx)
+{
+	struct kill_plan *k = ctx;
+
+	if (!k->killed_ns && *k->published >= k->kill_at) {
+		kill(k->srv->pid, SIGKILL);
+		waitpid(k->srv->pid, NULL, 0);
+		k->srv->pid = 0;
+		k->killed_ns = mdm_mono_ns();
+	} else if (k->killed_ns && !k->restarted && mdm_mono_ns() - k->killed_ns > 700 * MDM_NS_PER_MS) {
+		srv_run(k->srv);
+		k->restarted = true;
+	}
+}
+
+static void kill_step_counting(void *ctx)
+{
+	struct kill_plan *k = ctx;
+	struct mdm_bus_counters c;
+
+	mdm_bus_counters_get(k->bus, &c);
+	*k->published = c.published;
+	kill_step(k);
+}
+
+static void test_kill9_restart(void **state)
+{
+	enum { N = 30000 };
+	struct srv *s = &g_own;
+	struct mdm_bus_params p;
+	struct mdm_bus *bus;
+	struct mdm_bus_counters c;
+	struct mdm_bus_stream_info info;
+	struct pub_stats st = { 0 };
+	struct ack_log l;
+	size_t published = 0;
+	struct kill_plan plan = { .srv = s, .published = &published, .kill_at = 8000 };
+	uint32_t *ids = mdm_calloc(N, sizeof(*ids));
+	uint64_t *at_seq = mdm_calloc(N, sizeof(*at_seq));
+
+	srv_start(s, true, NULL, NULL);
+	mdm_bus_params_init(&p);
+	p.ack_timeout_ms = 1000;
+	p.max_attempts = 20;
+	p.reconnect_wait_ms = 100;
+	p.max_pending = 2048;
+	bus = bus_open(s, &p);
+	plan.bus = bus;
+	ack_log_init(&l, N);
+	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ensure_stream(bus, "KILL", "kill.>", false);
+
+	publish_range(bus, "kill.itch", "k", 0, N, 0, &st, kill_step_counting, &plan);
+	while (!plan.restarted) {
+		kill_step(&plan);
+		mdm_sleep_ns(10 * MDM_NS_PER_MS);
+	}
+	if (mdm_bus_publish_drain(bus, 30000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+
+	mdm_bus_counters_get(bus, &c);
+	print_message("kill -9: %" PRIu64 " stored, %" PRIu64 " duplicates, %" PRIu64 " resends, %" PRIu64
+		      " -EAGAIN\n", c.acked, c.duplicates, c.retries, st.eagain);
+	assert_int_equal(c.published, N);
+	assert_int_equal(c.failed, 0);
+	assert_int_equal(c.acked + c.duplicates, N);
+	assert_true(c.retries > 0);
+	assert_true(c.disconnects >= 1);
+	assert_true(c.reconnects >= 1);
+	assert_int_equal(l.bad_tokens, 0);
+
+	assert_int_equal(mdm_bus_stream_info(bus, "KILL", &info), 0);
+	assert_int_equal(info.msgs, N);
+	assert_int_equal(info.first_seq, 1);
+	assert_int_equal(info.last_seq, N);
+	collect_ids(bus, "KILL", "k", N, ids, at_seq);
+	for (size_t i = 0; i < N; i++) {
+		if (ids[i] != 1)
+			fail_msg("Msg-Id k.%zu stored %u times", i, ids[i]);
+		assert_int_equal(l.calls[i], 1);
+		/* The sequence reported to the publisher holds that very message. */
+		assert_int_equal(l.seq[i], at_seq[i]);
+	}
+	mdm_bus_destroy(bus);
+	ack_log_fini(&l);
+	mdm_free(ids);
+	mdm_free(at_seq);
+}
+
+/* The connection closes for good (no reconnect allowed) while acks are
+ * outstanding: each token still gets exactly one outcome, promptly, as failed. */
+static void test_connection_lost_for_good(void **state)
+{
+	enum { N = 100 };
+	struct srv *s = &g_own;
+	struct mdm_bus_params p;
+	struct mdm_bus *bus;
+	struct mdm_bus_counters c;
+	struct pub_stats st = { 0 };
+	struct ack_log l;
+	uint64_t t0;
+
+	srv_start(s, true, NULL, NULL);
+	mdm_bus_params_init(&p);
+	p.max_reconnect = 0;
+	p.ack_timeout_ms = 20000;
+	bus = bus_open(s, &p);
+	ack_log_init(&l, N);
+	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ensure_stream(bus, "LOST", "lost.>", false);
+
+	kill(s->pid, SIGSTOP); /* sent, never acked */
+	publish_range(bus, "lost.itch", "lost", 0, N, 0, &st, NULL, NULL);
+	assert_int_equal(mdm_bus_flush(bus, 200), -ETIMEDOUT);
+	srv_signal_wait(s, SIGKILL);
+	t0 = mdm_mono_ns();
+	if (mdm_bus_publish_drain(bus, 5000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	assert_true(mdm_mono_ns() - t0 < 5 * MDM_NS_PER_S);
+	mdm_bus_counters_get(bus, &c);
+	assert_int_equal(c.published, N);
+	assert_int_equal(c.failed, N);
+	assert_int_equal(c.acked + c.duplicates, 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(l.calls[i], 1);
+		assert_int_equal(l.result[i], MDM_BUS_ACK_FAILED);
+	}
+	assert_false(mdm_bus_connected(bus));
+	assert_int_equal(mdm_bus_publish_async(bus, "lost.x", "late", NULL, "x", 1, 0), -ENOTCONN);
+	mdm_bus_destroy(bus);
+	assert_int_equal(l.calls[0], 1); /* destroy reports nothing twice */
+	ack_log_fini(&l);
+}
+
+/* ---- pull consumers, advisories, direct get --------------------------- */
+
+struct advisory {
+	pthread_mutex_t mu;
+	int count;
+	char last[1024];
+};
+
+static void on_advisory(void *ctx, struct mdm_bus_msg *m)
+{
+	struct advisory *a = ctx;
+	size_t len = mdm_bus_msg_len(m);
+
+	pthread_mutex_lock(&a->mu);
+	a->count++;
+	if (len >= sizeof(a->last))
+		len = sizeof(a->last) - 1;
+	memcpy(a->last, mdm_bus_msg_data(m), len);
+	a->last[len] = '\0';
+	pthread_mutex_unlock(&a->mu);
+}
+
+static size_t fetch_n(struct mdm_bus_sub *sub, struct mdm_bus_msg **msgs, size_t want, uint64_t timeout_ms)
+{
+	uint64_t deadline = mdm_mono_ns() + timeout_ms * MDM_NS_PER_MS;
+	size_t have = 0, got;
+
+	while (have < want && mdm_mono_ns() < deadline) {
+		assert_int_equal(mdm_bus_fetch(sub, want - have, 500, msgs + have, &got), 0);
+		have += got;
+	}
+	return have;
+}
+
+static void test_pull_consumer(void **state)
+{
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct advisory adv = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	const int64_t backoff[] = { 1 * (int64_t)MDM_NS_PER_S, 2 * (int64_t)MDM_NS_PER_S };
+	struct mdm_consumer_cfg cc = { .filter_subject = "work.a", .ack_wait_ns = 2 * (int64_t)MDM_NS_PER_S,
+				       .max_deliver = 3, .max_ack_pending = 100, .max_waiting = 64 };
+	struct mdm_consumer_cfg cb = { .max_deliver = 5, .backoff_ns = backoff, .n_backoff = 2,
+				       .deliver = MDM_CONSUMER_DELIVER_NEW };
+	struct mdm_bus_msg *msgs[10], *g;
+	struct mdm_bus_msg_meta meta;
+	struct mdm_bus_stream_info info;
+	struct mdm_bus_sub *sub, *asub, *bad = (struct mdm_bus_sub *)&cc;
+	const char *v;
+	char want[64];
+	uint64_t seq2, t0;
+	size_t n;
+
+	ensure_stream(bus, "WORK", "work.>", false);
+	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w1", &cc), MDM_BUS_CREATED);
+	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w1", &cc), MDM_BUS_UNCHANGED);
+	cc.max_ack_pending = 200;
+	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w1", &cc), MDM_BUS_UPDATED);
+	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w2", &cb), MDM_BUS_CREATED);
+	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w2", &cb), MDM_BUS_UNCHANGED);
+	cb.ack_wait_ns = 5;
+	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w2", &cb), -EINVAL);
+	assert_int_equal(mdm_bus_consumer_ensure(bus, "NOSTREAM", "w1", &cc), -ENOENT);
+	assert_int_equal(mdm_bus_pull_subscribe(bus, "WORK", "nope", &bad), -ENOENT);
+	assert_null(bad);
+
+	assert_int_equal(mdm_bus_subscribe(bus, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>", on_advisory, &adv,
+					   &asub), 0);
+	assert_int_equal(mdm_bus_publish_async(bus, "work.a", "w-1", "text/plain", "a1", 2, 1), 0);
+	assert_int_equal(mdm_bus_publish_async(bus, "work.b", "w-b", "text/plain", "b1", 2, 2), 0);
+	assert_int_equal(mdm_bus_publish_async(bus, "work.a", "w-2", "text/plain", "a2", 2, 3), 0);
+	assert_int_equal(mdm_bus_publish_async(bus, "work.a", "w-3", "text/plain", "a3", 2, 4), 0);
+	assert_int_equal(mdm_bus_publish_drain(bus, 5000), 0);
+
+	assert_int_equal(mdm_bus_pull_subscribe(bus, "WORK", "w1", &sub), 0);
+	n = fetch_n(sub, msgs, 3, 5000);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(want, sizeof(want), "a%zu", i + 1);
+		assert_string_equal(mdm_bus_msg_subject(msgs[i]), "work.a");
+		assert_int_equal(mdm_bus_msg_len(msgs[i]), 2);
+		assert_memory_equal(mdm_bus_msg_data(msgs[i]), want, 2);
+		assert_int_equal(mdm_bus_msg_header(msgs[i], "Content-Type", &v), 0);
+		assert_string_equal(v, "text/plain");
+		assert_int_equal(mdm_bus_msg_header(msgs[i], "X-Absent", &v), -ENOENT);
+		assert_int_equal(mdm_bus_msg_meta(msgs[i], &meta), 0);
+		assert_int_equal(meta.delivered, 1);
+		assert_int_equal(meta.consumer_seq, i + 1);
+	}
+	assert_int_equal(mdm_bus_msg_meta(msgs[1], &meta), 0);
+	seq2 = meta.stream_seq;
+	assert_int_equal(seq2, 3); /* work.b took seq 2 */
+	assert_int_equal(mdm_bus_in_progress(msgs[0]), 0);
+	assert_int_equal(mdm_bus_ack(msgs[0]), 0);
+	assert_int_equal(mdm_bus_nak_delay(msgs[1], 300), 0);
+	assert_int_equal(mdm_bus_term(msgs[2]), 0);
+	mdm_bus_msgs_free(msgs, n);
+	assert_null(msgs[0]);
+
+	/* Only the NAKed one comes back, not before its delay, counted twice. */
+	t0 = mdm_mono_ns();
+	n = fetch_n(sub, msgs, 1, 3000);
+	assert_int_equal(n, 1);
+	assert_true(mdm_mono_ns() - t0 >= 250 * MDM_NS_PER_MS);
+	assert_int_equal(mdm_bus_msg_meta(msgs[0], &meta), 0);
+	assert_int_equal(meta.stream_seq, seq2);
+	assert_int_equal(meta.delivered, 2);
+	assert_int_equal(mdm_bus_nak(msgs[0]), 0);
+	mdm_bus_msgs_free(msgs, n);
+
+	n = fetch_n(sub, msgs, 1, 3000);
+	assert_int_equal(n, 1);
+	assert_int_equal(mdm_bus_msg_meta(msgs[0], &meta), 0);
+	assert_int_equal(meta.delivered, 3);
+	assert_int_equal(mdm_bus_nak(msgs[0]), 0);
+	mdm_bus_msgs_free(msgs, n);
+
+	/* max_deliver reached: nothing more (a timeout is 0 messages, not an
+	 * error), and the server announces it on the advisory subject. */
+	assert_int_equal(mdm_bus_fetch(sub, 10, 700, msgs, &n), 0);
+	assert_int_equal(n, 0);
+	t0 = mdm_mono_ns();
+	for (;;) {
+		pthread_mutex_lock(&adv.mu);
+		if (adv.count > 0)
+			break;
+		pthread_mutex_unlock(&adv.mu);
+		if (mdm_mono_ns() - t0 > 3 * MDM_NS_PER_S)
+			fail_msg("no MAX_DELIVERIES advisory");
+		mdm_sleep_ns(20 * MDM_NS_PER_MS);
+	}
+	snprintf(want, sizeof(want), "\"stream_seq\":%" PRIu64, seq2);
+	assert_non_null(strstr(adv.last, "\"stream\":\"WORK\""));
+	assert_non_null(strstr(adv.last, "\"consumer\":\"w1\""));
+	assert_non_null(strstr(adv.last, want));
+	assert_non_null(strstr(adv.last, "\"deliveries\":3"));
+	pthread_mutex_unlock(&adv.mu);
+
+	/* Dead-letter path: the original by sequence. */
+	assert_int_equal(mdm_bus_stream_msg_get(bus, "WORK", seq2, &g), 0);
+	assert_string_equal(mdm_bus_msg_subject(g), "work.a");
+	assert_memory_equal(mdm_bus_msg_data(g), "a2", 2);
+	assert_int_equal(mdm_bus_msg_header(g, "Nats-Msg-Id", &v), 0);
+	assert_string_equal(v, "w-2");
+	assert_int_equal(mdm_bus_msg_meta(g, &meta), 0);
+	assert_int_equal(meta.stream_seq, seq2);
+	assert_int_equal(mdm_bus_ack(g), -EINVAL);
+	mdm_bus_msg_free(g);
+	assert_int_equal(mdm_bus_stream_msg_get(bus, "WORK", 999, &g), -ENOENT);
+
+	assert_int_equal(mdm_bus_stream_info(bus, "WORK", &info), 0);
+	assert_int_equal(info.msgs, 4);
+	assert_int_equal(info.consumers, 2);
+	mdm_bus_sub_destroy(sub);
+	mdm_bus_sub_destroy(asub);
+	pthread_mutex_destroy(&adv.mu);
+	mdm_bus_destroy(bus);
+}
+
+/* ---- core pub/sub ----------------------------------------------------- */
+
+static void on_count(void *ctx, struct mdm_bus_msg *m)
+{
+	if (strcmp(mdm_bus_msg_subject(m), "stats.test.1") == 0 && mdm_bus_msg_len(m) == 2)
+		__atomic_add_fetch((int *)ctx, 1, __ATOMIC_RELAXED);
+}
+
+static void test_core_pubsub(void **state)
+{
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus_sub *sub;
+	uint64_t t0;
+	int count = 0;
+
+	assert_int_equal(mdm_bus_subscribe(bus, "stats.test.>", on_count, &count, &sub), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(mdm_bus_publish(bus, "stats.test.1", "{}", 2), 0);
+	assert_int_equal(mdm_bus_flush(bus, 2000), 0);
+	t0 = mdm_mono_ns();
+	while (__atomic_load_n(&count, __ATOMIC_RELAXED) < 100 && mdm_mono_ns() - t0 < 2 * MDM_NS_PER_S)
+		mdm_sleep_ns(5 * MDM_NS_PER_MS);
+	assert_int_equal(__atomic_load_n(&count, __ATOMIC_RELAXED), 100);
+	mdm_bus_sub_destroy(sub);
+	assert_int_equal(mdm_bus_publish(bus, "stats.test.1", "{}", 2), 0);
+	assert_int_equal(mdm_bus_flush(bus, 2000), 0);
+	mdm_sleep_ns(50 * MDM_NS_PER_MS);
+	assert_int_equal(__atomic_load_n(&count, __ATOMIC_RELAXED), 100);
+	assert_int_equal(mdm_bus_publish(bus, "", "{}", 2), -EINVAL);
+	mdm_bus_sub_destroy(NULL);
+	mdm_bus_destroy(bus);
+}
+
+/* ---- KV --------------------------------------------------------------- */
+
+static void test_kv(void **state)
+{
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus_kv *kv = NULL;
+	struct mdm_bus_kv_watch *w;
+	struct mdm_bus_kv_entry *e;
+	const char v1[] = "{\"sector\":\"tech\"}", v2[] = "{\"sector\":\"hardware\"}";
+	uint64_t r1, r2;
+
+	assert_int_equal(mdm_bus_kv_open(bus, "nokv", false, &kv), -ENOENT);
+	assert_int_equal(mdm_bus_kv_open(bus, "refdata", true, &kv), 0);
+	assert_int_equal(mdm_bus_kv_put(kv, "instrument.AAPL", v1, sizeof(v1) - 1, &r1), 0);
+	assert_true(r1 > 0);
+	assert_int_equal(mdm_bus_kv_get(kv, "instrument.AAPL", &e), 0);
+	assert_int_equal(mdm_bus_kv_entry_len(e), sizeof(v1) - 1);
+	assert_memory_equal(mdm_bus_kv_entry_value(e), v1, sizeof(v1) - 1);
+	assert_int_equal(mdm_bus_kv_entry_revision(e), r1);
+	assert_int_equal(mdm_bus_kv_entry_op(e), MDM_BUS_KV_PUT);
+	mdm_bus_kv_entry_free(e);
+	assert_int_equal(mdm_bus_kv_get(kv, "instrument.MSFT", &e), -ENOENT);
+
+	assert_int_equal(mdm_bus_kv_watch(kv, "instrument.>", &w), 0);
+	assert_int_equal(mdm_bus_kv_watch_next(w, 2000, &e), 0);
+	assert_non_null(e);
+	assert_string_equal(mdm_bus_kv_entry_key(e), "instrument.AAPL");
+	assert_int_equal(mdm_bus_kv_entry_revision(e), r1);
+	mdm_bus_kv_entry_free(e);
+	assert_int_equal(mdm_bus_kv_watch_next(w, 2000, &e), 0);
+	assert_null(e); /* end of the initial values */
+
+	assert_int_equal(mdm_bus_kv_put(kv, "instrument.AAPL", v2, sizeof(v2) - 1, &r2), 0);
+	assert_int_equal(mdm_bus_kv_watch_next(w, 2000, &e), 0);
+	assert_non_null(e);
+	assert_int_equal(mdm_bus_kv_entry_revision(e), r2);
+	assert_true(r2 > r1);
+	assert_memory_equal(mdm_bus_kv_entry_value(e), v2, sizeof(v2) - 1);
+	mdm_bus_kv_entry_free(e);
+
+	assert_int_equal(mdm_bus_kv_delete(kv, "instrument.AAPL"), 0);
+	assert_int_equal(mdm_bus_kv_watch_next(w, 2000, &e), 0);
+	assert_non_null(e);
+	assert_int_equal(mdm_bus_kv_entry_op(e), MDM_BUS_KV_DELETE);
+	mdm_bus_kv_entry_free(e);
+	assert_int_equal(mdm_bus_kv_get(kv, "instrument.AAPL", &e), -ENOENT);
+	assert_int_equal(mdm_bus_kv_watch_next(w, 200, &e), -ETIMEDOUT);
+
+	mdm_bus_kv_watch_destroy(w);
+	mdm_bus_kv_destroy(kv);
+	mdm_bus_kv_destroy(NULL);
+	mdm_bus_destroy(bus);
+}
+
+static int group_setup(void **state)
+{
+	srv_start(&g_js, true, NULL, NULL);
+	return 0;
+}
+
+static int own_teardown(void **state)
+{
+	if (g_own.dir[0])
+		srv_stop(&g_own);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	srv_stop(&g_js);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test_teardown(test_connect_auth_and_tls, own_teardown),
+		cmocka_unit_test_teardown(test_no_jetstream, own_teardown),
+		cmocka_unit_test(test_stream_ensure),
+		cmocka_unit_test(test_publish_exactly_once),
+		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test_teardown(test_kill9_restart, own_teardown),
+		cmocka_unit_test_teardown(test_connection_lost_for_good, own_teardown),
+		cmocka_unit_test(test_pull_consumer),
+		cmocka_unit_test(test_core_pubsub),
+		cmocka_unit_test(test_kv),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	mdm_bus_shutdown();
+	return failed;
+}
