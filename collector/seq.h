@@ -95,7 +95,7 @@ enum seq_event_type {
 	SEQ_EV_GAP_OPENED = 1,     /* [from, to] declared missing */
 	SEQ_EV_GAP_FILLED = 2,     /* [from, to] of a declared gap delivered by `line` */
 	SEQ_EV_GAP_EVICTED = 3,    /* [from, to] forgotten: missing table full */
-	SEQ_EV_SESSION_CHANGE = 4, /* now on `session`, next = from */
+	SEQ_EV_SESSION_CHANGE = 4, /* now on `session` (also the first one joined), next = from */
 	SEQ_EV_END_OF_SESSION = 5, /* first end-of-session packet of the session; from = its seq */
 };
 

@@ -118,7 +118,8 @@ void mdm_synth_params_init(struct mdm_synth_params *p);
 int mdm_synth_create(struct mdm_synth **out, const struct mdm_synth_params *p);
 
 /* Next datagram, in send order (per real packet: line A copy, its duplicate,
- * line B copy, its duplicate, then a malformed packet if any). Returns 1 with
+ * line B copy, its duplicate, then a malformed packet if any, always on line
+ * A and only when the real packet was sent there). Returns 1 with
  * *pkt filled, 0 when the session is complete (the truth file is flushed
  * then), or a negative errno when writing the truth file failed. */
 int mdm_synth_next(struct mdm_synth *s, struct mdm_synth_packet *pkt);

@@ -1,0 +1,167 @@
+/* Collector configuration schema. Defaults are the single-box CI set-up: a
+ * local nats-server, no hugepages, poll loops that back off when idle. */
+#include "collector_cfg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "mdm_err.h"
+
+#define F(k, t, field, d, lo, hi, ch, h) { k, t, offsetof(struct collector_cfg, field), d, lo, hi, ch, h }
+
+static const char *const full_policies[] = { "block", "drop", NULL };
+static const char *const publish_modes[] = { "event", "batch", NULL };
+static const char *const storages[] = { "file", "memory", NULL };
+
+const struct mdm_cfg_field collector_cfg_schema[] = {
+	F("instance", MDM_CFG_STR, instance, "collector-1", 0, 0, NULL,
+	  "name in logs, metrics and the stats subject stats.collector.<instance>"),
+	F("log_level", MDM_CFG_STR, log_level, "info", 0, 0, NULL, "error, warn, info or debug"),
+
+	F("feed.name", MDM_CFG_STR, feed_name, "itch", 0, 0, NULL,
+	  "<feed> in subjects md.<feed>.<type>.<symbol> and in Nats-Msg-Id <feed>.<session>.<seq>"),
+	F("feed.dst", MDM_CFG_STR, feed_dst, "233.54.12.111:26477", 0, 0, NULL,
+	  "line A multicast group:port, filtered in software; \"any\" takes every UDP datagram"),
+	F("feed.dst_b", MDM_CFG_STR, feed_dst_b, "", 0, 0, NULL,
+	  "line B group:port for A/B arbitration (each sequence delivered once); empty = one line"),
+	F("feed.session_date", MDM_CFG_UINT, feed_session_date, "0", 0, 99991231, NULL,
+	  "trading date YYYYMMDD stamped on events; 0 = unknown"),
+	F("feed.book_capacity", MDM_CFG_UINT, feed_book_capacity, "4194304", 16, 1073741824, NULL,
+	  "order-state table slots (power of two; live orders up to 7/8 of it)"),
+	F("feed.gap_capacity", MDM_CFG_UINT, feed_gap_capacity, "256", 1, 1048576, NULL,
+	  "missing-range table size of the sequencer"),
+	F("feed.gap_pending", MDM_CFG_DURATION, feed_gap_pending_ns, "1ms", 1000, 10e9, NULL,
+	  "how long a hole waits for the other line before it is declared a gap"),
+
+	F("input.pcap", MDM_CFG_STR, input_pcap, "", 0, 0, NULL, "replay this capture through net_pcap"),
+	F("input.pcap_loop", MDM_CFG_BOOL, input_pcap_loop, "false", 0, 0, NULL,
+	  "loop the capture forever (net_pcap infinite_rx; the pool must hold every packet)"),
+	F("input.iface", MDM_CFG_STR, input_iface, "", 0, 0, NULL,
+	  "receive live on this interface through net_af_packet"),
+	F("input.vdev", MDM_CFG_STR, input_vdev, "", 0, 0, NULL,
+	  "any other DPDK virtual device string, e.g. net_pcap0,rx_iface=eth1"),
+	F("input.pci", MDM_CFG_STR, input_pci, "", 0, 0, NULL, "a NIC bound to vfio-pci, e.g. 0000:3b:00.0"),
+	F("input.rx_desc", MDM_CFG_UINT, input_rx_desc, "1024", 64, 32768, NULL, "RX descriptors"),
+	F("input.mbufs", MDM_CFG_UINT, input_mbufs, "16383", 1023, 16777215, NULL,
+	  "mbuf pool size (2^n - 1 is most efficient)"),
+	F("input.af_packet_frames", MDM_CFG_UINT, input_af_packet_frames, "8192", 512, 1048576, NULL,
+	  "net_af_packet ring frames (the 512 default silently loses packets at 0.5 Mpps)"),
+	F("input.exit_on_eof", MDM_CFG_BOOL, input_exit_on_eof, "false", 0, 0, NULL,
+	  "stop when a replayed capture ends: drain, wait for every ack, print the summary"),
+
+	F("eal.no_huge", MDM_CFG_BOOL, eal_no_huge, "true", 0, 0, NULL,
+	  "run without hugepages (CI, laptops); false in production"),
+	F("eal.mem_mb", MDM_CFG_UINT, eal_mem_mb, "256", 0, 1048576, NULL, "EAL memory (-m), MB"),
+	F("eal.lcores", MDM_CFG_STR, eal_lcores, "0@(0-1),1@(0-1),2@(0-1)", 0, 0, NULL,
+	  "EAL --lcores: main, RX, publisher; pin RX/publisher to isolated cores in production"),
+	F("eal.log_level", MDM_CFG_STR, eal_log_level, "*:warning", 0, 0, NULL, "EAL --log-level"),
+	F("eal.args", MDM_CFG_STRLIST, eal_args, NULL, 0, 0, NULL, "extra EAL arguments, verbatim"),
+
+	F("poll.idle_spin", MDM_CFG_UINT, poll_idle_spin, "256", 0, 1e9, NULL,
+	  "empty polls spun before sleeping"),
+	F("poll.idle_sleep", MDM_CFG_DURATION, poll_idle_sleep_ns, "200us", 0, 100e6, NULL,
+	  "sleep per idle poll after that; 0 = pure busy poll (isolated cores)"),
+
+	F("ring.size", MDM_CFG_UINT, ring_size, "65536", 1024, 67108864, NULL,
+	  "RX -> publisher ring slots (power of two)"),
+	F("ring.full_policy", MDM_CFG_ENUM, ring_full_policy, "block", 0, 0, full_policies,
+	  "ring full: block (RX waits; the NIC counts misses) or drop (counted with sequence ranges)"),
+
+	F("nats.url", MDM_CFG_STR, nats_url, "nats://127.0.0.1:4222", 0, 0, NULL,
+	  "server URL(s), comma-separated for a cluster"),
+	F("nats.user", MDM_CFG_STR, nats_user, "", 0, 0, NULL, "user name"),
+	F("nats.password", MDM_CFG_STR, nats_password, "", 0, 0, NULL, "password (prefer MDM_NATS_PASSWORD)"),
+	F("nats.token", MDM_CFG_STR, nats_token, "", 0, 0, NULL, "token (prefer MDM_NATS_TOKEN)"),
+	F("nats.creds", MDM_CFG_STR, nats_creds, "", 0, 0, NULL, "credentials file (JWT + nkey)"),
+	F("nats.nkey_seed", MDM_CFG_STR, nats_nkey_seed, "", 0, 0, NULL, "nkey seed file"),
+	F("nats.tls_ca", MDM_CFG_STR, nats_tls_ca, "", 0, 0, NULL, "CA certificate file: enables TLS"),
+	F("nats.tls_cert", MDM_CFG_STR, nats_tls_cert, "", 0, 0, NULL, "client certificate file"),
+	F("nats.tls_key", MDM_CFG_STR, nats_tls_key, "", 0, 0, NULL, "client key file"),
+
+	F("stream.name", MDM_CFG_STR, stream_name, "MD", 0, 0, NULL, "JetStream stream for market events"),
+	F("stream.subjects", MDM_CFG_STRLIST, stream_subjects, "md.>", 0, 0, NULL, "subjects it stores"),
+	F("stream.storage", MDM_CFG_ENUM, stream_storage, "file", 0, 0, storages, "file or memory"),
+	F("stream.max_age", MDM_CFG_DURATION, stream_max_age_ns, "0", 0, 0, NULL,
+	  "discard events older than this; 0 = keep (limits slow nats-server 2.9.10 with many subjects)"),
+	F("stream.max_bytes", MDM_CFG_SIZE, stream_max_bytes, "0", 0, 0, NULL, "size cap; 0 = none"),
+	F("stream.duplicate_window", MDM_CFG_DURATION, stream_duplicate_window_ns, "2m", 1e9, 86400e9, NULL,
+	  "Nats-Msg-Id de-duplication window: retries and replays inside it are stored once"),
+	F("stream.replicas", MDM_CFG_UINT, stream_replicas, "1", 1, 5, NULL, "3 on a cluster"),
+	F("stream.subject_prefix", MDM_CFG_STR, subject_prefix, "md", 0, 0, NULL, "root of event subjects"),
+
+	F("publish.mode", MDM_CFG_ENUM, publish_mode, "event", 0, 0, publish_modes,
+	  "event: one message per event on md.*; batch: EventBatch messages on mdb.<feed>.<partition>"),
+	F("publish.max_pending", MDM_CFG_UINT, publish_max_pending, "65536", 1, 1048576, NULL,
+	  "un-acked publishes in flight before publishing waits"),
+	F("publish.ack_timeout", MDM_CFG_DURATION, publish_ack_timeout_ns, "5s", 1e6, 600e9, NULL,
+	  "a publish not acked by then is resent with the same Msg-Id"),
+	F("publish.max_retries", MDM_CFG_UINT, publish_max_retries, "20", 0, 1000000, NULL,
+	  "resends before an event is counted as failed"),
+	F("publish.drain_timeout", MDM_CFG_DURATION, publish_drain_timeout_ns, "30s", 0, 3600e9, NULL,
+	  "at stop, how long to wait for outstanding acks"),
+	F("publish.batch_max_events", MDM_CFG_UINT, publish_batch_max_events, "256", 1, 65536, NULL,
+	  "batch mode: events per EventBatch"),
+	F("publish.batch_max_delay", MDM_CFG_DURATION, publish_batch_max_delay_ns, "200us", 0, 1e9, NULL,
+	  "batch mode: longest an event waits for its batch to fill"),
+	F("publish.partitions", MDM_CFG_UINT, publish_partitions, "4", 1, 1024, NULL,
+	  "batch mode: subject partitions (by symbol), mdb.<feed>.<partition>"),
+
+	F("http.listen", MDM_CFG_STR, http_listen, "127.0.0.1:9101", 0, 0, NULL,
+	  "/metrics /stats.json /healthz /dashboard; empty = off"),
+	F("http.token", MDM_CFG_STR, http_token, "", 0, 0, NULL, "bearer token required by HTTP; empty = none"),
+	F("stats.interval", MDM_CFG_DURATION, stats_interval_ns, "1s", 100e6, 3600e9, NULL,
+	  "live stats period (stats.collector.<instance>, latency log)"),
+	F("latency.hlog", MDM_CFG_STR, latency_hlog, "", 0, 0, NULL,
+	  "write an HdrHistogram interval log of every stage here"),
+};
+
+const size_t collector_cfg_schema_len = sizeof(collector_cfg_schema) / sizeof(collector_cfg_schema[0]);
+
+int collector_cfg_load(struct collector_cfg *c, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	if (path)
+		return mdm_cfg_load_file(collector_cfg_schema, collector_cfg_schema_len, c, path);
+	/* no file: defaults plus environment overrides */
+	return mdm_cfg_load_string(collector_cfg_schema, collector_cfg_schema_len, c, "", 0, "<defaults>");
+}
+
+/* STR fields are NULL when the file says `key:` with no value. */
+static bool has(const char *s)
+{
+	return s && *s;
+}
+
+static bool pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+int collector_cfg_validate(const struct collector_cfg *c)
+{
+	int inputs = has(c->input_pcap) + has(c->input_iface) + has(c->input_vdev) + has(c->input_pci);
+
+	if (inputs != 1)
+		return mdm_err_set(-EINVAL, "input: give exactly one of input.pcap (--pcap), input.iface (--iface), "
+					    "input.vdev or input.pci (%d given)", inputs);
+	if (!pow2(c->feed_book_capacity))
+		return mdm_err_set(-EINVAL, "feed.book_capacity: %llu is not a power of two",
+				   (unsigned long long)c->feed_book_capacity);
+	if (!pow2(c->ring_size))
+		return mdm_err_set(-EINVAL, "ring.size: %llu is not a power of two",
+				   (unsigned long long)c->ring_size);
+	if (has(c->feed_dst_b) && (!has(c->feed_dst) || strcmp(c->feed_dst, "any") == 0))
+		return mdm_err_set(-EINVAL, "feed.dst_b needs a specific feed.dst for line A");
+	if (!has(c->feed_name) || strchr(c->feed_name, '.') || strchr(c->feed_name, ' '))
+		return mdm_err_set(-EINVAL, "feed.name: '%s' must be one non-empty subject token", c->feed_name ? c->feed_name : "");
+	if (!has(c->stream_name) || !has(c->nats_url) || !has(c->subject_prefix))
+		return mdm_err_set(-EINVAL, "stream.name, nats.url and stream.subject_prefix must not be empty");
+	if (c->stream_subjects.n == 0)
+		return mdm_err_set(-EINVAL, "stream.subjects: at least one subject");
+	return 0;
+}
+
+void collector_cfg_free(struct collector_cfg *c)
+{
+	mdm_cfg_free(collector_cfg_schema, collector_cfg_schema_len, c);
+}

@@ -1,0 +1,98 @@
+/* The collector's configuration: one struct, one schema table (the single
+ * source of keys, defaults, bounds and help text). configs/collector.yaml is
+ * this table printed (`mdmesh-collector --print-config`). */
+#ifndef COLLECTOR_CFG_H
+#define COLLECTOR_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mdm_cfg.h"
+
+enum collector_full_policy { COLLECTOR_FULL_BLOCK = 0, COLLECTOR_FULL_DROP = 1 };
+enum collector_publish_mode { COLLECTOR_PUBLISH_EVENT = 0, COLLECTOR_PUBLISH_BATCH = 1 };
+enum collector_storage { COLLECTOR_STORAGE_FILE = 0, COLLECTOR_STORAGE_MEMORY = 1 };
+
+struct collector_cfg {
+	char *instance;
+	char *log_level;
+
+	char *feed_name;
+	char *feed_dst;            /* line A "ADDR:PORT", or "any" */
+	char *feed_dst_b;          /* line B, "" = single line */
+	uint64_t feed_session_date; /* YYYYMMDD, 0 = unknown */
+	uint64_t feed_book_capacity;
+	uint64_t feed_gap_capacity;
+	uint64_t feed_gap_pending_ns;
+
+	char *input_pcap;
+	bool input_pcap_loop;
+	char *input_iface;
+	char *input_vdev;
+	char *input_pci;
+	uint64_t input_rx_desc;
+	uint64_t input_mbufs;
+	uint64_t input_af_packet_frames;
+	bool input_exit_on_eof;
+
+	bool eal_no_huge;
+	uint64_t eal_mem_mb;
+	char *eal_lcores;
+	char *eal_log_level;
+	struct mdm_cfg_strlist eal_args;
+
+	uint64_t poll_idle_spin;
+	uint64_t poll_idle_sleep_ns;
+
+	uint64_t ring_size;
+	int ring_full_policy;      /* enum collector_full_policy */
+
+	char *nats_url;
+	char *nats_user;
+	char *nats_password;
+	char *nats_token;
+	char *nats_creds;
+	char *nats_nkey_seed;
+	char *nats_tls_ca;
+	char *nats_tls_cert;
+	char *nats_tls_key;
+
+	char *stream_name;
+	struct mdm_cfg_strlist stream_subjects;
+	int stream_storage;        /* enum collector_storage */
+	uint64_t stream_max_age_ns;
+	uint64_t stream_max_bytes;
+	uint64_t stream_duplicate_window_ns;
+	uint64_t stream_replicas;
+	char *subject_prefix;
+
+	int publish_mode;          /* enum collector_publish_mode */
+	uint64_t publish_max_pending;
+	uint64_t publish_ack_timeout_ns;
+	uint64_t publish_max_retries;
+	uint64_t publish_drain_timeout_ns;
+	uint64_t publish_batch_max_events;
+	uint64_t publish_batch_max_delay_ns;
+	uint64_t publish_partitions;
+
+	char *http_listen;
+	char *http_token;
+	uint64_t stats_interval_ns;
+	char *latency_hlog;
+};
+
+extern const struct mdm_cfg_field collector_cfg_schema[];
+extern const size_t collector_cfg_schema_len;
+
+/* Load defaults, then `path` (NULL = none), then MDM_* environment overrides.
+ * 0 or negative errno with "file:line: key: reason" in mdm_err_last(). */
+int collector_cfg_load(struct collector_cfg *c, const char *path);
+
+/* Cross-field checks the schema cannot express (one input source, line B
+ * needs line A, ...). 0 or -EINVAL with the reason in mdm_err_last(). */
+int collector_cfg_validate(const struct collector_cfg *c);
+
+void collector_cfg_free(struct collector_cfg *c);
+
+#endif

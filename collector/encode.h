@@ -1,0 +1,64 @@
+/* Decoded ITCH message -> packed mdmesh.v1.MarketEvent bytes.
+ *
+ * The ITCH field table (itch_msgs.def) and the protobuf descriptors share field
+ * names, so the mapping is resolved once at create time and encoding is one
+ * loop over the type's fields into protobuf-c structs that live inside the
+ * encoder. No allocation per event. One encoder per thread (not thread-safe). */
+#ifndef ENCODE_H
+#define ENCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "itch.h"
+
+/* Upper bound of one packed MarketEvent: every string in it is bounded (feed
+ * name <= ENCODE_FEED_MAX, session 10, alphas <= 8), so a buffer this big
+ * always suffices. */
+#define ENCODE_MAX_EVENT_LEN 512
+#define ENCODE_FEED_MAX 32
+
+struct encoder;
+
+/* The order an order-scoped message (E, C, X, D, U) refers to, from the book. */
+struct encode_order {
+	bool known;                /* false: not in the book (joined mid-session) */
+	char side;                 /* 'B' / 'S' (0 when unknown) */
+	uint32_t price;            /* Price(4) */
+	uint32_t remaining_shares; /* after this message */
+	uint64_t ref;              /* order reference number */
+};
+
+/* Per-event context the decoder does not know. Strings are borrowed for the
+ * duration of the encode call. */
+struct encode_meta {
+	const char *session;             /* trimmed MoldUDP64 session */
+	uint64_t seq;
+	const char *symbol;              /* resolved symbol, "" if none */
+	uint64_t rx_ts_ns;
+	uint64_t pub_ts_ns;
+	uint64_t wire_ts_ns;
+	uint32_t session_date;           /* YYYYMMDD or 0 */
+	const struct encode_order *order; /* NULL for messages that are not order-scoped */
+};
+
+/* Create an encoder for feed `feed` (copied; 1..ENCODE_FEED_MAX chars).
+ * Returns 0, -EINVAL (bad feed name, or the ITCH table and events.proto
+ * disagree: detail via mdm_err_last()), -ENOMEM. */
+int encode_create(struct encoder **out, const char *feed);
+
+/* NULL-safe. */
+void encode_destroy(struct encoder *e);
+
+/* Encode `m` with `meta` into buf[0..cap). Sets *len. Returns 0, or -ENOSPC
+ * when cap is too small (never with cap >= ENCODE_MAX_EVENT_LEN). Hot-path safe. */
+int encode_event(struct encoder *e, const struct itch_msg *m, const struct encode_meta *meta, uint8_t *buf,
+		 size_t cap, size_t *len);
+
+/* The encoder's MarketEvent as filled by the last encode_event (a
+ * Mdmesh__V1__MarketEvent *), valid until the next call: lets batch mode put
+ * events into an EventBatch without unpacking. */
+const void *encode_last_event(const struct encoder *e);
+
+#endif

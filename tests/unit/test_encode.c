@@ -1,0 +1,180 @@
+/* encode: every ITCH type's every field arrives in the protobuf body of the
+ * same name with the same value; header, order state and bounds. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include "encode.h"
+#include "itch.h"
+#include "mdmesh/v1/events.pb-c.h"
+
+static void put_be(uint8_t *p, uint64_t v, unsigned size)
+{
+	for (unsigned i = 0; i < size; i++)
+		p[size - 1 - i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A message of type d whose fields hold distinct, recognisable values. */
+static void build(const struct itch_msg_desc *d, uint8_t *p)
+{
+	memset(p, 0, ITCH_MAX_MSG_LEN);
+	p[0] = d->type;
+	put_be(p + 1, 0x0102, 2);
+	put_be(p + 3, 0x0304, 2);
+	put_be(p + 5, 0x123456789abcULL, 6);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const struct itch_field *f = &d->fields[i];
+
+		if (f->kind == ITCH_F_ALPHA) {
+			memset(p + f->offset, ' ', f->size);
+			for (unsigned k = 0; k + 1 < f->size || (f->size == 1 && k == 0); k++)
+				p[f->offset + k] = (uint8_t)('A' + (i + k) % 26);
+		} else {
+			/* top byte nonzero so a truncated load would show */
+			put_be(p + f->offset, (0x80ULL << (8 * (f->size - 1))) | (i + 1) * 0x0101, f->size);
+		}
+	}
+}
+
+static void test_every_type_every_field(void **state)
+{
+	struct encoder *e;
+	struct encode_meta meta = { .session = "SESSION001", .seq = 77, .symbol = "ZVZZT" };
+
+	assert_int_equal(encode_create(&e, "itch"), 0);
+	for (unsigned t = 0; t < ITCH_MSG_TYPES; t++) {
+		const struct itch_msg_desc *d = itch_desc_at(t);
+		uint8_t raw[ITCH_MAX_MSG_LEN], out[ENCODE_MAX_EVENT_LEN];
+		struct itch_msg m;
+		size_t len;
+		Mdmesh__V1__MarketEvent *ev;
+		const ProtobufCFieldDescriptor *of;
+		const ProtobufCMessage *body;
+
+		build(d, raw);
+		assert_int_equal(itch_decode(raw, d->length, &m), ITCH_OK);
+		assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+		ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+		assert_non_null(ev);
+		assert_int_equal(ev->header->seq, 77);
+		assert_int_equal(ev->header->stock_locate, 0x0102);
+		assert_int_equal(ev->header->tracking_number, 0x0304);
+		assert_int_equal(ev->header->exchange_ts_ns, 0x123456789abcULL);
+		assert_int_equal(strlen(ev->header->type), 1);
+		assert_int_equal(ev->header->type[0], d->type);
+		assert_string_equal(ev->header->feed, "itch");
+		assert_string_equal(ev->header->session, "SESSION001");
+		assert_string_equal(ev->header->symbol, "ZVZZT");
+		assert_null(ev->order);
+		of = protobuf_c_message_descriptor_get_field_by_name(&mdmesh__v1__market_event__descriptor, d->name);
+		assert_non_null(of);
+		assert_int_equal(ev->body_case, of->id);
+		body = *(ProtobufCMessage **)((char *)ev + of->offset);
+		for (unsigned i = 0; i < d->n_fields; i++) {
+			const struct itch_field *f = &d->fields[i];
+			const ProtobufCFieldDescriptor *pf =
+				protobuf_c_message_descriptor_get_field_by_name(body->descriptor, f->name);
+			const char *fp = (const char *)body + pf->offset;
+
+			if (f->kind == ITCH_F_ALPHA) {
+				char want[16];
+				size_t n = f->size;
+
+				memcpy(want, raw + f->offset, n);
+				while (n > 0 && want[n - 1] == ' ')
+					n--;
+				want[n] = '\0';
+				assert_string_equal(*(char *const *)fp, want);
+			} else if (f->size == 8) {
+				assert_int_equal(*(const uint64_t *)fp, itch_be(raw + f->offset, 8));
+			} else {
+				assert_int_equal(*(const uint32_t *)fp, itch_be(raw + f->offset, f->size));
+			}
+		}
+		mdmesh__v1__market_event__free_unpacked(ev, NULL);
+	}
+	encode_destroy(e);
+}
+
+static void test_add_order_exact_and_order_state(void **state)
+{
+	/* 'A', locate 7, tracking 0, ts 34200.000000001 s, ref 42, 'S', 300 sh, "MSFT    ", 412.3400 */
+	static const uint8_t add[36] = { 'A', 0, 7, 0, 0, 0x1f, 0x1a, 0xce, 0xd9, 0xf0, 0x01, 0, 0, 0, 0, 0, 0, 0,
+					 42, 'S', 0, 0, 0x01, 0x2c, 'M', 'S', 'F', 'T', ' ', ' ', ' ', ' ',
+					 0x00, 0x3e, 0xeb, 0x08 };
+	/* 'E' on ref 42: 100 executed, match 9 */
+	static const uint8_t exe[31] = { 'E', 0, 7, 0, 0, 0x1f, 0x1a, 0xce, 0xd9, 0xf0, 0x02, 0, 0, 0, 0, 0, 0, 0, 42,
+					 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 9 };
+	struct encoder *e;
+	struct itch_msg m;
+	struct encode_order o = { .known = true, .side = 'S', .price = 4123400, .remaining_shares = 200, .ref = 42 };
+	struct encode_meta meta = { .session = "S1", .seq = 1, .symbol = "MSFT", .rx_ts_ns = 5, .pub_ts_ns = 6,
+				    .wire_ts_ns = 4, .session_date = 20260105 };
+	uint8_t out[ENCODE_MAX_EVENT_LEN];
+	size_t len;
+	Mdmesh__V1__MarketEvent *ev;
+
+	assert_int_equal(encode_create(&e, "itch"), 0);
+	assert_int_equal(itch_decode(add, sizeof(add), &m), ITCH_OK);
+	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+	assert_non_null(ev);
+	assert_int_equal(ev->body_case, MDMESH__V1__MARKET_EVENT__BODY_ADD_ORDER);
+	assert_int_equal(ev->header->exchange_ts_ns, 34200000000001ULL);
+	assert_int_equal(ev->header->rx_ts_ns, 5);
+	assert_int_equal(ev->header->pub_ts_ns, 6);
+	assert_int_equal(ev->header->wire_ts_ns, 4);
+	assert_int_equal(ev->header->session_date, 20260105);
+	assert_int_equal(ev->add_order->order_reference_number, 42);
+	assert_string_equal(ev->add_order->buy_sell_indicator, "S");
+	assert_int_equal(ev->add_order->shares, 300);
+	assert_string_equal(ev->add_order->stock, "MSFT");
+	assert_int_equal(ev->add_order->price, 4123400);
+	mdmesh__v1__market_event__free_unpacked(ev, NULL);
+
+	meta.seq = 2;
+	meta.order = &o;
+	assert_int_equal(itch_decode(exe, sizeof(exe), &m), ITCH_OK);
+	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+	assert_non_null(ev);
+	assert_int_equal(ev->body_case, MDMESH__V1__MARKET_EVENT__BODY_ORDER_EXECUTED);
+	assert_int_equal(ev->order_executed->executed_shares, 100);
+	assert_int_equal(ev->order_executed->match_number, 9);
+	assert_non_null(ev->order);
+	assert_true(ev->order->known);
+	assert_string_equal(ev->order->buy_sell_indicator, "S");
+	assert_int_equal(ev->order->price, 4123400);
+	assert_int_equal(ev->order->remaining_shares, 200);
+	assert_int_equal(ev->order->order_reference_number, 42);
+	mdmesh__v1__market_event__free_unpacked(ev, NULL);
+
+	/* a too-small buffer is refused, not overrun */
+	assert_int_equal(encode_event(e, &m, &meta, out, 8, &len), -ENOSPC);
+	encode_destroy(e);
+}
+
+static void test_bad_feed_names(void **state)
+{
+	struct encoder *e = NULL;
+
+	assert_int_equal(encode_create(&e, ""), -EINVAL);
+	assert_int_equal(encode_create(&e, NULL), -EINVAL);
+	assert_int_equal(encode_create(&e, "a-feed-name-that-is-far-too-long-to-fit"), -EINVAL);
+	assert_null(e);
+	encode_destroy(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_type_every_field),
+		cmocka_unit_test(test_add_order_exact_and_order_state),
+		cmocka_unit_test(test_bad_feed_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

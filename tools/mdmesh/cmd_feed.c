@@ -1,0 +1,480 @@
+/* `mdmesh feed dump|bench FILE`: run a capture through the collector's own
+ * decode chain (collector/feed.c) without DPDK or NATS. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmds.h"
+#include "encode.h"
+#include "feed.h"
+#include "feed_input.h"
+#include "mdm_clock.h"
+#include "mdm_err.h"
+#include "mdm_json.h"
+#include "mdm_mem.h"
+#include "mdm_pcap.h"
+#include "symbols.h"
+
+struct feed_opts {
+	const char *path;
+	struct feed_dst dst_a, dst_b;
+	bool summary, json;
+	unsigned passes;
+	uint32_t book_capacity;
+};
+
+static void feed_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mdmesh feed dump FILE.pcap [--dst ADDR:PORT] [--dst-b ADDR:PORT] [--summary [--json]]\n"
+		"       mdmesh feed bench FILE.pcap [--dst ADDR:PORT] [--passes N] [--book-capacity N]\n\n"
+		"Runs a capture (pcap or pcapng; Ethernet, 802.1Q, IPv4, UDP) through the collector's\n"
+		"decode chain: MoldUDP64 framing, sequencing (gaps, duplicates, A/B), ITCH 5.0, symbols,\n"
+		"order book. No DPDK, no NATS.\n\n"
+		"  dump     one JSON object per delivered ITCH message (fields named as in the spec)\n"
+		"  bench    messages/s on one core, median of passes over the file held in memory;\n"
+		"           the last line reads 'decode_mps=N book_mps=N encode_mps=N'\n\n"
+		"  --dst ADDR:PORT     line A destination (default: every UDP datagram is line A)\n"
+		"  --dst-b ADDR:PORT   line B destination: A/B arbitration, each sequence delivered once\n"
+		"  --summary           dump: print counts per type, gaps, duplicates, malformed by reason\n"
+		"  --json              with --summary: one JSON object\n"
+		"  --passes N          bench: timed passes per measurement (default 5)\n"
+		"  --book-capacity N   order table slots, a power of two (default 4194304)\n");
+}
+
+/* Whole file in memory: bench wants it, and dump reads it once anyway. */
+static int load_file(const char *path, uint8_t **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	int rc = 0;
+
+	if (!f)
+		return mdm_err_set(-errno, "%s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) != 0 || st.st_size <= 0) {
+		fclose(f);
+		return mdm_err_set(-EINVAL, "%s: empty or unreadable file", path);
+	}
+	*len = (size_t)st.st_size;
+	*buf = mdm_malloc(*len);
+	if (!*buf)
+		rc = -ENOMEM;
+	else if (fread(*buf, 1, *len, f) != *len)
+		rc = mdm_err_set(-EIO, "%s: short read", path);
+	fclose(f);
+	if (rc) {
+		mdm_free(*buf);
+		*buf = NULL;
+	}
+	return rc;
+}
+
+/* The UDP payloads of the feed, in capture order. */
+struct payloads {
+	const uint8_t **p;
+	uint32_t *len;
+	uint8_t *line;
+	size_t n, cap;
+	struct feed_input_stats in;
+};
+
+static int collect_payloads(const struct feed_opts *o, const uint8_t *buf, size_t len, struct payloads *pl)
+{
+	struct mdm_pcap_reader *r;
+	struct mdm_pcap_frame fr;
+	struct mdm_pcap_udp u;
+	int rc = mdm_pcap_reader_open_mem(&r, buf, len);
+
+	if (rc != 0)
+		return rc;
+	while ((rc = mdm_pcap_next(r, &fr)) == 1) {
+		int reason = mdm_pcap_parse_udp(&fr, &u), line;
+
+		pl->in.frames++;
+		if (reason != MDM_PCAP_UDP_OK) {
+			pl->in.not_udp[reason]++;
+			continue;
+		}
+		line = feed_dst_line(&o->dst_a, &o->dst_b, &u);
+		if (line < 0) {
+			pl->in.other_dst++;
+			continue;
+		}
+		if (pl->n == pl->cap) {
+			size_t cap = pl->cap ? pl->cap * 2 : 4096;
+			const uint8_t **np = mdm_realloc(pl->p, cap * sizeof(*np));
+			uint32_t *nl = np ? mdm_realloc(pl->len, cap * sizeof(*nl)) : NULL;
+			uint8_t *nli = nl ? mdm_realloc(pl->line, cap) : NULL;
+
+			if (np)
+				pl->p = np;
+			if (nl)
+				pl->len = nl;
+			if (!np || !nl || !nli) {
+				rc = -ENOMEM;
+				break;
+			}
+			pl->line = nli;
+			pl->cap = cap;
+		}
+		pl->p[pl->n] = u.payload;
+		pl->len[pl->n] = u.payload_len;
+		pl->line[pl->n] = (uint8_t)line;
+		pl->n++;
+	}
+	mdm_pcap_reader_close(r);
+	return rc < 0 ? rc : 0;
+}
+
+static void payloads_free(struct payloads *pl)
+{
+	mdm_free(pl->p);
+	mdm_free(pl->len);
+	mdm_free(pl->line);
+}
+
+/* ---- dump ---- */
+
+struct dump_ctx {
+	struct mdm_buf out;
+	struct mdm_json j;
+	bool print;
+	uint64_t gaps_opened;
+};
+
+static void dump_emit(void *vctx, const struct feed_msg *fm)
+{
+	struct dump_ctx *c = vctx;
+	const struct itch_msg *m = fm->m;
+
+	if (!c->print)
+		return;
+	mdm_buf_reset(&c->out);
+	mdm_json_init(&c->j, &c->out);
+	mdm_json_obj_begin(&c->j);
+	mdm_json_kstr(&c->j, "session", fm->session);
+	mdm_json_ku64(&c->j, "seq", fm->seq);
+	mdm_json_key(&c->j, "type");
+	mdm_json_strn(&c->j, (const char *)&m->type, 1);
+	mdm_json_ku64(&c->j, "stock_locate", m->stock_locate);
+	mdm_json_ku64(&c->j, "tracking_number", m->tracking_number);
+	mdm_json_ku64(&c->j, "timestamp", m->timestamp_ns);
+	mdm_json_kstr(&c->j, "symbol", fm->symbol);
+	for (unsigned i = 0; i < m->desc->n_fields; i++) {
+		const struct itch_field *f = &m->desc->fields[i];
+
+		mdm_json_key(&c->j, f->name);
+		if (f->kind == ITCH_F_ALPHA) {
+			size_t n;
+			const char *s = itch_field_alpha(m, f, &n);
+
+			mdm_json_strn(&c->j, s, n);
+		} else {
+			mdm_json_u64(&c->j, itch_field_uint(m, f));
+		}
+	}
+	mdm_json_obj_end(&c->j);
+	mdm_buf_putc(&c->out, '\n');
+	fwrite(c->out.data, 1, c->out.len, stdout);
+}
+
+static void print_summary(const struct feed_opts *o, struct feed *f, const struct payloads *pl)
+{
+	const struct feed_stats *fs = feed_stats(f);
+	const struct seq_stats *ss = seq_stats(feed_seq(f));
+	const struct book_stats *bs = book_stats(feed_book(f));
+	uint64_t from[64], to[64];
+	unsigned ng = seq_gaps(feed_seq(f), from, to, 64);
+	struct mdm_buf out = MDM_BUF_INIT;
+	struct mdm_json j;
+
+	mdm_json_init(&j, &out);
+	mdm_json_obj_begin(&j);
+	mdm_json_kstr(&j, "file", o->path);
+	mdm_json_kstr(&j, "session", feed_session(f));
+	mdm_json_ku64(&j, "frames", pl->in.frames);
+	mdm_json_ku64(&j, "packets", fs->packets);
+	mdm_json_ku64(&j, "messages", fs->messages);
+	mdm_json_ku64(&j, "next_seq", seq_next(feed_seq(f)));
+	mdm_json_key(&j, "by_type");
+	mdm_json_obj_begin(&j);
+	for (unsigned i = 0; i < ITCH_MSG_TYPES; i++) {
+		const struct itch_msg_desc *d = itch_desc_at(i);
+		char k[2] = { (char)d->type, 0 };
+
+		mdm_json_ku64(&j, k, fs->by_type[i]);
+	}
+	mdm_json_obj_end(&j);
+	mdm_json_ku64(&j, "heartbeats", fs->heartbeats);
+	mdm_json_ku64(&j, "end_of_session", fs->end_of_session);
+	mdm_json_ku64(&j, "duplicates", ss->duplicates);
+	mdm_json_ku64(&j, "gaps", ss->gaps_opened);
+	mdm_json_ku64(&j, "gap_messages_missing", ss->missing_now);
+	mdm_json_key(&j, "missing_ranges");
+	mdm_json_arr_begin(&j);
+	for (unsigned i = 0; i < ng; i++) {
+		mdm_json_arr_begin(&j);
+		mdm_json_u64(&j, from[i]);
+		mdm_json_u64(&j, to[i]);
+		mdm_json_arr_end(&j);
+	}
+	mdm_json_arr_end(&j);
+	mdm_json_ku64(&j, "gaps_filled_by_other_line", ss->pending_msgs_filled + ss->gap_msgs_filled);
+	mdm_json_key(&j, "malformed");
+	mdm_json_obj_begin(&j);
+	for (int i = 1; i < MOLD_STATUS_COUNT; i++)
+		mdm_json_ku64(&j, mold_status_name(-i), fs->malformed[i]);
+	mdm_json_ku64(&j, "unknown_type", fs->unknown_type);
+	mdm_json_ku64(&j, "bad_length", fs->bad_length);
+	mdm_json_ku64(&j, "empty_message", fs->empty_msgs);
+	mdm_json_obj_end(&j);
+	mdm_json_key(&j, "skipped_frames");
+	mdm_json_obj_begin(&j);
+	for (int i = 1; i < MDM_PCAP_UDP_NREASONS; i++)
+		mdm_json_ku64(&j, mdm_pcap_udp_reason_str(i), pl->in.not_udp[i]);
+	mdm_json_ku64(&j, "other_destination", pl->in.other_dst);
+	mdm_json_obj_end(&j);
+	mdm_json_key(&j, "book");
+	mdm_json_obj_begin(&j);
+	mdm_json_ku64(&j, "live_orders", bs->orders);
+	mdm_json_ku64(&j, "unknown_references", bs->unknown_ref);
+	mdm_json_ku64(&j, "max_probe", bs->max_probe);
+	mdm_json_obj_end(&j);
+	mdm_json_obj_end(&j);
+	if (o->json) {
+		printf("%s\n", out.data);
+	} else {
+		printf("file            %s\nsession         %s\npackets         %" PRIu64 "\nmessages        %" PRIu64
+		       "\nnext seq        %" PRIu64 "\n",
+		       o->path, feed_session(f), fs->packets, fs->messages, seq_next(feed_seq(f)));
+		printf("by type        ");
+		for (unsigned i = 0; i < ITCH_MSG_TYPES; i++)
+			if (fs->by_type[i])
+				printf(" %c=%" PRIu64, itch_desc_at(i)->type, fs->by_type[i]);
+		printf("\nduplicates      %" PRIu64 "\ngaps            %" PRIu64 " (%" PRIu64
+		       " messages still missing)\n",
+		       ss->duplicates, ss->gaps_opened, ss->missing_now);
+		for (unsigned i = 0; i < ng; i++)
+			printf("  missing       %" PRIu64 "-%" PRIu64 "\n", from[i], to[i]);
+		printf("malformed      ");
+		for (int i = 1; i < MOLD_STATUS_COUNT; i++)
+			printf(" %s=%" PRIu64, mold_status_name(-i), fs->malformed[i]);
+		printf(" unknown_type=%" PRIu64 " bad_length=%" PRIu64 "\n", fs->unknown_type, fs->bad_length);
+		printf("book            %" PRIu64 " live orders, %" PRIu64 " unknown references\n", bs->orders,
+		       bs->unknown_ref);
+	}
+	mdm_buf_fini(&out);
+}
+
+static int run_dump(const struct feed_opts *o, struct payloads *pl)
+{
+	struct feed_params fp = { .n_lines = o->dst_b.set ? 2 : 1, .book_capacity = o->book_capacity };
+	struct dump_ctx c = { .out = MDM_BUF_INIT, .print = !o->summary };
+	struct feed *f;
+	int rc = feed_create(&f, &fp);
+
+	if (rc != 0) {
+		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		return 1;
+	}
+	for (size_t i = 0; i < pl->n; i++)
+		feed_on_packet(f, pl->p[i], pl->len[i], pl->line[i], i, dump_emit, &c);
+	/* End of capture: no other line can still fill a pending hole. */
+	feed_poll(f, UINT64_MAX);
+	if (o->summary)
+		print_summary(o, f, pl);
+	feed_destroy(f);
+	mdm_buf_fini(&c.out);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "mdmesh feed: write error: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- bench ---- */
+
+struct bench_ctx {
+	struct encoder *enc;
+	uint8_t buf[ENCODE_MAX_EVENT_LEN];
+	uint64_t bytes, sink;
+};
+
+static void bench_decode_emit(void *vctx, const struct feed_msg *fm)
+{
+	struct bench_ctx *c = vctx;
+
+	c->sink += fm->seq + fm->m->timestamp_ns; /* keep the work observable */
+}
+
+static void bench_encode_emit(void *vctx, const struct feed_msg *fm)
+{
+	struct bench_ctx *c = vctx;
+	struct encode_order eo;
+	struct encode_meta meta = { .session = fm->session, .seq = fm->seq, .symbol = fm->symbol };
+	size_t n = 0;
+
+	if (fm->order) {
+		eo.known = fm->order->flags & BOOK_VIEW_KNOWN;
+		eo.side = (char)fm->order->side;
+		eo.price = fm->order->price;
+		eo.remaining_shares = fm->order->shares;
+		eo.ref = fm->order->ref;
+		meta.order = &eo;
+	}
+	encode_event(c->enc, fm->m, &meta, c->buf, sizeof(c->buf), &n);
+	c->bytes += n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median messages/s over o->passes passes; each pass a fresh feed (seq state). */
+static int bench_pass_set(const struct feed_opts *o, const struct payloads *pl, bool book, feed_emit_fn emit,
+			  struct bench_ctx *c, double *median_mps, uint64_t *msgs)
+{
+	double rates[64];
+	unsigned passes = o->passes > 64 ? 64 : o->passes;
+
+	for (unsigned k = 0; k < passes; k++) {
+		struct feed_params fp = { .n_lines = o->dst_b.set ? 2 : 1, .book_capacity = o->book_capacity,
+					  .no_book = !book };
+		struct feed *f;
+		uint64_t t0, t1, n = 0;
+		int rc = feed_create(&f, &fp);
+
+		if (rc != 0)
+			return rc;
+		t0 = mdm_mono_ns();
+		for (size_t i = 0; i < pl->n; i++)
+			n += feed_on_packet(f, pl->p[i], pl->len[i], pl->line[i], i, emit, c);
+		t1 = mdm_mono_ns();
+		feed_destroy(f);
+		rates[k] = (double)n * 1e9 / (double)(t1 - t0 ? t1 - t0 : 1);
+		*msgs = n;
+	}
+	qsort(rates, passes, sizeof(rates[0]), cmp_double);
+	*median_mps = rates[passes / 2];
+	return 0;
+}
+
+static int run_bench(const struct feed_opts *o, struct payloads *pl)
+{
+	struct bench_ctx c = { 0 };
+	double dec, book, enc;
+	uint64_t msgs = 0;
+	int rc = encode_create(&c.enc, "itch");
+
+	if (rc == 0)
+		rc = bench_pass_set(o, pl, false, bench_decode_emit, &c, &dec, &msgs);
+	if (rc == 0)
+		rc = bench_pass_set(o, pl, true, bench_decode_emit, &c, &book, &msgs);
+	c.bytes = 0;
+	if (rc == 0)
+		rc = bench_pass_set(o, pl, true, bench_encode_emit, &c, &enc, &msgs);
+	encode_destroy(c.enc);
+	if (rc != 0) {
+		fprintf(stderr, "mdmesh feed bench: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		return 1;
+	}
+	printf("file %s: %zu packets, %" PRIu64 " messages, %u passes each, one core\n", o->path, pl->n, msgs,
+	       o->passes);
+	printf("decode        (MoldUDP64 + sequencer + ITCH + symbols): median %.0f msgs/s (%.1f ns/msg)\n", dec,
+	       1e9 / dec);
+	printf("decode+book   (+ order state, %u slots):              median %.0f msgs/s (%.1f ns/msg)\n",
+	       o->book_capacity ? o->book_capacity : BOOK_ORDER_CAPACITY_DEFAULT, book, 1e9 / book);
+	printf("decode+encode (+ book + protobuf MarketEvent):         median %.0f msgs/s (%.1f ns/msg), %.1f B/event\n",
+	       enc, 1e9 / enc, msgs ? (double)c.bytes / (double)msgs / (double)o->passes : 0.0);
+	printf("decode_mps=%.0f book_mps=%.0f encode_mps=%.0f\n", dec, book, enc);
+	return 0;
+}
+
+int cmd_feed(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dst", required_argument, NULL, 'd' },   { "dst-b", required_argument, NULL, 'b' },
+		{ "summary", no_argument, NULL, 's' },     { "json", no_argument, NULL, 'j' },
+		{ "passes", required_argument, NULL, 'p' }, { "book-capacity", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+	};
+	struct feed_opts o = { .passes = 5 };
+	struct payloads pl = { 0 };
+	const char *sub;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int c, rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		feed_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "dump") != 0 && strcmp(sub, "bench") != 0) {
+		fprintf(stderr, "mdmesh feed: unknown subcommand '%s' (dump or bench)\n", sub);
+		return 2;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'd':
+		case 'b':
+			if (feed_dst_parse(optarg, c == 'd' ? &o.dst_a : &o.dst_b) != 0) {
+				fprintf(stderr, "mdmesh feed: --%s '%s': expected ADDR:PORT\n",
+					c == 'd' ? "dst" : "dst-b", optarg);
+				return 2;
+			}
+			break;
+		case 's': o.summary = true; break;
+		case 'j': o.json = true; break;
+		case 'p':
+			o.passes = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o.passes == 0 || o.passes > 64) {
+				fprintf(stderr, "mdmesh feed: --passes '%s': expected 1..64\n", optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			o.book_capacity = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end || o.book_capacity < 16 || (o.book_capacity & (o.book_capacity - 1))) {
+				fprintf(stderr, "mdmesh feed: --book-capacity '%s': expected a power of two >= 16\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h': feed_usage(stdout); return 0;
+		default: feed_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "mdmesh feed %s: expected one capture file (see --help)\n", sub);
+		return 2;
+	}
+	if (o.dst_b.set && !o.dst_a.set) {
+		fprintf(stderr, "mdmesh feed: --dst-b needs --dst for line A\n");
+		return 2;
+	}
+	o.path = argv[optind];
+	rc = load_file(o.path, &buf, &len);
+	if (rc == 0)
+		rc = collect_payloads(&o, buf, len, &pl);
+	if (rc != 0) {
+		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		payloads_free(&pl);
+		mdm_free(buf);
+		return 1;
+	}
+	rc = strcmp(sub, "dump") == 0 ? run_dump(&o, &pl) : run_bench(&o, &pl);
+	payloads_free(&pl);
+	mdm_free(buf);
+	return rc;
+}
