@@ -23,7 +23,7 @@ int mdm_buf_append(struct mdm_buf *b, const void *p, size_t n);
 int mdm_buf_puts(struct mdm_buf *b, const char *s);
 int mdm_buf_putc(struct mdm_buf *b, char c);
 int mdm_buf_printf(struct mdm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int mdm_buf_vprintf(struct mdm_buf *b, const char *fmt, va_list ap);
+int mdm_buf_vprintf(struct mdm_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Forget the contents, keep the memory. */
 void mdm_buf_reset(struct mdm_buf *b);
 /* Free the memory; the buffer may be reused afterwards. */

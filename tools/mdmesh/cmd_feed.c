@@ -19,6 +19,9 @@
 #include "mdm_pcap.h"
 #include "symbols.h"
 
+/* A capture is read once: keep every missing range for the summary. */
+#define DUMP_GAP_CAPACITY 65536
+
 struct feed_opts {
 	const char *path;
 	struct feed_dst dst_a, dst_b;
@@ -187,8 +190,9 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 	const struct feed_stats *fs = feed_stats(f);
 	const struct seq_stats *ss = seq_stats(feed_seq(f));
 	const struct book_stats *bs = book_stats(feed_book(f));
-	uint64_t from[64], to[64];
-	unsigned ng = seq_gaps(feed_seq(f), from, to, 64);
+	uint64_t *from = mdm_calloc(DUMP_GAP_CAPACITY, sizeof(*from));
+	uint64_t *to = mdm_calloc(DUMP_GAP_CAPACITY, sizeof(*to));
+	unsigned ng = from && to ? seq_gaps(feed_seq(f), from, to, DUMP_GAP_CAPACITY) : 0;
 	struct mdm_buf out = MDM_BUF_INIT;
 	struct mdm_json j;
 
@@ -223,6 +227,7 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 		mdm_json_arr_end(&j);
 	}
 	mdm_json_arr_end(&j);
+	mdm_json_ku64(&j, "gaps_evicted", ss->gaps_evicted);
 	mdm_json_ku64(&j, "gaps_filled_by_other_line", ss->pending_msgs_filled + ss->gap_msgs_filled);
 	mdm_json_key(&j, "malformed");
 	mdm_json_obj_begin(&j);
@@ -268,11 +273,14 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 		       bs->unknown_ref);
 	}
 	mdm_buf_fini(&out);
+	mdm_free(from);
+	mdm_free(to);
 }
 
 static int run_dump(const struct feed_opts *o, struct payloads *pl)
 {
-	struct feed_params fp = { .n_lines = o->dst_b.set ? 2 : 1, .book_capacity = o->book_capacity };
+	struct feed_params fp = { .n_lines = o->dst_b.set ? 2 : 1, .book_capacity = o->book_capacity,
+				  .gap_capacity = DUMP_GAP_CAPACITY };
 	struct dump_ctx c = { .out = MDM_BUF_INIT, .print = !o->summary };
 	struct feed *f;
 	int rc = feed_create(&f, &fp);
@@ -465,8 +473,12 @@ int cmd_feed(int argc, char **argv)
 	}
 	o.path = argv[optind];
 	rc = load_file(o.path, &buf, &len);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = collect_payloads(&o, buf, len, &pl);
+		/* the in-memory reader says "<memory>": name the file instead */
+		if (rc != 0 && strncmp(mdm_err_last(), "<memory>: ", 10) == 0)
+			mdm_err_set(rc, "%s: %s", o.path, mdm_err_last() + 10);
+	}
 	if (rc != 0) {
 		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 		payloads_free(&pl);
