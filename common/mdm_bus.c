@@ -980,9 +980,14 @@ int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *
 	rec_release_locked(bus, r);
 	pthread_mutex_unlock(&bus->mu);
 	natsMsg_Destroy(m);
-	if (s == NATS_TIMEOUT || s == NATS_INSUFFICIENT_BUFFER) {
+	/* Window full (stall), reconnect buffer full, or the socket broke under
+	 * this very write (EPIPE while the disconnect is being noticed): all
+	 * pass. A copy that did reach the server makes the caller's retry a
+	 * DUPLICATE, which is still exactly once. */
+	if (s == NATS_TIMEOUT || s == NATS_INSUFFICIENT_BUFFER || s == NATS_IO_ERROR ||
+	    s == NATS_CONNECTION_DISCONNECTED || s == NATS_STALE_CONNECTION) {
 		CNT_ADD(bus, stalls, 1);
-		return mdm_err_set(-EAGAIN, "bus: publish to %s not sent: %s", subject, nats_text(s));
+		return mdm_err_set(-EAGAIN, "bus: publish to %s not accepted: %s", subject, nats_text(s));
 	}
 	return bus_fail(s, 0, "bus: publish to %s", subject);
 }

@@ -176,10 +176,12 @@ void mdm_bus_set_ack_handler(struct mdm_bus *bus, mdm_bus_ack_fn fn, void *ctx);
  * max_attempts x ack_timeout_ms plus the longest outage below it), and a
  * resent message lands after later ones (order per subject is not kept).
  * Returns 0 (accepted), or:
- *   -EAGAIN    window full: max_pending acks outstanding for stall_wait_ms, or
- *              2 x max_pending messages in the bus's custody, or the reconnect
- *              buffer full. Nothing was sent; call again later with the same
- *              arguments. Counted in `stalls`.
+ *   -EAGAIN    not accepted, call again later with the same arguments:
+ *              window full (max_pending acks outstanding for stall_wait_ms,
+ *              or 2 x max_pending messages in the bus's custody), reconnect
+ *              buffer full, or the socket broke during this call (a copy may
+ *              then have reached the server: the retry reports DUPLICATE).
+ *              No outcome will be reported for it. Counted in `stalls`.
  *   -EINVAL    bad arguments   -EMSGSIZE larger than the server's max payload
  *   -ENOTCONN  connection closed for good   -ENOMEM
  *   -ECANCELED mdm_bus_destroy has begun

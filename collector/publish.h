@@ -1,0 +1,85 @@
+/* Publisher lcore: dequeue rx_event records in bursts, encode each as a
+ * protobuf MarketEvent, publish it to JetStream asynchronously with its
+ * Nats-Msg-Id, and account every event exactly once: stored, duplicate
+ * (already in the stream: a retry or a replay), failed (after the bus's
+ * retries), or dropped before publishing (encode error). Latency of every
+ * stage goes into HDR histograms. */
+#ifndef PUBLISH_H
+#define PUBLISH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mdm_hdr.h"
+
+struct rte_ring;
+struct mdm_bus;
+
+/* Latency stages (ns), in order. */
+enum publish_stage {
+	STAGE_WIRE_TO_DECODED,    /* burst receive -> record built on the RX core */
+	STAGE_DECODED_TO_PUBLISH, /* record built -> publish call (ring + encode) */
+	STAGE_PUBLISH_TO_ACK,     /* publish call -> JetStream ack (last send) */
+	STAGE_WIRE_TO_ACK,        /* burst receive -> ack: the collector end to end */
+	STAGE_COUNT
+};
+
+extern const char *const publish_stage_names[STAGE_COUNT]; /* "wire_to_decoded", ... */
+
+struct publish_params {
+	struct rte_ring *ring;
+	struct mdm_bus *bus;
+	const char *feed;           /* copied */
+	const char *subject_prefix; /* copied, e.g. "md" */
+	uint32_t session_date;      /* YYYYMMDD or 0 */
+	uint32_t max_in_flight;     /* slot table; publishing waits when all are in use */
+	uint32_t idle_spin;
+	uint32_t idle_sleep_us;
+};
+
+/* Counters: written by the publisher lcore (and the ack handler for the
+ * outcome counters), read by others with relaxed atomic loads. Every dequeued
+ * record ends in exactly one of: stored, duplicates, failed, encode_errors,
+ * dropped_at_stop, or is still in flight. */
+struct publish_stats {
+	uint64_t dequeued;      /* records taken off the ring */
+	uint64_t published;     /* accepted by the bus */
+	uint64_t stored;        /* acked: new in the stream */
+	uint64_t duplicates;    /* acked as already stored (same Nats-Msg-Id) */
+	uint64_t failed;        /* reported failed by the bus after its retries */
+	uint64_t encode_errors; /* dropped: could not be encoded */
+	uint64_t dropped_at_stop; /* dequeued but not published: a forced stop interrupted */
+	uint64_t stalls;        /* publish attempts refused with -EAGAIN and retried */
+	uint64_t slot_waits;    /* waits for a free in-flight slot */
+	uint64_t by_type[256];  /* published, by ITCH type byte */
+	uint64_t last_failed_seq;
+};
+
+struct publish;
+
+int publish_create(struct publish **out, const struct publish_params *p);
+void publish_destroy(struct publish *pb);
+
+/* Lcore entry point. Runs until publish_finish() was called and the ring is
+ * empty (a graceful stop drains everything), or until publish_abort() (then
+ * it returns with records still queued; what it had dequeued unpublished is
+ * counted in dropped_at_stop). */
+int publish_lcore_main(void *arg);
+
+/* Tell the publisher no more records will come (the RX core has returned):
+ * it exits once the ring is empty. Any thread. */
+void publish_finish(struct publish *pb);
+
+/* Give up now: stop waiting for ring records, slots or the bus window. */
+void publish_abort(struct publish *pb);
+
+const struct publish_stats *publish_stats(const struct publish *pb);
+
+/* Events published and not yet acked/failed. */
+uint64_t publish_in_flight(const struct publish *pb);
+
+/* Move the stage histograms' contents into `out[STAGE_COUNT]` (added), and
+ * reset them: the interval swap for the stats pass. Any thread. */
+void publish_latency_take(struct publish *pb, struct mdm_hdr *const *out);
+
+#endif

@@ -1,0 +1,246 @@
+/* RX lcore loop, shaped after DPDK l2fwd's main loop: data plane on every
+ * pass, control plane (pending-gap declaration) once a TSC deadline is due. */
+#include "rx.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "mdm_clock.h"
+#include "mdm_err.h"
+#include "mdm_mem.h"
+#include "mdm_pcap.h"
+#include "mdm_poll.h"
+#include "mdm_port.h"
+#include "rx_event.h"
+
+/* Records produced by one burst: up to RX_BURST packets x ~45 messages. */
+#define RX_OUT_CAP 2048
+#define PREFETCH_AHEAD 3
+
+struct rx {
+	struct rx_stats stats;  /* first: read by the control thread */
+	struct feed *feed;
+	const struct mdm_port *port;
+	struct rte_ring *ring;
+	uint32_t dst_ip[2];
+	uint16_t dst_port[2];
+	unsigned n_lines;
+	bool drop_when_full;
+	bool exit_on_eof;
+	uint64_t eof_idle_tsc;
+	struct mdm_idle idle;
+	/* per-burst state */
+	uint64_t burst_rx_ns;
+	uint64_t burst_wire_ns;
+	uint64_t burst_tsc;
+	uint64_t ns_per_tsc_q32;    /* ns per TSC tick, 32.32 fixed point */
+	uint8_t cur_line;
+	unsigned n_out;
+	struct rx_event out[RX_OUT_CAP] __rte_cache_aligned;
+};
+
+int rx_create(struct rx **out, const struct rx_params *p)
+{
+	struct rx *rx;
+	int rc;
+
+	if (p->n_lines < 1 || p->n_lines > 2)
+		return mdm_err_set(-EINVAL, "rx: %u lines (1 or 2)", p->n_lines);
+	if (rte_ring_get_size(p->ring) == 0)
+		return mdm_err_set(-EINVAL, "rx: ring has no capacity");
+	rx = mdm_calloc(1, sizeof(*rx));
+	if (!rx)
+		return -ENOMEM;
+	rc = feed_create(&rx->feed, &p->feed);
+	if (rc != 0) {
+		mdm_free(rx);
+		return rc;
+	}
+	rx->port = p->port;
+	rx->ring = p->ring;
+	memcpy(rx->dst_ip, p->dst_ip, sizeof(rx->dst_ip));
+	memcpy(rx->dst_port, p->dst_port, sizeof(rx->dst_port));
+	rx->n_lines = p->n_lines;
+	rx->drop_when_full = p->drop_when_full;
+	rx->exit_on_eof = p->exit_on_eof;
+	rx->eof_idle_tsc = (p->eof_idle_ns ? p->eof_idle_ns : 200 * MDM_NS_PER_MS) * rte_get_tsc_hz() / MDM_NS_PER_S;
+	rx->ns_per_tsc_q32 = (MDM_NS_PER_S << 32) / rte_get_tsc_hz();
+	mdm_idle_init(&rx->idle, p->idle_spin, p->idle_sleep_us);
+	*out = rx;
+	return 0;
+}
+
+void rx_destroy(struct rx *rx)
+{
+	if (!rx)
+		return;
+	feed_destroy(rx->feed);
+	mdm_free(rx);
+}
+
+const struct rx_stats *rx_stats(const struct rx *rx) { return &rx->stats; }
+const struct feed *rx_feed(const struct rx *rx) { return rx->feed; }
+
+static inline void stat_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+static void record_drop(struct rx *rx, unsigned from, unsigned n)
+{
+	uint64_t k = rx->stats.drop_ranges % RX_DROP_RANGES;
+
+	rx->stats.drop_first[k] = rx->out[from].seq;
+	rx->stats.drop_last[k] = rx->out[from + n - 1].seq;
+	stat_add(&rx->stats.drop_ranges, 1);
+	stat_add(&rx->stats.dropped, n);
+}
+
+/* Hand the burst's records to the publisher. Block policy: retry until the
+ * publisher makes room (this core stops reading, so the NIC/vdev queue fills
+ * and counts misses) or a stop is requested. */
+static void rx_flush(struct rx *rx)
+{
+	unsigned done = 0;
+
+	while (done < rx->n_out) {
+		unsigned n = rte_ring_sp_enqueue_burst_elem(rx->ring, rx->out + done, sizeof(struct rx_event),
+							    rx->n_out - done, NULL);
+
+		done += n;
+		stat_add(&rx->stats.enqueued, n);
+		if (done == rx->n_out)
+			break;
+		if (n == 0 || done < rx->n_out) {
+			stat_add(&rx->stats.ring_full, 1);
+			if (rx->drop_when_full || mdm_poll_stopping()) {
+				record_drop(rx, done, rx->n_out - done);
+				break;
+			}
+			stat_add(&rx->stats.blocked_polls, 1);
+			rte_pause();
+		}
+	}
+	rx->n_out = 0;
+}
+
+static void rx_emit(void *ctx, const struct feed_msg *fm)
+{
+	struct rx *rx = ctx;
+	struct rx_event *e;
+	size_t sl;
+
+	if (unlikely(rx->n_out == RX_OUT_CAP))
+		rx_flush(rx);
+	e = &rx->out[rx->n_out++];
+	e->seq = fm->seq;
+	e->rx_ts_ns = rx->burst_rx_ns;
+	e->wire_ts_ns = rx->burst_wire_ns;
+	e->decode_ns = (uint32_t)((rte_rdtsc() - rx->burst_tsc) * rx->ns_per_tsc_q32 >> 32);
+	e->line = fm->line;
+	e->len = (uint8_t)fm->m->desc->length;
+	memcpy(e->msg, fm->m->p, e->len);
+	sl = strnlen(fm->symbol, sizeof(e->symbol));
+	memset(e->symbol, 0, sizeof(e->symbol));
+	memcpy(e->symbol, fm->symbol, sl);
+	strncpy(e->session, fm->session, sizeof(e->session));
+	if (fm->order) {
+		e->flags = RX_EV_ORDER | ((fm->order->flags & BOOK_VIEW_KNOWN) ? RX_EV_ORDER_KNOWN : 0);
+		e->order_side = (char)fm->order->side;
+		e->order_price = fm->order->price;
+		e->order_remaining = fm->order->shares;
+		e->order_ref = fm->order->ref;
+	} else {
+		e->flags = 0;
+	}
+	stat_add(&rx->stats.events, 1);
+}
+
+/* Which line a datagram belongs to, or -1 (software multicast/port filter:
+ * vdevs deliver every frame on the wire). */
+static inline int rx_line(const struct rx *rx, const struct mdm_pcap_udp *u)
+{
+	for (unsigned l = 0; l < rx->n_lines; l++)
+		if ((!rx->dst_ip[l] || rx->dst_ip[l] == u->dst_ip) && (!rx->dst_port[l] || rx->dst_port[l] == u->dst_port))
+			return (int)l;
+	return -1;
+}
+
+static inline void rx_packet(struct rx *rx, struct rte_mbuf *m, uint64_t now_tsc)
+{
+	struct mdm_pcap_frame fr = { .data = rte_pktmbuf_mtod(m, const uint8_t *),
+				     .caplen = rte_pktmbuf_data_len(m),
+				     .origlen = rte_pktmbuf_pkt_len(m),
+				     .linktype = MDM_PCAP_LINKTYPE_ETHERNET };
+	struct mdm_pcap_udp u;
+	uint64_t ts;
+	int line;
+
+	stat_add(&rx->stats.bytes, rte_pktmbuf_pkt_len(m));
+	if (unlikely(m->nb_segs != 1) || mdm_pcap_parse_udp(&fr, &u) != MDM_PCAP_UDP_OK) {
+		stat_add(&rx->stats.not_udp, 1);
+		return;
+	}
+	line = rx_line(rx, &u);
+	if (line < 0) {
+		stat_add(&rx->stats.other_dst, 1);
+		return;
+	}
+	/* net_pcap stamps microseconds since the epoch */
+	rx->burst_wire_ns = mdm_port_rx_ts(rx->port, m, &ts) ? ts * MDM_NS_PER_US : 0;
+	feed_on_packet(rx->feed, u.payload, u.payload_len, (uint8_t)line, now_tsc, rx_emit, rx);
+}
+
+int rx_lcore_main(void *arg)
+{
+	struct rx *rx = arg;
+	struct rte_mbuf *pkts[RX_BURST];
+	const uint64_t tsc_hz = rte_get_tsc_hz(), ctl_period_tsc = tsc_hz / 1000;
+	uint64_t next_ctl_tsc = 0, last_rx_tsc = 0, iter = 0, got_any = 0;
+
+	while (!mdm_poll_stopping()) {
+		uint16_t n = rte_eth_rx_burst(rx->port->port_id, 0, pkts, RX_BURST);
+		uint64_t now_tsc = rte_rdtsc();
+
+		if (n) {
+			/* one clock read per burst: every message of the burst shares it */
+			rx->burst_rx_ns = mdm_real_ns();
+			rx->burst_tsc = now_tsc;
+			stat_add(&rx->stats.bursts, 1);
+			stat_add(&rx->stats.packets, n);
+			for (uint16_t i = 0; i < n; i++) {
+				if (i + PREFETCH_AHEAD < n)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+				/* the sequencer's clock is monotonic ns; the TSC converted once per burst */
+				rx_packet(rx, pkts[i], now_tsc / (tsc_hz / 1000000) * 1000);
+			}
+			rte_pktmbuf_free_bulk(pkts, n);
+			rx_flush(rx);
+			mdm_idle_reset(&rx->idle);
+			last_rx_tsc = now_tsc;
+			got_any = 1;
+		}
+		if (unlikely((++iter & 15) == 0 && now_tsc >= next_ctl_tsc)) {
+			feed_poll(rx->feed, now_tsc / (tsc_hz / 1000000) * 1000);
+			next_ctl_tsc = now_tsc + ctl_period_tsc;
+		}
+		if (n == 0) {
+			if (rx->exit_on_eof && got_any && now_tsc - last_rx_tsc > rx->eof_idle_tsc) {
+				/* end of the replay: no other line can fill a pending hole now */
+				feed_poll(rx->feed, UINT64_MAX);
+				stat_add(&rx->stats.eof, 1);
+				break;
+			}
+			mdm_idle_wait(&rx->idle);
+			rx->stats.idle_sleeps = rx->idle.sleeps;
+		}
+	}
+	return 0;
+}

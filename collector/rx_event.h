@@ -1,0 +1,38 @@
+/* The record an RX lcore hands to a publisher lcore: one decoded feed message
+ * with everything the publisher needs, carried BY VALUE through rte_ring
+ * (*_burst_elem), so no mbuf and no pointer crosses cores (STYLE.md section 5).
+ * Exactly two cache lines. */
+#ifndef RX_EVENT_H
+#define RX_EVENT_H
+
+#include <stdint.h>
+
+#include "itch.h"
+
+#define RX_EVENT_SIZE 128
+
+#define RX_EV_ORDER 0x01       /* order-scoped message: order_* fields valid */
+#define RX_EV_ORDER_KNOWN 0x02 /* the order was in the book */
+
+struct rx_event {
+	uint64_t seq;             /* MoldUDP64 sequence number */
+	uint64_t rx_ts_ns;        /* CLOCK_REALTIME when the burst was received */
+	uint64_t wire_ts_ns;      /* PMD/NIC timestamp in ns, 0 when none */
+	uint32_t decode_ns;       /* burst receive -> this record built (the decode stage) */
+	uint32_t reserved;
+	uint64_t order_ref;
+	uint32_t order_price;
+	uint32_t order_remaining;
+	char symbol[8];           /* NUL-padded, not terminated when 8 long */
+	char session[10];         /* NUL-padded, trimmed */
+	uint8_t flags;            /* RX_EV_* */
+	char order_side;
+	uint8_t len;              /* message bytes in msg[] */
+	uint8_t line;
+	uint8_t msg[ITCH_MAX_MSG_LEN];
+	uint8_t pad[RX_EVENT_SIZE - 120];
+};
+
+_Static_assert(sizeof(struct rx_event) == RX_EVENT_SIZE, "rx_event must be two cache lines");
+
+#endif
