@@ -252,10 +252,12 @@ int main(int argc, char **argv)
 		sc.duplicate_window_ns = cfg.stream_duplicate_window_ns;
 		sc.replicas = (int)cfg.stream_replicas;
 		rc = mdm_bus_stream_ensure(bus, &sc);
-		if (rc != 0) {
+		if (rc < 0) {
 			mdm_log_error("stream %s: %s", cfg.stream_name, mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 			goto out;
 		}
+		mdm_log_info("stream %s %s", cfg.stream_name,
+			     rc == MDM_BUS_CREATED ? "created" : rc == MDM_BUS_UPDATED ? "updated" : "up to date");
 	}
 
 	/* EAL and the port. */

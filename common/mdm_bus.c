@@ -1813,3 +1813,126 @@ void mdm_bus_kv_entry_free(struct mdm_bus_kv_entry *e)
 {
 	kvEntry_Destroy(KVE(e));
 }
+
+/* ---- processor additions: sync publish, consumer info/start/delete ----- */
+
+int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
+		       const void *data, size_t len, uint64_t *stream_seq)
+{
+	jsPubOptions po;
+	jsPubAck *pa = NULL;
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	int rc;
+
+	if (!bus || !subject || !*subject || (len && !data) || len > INT_MAX)
+		return mdm_err_set(-EINVAL, "bus: js_publish: bad arguments");
+	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+	if (s == NATS_OK && content_type)
+		s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, content_type);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		return bus_fail(s, 0, "bus: js_publish to %s", subject);
+	}
+	jsPubOptions_Init(&po);
+	po.MsgId = msg_id;
+	po.MaxWait = bus->api_timeout_ms;
+	s = js_PublishMsg(&pa, bus->js, m, &po, &jerr);
+	natsMsg_Destroy(m);
+	if (s != NATS_OK)
+		return bus_fail(s, jerr, "bus: js_publish to %s", subject);
+	if (stream_seq)
+		*stream_seq = pa->Sequence;
+	rc = pa->Duplicate ? 1 : 0;
+	jsPubAck_Destroy(pa);
+	return rc;
+}
+
+int mdm_bus_consumer_info(struct mdm_bus *bus, const char *stream, const char *durable,
+			  struct mdm_bus_consumer_info *info)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	memset(info, 0, sizeof(*info));
+	if (!stream || !*stream || !durable || !*durable)
+		return mdm_err_set(-EINVAL, "bus: consumer_info: bad arguments");
+	s = js_GetConsumerInfo(&ci, bus->js, stream, durable, NULL, &jerr);
+	if (s != NATS_OK) {
+		if (consumer_missing(s, jerr) || stream_missing(s, jerr))
+			return mdm_err_set(-ENOENT, "consumer %s.%s: not found", stream, durable);
+		return js_fail(bus, s, jerr, "consumer %s.%s: info", stream, durable);
+	}
+	info->num_pending = ci->NumPending;
+	info->num_ack_pending = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0;
+	info->num_redelivered = ci->NumRedelivered > 0 ? (uint64_t)ci->NumRedelivered : 0;
+	info->num_waiting = ci->NumWaiting > 0 ? (uint64_t)ci->NumWaiting : 0;
+	info->delivered_stream_seq = ci->Delivered.Stream;
+	info->ack_floor_stream_seq = ci->AckFloor.Stream;
+	jsConsumerInfo_Destroy(ci);
+	return 0;
+}
+
+int mdm_bus_consumer_create_at(struct mdm_bus *bus, const char *stream, const char *durable,
+			       const struct mdm_consumer_cfg *cfg, uint64_t start_seq, int64_t start_time_ns)
+{
+	jsConsumerInfo *ci = NULL;
+	int64_t *backoff = NULL;
+	jsConsumerConfig c;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	int rc;
+
+	if ((rc = consumer_cfg_check(stream, durable, cfg)) < 0)
+		return rc;
+	if (start_seq == 0 && start_time_ns <= 0)
+		return mdm_err_set(-EINVAL, "consumer %s: a start sequence or a start time is required", durable);
+	s = js_GetConsumerInfo(&ci, bus->js, stream, durable, NULL, &jerr);
+	jsConsumerInfo_Destroy(ci);
+	ci = NULL;
+	if (s == NATS_OK)
+		return mdm_err_set(-EEXIST, "consumer %s.%s: already exists", stream, durable);
+	backoff = mdm_calloc(cfg->n_backoff ? cfg->n_backoff : 1, sizeof(*backoff));
+	if (!backoff)
+		return mdm_err_set(-ENOMEM, "consumer %s: out of memory", durable);
+	jsConsumerConfig_Init(&c);
+	consumer_cfg_apply(&c, durable, cfg, backoff);
+	if (start_seq) {
+		c.DeliverPolicy = js_DeliverByStartSequence;
+		c.OptStartSeq = start_seq;
+	} else {
+		c.DeliverPolicy = js_DeliverByStartTime;
+		c.OptStartTime = start_time_ns;
+	}
+	jerr = 0;
+	s = js_AddConsumer(&ci, bus->js, stream, &c, NULL, &jerr);
+	if (s != NATS_OK)
+		rc = js_fail(bus, s, jerr, "consumer %s.%s: create at %s", stream, durable,
+			     start_seq ? "sequence" : "time");
+	else if (ci->Config->DeliverPolicy != c.DeliverPolicy ||
+		 (start_seq && ci->Config->OptStartSeq != start_seq))
+		rc = mdm_err_set(-EPROTO, "consumer %s.%s: server did not apply the start position", stream, durable);
+	else
+		rc = 0;
+	jsConsumerInfo_Destroy(ci);
+	mdm_free(backoff);
+	return rc;
+}
+
+int mdm_bus_consumer_delete(struct mdm_bus *bus, const char *stream, const char *durable)
+{
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	if (!stream || !*stream || !durable || !*durable)
+		return mdm_err_set(-EINVAL, "bus: consumer_delete: bad arguments");
+	s = js_DeleteConsumer(bus->js, stream, durable, NULL, &jerr);
+	if (s != NATS_OK) {
+		if (consumer_missing(s, jerr) || stream_missing(s, jerr))
+			return mdm_err_set(-ENOENT, "consumer %s.%s: not found", stream, durable);
+		return js_fail(bus, s, jerr, "consumer %s.%s: delete", stream, durable);
+	}
+	return 0;
+}

@@ -156,8 +156,13 @@ void mdm_json_null(struct mdm_json *j)
 
 void mdm_json_raw(struct mdm_json *j, const char *json)
 {
+	mdm_json_rawn(j, json, strlen(json));
+}
+
+void mdm_json_rawn(struct mdm_json *j, const char *json, size_t n)
+{
 	sep(j);
-	mdm_buf_puts(j->out, json);
+	mdm_buf_append(j->out, json, n);
 }
 
 void mdm_json_kstr(struct mdm_json *j, const char *key, const char *s) { mdm_json_key(j, key); mdm_json_str(j, s); }

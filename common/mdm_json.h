@@ -40,6 +40,8 @@ void mdm_json_bool(struct mdm_json *j, bool v);
 void mdm_json_null(struct mdm_json *j);
 /* Already-serialized JSON, inserted as one value. */
 void mdm_json_raw(struct mdm_json *j, const char *json);
+/* The same for n bytes that are not NUL-terminated. */
+void mdm_json_rawn(struct mdm_json *j, const char *json, size_t n);
 
 /* key + value shorthands */
 void mdm_json_kstr(struct mdm_json *j, const char *key, const char *s);

@@ -11,12 +11,16 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 0; }
 summary() { echo "$MDM_T_PASS passed, 0 failed"; }
 
+# Stops what the test started (by PID) and keeps the test's own exit status:
+# `wait` returns the killed child's status, which must not become ours.
 mdm_t_cleanup() {
-	local pid
+	local rc=$? pid
+	set +e
 	for pid in "${MDM_T_PIDS[@]:-}"; do
 		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
 	[ -n "${MDM_T_KEEP:-}" ] || rm -rf "$MDM_T_TMP"
+	exit "$rc"
 }
 trap mdm_t_cleanup EXIT
 

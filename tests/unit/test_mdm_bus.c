@@ -41,18 +41,25 @@ struct srv {
 static struct srv g_js;  /* shared JetStream server for most tests */
 static struct srv g_own; /* a test's own server, stopped by own_teardown even on failure */
 
+/* A free port below Linux's ephemeral range (32768+): a reconnecting client
+ * can then never be handed the server's port as its own source port (TCP
+ * self-connect) while the server is down in test_kill9_restart. */
 static int free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	for (int i = 0; i < 200; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0), port = 20000 + (int)(mdm_mono_ns() % 12000);
+		bool ok;
 
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+		assert_true(fd >= 0);
+		a.sin_port = htons((uint16_t)port);
+		ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	fail_msg("no free port in 20000-31999");
+	return -1;
 }
 
 static bool port_accepts(int port)
@@ -151,6 +158,7 @@ static void srv_signal_wait(struct srv *s, int sig)
 	if (s->pid <= 0)
 		return;
 	kill(s->pid, sig);
+	kill(s->pid, SIGCONT); /* a frozen server left by a failed test must still exit */
 	while (waitpid(s->pid, NULL, WNOHANG) != s->pid) {
 		if (mdm_mono_ns() > deadline) {
 			kill(s->pid, SIGKILL);
@@ -492,6 +500,35 @@ static void test_publish_exactly_once(void **state)
 	mdm_free(seen);
 }
 
+struct freeze_plan {
+	struct mdm_bus *bus;
+	uint64_t freeze_at;   /* tokens accepted before the server is frozen */
+	uint64_t frozen_ns;   /* 0 until frozen */
+	bool thawed;
+};
+
+/* Runs between publish attempts: freeze the shared server (SIGSTOP) once
+ * freeze_at are accepted, thaw it 100 ms later. While it is frozen no ack
+ * comes, so the window stays full and publish_async must say -EAGAIN. */
+static void freeze_step(void *ctx)
+{
+	struct freeze_plan *f = ctx;
+	struct mdm_bus_counters c;
+	int status;
+
+	if (f->thawed)
+		return;
+	mdm_bus_counters_get(f->bus, &c);
+	if (!f->frozen_ns && c.published >= f->freeze_at) {
+		kill(g_js.pid, SIGSTOP);
+		assert_int_equal(waitpid(g_js.pid, &status, WUNTRACED), g_js.pid);
+		f->frozen_ns = mdm_mono_ns();
+	} else if (f->frozen_ns && mdm_mono_ns() - f->frozen_ns > 100 * MDM_NS_PER_MS) {
+		kill(g_js.pid, SIGCONT);
+		f->thawed = true;
+	}
+}
+
 static void test_backpressure(void **state)
 {
 	enum { N = 3000 };
@@ -500,6 +537,7 @@ static void test_backpressure(void **state)
 	struct mdm_bus_stream_info info;
 	struct mdm_bus_counters c;
 	struct pub_stats st = { 0 };
+	struct freeze_plan f = { 0 };
 	struct ack_log l;
 
 	mdm_bus_params_init(&p);
@@ -510,7 +548,10 @@ static void test_backpressure(void **state)
 	mdm_bus_set_ack_handler(bus, ack_record, &l);
 	ensure_stream(bus, "BP", "bp.>", false);
 
-	publish_range(bus, "bp.itch", "bp", 0, N, 0, &st, NULL, NULL);
+	f.bus = bus;
+	f.freeze_at = N / 3;
+	publish_range(bus, "bp.itch", "bp", 0, N, 0, &st, freeze_step, &f);
+	assert_true(f.thawed);
 	if (mdm_bus_publish_drain(bus, 20000) != 0)
 		fail_msg("drain: %s", mdm_err_last());
 	assert_true(st.eagain > 0);
@@ -676,6 +717,7 @@ static void test_connection_lost_for_good(void **state)
 	struct pub_stats st = { 0 };
 	struct ack_log l;
 	uint64_t t0;
+	int status;
 
 	srv_start(s, true, NULL, NULL);
 	mdm_bus_params_init(&p);
@@ -686,7 +728,11 @@ static void test_connection_lost_for_good(void **state)
 	mdm_bus_set_ack_handler(bus, ack_record, &l);
 	ensure_stream(bus, "LOST", "lost.>", false);
 
-	kill(s->pid, SIGSTOP); /* sent, never acked */
+	/* Frozen (and known to be: kill() alone does not wait) before anything is
+	 * published, so every message is sent and none is ever acked. */
+	kill(s->pid, SIGSTOP);
+	assert_int_equal(waitpid(s->pid, &status, WUNTRACED), s->pid);
+	assert_true(WIFSTOPPED(status));
 	publish_range(bus, "lost.itch", "lost", 0, N, 0, &st, NULL, NULL);
 	assert_int_equal(mdm_bus_flush(bus, 200), -ETIMEDOUT);
 	srv_signal_wait(s, SIGKILL);

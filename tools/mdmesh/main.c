@@ -10,6 +10,7 @@
 static const struct mdmesh_cmd commands[] = {
 	{ "decode", cmd_decode, "protobuf message on stdin -> one JSON line (for nats sub --translate)" },
 	{ "feed", cmd_feed, "run a capture through the collector's decode chain: dump as JSON, or bench" },
+	{ "tail", cmd_tail, "subscribe (live, or replay the stream) and print events as JSON lines" },
 	{ "hdr", cmd_hdr, "HdrHistogram: encode values, decode base64 or .hlog files, report logs" },
 };
 
