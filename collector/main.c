@@ -14,6 +14,7 @@
 #include <rte_errno.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -289,6 +290,8 @@ int main(int argc, char **argv)
 			snprintf(vdev, sizeof(vdev), "net_af_packet0,iface=%s,blocksz=65536,framesz=2048,framecnt=%" PRIu64,
 				 cfg.input_iface, cfg.input_af_packet_frames);
 			snprintf(port_name, sizeof(port_name), "net_af_packet0");
+			/* af_packet copies whole ring frames (framesz 2048 less its header) */
+			pp.data_room = RTE_PKTMBUF_HEADROOM + 2048;
 		} else if (cfg.input_vdev && cfg.input_vdev[0]) {
 			snprintf(vdev, sizeof(vdev), "%s", cfg.input_vdev);
 			snprintf(port_name, sizeof(port_name), "%.*s", (int)strcspn(vdev, ","), vdev);

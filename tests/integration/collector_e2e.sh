@@ -44,10 +44,15 @@ bad=$(jq -r 'select(.subject != ("md.itch." + .event.header.type + "." + (if .ev
 [ -z "$bad" ] || fail "wrong subject or headers: $bad"
 pass "subjects md.itch.<type>.<symbol>, Nats-Msg-Id itch.<session>.<seq>, Content-Type"
 
-# `mdmesh decode` reads exactly what a subscriber receives
-"$MD" tail --nats "$NATS_URL" --from-seq 20 --count 1 --type MarketEvent > one.json
-[ "$(jq .header.seq one.json)" -gt 0 ] || fail "tail --from-seq 20 printed: $(cat one.json)"
-pass "tail --from-seq decodes a stored event (seq $(jq .header.seq one.json))"
+# `mdmesh decode` (the nats sub --translate filter) reads exactly the bytes a
+# subscriber receives, for a sample of every message type
+for s in $(jq -r '[.stream_seq, .event.header.type] | @tsv' stream1.jsonl.raw | sort -k2,2 -u | cut -f1); do
+	"$MD" tail --nats "$NATS_URL" --from-seq "$s" --count 1 --raw > msg.bin
+	"$MD" decode < msg.bin > decoded.json || fail "decode of stream message $s failed"
+	"$MD" tail --nats "$NATS_URL" --from-seq "$s" --count 1 > tailed.json
+	cmp -s decoded.json tailed.json || fail "decode != tail for stream message $s"
+done
+pass "mdmesh decode reads what a subscriber receives (one message of each of the 23 types)"
 
 # 2. the same capture again: all duplicates, nothing added
 "$COL" --nats "$NATS_URL" --pcap feed.pcap --exit-on-eof "${COLLECT[@]}" 2> run2.log || fail "replay exit $?"
@@ -58,11 +63,19 @@ pass "replay: 20000 duplicates, stream still 20000"
 
 # 3. nats-server killed (-9) and restarted mid-run: nothing lost, nothing doubled
 "$LG" synth --out big.pcap --messages 200000 --symbols 500 --seed 22 --session BIGRUN0001 2>/dev/null
-"$COL" --nats "$NATS_URL" --pcap big.pcap --exit-on-eof "${COLLECT[@]}" 2> run3.log &
+HTTP_PORT=$(free_port)
+"$COL" --nats "$NATS_URL" --pcap big.pcap --exit-on-eof "${COLLECT[@]}" --http "127.0.0.1:$HTTP_PORT" 2> run3.log &
 col=$!
 MDM_T_PIDS+=("$col")
 for _ in $(seq 1 100); do grep -q "receiving on" run3.log && break; sleep 0.05; done
 sleep 0.4
+http_get "$HTTP_PORT" /metrics > metrics.txt || fail "GET /metrics failed"
+grep -q '^mdmesh_collector_rx_packets_total [1-9]' metrics.txt || fail "/metrics has no packet count: $(head -5 metrics.txt)"
+grep -q '^mdmesh_collector_malformed_packets_total{reason="short_header"} 0' metrics.txt || fail "/metrics lacks malformed by reason"
+grep -q 'mdmesh_collector_stage_latency_seconds{stage="wire_to_ack",quantile="0.99"}' metrics.txt || fail "/metrics lacks stage latency"
+http_get "$HTTP_PORT" /stats.json | jq -e '.collector.account.events > 0' >/dev/null || fail "/stats.json has no account"
+[ "$(http_get "$HTTP_PORT" /healthz)" = "ok" ] || fail "/healthz not ok"
+pass "/metrics (packets, malformed by reason, stage latency), /stats.json, /healthz served while running"
 kill -9 "$NATS_PID"; wait "$NATS_PID" 2>/dev/null || true
 sleep 1
 nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" >>"$MDM_T_TMP/nats.log" 2>&1 &

@@ -8,7 +8,7 @@ MDM_T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdm-${MDM_T_NAME}.XXXXXX")
 
 pass() { MDM_T_PASS=$((MDM_T_PASS + 1)); echo "ok $MDM_T_PASS - $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*"; exit 0; }
+skip() { echo "SKIP: $*"; exit 77; } # ctest reports it as skipped (SKIP_RETURN_CODE)
 summary() { echo "$MDM_T_PASS passed, 0 failed"; }
 
 # Stops what the test started (by PID) and keeps the test's own exit status:
@@ -59,4 +59,17 @@ start_nats() {
 	MDM_T_PIDS+=("$NATS_PID")
 	NATS_URL="nats://127.0.0.1:$NATS_PORT"
 	wait_port "$NATS_PORT" 10 || fail "nats-server did not start: $(tail -5 "$MDM_T_TMP/nats.log")"
+}
+
+# http_get PORT PATH: body of GET http://127.0.0.1:PORT/PATH on stdout
+# (bash /dev/tcp: no curl needed). Fails on a non-200 status.
+http_get() {
+	local status line
+	exec 5<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&5
+	IFS= read -r status <&5
+	while IFS= read -r line <&5 && [ "$line" != $'\r' ]; do :; done
+	cat <&5
+	exec 5<&-
+	case "$status" in *" 200 "*) return 0 ;; *) echo "$status" >&2; return 1 ;; esac
 }

@@ -27,6 +27,7 @@ struct tail {
 	const char *subject, *stream;
 	const ProtobufCMessageDescriptor *force; /* --type */
 	bool headers;
+	bool raw;
 	uint64_t count, seen;
 	uint64_t idle_ms;
 	struct mdm_buf out;
@@ -52,7 +53,9 @@ static void tail_usage(FILE *f)
 		"  --count N           exit after N messages\n"
 		"  --idle-timeout S    exit when nothing arrived for S seconds\n"
 		"  --headers           wrap each line: {\"subject\",\"stream_seq\",\"headers\",\"event\"}\n"
-		"  --type NAME         decode every message as NAME (MarketEvent, Trade, ...)\n\n"
+		"  --type NAME         decode every message as NAME (MarketEvent, Trade, ...)\n"
+		"  --raw               write the payloads as received, undecoded (with --count 1: one\n"
+		"                      message for `mdmesh decode`)\n\n"
 		"example: mdmesh tail 'md.itch.*.AAPL'\n"
 		"         mdmesh tail --all --idle-timeout 2 --headers 'md.>' > stream.jsonl\n");
 }
@@ -89,6 +92,21 @@ static bool print_msg(struct tail *t, struct mdm_bus_msg *msg, uint64_t stream_s
 	struct mdm_json j;
 	bool done;
 
+	if (t->raw) {
+		/* the payload exactly as a subscriber receives it (nats sub --translate input) */
+		pthread_mutex_lock(&t->lock);
+		fwrite(data, 1, len, stdout);
+		fflush(stdout);
+		t->seen++;
+		t->last_msg_ns = mdm_mono_ns();
+		done = t->count && t->seen >= t->count;
+		if (done) {
+			t->stop = true;
+			pthread_cond_broadcast(&t->cond);
+		}
+		pthread_mutex_unlock(&t->lock);
+		return done;
+	}
 	mdm_bus_msg_header(msg, "Nats-Msg-Id", &msg_id);
 	mdm_bus_msg_header(msg, "Content-Type", &ctype);
 	d = type_for(t, subject, ctype);
@@ -243,7 +261,8 @@ int cmd_tail(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },    { "all", no_argument, NULL, 'a' },
 		{ "stream", required_argument, NULL, 'S' },   { "count", required_argument, NULL, 'c' },
 		{ "idle-timeout", required_argument, NULL, 'i' }, { "headers", no_argument, NULL, 'H' },
-		{ "type", required_argument, NULL, 't' },     { "help", no_argument, NULL, 'h' },
+		{ "type", required_argument, NULL, 't' },     { "raw", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tail t = { .subject = "md.>", .stream = "MD", .out = MDM_BUF_INIT };
@@ -296,6 +315,7 @@ int cmd_tail(int argc, char **argv)
 			break;
 		}
 		case 'H': t.headers = true; break;
+		case 'r': t.raw = true; break;
 		case 't':
 			t.force = mdm_proto_find(optarg);
 			if (!t.force) {
