@@ -355,6 +355,15 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		   " + in flight %" PRIu64 " : %s\n",
 		a.events, a.stored, a.duplicates, a.dropped_ring, a.dropped_stop, a.failed, a.encode_errors, a.in_ring,
 		a.in_flight, a.balanced ? "balanced" : "NOT BALANCED");
+	{
+		const struct publish_stats *ps = publish_stats(cs->p.pb);
+		uint64_t first = ld(&ps->first_rx_ns), last = ld(&ps->last_ack_ns);
+
+		if (first && last > first)
+			fprintf(f, "  throughput %" PRIu64 " events acked in %.3f s = %.0f events/s (first packet to last ack)\n",
+				a.stored + a.duplicates, (double)(last - first) / 1e9,
+				(double)(a.stored + a.duplicates) * 1e9 / (double)(last - first));
+	}
 	for (uint64_t k = 0; k < ld(&rs->drop_ranges) && k < RX_DROP_RANGES; k++)
 		fprintf(f, "    dropped  %" PRIu64 "-%" PRIu64 "\n", rs->drop_first[k], rs->drop_last[k]);
 	fprintf(f, "  latency    (ns)            p50        p90        p99      p99.9        max      count\n");

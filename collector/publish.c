@@ -69,6 +69,7 @@ static void on_ack(void *ctx, const struct mdm_bus_ack *ack)
 	struct slot *s = &pb->slots[ack->token & pb->slot_mask];
 	uint64_t now = mdm_real_ns();
 
+	__atomic_store_n(&pb->stats.last_ack_ns, now, __ATOMIC_RELAXED);
 	switch (ack->result) {
 	case MDM_BUS_ACK_STORED: stat_add(&pb->stats.stored, 1); break;
 	case MDM_BUS_ACK_DUPLICATE: stat_add(&pb->stats.duplicates, 1); break;
@@ -237,6 +238,8 @@ static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *d
 		mdm_log_warn("publish of %s refused: %s", msg_id, mdm_err_last());
 		return 0;
 	}
+	if (pb->next_token == 1)
+		__atomic_store_n(&pb->stats.first_rx_ns, e->rx_ts_ns, __ATOMIC_RELAXED);
 	pb->next_token++;
 	stat_add(&pb->stats.published, 1);
 	stat_add(&pb->stats.by_type[m.type], 1);

@@ -53,6 +53,8 @@ struct publish_stats {
 	uint64_t slot_waits;    /* waits for a free in-flight slot */
 	uint64_t by_type[256];  /* published, by ITCH type byte */
 	uint64_t last_failed_seq;
+	uint64_t first_rx_ns;   /* receive time of the first event published */
+	uint64_t last_ack_ns;   /* realtime of the latest ack */
 };
 
 struct publish;

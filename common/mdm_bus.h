@@ -156,8 +156,8 @@ struct mdm_bus_ack {
  * when a resend cannot be made, on nats.c's connection-callback thread when
  * the connection closes for good, on the caller's thread inside
  * mdm_bus_destroy. Keep it short (a slow handler throttles publishing); it
- * must not call mdm_bus_publish_async (it would wait on the window it is
- * holding) nor mdm_bus_destroy. */
+ * must not call mdm_bus_publish_async, mdm_bus_publish_drain (both would wait
+ * on acks this very thread has to process) nor mdm_bus_destroy. */
 typedef void (*mdm_bus_ack_fn)(void *ctx, const struct mdm_bus_ack *ack);
 
 /* Register the ack handler. Call once, after create and before the first

@@ -51,20 +51,22 @@ static void encode_usage(FILE *f)
 
 static void decode_usage(FILE *f)
 {
-	fprintf(f, "usage: mdmesh hdr decode BASE64|FILE.hlog [--json]\n\n"
+	fprintf(f, "usage: mdmesh hdr decode BASE64|FILE.hlog [--json] [--tag T]\n\n"
 		   "Decodes a V2 histogram (base64, as in HISTF...) or, when the argument is an\n"
 		   "existing file, an interval log, and prints percentile tables.\n"
 		   "  -j, --json   one JSON object per histogram: count, min, max, mean, p50, p90,\n"
 		   "               p99, p99.9, p99.99; for a log also start (as written), abs_start,\n"
 		   "               length, tag per interval, then a total object with \"total\":true\n"
+		   "  --tag T      with a log: only the intervals tagged T\n"
 		   "  -h, --help   this text\n");
 }
 
 static void report_usage(FILE *f)
 {
-	fprintf(f, "usage: mdmesh hdr report FILE.hlog\n\n"
+	fprintf(f, "usage: mdmesh hdr report FILE.hlog [--tag T]\n\n"
 		   "Prints the percentile table of all intervals of an interval log added\n"
-		   "together (every tag included).\n"
+		   "together (every tag included, or only intervals tagged T with --tag T).\n"
+		   "  --tag T      only this tag, e.g. wire_to_ack in a collector latency log\n"
 		   "  -h, --help   this text\n");
 }
 
@@ -410,7 +412,7 @@ static bool is_file(const char *path)
 
 /* Walk a log; with `each`, print every interval (table or JSON). The total
  * is printed as JSON (json) or as a table. 0 or exit code. */
-static int read_log(const char *cmd, const char *path, bool each, bool json)
+static int read_log(const char *cmd, const char *path, bool each, bool json, const char *tag)
 {
 	struct mdm_hdr_log_reader r;
 	struct mdm_hdr_log_interval iv;
@@ -429,6 +431,10 @@ static int read_log(const char *cmd, const char *path, bool each, bool json)
 	}
 	mdm_hdr_log_reader_init_file(&r, f);
 	while ((rc = mdm_hdr_log_next(&r, &iv)) == 1) {
+		if (tag && (!iv.tag || strcmp(iv.tag, tag) != 0)) {
+			mdm_hdr_destroy(iv.h); /* another tag (e.g. another collector stage) */
+			continue;
+		}
 		warn_flags(iv.h, &warned);
 		if (n == 0)
 			first = iv.abs_start_s;
@@ -468,7 +474,8 @@ static int read_log(const char *cmd, const char *path, bool each, bool json)
 		goto out;
 	}
 	if (n == 0) {
-		fprintf(stderr, "mdmesh hdr %s: %s: no intervals in the log\n", cmd, path);
+		fprintf(stderr, "mdmesh hdr %s: %s: no intervals in the log%s%s\n", cmd, path, tag ? " with tag " : "",
+			tag ? tag : "");
 		goto out;
 	}
 	if (json) {
@@ -532,19 +539,28 @@ static int decode_b64(const char *arg, bool json)
 static int hdr_decode_or_report(int argc, char **argv, bool report)
 {
 	static const struct option opts[] = {
+		{ "tag", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option report_opts[] = {
+		{ "tag", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = report ? "report" : "decode";
+	const char *cmd = report ? "report" : "decode", *tag = NULL;
 	bool json = false;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, report ? "h" : "jh", report ? opts + 1 : opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, report ? "h" : "jh", report ? report_opts : opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'T':
+			tag = optarg;
 			break;
 		case 'h':
 			(report ? report_usage : decode_usage)(stdout);
@@ -560,9 +576,13 @@ static int hdr_decode_or_report(int argc, char **argv, bool report)
 		return 2;
 	}
 	if (report)
-		return read_log(cmd, argv[optind], false, false);
+		return read_log(cmd, argv[optind], false, false, tag);
 	if (is_file(argv[optind]))
-		return read_log(cmd, argv[optind], true, json);
+		return read_log(cmd, argv[optind], true, json, tag);
+	if (tag) {
+		fprintf(stderr, "mdmesh hdr decode: --tag applies to .hlog files only\n");
+		return 2;
+	}
 	return decode_b64(argv[optind], json);
 }
 

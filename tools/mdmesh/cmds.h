@@ -14,6 +14,7 @@ int cmd_decode(int argc, char **argv);
 int cmd_hdr(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+int cmd_refdata(int argc, char **argv);
 
 /* Read all of `fd` into a fresh buffer (caller frees with mdm_free).
  * 0, -ENOMEM or -errno from read(2). */

@@ -12,6 +12,7 @@ static const struct mdmesh_cmd commands[] = {
 	{ "feed", cmd_feed, "run a capture through the collector's decode chain: dump as JSON, or bench" },
 	{ "tail", cmd_tail, "subscribe (live, or replay the stream) and print events as JSON lines" },
 	{ "hdr", cmd_hdr, "HdrHistogram: encode values, decode base64 or .hlog files, report logs" },
+	{ "refdata", cmd_refdata, "reference data in KV bucket refdata: load a CSV file, get, list" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,229 @@
+/* mdmesh-bench-ceiling: the publish ceiling the collector is measured against.
+ * It decodes and encodes a capture exactly as the collector does, BEFORE the
+ * clock starts, then times a bare nats.c js_PublishMsgAsync loop of those
+ * bytes, with the same subjects and headers (Nats-Msg-Id, Content-Type), into
+ * the same stream config, until every ack is in. Nothing of mdmesh runs while
+ * the clock runs but this loop: the ratio collector/ceiling is the cost of the
+ * collector's own pipeline. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <nats/nats.h>
+
+#include "encode.h"
+#include "feed.h"
+#include "mdm_clock.h"
+#include "mdm_err.h"
+#include "mdm_mem.h"
+#include "mdm_pcap.h"
+#include "subject.h"
+
+#define CT "application/protobuf; proto=mdmesh.v1.MarketEvent"
+
+struct ev {
+	uint32_t off, len;
+	char subject[SUBJECT_MAX];
+	char msg_id[MSGID_MAX];
+};
+
+struct enc_ctx {
+	struct encoder *enc;
+	struct ev *evs;
+	size_t n, cap;
+	uint8_t *bytes;
+	size_t used, bcap;
+	int err;
+};
+
+static void on_msg(void *vctx, const struct feed_msg *fm)
+{
+	struct enc_ctx *c = vctx;
+	struct encode_order eo;
+	struct encode_meta meta = { .session = fm->session, .seq = fm->seq, .symbol = fm->symbol };
+	struct ev *e;
+	size_t len;
+
+	if (c->err)
+		return;
+	if (c->n == c->cap || c->bcap - c->used < ENCODE_MAX_EVENT_LEN) {
+		c->err = -ENOSPC;
+		return;
+	}
+	if (fm->order) {
+		eo.known = fm->order->flags & BOOK_VIEW_KNOWN;
+		eo.side = (char)fm->order->side;
+		eo.price = fm->order->price;
+		eo.remaining_shares = fm->order->shares;
+		eo.ref = fm->order->ref;
+		meta.order = &eo;
+	}
+	e = &c->evs[c->n];
+	if (encode_event(c->enc, fm->m, &meta, c->bytes + c->used, ENCODE_MAX_EVENT_LEN, &len) != 0 ||
+	    subject_event(e->subject, sizeof(e->subject), "md", "itch", (char)fm->m->type, fm->symbol) < 0 ||
+	    subject_msg_id(e->msg_id, sizeof(e->msg_id), "itch", fm->session, fm->seq) < 0) {
+		c->err = -EINVAL;
+		return;
+	}
+	e->off = (uint32_t)c->used;
+	e->len = (uint32_t)len;
+	c->used += len;
+	c->n++;
+}
+
+static int load(const char *path, uint8_t **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+
+	if (!f || fstat(fileno(f), &st) != 0)
+		return mdm_err_set(-errno, "%s: %s", path, strerror(errno));
+	*len = (size_t)st.st_size;
+	*buf = mdm_malloc(*len);
+	if (!*buf || fread(*buf, 1, *len, f) != *len) {
+		fclose(f);
+		return mdm_err_set(-EIO, "%s: cannot read", path);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mdmesh-bench-ceiling --pcap FILE [--nats URL] [--stream NAME] [--max-pending N]\n\n"
+		   "Encodes every event of the capture as mdmesh-collector does, then times a bare nats.c\n"
+		   "async-publish loop of them (same subjects, Nats-Msg-Id and Content-Type headers) into\n"
+		   "stream NAME (created like the collector's: file storage, md.>, 2 min dedup window)\n"
+		   "until every ack is in. Last line: 'ceiling_eps=N messages=N avg_bytes=N'.\n"
+		   "The stream must not already hold these Msg-Ids (they would be duplicates).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pcap", required_argument, NULL, 'p' },        { "nats", required_argument, NULL, 'n' },
+		{ "stream", required_argument, NULL, 's' },      { "max-pending", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },              { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *pcap = NULL, *url = "nats://127.0.0.1:4222", *stream = "MD";
+	int64_t max_pending = 65536;
+	struct enc_ctx c = { 0 };
+	struct feed_params fp = { .n_lines = 1 };
+	struct feed *feed = NULL;
+	struct mdm_pcap_reader *r = NULL;
+	struct mdm_pcap_frame fr;
+	struct mdm_pcap_udp u;
+	uint8_t *file = NULL;
+	size_t flen = 0;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	jsOptions jo;
+	jsStreamConfig sc;
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	jsPubOptions po;
+	natsStatus s;
+	const char *subjects[] = { "md.>" };
+	uint64_t t0, t1, stalls = 0;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': pcap = optarg; break;
+		case 'n': url = optarg; break;
+		case 's': stream = optarg; break;
+		case 'm': max_pending = strtoll(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mdmesh-bench-ceiling %s\n", MDM_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!pcap || max_pending < 1) {
+		fprintf(stderr, "mdmesh-bench-ceiling: --pcap FILE is required (see --help)\n");
+		return 2;
+	}
+	rc = load(pcap, &file, &flen);
+	if (rc == 0)
+		rc = mdm_pcap_reader_open_mem(&r, file, flen);
+	if (rc == 0)
+		rc = feed_create(&feed, &fp);
+	if (rc == 0)
+		rc = encode_create(&c.enc, "itch");
+	c.cap = flen / 16 + 16; /* an ITCH message takes >= 14 bytes of capture */
+	c.bcap = c.cap * 128;
+	c.evs = rc == 0 ? mdm_calloc(c.cap, sizeof(*c.evs)) : NULL;
+	c.bytes = c.evs ? mdm_malloc(c.bcap) : NULL;
+	if (rc == 0 && !c.bytes)
+		rc = -ENOMEM;
+	while (rc == 0 && (rc = mdm_pcap_next(r, &fr)) == 1) {
+		if (mdm_pcap_parse_udp(&fr, &u) == MDM_PCAP_UDP_OK)
+			feed_on_packet(feed, u.payload, u.payload_len, 0, 0, on_msg, &c);
+		rc = c.err;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "mdmesh-bench-ceiling: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		return 1;
+	}
+	s = natsConnection_ConnectTo(&nc, url);
+	jsOptions_Init(&jo);
+	jo.PublishAsync.MaxPending = max_pending;
+	if (s == NATS_OK)
+		s = natsConnection_JetStream(&js, nc, &jo);
+	jsStreamConfig_Init(&sc);
+	sc.Name = stream;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	sc.Duplicates = 120LL * 1000000000LL;
+	if (s == NATS_OK) {
+		s = js_AddStream(&si, js, &sc, NULL, &jerr);
+		if (s != NATS_OK && jerr == JSStreamNameExistErr)
+			s = NATS_OK;
+		jsStreamInfo_Destroy(si);
+	}
+	if (s != NATS_OK) {
+		fprintf(stderr, "mdmesh-bench-ceiling: %s: %s\n", url, natsStatus_GetText(s));
+		return 1;
+	}
+	t0 = mdm_mono_ns();
+	for (size_t i = 0; i < c.n; i++) {
+		natsMsg *m = NULL;
+
+		s = natsMsg_Create(&m, c.evs[i].subject, NULL, (const char *)c.bytes + c.evs[i].off, (int)c.evs[i].len);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Nats-Msg-Id", c.evs[i].msg_id);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Content-Type", CT);
+		while (s == NATS_OK && (s = js_PublishMsgAsync(js, &m, NULL)) == NATS_TIMEOUT)
+			stalls++, s = NATS_OK; /* window full: the same message again */
+		if (s != NATS_OK) {
+			fprintf(stderr, "mdmesh-bench-ceiling: publish: %s\n", natsStatus_GetText(s));
+			return 1;
+		}
+	}
+	jsPubOptions_Init(&po);
+	po.MaxWait = 120000;
+	s = js_PublishAsyncComplete(js, &po);
+	t1 = mdm_mono_ns();
+	if (s != NATS_OK) {
+		fprintf(stderr, "mdmesh-bench-ceiling: waiting for acks: %s\n", natsStatus_GetText(s));
+		return 1;
+	}
+	printf("published %zu events in %.3f s (%" PRIu64 " stalls), all acked\n", c.n, (double)(t1 - t0) / 1e9, stalls);
+	printf("ceiling_eps=%.0f messages=%zu avg_bytes=%.1f\n", (double)c.n * 1e9 / (double)(t1 - t0), c.n,
+	       c.n ? (double)c.used / (double)c.n : 0.0);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	encode_destroy(c.enc);
+	feed_destroy(feed);
+	mdm_pcap_reader_close(r);
+	mdm_free(c.evs);
+	mdm_free(c.bytes);
+	mdm_free(file);
+	return 0;
+}
