@@ -73,7 +73,6 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("nats.password", MDM_CFG_STR, nats_password, "", 0, 0, NULL, "password (prefer MDM_NATS_PASSWORD)"),
 	F("nats.token", MDM_CFG_STR, nats_token, "", 0, 0, NULL, "token (prefer MDM_NATS_TOKEN)"),
 	F("nats.creds", MDM_CFG_STR, nats_creds, "", 0, 0, NULL, "credentials file (JWT + nkey)"),
-	F("nats.nkey_seed", MDM_CFG_STR, nats_nkey_seed, "", 0, 0, NULL, "nkey seed file"),
 	F("nats.tls_ca", MDM_CFG_STR, nats_tls_ca, "", 0, 0, NULL, "CA certificate file: enables TLS"),
 	F("nats.tls_cert", MDM_CFG_STR, nats_tls_cert, "", 0, 0, NULL, "client certificate file"),
 	F("nats.tls_key", MDM_CFG_STR, nats_tls_key, "", 0, 0, NULL, "client key file"),

@@ -53,7 +53,6 @@ struct collector_cfg {
 	char *nats_password;
 	char *nats_token;
 	char *nats_creds;
-	char *nats_nkey_seed;
 	char *nats_tls_ca;
 	char *nats_tls_cert;
 	char *nats_tls_key;

@@ -919,7 +919,12 @@ static void put_value(struct mdm_buf *b, const struct mdm_cfg_field *f, const vo
 		bool unset = (f->type == MDM_CFG_STR && !v.s) || (f->type == MDM_CFG_STRLIST && v.l.n == 0) ||
 			     (f->type == MDM_CFG_RAW && !v.r.node);
 
-		mdm_buf_puts(b, unset ? "~" : "\"***\"");
+		/* an empty secret is not a secret: print it as empty, or reloading
+		 * the printed file would set the password to "***" */
+		if (f->type == MDM_CFG_STR && v.s && !v.s[0])
+			mdm_buf_puts(b, "\"\"");
+		else
+			mdm_buf_puts(b, unset ? "~" : "\"***\"");
 		return;
 	}
 	switch (f->type) {

@@ -188,6 +188,31 @@ static void url_of(const struct srv *s, char *buf, size_t len)
 	snprintf(buf, len, "nats://127.0.0.1:%d", s->port);
 }
 
+struct ack_log {
+	size_t n;            /* tokens are 0..n-1 */
+	uint32_t *calls;     /* handler calls per token */
+	uint8_t *result;
+	uint64_t *seq;
+	uint64_t bad_tokens;
+};
+
+struct advisory {
+	pthread_mutex_t mu;
+	int count;
+	char last[1024];
+};
+
+/* Everything a callback may still touch after a test fails half-way lives
+ * here, not on the test's stack, and fx_teardown releases it: a bus left
+ * running by a failed test would otherwise write into dead stack frames. */
+static struct {
+	struct mdm_bus *bus;
+	struct mdm_bus_sub *subs[2];
+	struct ack_log log;
+	struct advisory adv;
+	int count;
+} fx;
+
 static struct mdm_bus *bus_open(const struct srv *s, struct mdm_bus_params *p)
 {
 	struct mdm_bus_params def;
@@ -204,18 +229,17 @@ static struct mdm_bus *bus_open(const struct srv *s, struct mdm_bus_params *p)
 	rc = mdm_bus_create(&bus, p);
 	if (rc != 0)
 		fail_msg("mdm_bus_create: %d %s", rc, mdm_err_last());
+	fx.bus = bus;
 	return bus;
 }
 
-/* ---- ack recording ---------------------------------------------------- */
+static void bus_close(void)
+{
+	mdm_bus_destroy(fx.bus);
+	fx.bus = NULL;
+}
 
-struct ack_log {
-	size_t n;            /* tokens are 0..n-1 */
-	uint32_t *calls;     /* handler calls per token */
-	uint8_t *result;
-	uint64_t *seq;
-	uint64_t bad_tokens;
-};
+/* ---- ack recording ---------------------------------------------------- */
 
 static void ack_log_init(struct ack_log *l, size_t n)
 {
@@ -232,6 +256,7 @@ static void ack_log_fini(struct ack_log *l)
 	mdm_free(l->calls);
 	mdm_free(l->result);
 	mdm_free(l->seq);
+	memset(l, 0, sizeof(*l));
 }
 
 static void ack_record(void *ctx, const struct mdm_bus_ack *a)
@@ -356,7 +381,7 @@ static void test_connect_auth_and_tls(void **state)
 	p.tls_required = false;
 	bus = bus_open(s, &p);
 	assert_true(mdm_bus_connected(bus));
-	mdm_bus_destroy(bus);
+	bus_close();
 }
 
 static void test_no_jetstream(void **state)
@@ -379,7 +404,7 @@ static void test_no_jetstream(void **state)
 	/* Core NATS still works. */
 	assert_int_equal(mdm_bus_publish(bus, "stats.test.1", "{}", 2), 0);
 	assert_int_equal(mdm_bus_flush(bus, 2000), 0);
-	mdm_bus_destroy(bus);
+	bus_close();
 }
 
 /* ---- streams ---------------------------------------------------------- */
@@ -434,7 +459,7 @@ static void test_stream_ensure(void **state)
 	c.n_subjects = 0;
 	assert_int_equal(mdm_bus_stream_ensure(bus, &c), -EINVAL);
 	assert_int_equal(mdm_bus_stream_info(bus, "NOPE", &info), -ENOENT);
-	mdm_bus_destroy(bus);
+	bus_close();
 }
 
 /* ---- async publish ---------------------------------------------------- */
@@ -457,22 +482,22 @@ static void test_publish_exactly_once(void **state)
 	struct mdm_bus *bus = bus_open(&g_js, NULL);
 	struct mdm_bus_stream_info info;
 	struct pub_stats st = { 0 };
-	struct ack_log l;
+	struct ack_log *l = &fx.log;
 	uint8_t *seen = mdm_calloc(N + 1, 1);
 
-	ack_log_init(&l, 2 * N);
-	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ack_log_init(l, 2 * N);
+	mdm_bus_set_ack_handler(bus, ack_record, l);
 	ensure_stream(bus, "PUB", "pub.>", false);
 
 	publish_range(bus, "pub.itch", "itch.1", 0, N, 0, &st, NULL, NULL);
 	if (mdm_bus_publish_drain(bus, 20000) != 0)
 		fail_msg("drain: %s", mdm_err_last());
 	for (size_t i = 0; i < N; i++) {
-		assert_int_equal(l.calls[i], 1);
-		assert_int_equal(l.result[i], MDM_BUS_ACK_STORED);
-		assert_true(l.seq[i] >= 1 && l.seq[i] <= N);
-		assert_int_equal(seen[l.seq[i]], 0);
-		seen[l.seq[i]] = 1;
+		assert_int_equal(l->calls[i], 1);
+		assert_int_equal(l->result[i], MDM_BUS_ACK_STORED);
+		assert_true(l->seq[i] >= 1 && l->seq[i] <= N);
+		assert_int_equal(seen[l->seq[i]], 0);
+		seen[l->seq[i]] = 1;
 	}
 	check_counters(bus, N, N, 0);
 	assert_int_equal(mdm_bus_stream_info(bus, "PUB", &info), 0);
@@ -484,19 +509,19 @@ static void test_publish_exactly_once(void **state)
 	if (mdm_bus_publish_drain(bus, 20000) != 0)
 		fail_msg("drain: %s", mdm_err_last());
 	for (size_t i = 0; i < N; i++) {
-		assert_int_equal(l.calls[N + i], 1);
-		assert_int_equal(l.result[N + i], MDM_BUS_ACK_DUPLICATE);
-		assert_int_equal(l.seq[N + i], l.seq[i]);
+		assert_int_equal(l->calls[N + i], 1);
+		assert_int_equal(l->result[N + i], MDM_BUS_ACK_DUPLICATE);
+		assert_int_equal(l->seq[N + i], l->seq[i]);
 	}
-	assert_int_equal(l.bad_tokens, 0);
+	assert_int_equal(l->bad_tokens, 0);
 	check_counters(bus, 2 * N, N, N);
 	assert_int_equal(mdm_bus_stream_info(bus, "PUB", &info), 0);
 	assert_int_equal(info.msgs, N);
 
 	assert_int_equal(mdm_bus_publish_async(bus, "", "id", NULL, "x", 1, 0), -EINVAL);
 	assert_int_equal(mdm_bus_publish_async(bus, "pub.x", NULL, NULL, "x", 1, 0), -EINVAL);
-	mdm_bus_destroy(bus);
-	ack_log_fini(&l);
+	bus_close();
+	ack_log_fini(l);
 	mdm_free(seen);
 }
 
@@ -538,14 +563,14 @@ static void test_backpressure(void **state)
 	struct mdm_bus_counters c;
 	struct pub_stats st = { 0 };
 	struct freeze_plan f = { 0 };
-	struct ack_log l;
+	struct ack_log *l = &fx.log;
 
 	mdm_bus_params_init(&p);
 	p.max_pending = 4;
 	p.stall_wait_ms = 1;
 	bus = bus_open(&g_js, &p);
-	ack_log_init(&l, N);
-	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ack_log_init(l, N);
+	mdm_bus_set_ack_handler(bus, ack_record, l);
 	ensure_stream(bus, "BP", "bp.>", false);
 
 	f.bus = bus;
@@ -559,14 +584,14 @@ static void test_backpressure(void **state)
 	mdm_bus_counters_get(bus, &c);
 	assert_int_equal(c.stalls, st.eagain);
 	for (size_t i = 0; i < N; i++) {
-		assert_int_equal(l.calls[i], 1);
-		assert_int_equal(l.result[i], MDM_BUS_ACK_STORED);
+		assert_int_equal(l->calls[i], 1);
+		assert_int_equal(l->result[i], MDM_BUS_ACK_STORED);
 	}
 	check_counters(bus, N, N, 0);
 	assert_int_equal(mdm_bus_stream_info(bus, "BP", &info), 0);
 	assert_int_equal(info.msgs, N);
-	mdm_bus_destroy(bus);
-	ack_log_fini(&l);
+	bus_close();
+	ack_log_fini(l);
 }
 
 /* Fetch every message of `stream` through a fresh consumer and count each
@@ -650,7 +675,7 @@ static void test_kill9_restart(void **state)
 	struct mdm_bus_counters c;
 	struct mdm_bus_stream_info info;
 	struct pub_stats st = { 0 };
-	struct ack_log l;
+	struct ack_log *l = &fx.log;
 	size_t published = 0;
 	struct kill_plan plan = { .srv = s, .published = &published, .kill_at = 8000 };
 	uint32_t *ids = mdm_calloc(N, sizeof(*ids));
@@ -664,8 +689,8 @@ static void test_kill9_restart(void **state)
 	p.max_pending = 2048;
 	bus = bus_open(s, &p);
 	plan.bus = bus;
-	ack_log_init(&l, N);
-	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ack_log_init(l, N);
+	mdm_bus_set_ack_handler(bus, ack_record, l);
 	ensure_stream(bus, "KILL", "kill.>", false);
 
 	publish_range(bus, "kill.itch", "k", 0, N, 0, &st, kill_step_counting, &plan);
@@ -685,7 +710,7 @@ static void test_kill9_restart(void **state)
 	assert_true(c.retries > 0);
 	assert_true(c.disconnects >= 1);
 	assert_true(c.reconnects >= 1);
-	assert_int_equal(l.bad_tokens, 0);
+	assert_int_equal(l->bad_tokens, 0);
 
 	assert_int_equal(mdm_bus_stream_info(bus, "KILL", &info), 0);
 	assert_int_equal(info.msgs, N);
@@ -695,12 +720,12 @@ static void test_kill9_restart(void **state)
 	for (size_t i = 0; i < N; i++) {
 		if (ids[i] != 1)
 			fail_msg("Msg-Id k.%zu stored %u times", i, ids[i]);
-		assert_int_equal(l.calls[i], 1);
+		assert_int_equal(l->calls[i], 1);
 		/* The sequence reported to the publisher holds that very message. */
-		assert_int_equal(l.seq[i], at_seq[i]);
+		assert_int_equal(l->seq[i], at_seq[i]);
 	}
-	mdm_bus_destroy(bus);
-	ack_log_fini(&l);
+	bus_close();
+	ack_log_fini(l);
 	mdm_free(ids);
 	mdm_free(at_seq);
 }
@@ -715,7 +740,7 @@ static void test_connection_lost_for_good(void **state)
 	struct mdm_bus *bus;
 	struct mdm_bus_counters c;
 	struct pub_stats st = { 0 };
-	struct ack_log l;
+	struct ack_log *l = &fx.log;
 	uint64_t t0;
 	int status;
 
@@ -724,8 +749,8 @@ static void test_connection_lost_for_good(void **state)
 	p.max_reconnect = 0;
 	p.ack_timeout_ms = 20000;
 	bus = bus_open(s, &p);
-	ack_log_init(&l, N);
-	mdm_bus_set_ack_handler(bus, ack_record, &l);
+	ack_log_init(l, N);
+	mdm_bus_set_ack_handler(bus, ack_record, l);
 	ensure_stream(bus, "LOST", "lost.>", false);
 
 	/* Frozen (and known to be: kill() alone does not wait) before anything is
@@ -745,23 +770,17 @@ static void test_connection_lost_for_good(void **state)
 	assert_int_equal(c.failed, N);
 	assert_int_equal(c.acked + c.duplicates, 0);
 	for (size_t i = 0; i < N; i++) {
-		assert_int_equal(l.calls[i], 1);
-		assert_int_equal(l.result[i], MDM_BUS_ACK_FAILED);
+		assert_int_equal(l->calls[i], 1);
+		assert_int_equal(l->result[i], MDM_BUS_ACK_FAILED);
 	}
 	assert_false(mdm_bus_connected(bus));
 	assert_int_equal(mdm_bus_publish_async(bus, "lost.x", "late", NULL, "x", 1, 0), -ENOTCONN);
-	mdm_bus_destroy(bus);
-	assert_int_equal(l.calls[0], 1); /* destroy reports nothing twice */
-	ack_log_fini(&l);
+	bus_close();
+	assert_int_equal(l->calls[0], 1); /* destroy reports nothing twice */
+	ack_log_fini(l);
 }
 
 /* ---- pull consumers, advisories, direct get --------------------------- */
-
-struct advisory {
-	pthread_mutex_t mu;
-	int count;
-	char last[1024];
-};
 
 static void on_advisory(void *ctx, struct mdm_bus_msg *m)
 {
@@ -792,7 +811,7 @@ static size_t fetch_n(struct mdm_bus_sub *sub, struct mdm_bus_msg **msgs, size_t
 static void test_pull_consumer(void **state)
 {
 	struct mdm_bus *bus = bus_open(&g_js, NULL);
-	struct advisory adv = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct advisory *adv = &fx.adv;
 	const int64_t backoff[] = { 1 * (int64_t)MDM_NS_PER_S, 2 * (int64_t)MDM_NS_PER_S };
 	struct mdm_consumer_cfg cc = { .filter_subject = "work.a", .ack_wait_ns = 2 * (int64_t)MDM_NS_PER_S,
 				       .max_deliver = 3, .max_ack_pending = 100, .max_waiting = 64 };
@@ -801,12 +820,13 @@ static void test_pull_consumer(void **state)
 	struct mdm_bus_msg *msgs[10], *g;
 	struct mdm_bus_msg_meta meta;
 	struct mdm_bus_stream_info info;
-	struct mdm_bus_sub *sub, *asub, *bad = (struct mdm_bus_sub *)&cc;
+	struct mdm_bus_sub *sub, *bad = (struct mdm_bus_sub *)&cc;
 	const char *v;
 	char want[64];
 	uint64_t seq2, t0;
 	size_t n;
 
+	pthread_mutex_init(&adv->mu, NULL);
 	ensure_stream(bus, "WORK", "work.>", false);
 	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w1", &cc), MDM_BUS_CREATED);
 	assert_int_equal(mdm_bus_consumer_ensure(bus, "WORK", "w1", &cc), MDM_BUS_UNCHANGED);
@@ -820,8 +840,8 @@ static void test_pull_consumer(void **state)
 	assert_int_equal(mdm_bus_pull_subscribe(bus, "WORK", "nope", &bad), -ENOENT);
 	assert_null(bad);
 
-	assert_int_equal(mdm_bus_subscribe(bus, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>", on_advisory, &adv,
-					   &asub), 0);
+	assert_int_equal(mdm_bus_subscribe(bus, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>", on_advisory, adv,
+					   &fx.subs[0]), 0);
 	assert_int_equal(mdm_bus_publish_async(bus, "work.a", "w-1", "text/plain", "a1", 2, 1), 0);
 	assert_int_equal(mdm_bus_publish_async(bus, "work.b", "w-b", "text/plain", "b1", 2, 2), 0);
 	assert_int_equal(mdm_bus_publish_async(bus, "work.a", "w-2", "text/plain", "a2", 2, 3), 0);
@@ -877,20 +897,20 @@ static void test_pull_consumer(void **state)
 	assert_int_equal(n, 0);
 	t0 = mdm_mono_ns();
 	for (;;) {
-		pthread_mutex_lock(&adv.mu);
-		if (adv.count > 0)
+		pthread_mutex_lock(&adv->mu);
+		if (adv->count > 0)
 			break;
-		pthread_mutex_unlock(&adv.mu);
+		pthread_mutex_unlock(&adv->mu);
 		if (mdm_mono_ns() - t0 > 3 * MDM_NS_PER_S)
 			fail_msg("no MAX_DELIVERIES advisory");
 		mdm_sleep_ns(20 * MDM_NS_PER_MS);
 	}
 	snprintf(want, sizeof(want), "\"stream_seq\":%" PRIu64, seq2);
-	assert_non_null(strstr(adv.last, "\"stream\":\"WORK\""));
-	assert_non_null(strstr(adv.last, "\"consumer\":\"w1\""));
-	assert_non_null(strstr(adv.last, want));
-	assert_non_null(strstr(adv.last, "\"deliveries\":3"));
-	pthread_mutex_unlock(&adv.mu);
+	assert_non_null(strstr(adv->last, "\"stream\":\"WORK\""));
+	assert_non_null(strstr(adv->last, "\"consumer\":\"w1\""));
+	assert_non_null(strstr(adv->last, want));
+	assert_non_null(strstr(adv->last, "\"deliveries\":3"));
+	pthread_mutex_unlock(&adv->mu);
 
 	/* Dead-letter path: the original by sequence. */
 	assert_int_equal(mdm_bus_stream_msg_get(bus, "WORK", seq2, &g), 0);
@@ -908,9 +928,9 @@ static void test_pull_consumer(void **state)
 	assert_int_equal(info.msgs, 4);
 	assert_int_equal(info.consumers, 2);
 	mdm_bus_sub_destroy(sub);
-	mdm_bus_sub_destroy(asub);
-	pthread_mutex_destroy(&adv.mu);
-	mdm_bus_destroy(bus);
+	mdm_bus_sub_destroy(fx.subs[0]);
+	fx.subs[0] = NULL;
+	bus_close();
 }
 
 /* ---- core pub/sub ----------------------------------------------------- */
@@ -924,26 +944,26 @@ static void on_count(void *ctx, struct mdm_bus_msg *m)
 static void test_core_pubsub(void **state)
 {
 	struct mdm_bus *bus = bus_open(&g_js, NULL);
-	struct mdm_bus_sub *sub;
+	int *count = &fx.count;
 	uint64_t t0;
-	int count = 0;
 
-	assert_int_equal(mdm_bus_subscribe(bus, "stats.test.>", on_count, &count, &sub), 0);
+	assert_int_equal(mdm_bus_subscribe(bus, "stats.test.>", on_count, count, &fx.subs[1]), 0);
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(mdm_bus_publish(bus, "stats.test.1", "{}", 2), 0);
 	assert_int_equal(mdm_bus_flush(bus, 2000), 0);
 	t0 = mdm_mono_ns();
-	while (__atomic_load_n(&count, __ATOMIC_RELAXED) < 100 && mdm_mono_ns() - t0 < 2 * MDM_NS_PER_S)
+	while (__atomic_load_n(count, __ATOMIC_RELAXED) < 100 && mdm_mono_ns() - t0 < 2 * MDM_NS_PER_S)
 		mdm_sleep_ns(5 * MDM_NS_PER_MS);
-	assert_int_equal(__atomic_load_n(&count, __ATOMIC_RELAXED), 100);
-	mdm_bus_sub_destroy(sub);
+	assert_int_equal(__atomic_load_n(count, __ATOMIC_RELAXED), 100);
+	mdm_bus_sub_destroy(fx.subs[1]);
+	fx.subs[1] = NULL;
 	assert_int_equal(mdm_bus_publish(bus, "stats.test.1", "{}", 2), 0);
 	assert_int_equal(mdm_bus_flush(bus, 2000), 0);
 	mdm_sleep_ns(50 * MDM_NS_PER_MS);
-	assert_int_equal(__atomic_load_n(&count, __ATOMIC_RELAXED), 100);
+	assert_int_equal(__atomic_load_n(count, __ATOMIC_RELAXED), 100);
 	assert_int_equal(mdm_bus_publish(bus, "", "{}", 2), -EINVAL);
 	mdm_bus_sub_destroy(NULL);
-	mdm_bus_destroy(bus);
+	bus_close();
 }
 
 /* ---- KV --------------------------------------------------------------- */
@@ -997,7 +1017,7 @@ static void test_kv(void **state)
 	mdm_bus_kv_watch_destroy(w);
 	mdm_bus_kv_destroy(kv);
 	mdm_bus_kv_destroy(NULL);
-	mdm_bus_destroy(bus);
+	bus_close();
 }
 
 static int group_setup(void **state)
@@ -1006,8 +1026,17 @@ static int group_setup(void **state)
 	return 0;
 }
 
-static int own_teardown(void **state)
+/* After every test, passed or failed: callbacks first, then the bus, then a
+ * server the test started. */
+static int fx_teardown(void **state)
 {
+	for (size_t i = 0; i < sizeof(fx.subs) / sizeof(fx.subs[0]); i++)
+		mdm_bus_sub_destroy(fx.subs[i]);
+	mdm_bus_destroy(fx.bus);
+	ack_log_fini(&fx.log);
+	memset(&fx, 0, sizeof(fx));
+	if (g_js.pid > 0)
+		kill(g_js.pid, SIGCONT); /* in case a failed test left it frozen */
 	if (g_own.dir[0])
 		srv_stop(&g_own);
 	return 0;
@@ -1022,17 +1051,17 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_connect_refused),
-		cmocka_unit_test_teardown(test_connect_auth_and_tls, own_teardown),
-		cmocka_unit_test_teardown(test_no_jetstream, own_teardown),
-		cmocka_unit_test(test_stream_ensure),
-		cmocka_unit_test(test_publish_exactly_once),
-		cmocka_unit_test(test_backpressure),
-		cmocka_unit_test_teardown(test_kill9_restart, own_teardown),
-		cmocka_unit_test_teardown(test_connection_lost_for_good, own_teardown),
-		cmocka_unit_test(test_pull_consumer),
-		cmocka_unit_test(test_core_pubsub),
-		cmocka_unit_test(test_kv),
+		cmocka_unit_test_teardown(test_connect_refused, fx_teardown),
+		cmocka_unit_test_teardown(test_connect_auth_and_tls, fx_teardown),
+		cmocka_unit_test_teardown(test_no_jetstream, fx_teardown),
+		cmocka_unit_test_teardown(test_stream_ensure, fx_teardown),
+		cmocka_unit_test_teardown(test_publish_exactly_once, fx_teardown),
+		cmocka_unit_test_teardown(test_backpressure, fx_teardown),
+		cmocka_unit_test_teardown(test_kill9_restart, fx_teardown),
+		cmocka_unit_test_teardown(test_connection_lost_for_good, fx_teardown),
+		cmocka_unit_test_teardown(test_pull_consumer, fx_teardown),
+		cmocka_unit_test_teardown(test_core_pubsub, fx_teardown),
+		cmocka_unit_test_teardown(test_kv, fx_teardown),
 	};
 	int failed;
 

@@ -1,0 +1,15 @@
+/* SQLite-only access to a store opened with store_sqlite_ops, for tests and
+ * diagnostics (e.g. setting PRAGMA max_page_count to make the disk "full").
+ * Not for the processor's own use: it goes through store_ops. */
+#ifndef STORE_SQLITE_H
+#define STORE_SQLITE_H
+
+#include "store.h"
+
+struct sqlite3;
+
+/* The store's connection, borrowed: valid until close(s). Only for a store
+ * opened by store_sqlite_ops, on the thread that uses the store. */
+struct sqlite3 *store_sqlite_handle(struct store *s);
+
+#endif
