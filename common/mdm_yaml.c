@@ -446,6 +446,19 @@ void mdm_yaml_write_quoted(struct mdm_buf *b, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		/* YAML line breaks beyond ASCII (NEL U+0085, LS U+2028, PS U+2029)
+		 * would be folded by a reader: write their escapes */
+		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85) {
+			mdm_buf_puts(b, "\\N");
+			i++;
+			continue;
+		}
+		if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+		    ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
+			mdm_buf_puts(b, (unsigned char)s[i + 2] == 0xa8 ? "\\L" : "\\P");
+			i += 2;
+			continue;
+		}
 		switch (c) {
 		case '"': mdm_buf_puts(b, "\\\""); break;
 		case '\\': mdm_buf_puts(b, "\\\\"); break;

@@ -46,9 +46,9 @@ struct rules_holder;
  *         "FILE:LINE: rules[i].key: reason" (unknown keys with a did-you-mean,
  *         wrong node kinds, bad operators or numbers, unknown or mistyped
  *         field names, duplicate rule names, empty target lists, bad subject
- * *         patterns, bad table names, bad template placeholders); -ENOMEM. Detail via
- *         mdm_err_last(). Thread-safe (no shared state). Start-up and reload
- *         only: allocates. */
+ *         patterns, bad table names, bad template placeholders); -ENOMEM.
+ *         Detail via mdm_err_last(). Thread-safe (no shared state). Start-up
+ *         and reload only: allocates. */
 int rules_load(const char *path, struct rules **out);
 
 /* As rules_load, from len bytes of YAML text; `name` stands for the file name

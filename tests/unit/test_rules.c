@@ -858,7 +858,7 @@ static void test_shipped_rules_yaml(void **state)
 			    "trading_halts/alert:alert.trading_halts.AAPL trading_halts/table:events");
 	mk(&t, 'A', "AAPL");
 	t.a.price = 1500000, t.a.shares = 20000;
-	assert_string_equal(outcome(r, &t.rev), "large_bids/publish:md.watch.itch.A.AAPL");
+	assert_string_equal(outcome(r, &t.rev), "large_bids/publish:alert.large_bid.AAPL");
 	mk(&t, 'E', "AAPL");
 	t.order.known = 0;
 	assert_string_equal(outcome(r, &t.rev),
