@@ -25,7 +25,7 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("feed.dst_b", MDM_CFG_STR, feed_dst_b, "", 0, 0, NULL,
 	  "line B group:port for A/B arbitration (each sequence delivered once); empty = one line"),
 	F("feed.session_date", MDM_CFG_UINT, feed_session_date, "0", 0, 99991231, NULL,
-	  "trading date YYYYMMDD stamped on events; 0 = unknown"),
+	  "trading date YYYYMMDD stamped on events; 0 = the US/Eastern date of the first packet"),
 	F("feed.book_capacity", MDM_CFG_UINT, feed_book_capacity, "4194304", 16, 1073741824, NULL,
 	  "order-state table slots (power of two; live orders up to 7/8 of it)"),
 	F("feed.gap_capacity", MDM_CFG_UINT, feed_gap_capacity, "256", 1, 1048576, NULL,

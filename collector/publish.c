@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -16,6 +17,7 @@
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
+#include "mdm_et.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "mdm_poll.h"
@@ -195,6 +197,13 @@ static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *d
 		order.remaining_shares = e->order_remaining;
 		order.ref = e->order_ref;
 		meta.order = &order;
+	}
+	if (unlikely(pb->session_date == 0)) {
+		/* no configured date: the trading date of the first packet, by its
+		 * capture time (replays) or receive time (live) */
+		pb->session_date = mdm_et_date(e->wire_ts_ns ? e->wire_ts_ns : e->rx_ts_ns);
+		meta.session_date = pb->session_date;
+		mdm_log_info("session date %u (US/Eastern date of the first packet)", pb->session_date);
 	}
 	/* the RX core decoded these bytes already; this only rebuilds the view */
 	if (itch_decode(e->msg, e->len, &m) != ITCH_OK)

@@ -1,6 +1,5 @@
-/* MarketEvent -> trade rows and Trade/Bar messages, and US/Eastern session
- * midnights computed from the calendar (the DST rule is four lines; a TZ
- * database lookup would need localtime, which is neither pure nor cheap). */
+/* MarketEvent -> trade rows and Trade/Bar messages; absolute times from the
+ * US/Eastern session midnight (common/mdm_et.c). */
 #include "derive.h"
 
 #include <errno.h>
@@ -9,9 +8,8 @@
 #include <string.h>
 
 #include "mdm_err.h"
+#include "mdm_et.h"
 
-#define NS_PER_DAY 86400000000000ULL
-#define NS_PER_HOUR 3600000000000ULL
 
 void derive_init(struct derive *d, uint32_t default_session_date)
 {
@@ -19,61 +17,10 @@ void derive_init(struct derive *d, uint32_t default_session_date)
 	d->default_session_date = default_session_date;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil: shifting the year to start in March puts the leap day
- * last, so the month lengths follow a linear formula). */
-static int64_t days_from_civil(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* 0 = Sunday. 1970-01-01 was a Thursday; days are >= 0 here. */
-static int weekday(int64_t days)
-{
-	return (int)((days + 4) % 7);
-}
-
-static bool leap_year(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int y, int m)
-{
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return m == 2 && leap_year(y) ? 29 : days[m - 1];
-}
-
-/* Day number of the n-th (1-based) Sunday of month m. */
-static int64_t nth_sunday(int y, int m, int n)
-{
-	int64_t first = days_from_civil(y, m, 1);
-
-	return first + (7 - weekday(first)) % 7 + 7 * (n - 1);
-}
-
 int derive_midnight_et_ns(uint32_t yyyymmdd, uint64_t *out_ns)
 {
-	int y = (int)(yyyymmdd / 10000), m = (int)(yyyymmdd / 100 % 100), d = (int)(yyyymmdd % 100);
-	int64_t day, dst_on, dst_off;
-
-	if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+	if (mdm_et_midnight_ns(yyyymmdd, out_ns) != 0)
 		return mdm_err_set(-EINVAL, "session date %u is not a valid YYYYMMDD date", yyyymmdd);
-	day = days_from_civil(y, m, d);
-	/* The switches happen at 02:00 local, so a switch day's midnight still
-	 * has the old offset: EDT covers midnights strictly after the March
-	 * switch day up to and including the November one. */
-	dst_on = nth_sunday(y, 3, 2);
-	dst_off = nth_sunday(y, 11, 1);
-	*out_ns = (uint64_t)day * NS_PER_DAY + (day > dst_on && day <= dst_off ? 4 : 5) * NS_PER_HOUR;
 	return 0;
 }
 

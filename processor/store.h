@@ -19,8 +19,11 @@
  *
  * Errors: negative errno; -EAGAIN / -ECONNRESET / -ENOSPC mean "our side is
  * unavailable, try the batch again later" (nak with backoff), anything else
- * is a bug or a bad config. Detail via mdm_err_last(). A store is used by one
- * worker thread (each worker opens its own). */
+ * is a bug or a bad config. Detail via mdm_err_last(). A backend may gather
+ * a batch's rows and send them later (PostgreSQL does), so a row's failure
+ * can surface at a later put, refresh_bar, get_bar or commit: whichever call
+ * fails, roll the batch back. A store is used by one worker thread (each
+ * worker opens its own). */
 #ifndef STORE_H
 #define STORE_H
 

@@ -186,7 +186,8 @@ static void test_schema(void **state)
 struct writer {
 	struct store *s;
 	struct store_trade t;
-	int rc_put, rc_refresh, rc_commit;
+	int rc_put, rc_refresh, rc_get, rc_commit;
+	struct store_bar bar; /* as seen inside its batch */
 };
 
 static void *writer_run(void *arg)
@@ -195,12 +196,15 @@ static void *writer_run(void *arg)
 
 	w->rc_put = store_pg_ops.put_trade(w->s, &w->t);
 	w->rc_refresh = store_pg_ops.refresh_bar(w->s, w->t.symbol, MINUTE0);
+	w->rc_get = store_pg_ops.get_bar(w->s, w->t.symbol, MINUTE0, &w->bar); /* computes it now */
 	w->rc_commit = store_pg_ops.commit(w->s);
 	return NULL;
 }
 
-/* Two processes write trades of one symbol-minute at once: the bar that
- * stays must count both, whichever commits first. */
+/* Two processes write trades of one symbol-minute at once, and both have
+ * computed the bar before the first commits: the bar that stays must count
+ * both trades (the second writer's computation waits for the first's commit,
+ * or it would not see the first's trade). */
 static void test_two_writers_one_bar(void **state)
 {
 	struct store *a = store_suite_open(), *b = NULL;
@@ -214,6 +218,8 @@ static void test_two_writers_one_bar(void **state)
 	CHECK(store_pg_ops.begin(a), 0);
 	CHECK(store_pg_ops.put_trade(a, &ta), 0);
 	CHECK(store_pg_ops.refresh_bar(a, "TWO", MINUTE0), 0);
+	CHECK(store_pg_ops.get_bar(a, "TWO", MINUTE0, &bar), 0);
+	assert_int_equal(bar.volume, 10);
 	CHECK(store_pg_ops.begin(b), 0);
 	assert_int_equal(pthread_create(&th, NULL, writer_run, &w), 0);
 	mdm_sleep_ns(300 * MDM_NS_PER_MS); /* b is now waiting for a's bar */
@@ -221,6 +227,8 @@ static void test_two_writers_one_bar(void **state)
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(w.rc_put, 0);
 	assert_int_equal(w.rc_refresh, 0);
+	assert_int_equal(w.rc_get, 0);
+	assert_int_equal(w.bar.volume, 40);
 	assert_int_equal(w.rc_commit, 0);
 	CHECK(store_pg_ops.get_bar(a, "TWO", MINUTE0, &bar), 0);
 	assert_int_equal(bar.trade_count, 2);
