@@ -1,9 +1,10 @@
 /* Decoded ITCH message -> packed mdmesh.v1.MarketEvent bytes.
  *
  * The ITCH field table (itch_msgs.def) and the protobuf descriptors share field
- * names, so the mapping is resolved once at create time and encoding is one
- * loop over the type's fields into protobuf-c structs that live inside the
- * encoder. No allocation per event. One encoder per thread (not thread-safe). */
+ * names, so the mapping is resolved once at create time; encoding is then one
+ * loop over the type's fields writing protobuf wire format directly (canonical:
+ * the same bytes protobuf-c would pack). No allocation per event. One encoder
+ * per thread (not thread-safe). */
 #ifndef ENCODE_H
 #define ENCODE_H
 
@@ -55,10 +56,5 @@ void encode_destroy(struct encoder *e);
  * when cap is too small (never with cap >= ENCODE_MAX_EVENT_LEN). Hot-path safe. */
 int encode_event(struct encoder *e, const struct itch_msg *m, const struct encode_meta *meta, uint8_t *buf,
 		 size_t cap, size_t *len);
-
-/* The encoder's MarketEvent as filled by the last encode_event (a
- * Mdmesh__V1__MarketEvent *), valid until the next call: lets batch mode put
- * events into an EventBatch without unpacking. */
-const void *encode_last_event(const struct encoder *e);
 
 #endif

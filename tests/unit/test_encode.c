@@ -40,6 +40,17 @@ static void build(const struct itch_msg_desc *d, uint8_t *p)
 	}
 }
 
+/* Our bytes are canonical protobuf: protobuf-c packs the decoded message back
+ * to exactly the same bytes. */
+static void assert_canonical(const Mdmesh__V1__MarketEvent *ev, const uint8_t *bytes, size_t len)
+{
+	uint8_t re[ENCODE_MAX_EVENT_LEN];
+
+	assert_int_equal(mdmesh__v1__market_event__get_packed_size(ev), len);
+	assert_int_equal(mdmesh__v1__market_event__pack(ev, re), len);
+	assert_memory_equal(re, bytes, len);
+}
+
 static void test_every_type_every_field(void **state)
 {
 	struct encoder *e;
@@ -60,6 +71,7 @@ static void test_every_type_every_field(void **state)
 		assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
 		ev = mdmesh__v1__market_event__unpack(NULL, len, out);
 		assert_non_null(ev);
+		assert_canonical(ev, out, len);
 		assert_int_equal(ev->header->seq, 77);
 		assert_int_equal(ev->header->stock_locate, 0x0102);
 		assert_int_equal(ev->header->tracking_number, 0x0304);
@@ -123,6 +135,7 @@ static void test_add_order_exact_and_order_state(void **state)
 	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
 	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
 	assert_non_null(ev);
+	assert_canonical(ev, out, len);
 	assert_int_equal(ev->body_case, MDMESH__V1__MARKET_EVENT__BODY_ADD_ORDER);
 	assert_int_equal(ev->header->exchange_ts_ns, 34200000000001ULL);
 	assert_int_equal(ev->header->rx_ts_ns, 5);
@@ -142,6 +155,7 @@ static void test_add_order_exact_and_order_state(void **state)
 	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
 	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
 	assert_non_null(ev);
+	assert_canonical(ev, out, len);
 	assert_int_equal(ev->body_case, MDMESH__V1__MARKET_EVENT__BODY_ORDER_EXECUTED);
 	assert_int_equal(ev->order_executed->executed_shares, 100);
 	assert_int_equal(ev->order_executed->match_number, 9);
@@ -153,7 +167,21 @@ static void test_add_order_exact_and_order_state(void **state)
 	assert_int_equal(ev->order->order_reference_number, 42);
 	mdmesh__v1__market_event__free_unpacked(ev, NULL);
 
-	/* a too-small buffer is refused, not overrun */
+	/* an order the book did not know: known=false, no side; still canonical */
+	o.known = false;
+	o.side = 0;
+	o.price = o.remaining_shares = 0;
+	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+	assert_non_null(ev);
+	assert_canonical(ev, out, len);
+	assert_non_null(ev->order);
+	assert_false(ev->order->known);
+	assert_string_equal(ev->order->buy_sell_indicator, "");
+	mdmesh__v1__market_event__free_unpacked(ev, NULL);
+
+	/* a small buffer that still fits is fine; a too-small one is refused, not overrun */
+	assert_int_equal(encode_event(e, &m, &meta, out, len, &len), 0);
 	assert_int_equal(encode_event(e, &m, &meta, out, 8, &len), -ENOSPC);
 	encode_destroy(e);
 }
