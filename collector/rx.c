@@ -105,10 +105,15 @@ static void record_drop(struct rx *rx, unsigned from, unsigned n)
 
 /* Hand the burst's records to the publisher. Block policy: retry until the
  * publisher makes room (this core stops reading, so the NIC/vdev queue fills
- * and counts misses) or a stop is requested. */
+ * and counts misses) or a stop is requested. While blocked the core backs off
+ * like an idle poll: on a shared machine a spinning RX core would take the CPU
+ * the publisher and nats-server need to drain the ring. */
 static void rx_flush(struct rx *rx)
 {
 	unsigned done = 0;
+	struct mdm_idle blocked = rx->idle;
+
+	blocked.empty = 0;
 
 	while (done < rx->n_out) {
 		unsigned n = rte_ring_sp_enqueue_burst_elem(rx->ring, rx->out + done, sizeof(struct rx_event),
@@ -125,7 +130,7 @@ static void rx_flush(struct rx *rx)
 				break;
 			}
 			stat_add(&rx->stats.blocked_polls, 1);
-			rte_pause();
+			mdm_idle_wait(&blocked);
 		}
 	}
 	rx->n_out = 0;
