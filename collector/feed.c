@@ -182,6 +182,16 @@ unsigned feed_on_packet(struct feed *f, const uint8_t *p, size_t len, uint8_t li
 	return emitted;
 }
 
+void feed_reset(struct feed *f)
+{
+	seq_reset(f->seq);
+	symbols_reset(f->symbols);
+	book_reset(f->book);
+	memset(&f->stats, 0, sizeof(f->stats));
+	memset(f->session_raw, 0, sizeof(f->session_raw));
+	f->session[0] = '\0';
+}
+
 unsigned feed_poll(struct feed *f, uint64_t now_ns)
 {
 	return seq_poll(f->seq, now_ns);

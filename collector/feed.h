@@ -67,6 +67,10 @@ void feed_destroy(struct feed *f);
 unsigned feed_on_packet(struct feed *f, const uint8_t *p, size_t len, uint8_t line, uint64_t now_ns,
 			feed_emit_fn emit, void *ctx);
 
+/* Back to the state of a new feed (sequencer, symbols, book, counters), for
+ * reuse without re-allocating. O(book capacity + 65536). */
+void feed_reset(struct feed *f);
+
 /* Declare holes that waited longer than pending_ns (control pass). */
 unsigned feed_poll(struct feed *f, uint64_t now_ns);
 
