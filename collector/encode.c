@@ -238,3 +238,19 @@ int encode_event(struct encoder *e, const struct itch_msg *m, const struct encod
 	}
 	return 0;
 }
+
+void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, const struct feed_msg *fm)
+{
+	memset(meta, 0, sizeof(*meta));
+	meta->session = fm->session;
+	meta->seq = fm->seq;
+	meta->symbol = fm->symbol;
+	if (fm->order) {
+		eo->known = fm->order->flags & BOOK_VIEW_KNOWN;
+		eo->side = (char)fm->order->side;
+		eo->price = fm->order->price;
+		eo->remaining_shares = fm->order->shares;
+		eo->ref = fm->order->ref;
+		meta->order = eo;
+	}
+}

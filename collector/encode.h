@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "feed.h"
 #include "itch.h"
 
 /* Upper bound of one packed MarketEvent: every string in it is bounded (feed
@@ -43,6 +44,10 @@ struct encode_meta {
 	uint32_t session_date;           /* YYYYMMDD or 0 */
 	const struct encode_order *order; /* NULL for messages that are not order-scoped */
 };
+
+/* Fill `meta` for a message the feed chain delivered: session, seq, symbol,
+ * and the order state from its book view, stored in *eo (timestamps zero). */
+void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, const struct feed_msg *fm);
 
 /* Create an encoder for feed `feed` (copied; 1..ENCODE_FEED_MAX chars).
  * Returns 0, -EINVAL (bad feed name, or the ITCH table and events.proto

@@ -44,7 +44,7 @@ static void on_msg(void *vctx, const struct feed_msg *fm)
 {
 	struct enc_ctx *c = vctx;
 	struct encode_order eo;
-	struct encode_meta meta = { .session = fm->session, .seq = fm->seq, .symbol = fm->symbol };
+	struct encode_meta meta;
 	struct ev *e;
 	size_t len;
 
@@ -54,14 +54,7 @@ static void on_msg(void *vctx, const struct feed_msg *fm)
 		c->err = -ENOSPC;
 		return;
 	}
-	if (fm->order) {
-		eo.known = fm->order->flags & BOOK_VIEW_KNOWN;
-		eo.side = (char)fm->order->side;
-		eo.price = fm->order->price;
-		eo.remaining_shares = fm->order->shares;
-		eo.ref = fm->order->ref;
-		meta.order = &eo;
-	}
+	encode_meta_from_feed(&meta, &eo, fm);
 	e = &c->evs[c->n];
 	if (encode_event(c->enc, fm->m, &meta, c->bytes + c->used, ENCODE_MAX_EVENT_LEN, &len) != 0 ||
 	    subject_event(e->subject, sizeof(e->subject), "md", "itch", (char)fm->m->type, fm->symbol) < 0 ||

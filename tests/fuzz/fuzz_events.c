@@ -30,7 +30,7 @@ static void emit(void *ctx, const struct feed_msg *fm)
 {
 	struct fz *z = ctx;
 	struct encode_order eo;
-	struct encode_meta meta = { .session = fm->session, .seq = fm->seq, .symbol = fm->symbol };
+	struct encode_meta meta;
 	uint8_t buf[ENCODE_MAX_EVENT_LEN];
 	Mdmesh__V1__MarketEvent *ev;
 	size_t n = 0;
@@ -39,14 +39,7 @@ static void emit(void *ctx, const struct feed_msg *fm)
 	FUZZ_CHECK(z->events == 0 || fm->seq > z->last_seq);
 	z->last_seq = fm->seq;
 	z->events++;
-	if (fm->order) {
-		eo.known = fm->order->flags & BOOK_VIEW_KNOWN;
-		eo.side = (char)fm->order->side;
-		eo.price = fm->order->price;
-		eo.remaining_shares = fm->order->shares;
-		eo.ref = fm->order->ref;
-		meta.order = &eo;
-	}
+	encode_meta_from_feed(&meta, &eo, fm);
 	FUZZ_CHECK(encode_event(z->enc, fm->m, &meta, buf, sizeof(buf), &n) == 0);
 	FUZZ_CHECK(n > 0 && n <= sizeof(buf));
 	ev = mdmesh__v1__market_event__unpack(NULL, n, buf);

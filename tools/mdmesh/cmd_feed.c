@@ -323,17 +323,10 @@ static void bench_encode_emit(void *vctx, const struct feed_msg *fm)
 {
 	struct bench_ctx *c = vctx;
 	struct encode_order eo;
-	struct encode_meta meta = { .session = fm->session, .seq = fm->seq, .symbol = fm->symbol };
+	struct encode_meta meta;
 	size_t n = 0;
 
-	if (fm->order) {
-		eo.known = fm->order->flags & BOOK_VIEW_KNOWN;
-		eo.side = (char)fm->order->side;
-		eo.price = fm->order->price;
-		eo.remaining_shares = fm->order->shares;
-		eo.ref = fm->order->ref;
-		meta.order = &eo;
-	}
+	encode_meta_from_feed(&meta, &eo, fm);
 	encode_event(c->enc, fm->m, &meta, c->buf, sizeof(c->buf), &n);
 	c->bytes += n;
 }
