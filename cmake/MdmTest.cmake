@@ -7,7 +7,7 @@ function(mdm_unit_test name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS "unit;${T_LABELS}"
-    ENVIRONMENT "MDM_TEST_DATA=${CMAKE_SOURCE_DIR}/tests/data;MDM_BUILD_DIR=${CMAKE_BINARY_DIR}")
+    ENVIRONMENT "MDM_SRC_DIR=${CMAKE_SOURCE_DIR};MDM_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
 
 # mdm_script_test(NAME SCRIPT path [LABELS l...] [TIMEOUT s])

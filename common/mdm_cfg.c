@@ -908,6 +908,25 @@ static void put_word(struct mdm_buf *b, const char *s)
 		mdm_yaml_write_quoted(b, s, strlen(s));
 }
 
+/* A URL's password ("postgresql://user:pw@host/db") in any string value is
+ * printed as ***, whatever the key is called. */
+static void put_str_redacted(struct mdm_buf *b, const char *s)
+{
+	const char *scheme = strstr(s, "://"), *at, *colon;
+	struct mdm_buf tmp = MDM_BUF_INIT;
+
+	if (scheme && (at = strchr(scheme + 3, '@')) != NULL &&
+	    (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3))) != NULL && !memchr(scheme + 3, '/', (size_t)(at - scheme - 3))) {
+		mdm_buf_append(&tmp, s, (size_t)(colon - s) + 1);
+		mdm_buf_puts(&tmp, "***");
+		mdm_buf_puts(&tmp, at);
+		mdm_yaml_write_quoted(b, tmp.data ? tmp.data : "", tmp.len);
+		mdm_buf_fini(&tmp);
+		return;
+	}
+	mdm_yaml_write_quoted(b, s, strlen(s));
+}
+
 static void put_value(struct mdm_buf *b, const struct mdm_cfg_field *f, const void *cfg)
 {
 	const void *p = (const char *)cfg + f->offset;
@@ -930,7 +949,7 @@ static void put_value(struct mdm_buf *b, const struct mdm_cfg_field *f, const vo
 	switch (f->type) {
 	case MDM_CFG_STR:
 		if (v.s)
-			mdm_yaml_write_quoted(b, v.s, strlen(v.s));
+			put_str_redacted(b, v.s);
 		else
 			mdm_buf_putc(b, '~');
 		break;

@@ -302,11 +302,13 @@ static int rebuild_truncate(const char *url)
 	const struct store_ops *so = store_ops_for(url);
 	struct store *s = NULL;
 	int rc = so->open(&s, url);
+	char safe_url[512];
 
 	if (rc == 0)
 		rc = so->truncate_all(s);
+	store_url_redact(url, safe_url, sizeof(safe_url));
 	if (rc != 0)
-		rc = mdm_err_set(rc, "rebuild: emptying store %s: %s", url, mdm_err_last());
+		rc = mdm_err_set(rc, "rebuild: emptying store %s: %s", safe_url, mdm_err_last());
 	so->close(s);
 	return rc;
 }
@@ -475,6 +477,7 @@ int main(int argc, char **argv)
 			rc = worker_pool_create(&pool, &wp);
 		sp.pool = pool;
 		sp.dlq = dlq;
+		sp.enrich = enrich;
 		if (rc == 0)
 			rc = processor_stats_create(&ps, &sp);
 		if (rc != 0) {
@@ -503,8 +506,14 @@ int main(int argc, char **argv)
 		mdm_log_error("%s", mdm_err_last());
 		goto out;
 	}
-	mdm_log_info("%s %s.%s with %" PRIu64 " workers into %s (%s)", o.rebuild ? "rebuilding from" : "consuming",
-		     cfg.stream_name, durable, cfg.workers, cfg.store_url, store_ops_for(cfg.store_url)->name);
+	{
+		char safe_url[512];
+
+		store_url_redact(cfg.store_url, safe_url, sizeof(safe_url)); /* never log the password */
+		mdm_log_info("%s %s.%s with %" PRIu64 " workers into %s (%s)",
+			     o.rebuild ? "rebuilding from" : "consuming", cfg.stream_name, durable, cfg.workers, safe_url,
+			     store_ops_for(cfg.store_url)->name);
+	}
 
 	/* Control loop. */
 	{

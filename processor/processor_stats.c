@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dlq.h"
+#include "enrich.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
@@ -90,6 +91,45 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 					  mdm_hdr_total_count(ps->total[s]));
 	}
 	pthread_mutex_unlock(&ps->lock);
+}
+
+/* Reference data (enrich.h): a miss is an event whose symbol the refdata
+ * bucket lacks; it is processed all the same, so this is where it shows. */
+static void collect_refdata(void *ctx, struct mdm_metrics_writer *w)
+{
+	struct processor_stats *ps = ctx;
+	struct enrich_counters c;
+
+	enrich_counters_get(ps->p.enrich, &c);
+	{
+		const struct {
+			const char *name, *help;
+			uint64_t v;
+		} counters[] = {
+			{ "mdmesh_processor_refdata_lookups_total", "reference data lookups (one per event with a symbol)",
+			  c.lookups },
+			{ "mdmesh_processor_refdata_misses_total",
+			  "lookups that found no reference data (the event is processed all the same)", c.misses },
+			{ "mdmesh_processor_refdata_updates_total", "refdata KV puts applied (initial values included)",
+			  c.updates },
+			{ "mdmesh_processor_refdata_deletes_total", "refdata instruments removed (delete, purge, resync)",
+			  c.deletes },
+			{ "mdmesh_processor_refdata_bad_values_total", "refdata values ignored (not a JSON object, bad key)",
+			  c.bad_values },
+			{ "mdmesh_processor_refdata_dropped_total", "refdata updates ignored (capacity or memory)",
+			  c.dropped },
+			{ "mdmesh_processor_refdata_watch_errors_total", "refdata KV watch failures (each re-created)",
+			  c.watch_errors },
+		};
+
+		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+			mdm_metrics_write_family(w, MDM_METRICS_COUNTER, counters[i].name, counters[i].help);
+			mdm_metrics_write_u64(w, NULL, counters[i].v);
+		}
+	}
+	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_processor_refdata_instruments",
+				 "instruments with reference data now");
+	mdm_metrics_write_u64(w, NULL, c.entries);
 }
 
 static void json_section(void *ctx, struct mdm_json *j)
@@ -202,6 +242,8 @@ static int register_all(struct processor_stats *ps)
 #undef G
 	if (rc == 0)
 		rc = mdm_metrics_add_collector(r, collect, ps);
+	if (rc == 0 && ps->p.enrich)
+		rc = mdm_metrics_add_collector(r, collect_refdata, ps);
 	if (rc == 0)
 		rc = mdm_metrics_add_json_section(r, "processor", json_section, ps);
 	return rc;

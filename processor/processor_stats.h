@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 struct dlq;
+struct enrich;
 struct mdm_buf;
 struct mdm_bus;
 struct mdm_metrics;
@@ -22,6 +23,7 @@ struct processor_stats_params {
 	struct mdm_bus *bus;
 	struct worker_pool *pool;
 	struct dlq *dlq;
+	const struct enrich *enrich;       /* refdata cache (lookups, misses), or NULL when off */
 	const char *stream, *consumer;     /* the consumer whose lag is reported */
 };
 

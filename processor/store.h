@@ -118,6 +118,11 @@ extern const struct store_ops store_pg_ops;
 /* Backend for a URL: postgresql:// or postgres:// -> PostgreSQL, else SQLite. */
 const struct store_ops *store_ops_for(const char *url);
 
+/* The URL as it may be logged: for PostgreSQL, the password (user:PASS@ and
+ * any password= parameter) replaced by ***; other URLs as they are. Copied
+ * into out[cap] (cut to fit). */
+void store_url_redact(const char *url, char *out, size_t cap);
+
 /* Longest table name put_event accepts (index names add a suffix and must
  * stay within PostgreSQL's 63 bytes). */
 #define STORE_TABLE_NAME_MAX 48

@@ -280,6 +280,14 @@ static void pg_url_scrub(const char *url, char *out, size_t cap, char **pw_out)
 	mdm_buf_fini(&b);
 }
 
+void store_url_redact(const char *url, char *out, size_t cap)
+{
+	if (store_ops_for(url) == &store_pg_ops)
+		pg_url_scrub(url, out, cap, NULL);
+	else
+		snprintf(out, cap, "%s", url ? url : "");
+}
+
 /* Copy `text` to out on one line, with every occurrence of the password
  * cut (servers do not echo it; this makes sure a future message that did
  * would still not leak it). */

@@ -507,6 +507,32 @@ static void test_print_masks_secrets(void **state)
 	expect_no_leak();
 }
 
+/* A password inside a URL is masked whatever the key is called; a URL with
+ * no password, and an '@' in a path, are left alone. */
+static void test_print_masks_url_passwords(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "postgresql://mdmesh:s3cr3t@127.0.0.1:5432/md", "url: \"postgresql://mdmesh:***@127.0.0.1:5432/md\"" },
+		{ "nats://bob:pw@h:4222", "url: \"nats://bob:***@h:4222\"" },
+		{ "nats://bob@h:4222", "url: \"nats://bob@h:4222\"" },
+		{ "nats://h:4222/a:b@c", "url: \"nats://h:4222/a:b@c\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tcfg c = { 0 };
+		char out[2048];
+
+		assert_int_equal(mdm_cfg_defaults(schema, NS, &c), 0);
+		assert_int_equal(mdm_cfg_set(schema, NS, &c, "nats.url", cases[i].in, NULL), 0);
+		print_to(&c, out, sizeof(out));
+		assert_non_null(strstr(out, cases[i].want));
+		mdm_cfg_free(schema, NS, &c);
+	}
+	expect_no_leak();
+}
+
 static void test_print_round_trip(void **state)
 {
 	struct tcfg a = { 0 }, b = { 0 };
@@ -631,6 +657,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_print_masks_url_passwords),
 		cmocka_unit_test(test_load_every_type),
 		cmocka_unit_test(test_values_via_set),
 		cmocka_unit_test(test_set_strings_and_lists),

@@ -813,13 +813,13 @@ static void test_error_line_in_long_file(void **state)
 
 static void test_shipped_rules_yaml(void **state)
 {
-	const char *data = getenv("MDM_TEST_DATA");
+	const char *src = getenv("MDM_SRC_DIR");
 	struct rules *r = NULL;
 	char path[512];
 	struct tev t;
 
-	assert_non_null(data);
-	snprintf(path, sizeof(path), "%s/../../configs/rules.yaml", data);
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/configs/rules.yaml", src);
 	if (rules_load(path, &r) != 0)
 		fail_msg("%s", mdm_err_last());
 	/* $2,000,000: $200.0000 x 10,000 shares = 20,000,000,000 in 1e-4 dollars */
@@ -1002,12 +1002,13 @@ static void test_concurrent_readers_during_swaps(void **state)
 
 static void test_allocation_failures(void **state)
 {
-	const char *data = getenv("MDM_TEST_DATA");
+	const char *src = getenv("MDM_SRC_DIR");
 	char path[512];
 	uint64_t base = mdm_mem_used();
 	unsigned failures = 0;
 
-	snprintf(path, sizeof(path), "%s/../../configs/rules.yaml", data);
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/configs/rules.yaml", src);
 	for (uint64_t n = 1;; n++) {
 		struct rules *r = NULL;
 		int rc;
