@@ -11,5 +11,6 @@ struct loadgen_cmd {
 };
 
 int loadgen_synth(int argc, char **argv);
+int loadgen_send(int argc, char **argv);
 
 #endif

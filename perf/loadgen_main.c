@@ -8,6 +8,7 @@
 
 static const struct loadgen_cmd commands[] = {
 	{ "synth", loadgen_synth, "deterministic ITCH 5.0 / MoldUDP64 session -> pcap (+ ground truth)" },
+	{ "send", loadgen_send, "live MoldUDP64 multicast at a constant event rate (wrk2-style schedule)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

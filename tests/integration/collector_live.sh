@@ -6,7 +6,6 @@
 set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
 command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
-command -v python3 >/dev/null || fail "python3 is not installed (scripts/test installs it)"
 cd "$MDM_T_TMP"
 RX=mdmrx$$
 TX=mdmtx$$
@@ -37,24 +36,11 @@ MDM_T_PIDS+=("$col")
 for _ in $(seq 1 200); do grep -q "receiving on" col.log && break; sleep 0.05; done
 grep -q "receiving on net_af_packet0" col.log || fail "collector did not start: $(tail -5 col.log)"
 
-# the sender: the capture's UDP payloads, in order, paced in bursts of 32
-ip netns exec "$TX" python3 - live.pcap <<'PY'
-import socket, struct, sys, time
-d = open(sys.argv[1], 'rb').read()
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('10.77.0.1'))
-off, n = 24, 0
-while off + 16 <= len(d):
-    caplen = struct.unpack_from('<I', d, off + 8)[0]
-    frame = d[off + 16: off + 16 + caplen]
-    off += 16 + caplen
-    s.sendto(frame[42:], ('233.54.12.111', 26477))
-    n += 1
-    if n % 32 == 0:
-        time.sleep(0.001)
-print(n, "packets sent", file=sys.stderr)
-PY
+# the sender: the capture's UDP payloads, in order, on a 20000 messages/s
+# schedule (1 s), each ITCH timestamp restamped to its intended send time
+ip netns exec "$TX" "$MDM_BIN/mdmesh-loadgen" send --pcap live.pcap --rate 20000 \
+	--dst 233.54.12.111:26477 --iface-addr 10.77.0.1 --ttl 1 2> send.log || fail "send exit $?: $(tail -3 send.log)"
+grep -q "^mdmesh-loadgen send: done: 20000 events" send.log || fail "sender: $(tail -1 send.log)"
 
 # wait until the collector has published all 20000, then stop it gracefully
 for _ in $(seq 1 200); do
