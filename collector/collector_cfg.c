@@ -79,6 +79,10 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 
 	F("stream.name", MDM_CFG_STR, stream_name, "MD", 0, 0, NULL, "JetStream stream for market events"),
 	F("stream.subjects", MDM_CFG_STRLIST, stream_subjects, "md.>", 0, 0, NULL, "subjects it stores"),
+	F("stream.batch_name", MDM_CFG_STR, stream_batch_name, "MDB", 0, 0, NULL,
+	  "publish.mode batch: JetStream stream for EventBatch messages (instead of stream.name)"),
+	F("stream.batch_subjects", MDM_CFG_STRLIST, stream_batch_subjects, "mdb.>", 0, 0, NULL,
+	  "publish.mode batch: subjects it stores (must cover mdb.<feed>.<partition>)"),
 	F("stream.storage", MDM_CFG_ENUM, stream_storage, "file", 0, 0, storages, "file or memory"),
 	F("stream.max_age", MDM_CFG_DURATION, stream_max_age_ns, "0", 0, 0, NULL,
 	  "discard events older than this; 0 = keep (limits slow nats-server 2.9.10 with many subjects)"),
@@ -99,9 +103,9 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("publish.drain_timeout", MDM_CFG_DURATION, publish_drain_timeout_ns, "30s", 0, 3600e9, NULL,
 	  "at stop, how long to wait for outstanding acks"),
 	F("publish.batch_max_events", MDM_CFG_UINT, publish_batch_max_events, "256", 1, 65536, NULL,
-	  "batch mode: events per EventBatch"),
+	  "batch mode: events per EventBatch at most; batches are cut at every multiple of this sequence number"),
 	F("publish.batch_max_delay", MDM_CFG_DURATION, publish_batch_max_delay_ns, "200us", 0, 1e9, NULL,
-	  "batch mode: longest an event waits for its batch to fill"),
+	  "batch mode, live input: longest an event waits for its batch to fill (replays cut by sequence only)"),
 	F("publish.partitions", MDM_CFG_UINT, publish_partitions, "4", 1, 1024, NULL,
 	  "batch mode: subject partitions (by symbol), mdb.<feed>.<partition>"),
 
@@ -157,6 +161,8 @@ int collector_cfg_validate(const struct collector_cfg *c)
 		return mdm_err_set(-EINVAL, "stream.name, nats.url and stream.subject_prefix must not be empty");
 	if (c->stream_subjects.n == 0)
 		return mdm_err_set(-EINVAL, "stream.subjects: at least one subject");
+	if (c->publish_mode == COLLECTOR_PUBLISH_BATCH && (!has(c->stream_batch_name) || c->stream_batch_subjects.n == 0))
+		return mdm_err_set(-EINVAL, "publish.mode batch needs stream.batch_name and stream.batch_subjects");
 	return 0;
 }
 

@@ -59,6 +59,8 @@ struct collector_cfg {
 
 	char *stream_name;
 	struct mdm_cfg_strlist stream_subjects;
+	char *stream_batch_name;   /* publish.mode batch: stream of EventBatch messages */
+	struct mdm_cfg_strlist stream_batch_subjects;
 	int stream_storage;        /* enum collector_storage */
 	uint64_t stream_max_age_ns;
 	uint64_t stream_max_bytes;

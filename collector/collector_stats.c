@@ -214,6 +214,7 @@ static int register_counters(struct collector_stats *cs)
 	C("ring_full_total", "times the RX core found the ring full", &rs->ring_full);
 	C("ring_blocked_polls_total", "retries while blocked on a full ring", &rs->blocked_polls);
 	C("events_published_total", "events accepted for publishing", &ps->published);
+	C("batches_published_total", "EventBatch messages accepted for publishing (publish.mode batch)", &ps->batches);
 	C("events_stored_total", "events acked by JetStream as new", &ps->stored);
 	C("events_duplicate_total", "events acked as already stored (same Nats-Msg-Id)", &ps->duplicates);
 	C("publish_stalls_total", "publishes refused for back-pressure and retried", &ps->stalls);

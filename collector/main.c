@@ -22,6 +22,7 @@
 #include "collector_stats.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
+#include "mdm_dashboard.h"
 #include "mdm_eal.h"
 #include "mdm_err.h"
 #include "mdm_http.h"
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 	struct mdm_http *http = NULL;
 	bool eal_up = false;
 	unsigned rx_lcore, pub_lcore;
+	const char *stream_name;
+	const struct mdm_cfg_strlist *stream_subjects;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -205,6 +208,9 @@ int main(int argc, char **argv)
 		mdm_log_init("collector", cfg.instance);
 	}
 
+	stream_name = cfg.stream_name;
+	stream_subjects = &cfg.stream_subjects;
+
 	/* Signals first: every thread created from here on inherits the mask. */
 	rc = mdm_signal_start(on_signal, NULL);
 	if (rc != 0) {
@@ -237,15 +243,22 @@ int main(int argc, char **argv)
 			mdm_log_error("NATS: %s", mdm_err_last());
 			goto out;
 		}
-		if (cfg.stream_subjects.n > 16) {
-			mdm_log_error("stream.subjects: at most 16");
+		/* batch mode publishes EventBatch messages to their own stream (MDB,
+		 * mdb.>): MD keeps one MarketEvent per message for its consumers */
+		if (cfg.publish_mode == COLLECTOR_PUBLISH_BATCH) {
+			stream_name = cfg.stream_batch_name;
+			stream_subjects = &cfg.stream_batch_subjects;
+		}
+		if (stream_subjects->n > 16) {
+			mdm_log_error("%s: at most 16",
+				      stream_subjects == &cfg.stream_subjects ? "stream.subjects" : "stream.batch_subjects");
 			goto out;
 		}
-		for (size_t i = 0; i < cfg.stream_subjects.n; i++)
-			subjects[i] = cfg.stream_subjects.v[i];
-		sc.name = cfg.stream_name;
+		for (size_t i = 0; i < stream_subjects->n; i++)
+			subjects[i] = stream_subjects->v[i];
+		sc.name = stream_name;
 		sc.subjects = subjects;
-		sc.n_subjects = cfg.stream_subjects.n;
+		sc.n_subjects = stream_subjects->n;
 		sc.memory = cfg.stream_storage == COLLECTOR_STORAGE_MEMORY;
 		sc.max_age_ns = (int64_t)cfg.stream_max_age_ns;
 		sc.max_bytes = cfg.stream_max_bytes ? (int64_t)cfg.stream_max_bytes : -1;
@@ -254,10 +267,10 @@ int main(int argc, char **argv)
 		sc.replicas = (int)cfg.stream_replicas;
 		rc = mdm_bus_stream_ensure(bus, &sc);
 		if (rc < 0) {
-			mdm_log_error("stream %s: %s", cfg.stream_name, mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+			mdm_log_error("stream %s: %s", stream_name, mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 			goto out;
 		}
-		mdm_log_info("stream %s %s", cfg.stream_name,
+		mdm_log_info("stream %s %s", stream_name,
 			     rc == MDM_BUS_CREATED ? "created" : rc == MDM_BUS_UPDATED ? "updated" : "up to date");
 	}
 
@@ -342,7 +355,14 @@ int main(int argc, char **argv)
 					     .session_date = (uint32_t)cfg.feed_session_date,
 					     .max_in_flight = (uint32_t)cfg.publish_max_pending * 2,
 					     .idle_spin = (uint32_t)cfg.poll_idle_spin,
-					     .idle_sleep_us = (uint32_t)(cfg.poll_idle_sleep_ns / MDM_NS_PER_US) };
+					     .idle_sleep_us = (uint32_t)(cfg.poll_idle_sleep_ns / MDM_NS_PER_US),
+					     .batch = cfg.publish_mode == COLLECTOR_PUBLISH_BATCH,
+					     .batch_max_events = (uint32_t)cfg.publish_batch_max_events,
+					     .partitions = (uint32_t)cfg.publish_partitions,
+					     .batch_max_delay_ns = cfg.publish_batch_max_delay_ns,
+					     /* a replay cuts batches by its content only, so
+					      * replaying it again forms the same Msg-Ids */
+					     .batch_delay_flush = !(cfg.input_pcap && cfg.input_pcap[0]) };
 		struct collector_stats_params sp = { .instance = cfg.instance, .feed = cfg.feed_name, .port = &port,
 						     .ring = ring, .bus = bus, .hlog_path = cfg.latency_hlog };
 
@@ -376,6 +396,8 @@ int main(int argc, char **argv)
 		if (rc == 0)
 			rc = mdm_metrics_serve(collector_stats_metrics(cs), http);
 		if (rc == 0)
+			rc = mdm_dashboard_serve(http);
+		if (rc == 0)
 			rc = mdm_http_start(http);
 		if (rc != 0) {
 			mdm_log_error("http.listen %s: %s", cfg.http_listen, mdm_err_last());
@@ -385,7 +407,8 @@ int main(int argc, char **argv)
 			     cfg.http_listen, mdm_http_port(http));
 	}
 
-	mdm_log_info("receiving on %s, publishing to %s stream %s", port.name, cfg.nats_url, cfg.stream_name);
+	mdm_log_info("receiving on %s, publishing to %s stream %s%s", port.name, cfg.nats_url, stream_name,
+		     cfg.publish_mode == COLLECTOR_PUBLISH_BATCH ? " (EventBatch on mdb.<feed>.<partition>)" : "");
 	rte_eal_remote_launch(publish_lcore_main, pb, pub_lcore);
 	rte_eal_remote_launch(rx_lcore_main, rx, rx_lcore);
 

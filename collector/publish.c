@@ -1,7 +1,10 @@
-/* Publisher lcore. Each published event holds a slot in a power-of-two table
+/* Publisher lcore. Each published message holds a slot in a power-of-two table
  * indexed by its token (a running count), so the ack handler, which runs on
- * nats.c's threads, finds the event's timestamps without a lookup structure
- * or a lock on the publish path. */
+ * nats.c's threads, finds the message's timestamps without a lookup structure
+ * or a lock on the publish path. In batch mode a message carries many events:
+ * their receive times sit in a second power-of-two table indexed by a running
+ * event count (a batch takes a contiguous run of it), so the ack still records
+ * wire_to_ack per event. */
 #include "publish.h"
 
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <rte_ring_elem.h>
 
 #include "encode.h"
+#include "evbatch.h"
 #include "itch.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
@@ -26,16 +30,38 @@
 
 #define PUB_BURST 32
 #define CONTENT_TYPE "application/protobuf; proto=mdmesh.v1.MarketEvent"
+#define CONTENT_TYPE_BATCH "application/protobuf; proto=mdmesh.v1.EventBatch"
 
 const char *const publish_stage_names[STAGE_COUNT] = {
 	"wire_to_decoded", "decoded_to_publish", "publish_to_ack", "wire_to_ack",
 };
 
-/* One in-flight event. `token` is 0 when the slot is free. */
+/* One in-flight message. `token` is 0 when the slot is free. */
 struct slot {
 	uint64_t token;
 	uint64_t pub_ns;
+	uint64_t rx_ns;     /* event mode */
+	uint64_t ev_first;  /* batch mode: first entry in ev_rx (running event count) */
+	uint32_t n_events;  /* events the message carries (1 in event mode) */
+};
+
+/* A batched event's bookkeeping until its batch is published. */
+struct pending_ev {
 	uint64_t rx_ns;
+	uint32_t decode_ns;
+	uint8_t type;
+};
+
+/* One subject partition's batch being filled. */
+struct part {
+	struct evbatch b;
+	struct pending_ev *ev;   /* b.n entries used, batch_max_events allocated */
+	uint64_t window;         /* seq / batch_max_events of its events */
+	uint64_t first_seq, last_seq;
+	uint64_t oldest_ns;      /* monotonic time of its first event */
+	char session[11];
+	uint32_t id;
+	bool listed;             /* in `live[]` */
 };
 
 struct publish {
@@ -57,6 +83,21 @@ struct publish {
 	struct mdm_hdr *lat[STAGE_COUNT];
 	struct rx_event burst[PUB_BURST];
 	uint8_t buf[ENCODE_MAX_EVENT_LEN];
+	/* batch mode */
+	bool batch;
+	bool delay_flush;
+	uint32_t batch_events;
+	uint32_t n_parts;
+	uint64_t max_delay_ns;
+	uint64_t next_deadline;  /* earliest oldest_ns + max_delay_ns of a non-empty partition */
+	uint64_t window;         /* highest window seen: older windows are complete */
+	struct part *parts;
+	uint32_t *live;          /* non-empty partitions, n_live of them */
+	uint32_t n_live;
+	uint8_t *part_mem;
+	uint64_t *ev_rx;         /* receive times of published events; 0 = free entry */
+	uint64_t ev_mask;
+	uint64_t next_ev;        /* running event count: index into ev_rx */
 };
 
 static inline void stat_add(uint64_t *c, uint64_t v)
@@ -70,26 +111,81 @@ static void on_ack(void *ctx, const struct mdm_bus_ack *ack)
 	struct publish *pb = ctx;
 	struct slot *s = &pb->slots[ack->token & pb->slot_mask];
 	uint64_t now = mdm_real_ns();
+	/* the slot is ours until we free it: the publisher waits for token 0 */
+	bool mine = __atomic_load_n(&s->token, __ATOMIC_ACQUIRE) == ack->token;
+	uint64_t n = mine ? s->n_events : 1;
 
 	__atomic_store_n(&pb->stats.last_ack_ns, now, __ATOMIC_RELAXED);
 	switch (ack->result) {
-	case MDM_BUS_ACK_STORED: stat_add(&pb->stats.stored, 1); break;
-	case MDM_BUS_ACK_DUPLICATE: stat_add(&pb->stats.duplicates, 1); break;
+	case MDM_BUS_ACK_STORED: stat_add(&pb->stats.stored, n); break;
+	case MDM_BUS_ACK_DUPLICATE: stat_add(&pb->stats.duplicates, n); break;
 	default:
-		stat_add(&pb->stats.failed, 1);
+		stat_add(&pb->stats.failed, n);
 		mdm_log_warn("publish of %s failed after %u attempts: %s", ack->msg_id, ack->attempts, ack->reason);
 		break;
 	}
-	if (__atomic_load_n(&s->token, __ATOMIC_ACQUIRE) == ack->token) {
-		if (ack->result != MDM_BUS_ACK_FAILED) {
+	if (mine) {
+		bool ok = ack->result != MDM_BUS_ACK_FAILED;
+
+		if (ok || pb->batch)
 			pthread_mutex_lock(&pb->lat_lock);
-			mdm_hdr_record(pb->lat[STAGE_PUBLISH_TO_ACK], (int64_t)(now - s->pub_ns));
-			mdm_hdr_record(pb->lat[STAGE_WIRE_TO_ACK], (int64_t)(now - s->rx_ns));
-			pthread_mutex_unlock(&pb->lat_lock);
+		if (ok) {
+			mdm_hdr_record_n(pb->lat[STAGE_PUBLISH_TO_ACK], (int64_t)(now - s->pub_ns), n);
+			if (!pb->batch)
+				mdm_hdr_record(pb->lat[STAGE_WIRE_TO_ACK], (int64_t)(now - s->rx_ns));
 		}
+		for (uint64_t i = 0; pb->batch && i < n; i++) {
+			uint64_t *rx = &pb->ev_rx[(s->ev_first + i) & pb->ev_mask];
+
+			if (ok)
+				mdm_hdr_record(pb->lat[STAGE_WIRE_TO_ACK], (int64_t)(now - *rx));
+			__atomic_store_n(rx, 0, __ATOMIC_RELEASE);
+		}
+		if (ok || pb->batch)
+			pthread_mutex_unlock(&pb->lat_lock);
 		__atomic_store_n(&s->token, 0, __ATOMIC_RELEASE);
 	}
-	__atomic_fetch_sub(&pb->in_flight, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&pb->in_flight, n, __ATOMIC_RELAXED);
+}
+
+/* Batch mode memory, all of it now: one packing buffer and one bookkeeping
+ * array per partition, the event table sized for every slot's batch to be in
+ * flight at max_in_flight events on average (publishing waits beyond that). */
+static int batch_create(struct publish *pb, const struct publish_params *p, uint32_t slots)
+{
+	size_t bufsz = evbatch_buffer_size(p->batch_max_events, ENCODE_MAX_EVENT_LEN, ENCODE_FEED_MAX);
+	uint64_t ev_cap = 1;
+	int rc;
+
+	if (p->partitions == 0 || p->partitions > 1024 || p->batch_max_events == 0)
+		return mdm_err_set(-EINVAL, "publish: batch mode needs 1..1024 partitions and batch_max_events > 0");
+	while (ev_cap < slots || ev_cap < 4ull * p->batch_max_events)
+		ev_cap <<= 1;
+	pb->batch = true;
+	pb->delay_flush = p->batch_delay_flush;
+	pb->batch_events = p->batch_max_events;
+	pb->n_parts = p->partitions;
+	pb->max_delay_ns = p->batch_max_delay_ns;
+	pb->next_deadline = UINT64_MAX;
+	pb->parts = mdm_calloc(p->partitions, sizeof(*pb->parts));
+	pb->live = mdm_calloc(p->partitions, sizeof(*pb->live));
+	pb->part_mem = mdm_calloc(p->partitions, bufsz);
+	pb->ev_rx = mdm_calloc(ev_cap, sizeof(*pb->ev_rx));
+	if (!pb->parts || !pb->live || !pb->part_mem || !pb->ev_rx)
+		return -ENOMEM;
+	pb->ev_mask = ev_cap - 1;
+	for (uint32_t i = 0; i < p->partitions; i++) {
+		struct part *pt = &pb->parts[i];
+
+		pt->id = i;
+		pt->ev = mdm_calloc(p->batch_max_events, sizeof(*pt->ev));
+		if (!pt->ev)
+			return -ENOMEM;
+		rc = evbatch_init(&pt->b, pb->part_mem + (size_t)i * bufsz, bufsz, p->feed, i, ENCODE_MAX_EVENT_LEN);
+		if (rc != 0)
+			return mdm_err_set(rc, "publish: batch buffer of %zu bytes too small", bufsz);
+	}
+	return 0;
 }
 
 int publish_create(struct publish **out, const struct publish_params *p)
@@ -113,6 +209,13 @@ int publish_create(struct publish **out, const struct publish_params *p)
 		publish_destroy(pb);
 		return rc;
 	}
+	if (p->batch) {
+		rc = batch_create(pb, p, n);
+		if (rc != 0) {
+			publish_destroy(pb);
+			return rc;
+		}
+	}
 	pthread_mutex_init(&pb->lat_lock, NULL);
 	pb->slot_mask = n - 1;
 	pb->ring = p->ring;
@@ -133,6 +236,12 @@ void publish_destroy(struct publish *pb)
 		return;
 	for (int i = 0; i < STAGE_COUNT; i++)
 		mdm_hdr_destroy(pb->lat[i]);
+	for (uint32_t i = 0; pb->parts && i < pb->n_parts; i++)
+		mdm_free(pb->parts[i].ev);
+	mdm_free(pb->parts);
+	mdm_free(pb->live);
+	mdm_free(pb->part_mem);
+	mdm_free(pb->ev_rx);
 	encode_destroy(pb->enc);
 	mdm_free(pb->slots);
 	mdm_free(pb);
@@ -157,7 +266,8 @@ const struct publish_stats *publish_stats(const struct publish *pb) { return &pb
 
 uint64_t publish_in_flight(const struct publish *pb)
 {
-	return __atomic_load_n(&pb->in_flight, __ATOMIC_RELAXED);
+	return __atomic_load_n(&pb->in_flight, __ATOMIC_RELAXED) +
+	       __atomic_load_n(&pb->stats.batched, __ATOMIC_RELAXED);
 }
 
 void publish_latency_take(struct publish *pb, struct mdm_hdr *const *out)
@@ -170,19 +280,15 @@ void publish_latency_take(struct publish *pb, struct mdm_hdr *const *out)
 	pthread_mutex_unlock(&pb->lat_lock);
 }
 
-/* Publish one record. Returns 0, or -EINTR when a stop interrupted the wait
- * for a slot or for the bus window (the record is then not published). */
-static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *decode_ns, uint64_t *queue_ns)
+/* Decode a record's message again (the RX core checked it; this only
+ * rebuilds the view) and encode it, stamped pub_ts_ns = now, into pb->buf.
+ * Returns 0, or -EINVAL when it cannot be encoded. */
+static int encode_record(struct publish *pb, const struct rx_event *e, uint64_t now, struct itch_msg *m,
+			 char symbol[9], char session[11], size_t *len)
 {
-	char subject[SUBJECT_MAX], msg_id[MSGID_MAX], symbol[9], session[11];
-	struct itch_msg m;
 	struct encode_order order;
 	struct encode_meta meta = { .seq = e->seq, .rx_ts_ns = e->rx_ts_ns, .wire_ts_ns = e->wire_ts_ns,
-				    .session_date = pb->session_date };
-	uint64_t token = pb->next_token, now;
-	struct slot *s = &pb->slots[token & pb->slot_mask];
-	size_t len;
-	int rc;
+				    .session_date = pb->session_date, .pub_ts_ns = now };
 
 	memcpy(symbol, e->symbol, 8);
 	symbol[8] = '\0';
@@ -205,38 +311,67 @@ static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *d
 		meta.session_date = pb->session_date;
 		mdm_log_info("session date %u (US/Eastern date of the first packet)", pb->session_date);
 	}
-	/* the RX core decoded these bytes already; this only rebuilds the view */
-	if (itch_decode(e->msg, e->len, &m) != ITCH_OK)
-		goto encode_error;
+	if (itch_decode(e->msg, e->len, m) != ITCH_OK ||
+	    encode_event(pb->enc, m, &meta, pb->buf, sizeof(pb->buf), len) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Wait until slot `s` is free. -EINTR when a stop interrupted the wait. */
+static int slot_wait(struct publish *pb, const struct slot *s)
+{
 	while (__atomic_load_n(&s->token, __ATOMIC_ACQUIRE) != 0) {
-		/* the event that had this slot is still unacked: wait for it */
+		/* the message that had this slot is still unacked: wait for it */
 		stat_add(&pb->stats.slot_waits, 1);
 		if (aborting(pb))
 			return -EINTR;
 		mdm_sleep_ns(20 * MDM_NS_PER_US);
 	}
+	return 0;
+}
+
+/* Hand a message to the bus, retrying while it refuses for back-pressure.
+ * 0, -EINTR (stop), or the bus's error. */
+static int bus_publish(struct publish *pb, const char *subject, const char *msg_id, const char *ctype,
+		       const void *data, size_t len, uint64_t token)
+{
+	for (;;) {
+		int rc = mdm_bus_publish_async(pb->bus, subject, msg_id, ctype, data, len, token);
+
+		if (rc != -EAGAIN)
+			return rc;
+		/* window full or reconnecting: back-pressure, never a silent drop */
+		stat_add(&pb->stats.stalls, 1);
+		if (aborting(pb))
+			return -EINTR;
+	}
+}
+
+/* Publish one record. Returns 0, or -EINTR when a stop interrupted the wait
+ * for a slot or for the bus window (the record is then not published). */
+static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *decode_ns, uint64_t *queue_ns)
+{
+	char subject[SUBJECT_MAX], msg_id[MSGID_MAX], symbol[9], session[11];
+	struct itch_msg m;
+	uint64_t token = pb->next_token, now;
+	struct slot *s = &pb->slots[token & pb->slot_mask];
+	size_t len;
+	int rc;
+
+	if (slot_wait(pb, s) != 0)
+		return -EINTR;
 	now = mdm_real_ns();
-	meta.pub_ts_ns = now;
-	if (encode_event(pb->enc, &m, &meta, pb->buf, sizeof(pb->buf), &len) != 0)
+	if (encode_record(pb, e, now, &m, symbol, session, &len) != 0)
 		goto encode_error;
 	if (subject_event(subject, sizeof(subject), pb->prefix, pb->feed, (char)m.type, symbol) < 0 ||
 	    subject_msg_id(msg_id, sizeof(msg_id), pb->feed, session, e->seq) < 0)
 		goto encode_error;
 	s->pub_ns = now;
 	s->rx_ns = e->rx_ts_ns;
+	s->n_events = 1;
 	__atomic_store_n(&s->token, token, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&pb->in_flight, 1, __ATOMIC_RELAXED);
-	for (;;) {
-		rc = mdm_bus_publish_async(pb->bus, subject, msg_id, CONTENT_TYPE, pb->buf, len, token);
-		if (rc != -EAGAIN)
-			break;
-		/* window full or reconnecting: back-pressure, never a silent drop */
-		stat_add(&pb->stats.stalls, 1);
-		if (aborting(pb)) {
-			rc = -EINTR;
-			break;
-		}
-	}
+	rc = bus_publish(pb, subject, msg_id, CONTENT_TYPE, pb->buf, len, token);
 	if (rc != 0) {
 		__atomic_store_n(&s->token, 0, __ATOMIC_RELEASE);
 		__atomic_fetch_sub(&pb->in_flight, 1, __ATOMIC_RELAXED);
@@ -261,11 +396,261 @@ encode_error:
 	return 0;
 }
 
+/* ---- batch mode ---- */
+
+/* Empty a partition's batch after it was published or dropped. */
+static void part_reset(struct publish *pb, struct part *pt)
+{
+	__atomic_fetch_sub(&pb->stats.batched, pt->b.n, __ATOMIC_RELAXED);
+	evbatch_clear(&pt->b);
+}
+
+/* Publish partition pt's batch (non-empty). Its events go in flight, or are
+ * counted failed when the bus refuses the message. Returns 0, or -EINTR when
+ * a stop interrupted a wait: the events are then counted dropped_at_stop. */
+static int part_flush(struct publish *pb, struct part *pt)
+{
+	char subject[EVBATCH_SUBJECT_MAX], msg_id[EVBATCH_MSGID_MAX];
+	uint64_t token = pb->next_token, ev0 = pb->next_ev, now;
+	struct slot *s = &pb->slots[token & pb->slot_mask];
+	uint32_t n = pt->b.n;
+	int rc;
+
+	if (slot_wait(pb, s) != 0)
+		goto stopped;
+	/* the event table's entries are reused in order: wait for the events that
+	 * had them (acks come in any order) */
+	for (uint32_t i = 0; i < n; i++) {
+		while (__atomic_load_n(&pb->ev_rx[(ev0 + i) & pb->ev_mask], __ATOMIC_ACQUIRE) != 0) {
+			stat_add(&pb->stats.slot_waits, 1);
+			if (aborting(pb))
+				goto stopped;
+			mdm_sleep_ns(20 * MDM_NS_PER_US);
+		}
+	}
+	if (evbatch_subject(subject, sizeof(subject), pb->feed, pt->id) < 0 ||
+	    evbatch_msg_id(msg_id, sizeof(msg_id), pb->feed, pt->session, pt->first_seq, pt->last_seq, pt->id) < 0) {
+		/* cannot happen with the bounded feed and session names; counted, not lost silently */
+		stat_add(&pb->stats.encode_errors, n);
+		part_reset(pb, pt);
+		return 0;
+	}
+	now = mdm_real_ns();
+	pthread_mutex_lock(&pb->lat_lock);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pending_ev *pe = &pt->ev[i];
+		uint64_t ready = pe->rx_ns + pe->decode_ns;
+
+		mdm_hdr_record(pb->lat[STAGE_WIRE_TO_DECODED], (int64_t)pe->decode_ns);
+		mdm_hdr_record(pb->lat[STAGE_DECODED_TO_PUBLISH], (int64_t)(now > ready ? now - ready : 0));
+		/* rx_ts_ns is CLOCK_REALTIME, never 0: 0 marks a free entry */
+		pb->ev_rx[(ev0 + i) & pb->ev_mask] = pe->rx_ns ? pe->rx_ns : 1;
+	}
+	pthread_mutex_unlock(&pb->lat_lock);
+	s->pub_ns = now;
+	s->ev_first = ev0;
+	s->n_events = n;
+	__atomic_store_n(&s->token, token, __ATOMIC_RELEASE);
+	/* in flight before no longer batched: the account never misses them */
+	__atomic_fetch_add(&pb->in_flight, n, __ATOMIC_RELAXED);
+	rc = bus_publish(pb, subject, msg_id, CONTENT_TYPE_BATCH, pt->b.buf, pt->b.len, token);
+	if (rc != 0) {
+		for (uint32_t i = 0; i < n; i++)
+			pb->ev_rx[(ev0 + i) & pb->ev_mask] = 0;
+		__atomic_store_n(&s->token, 0, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&pb->in_flight, n, __ATOMIC_RELAXED);
+		if (rc == -EINTR)
+			goto stopped;
+		stat_add(&pb->stats.failed, n);
+		__atomic_store_n(&pb->stats.last_failed_seq, pt->last_seq, __ATOMIC_RELAXED);
+		mdm_log_warn("publish of %s refused: %s", msg_id, mdm_err_last());
+		part_reset(pb, pt);
+		return 0;
+	}
+	if (pb->next_token == 1)
+		__atomic_store_n(&pb->stats.first_rx_ns, pt->ev[0].rx_ns, __ATOMIC_RELAXED);
+	pb->next_token++;
+	pb->next_ev += n;
+	stat_add(&pb->stats.published, n);
+	stat_add(&pb->stats.batches, 1);
+	for (uint32_t i = 0; i < n; i++)
+		stat_add(&pb->stats.by_type[pt->ev[i].type], 1);
+	part_reset(pb, pt);
+	return 0;
+
+stopped:
+	stat_add(&pb->stats.dropped_at_stop, n);
+	part_reset(pb, pt);
+	return -EINTR;
+}
+
+/* Flush the listed partitions for which `due` holds (all when NULL) and
+ * drop them from the list. With `drop`, count their events dropped_at_stop
+ * instead of publishing (forced stop). -EINTR: a stop interrupted a flush
+ * (the rest is then dropped). */
+static int parts_flush(struct publish *pb, bool (*due)(const struct publish *, const struct part *, uint64_t),
+		       uint64_t arg, bool drop)
+{
+	uint32_t kept = 0;
+	int rc = 0;
+
+	pb->next_deadline = UINT64_MAX;
+	for (uint32_t i = 0; i < pb->n_live; i++) {
+		struct part *pt = &pb->parts[pb->live[i]];
+
+		if (pt->b.n && !drop && rc == 0 && due && !due(pb, pt, arg)) {
+			pb->live[kept++] = pt->id;
+			if (pt->oldest_ns + pb->max_delay_ns < pb->next_deadline)
+				pb->next_deadline = pt->oldest_ns + pb->max_delay_ns;
+			continue;
+		}
+		pt->listed = false;
+		if (!pt->b.n)
+			continue;
+		if (drop || rc != 0) {
+			stat_add(&pb->stats.dropped_at_stop, pt->b.n);
+			part_reset(pb, pt);
+		} else {
+			rc = part_flush(pb, pt);
+		}
+	}
+	pb->n_live = kept;
+	return rc;
+}
+
+static bool older_window(const struct publish *pb, const struct part *pt, uint64_t window)
+{
+	(void)pb;
+	return pt->window < window;
+}
+
+static bool delay_due(const struct publish *pb, const struct part *pt, uint64_t now)
+{
+	return now - pt->oldest_ns >= pb->max_delay_ns;
+}
+
+/* Time-based flush, live input only (publish.h: replays cut by input only). */
+static int batch_check_delay(struct publish *pb)
+{
+	uint64_t now;
+
+	if (!pb->delay_flush || pb->n_live == 0)
+		return 0;
+	now = mdm_mono_ns();
+	if (now < pb->next_deadline)
+		return 0;
+	return parts_flush(pb, delay_due, now, false);
+}
+
+/* Encode a record into its partition's batch, publishing batches first where
+ * the input says they are complete. 0, or -EINTR (the record is not taken). */
+static int batch_add(struct publish *pb, const struct rx_event *e)
+{
+	char symbol[9], session[11];
+	struct itch_msg m;
+	struct part *pt = &pb->parts[evbatch_partition(e->symbol, pb->n_parts)];
+	uint64_t window = e->seq / pb->batch_events;
+	size_t len;
+	int rc;
+
+	if (window > pb->window) {
+		/* sequences only grow within a session: every batch of an older
+		 * window is complete */
+		pb->window = window;
+		rc = parts_flush(pb, older_window, window, false);
+		if (rc != 0)
+			return rc;
+	} else if (window < pb->window) {
+		/* a new session, or a late sequence: close every batch rather than
+		 * leave one of the old stretch waiting for a window to pass it */
+		pb->window = window;
+		rc = parts_flush(pb, NULL, 0, false);
+		if (rc != 0)
+			return rc;
+	}
+	if (encode_record(pb, e, mdm_real_ns(), &m, symbol, session, &len) != 0) {
+		stat_add(&pb->stats.encode_errors, 1);
+		return 0;
+	}
+	if (pt->b.n && (pt->window != window || strcmp(pt->session, session) != 0 || e->seq <= pt->last_seq ||
+			evbatch_add(&pt->b, pb->buf, len) != 0)) {
+		/* another window or session, an out-of-order sequence, or full in
+		 * bytes: this batch is done, the event starts the next */
+		rc = part_flush(pb, pt);
+		if (rc != 0)
+			return rc;
+	}
+	if (pt->b.n == 0) {
+		if (evbatch_add(&pt->b, pb->buf, len) != 0) {
+			/* an empty batch holds any event (evbatch_init checked) */
+			stat_add(&pb->stats.encode_errors, 1);
+			return 0;
+		}
+		pt->window = window;
+		pt->first_seq = e->seq;
+		memcpy(pt->session, session, sizeof(pt->session));
+		pt->oldest_ns = mdm_mono_ns();
+		if (pt->oldest_ns + pb->max_delay_ns < pb->next_deadline)
+			pb->next_deadline = pt->oldest_ns + pb->max_delay_ns;
+		if (!pt->listed) {
+			pt->listed = true;
+			pb->live[pb->n_live++] = pt->id;
+		}
+	}
+	pt->last_seq = e->seq;
+	pt->ev[pt->b.n - 1] = (struct pending_ev){ .rx_ns = e->rx_ts_ns, .decode_ns = e->decode_ns, .type = m.type };
+	__atomic_fetch_add(&pb->stats.batched, 1, __ATOMIC_RELAXED);
+	if (pt->b.n == pb->batch_events)
+		return part_flush(pb, pt); /* the whole window went to this partition */
+	return 0;
+}
+
+/* Batch mode's loop: the same ring and stop protocol as the event mode's. */
+static int batch_lcore_main(struct publish *pb)
+{
+	while (!aborting(pb)) {
+		unsigned n = rte_ring_sc_dequeue_burst_elem(pb->ring, pb->burst, sizeof(struct rx_event), PUB_BURST,
+							    NULL);
+
+		if (n == 0) {
+			if (aborting(pb))
+				break;
+			if (__atomic_load_n(&pb->finishing, __ATOMIC_ACQUIRE) && rte_ring_empty(pb->ring)) {
+				/* end of input: every batch is complete */
+				if (parts_flush(pb, NULL, 0, false) != 0)
+					break;
+				return 0;
+			}
+			if (batch_check_delay(pb) != 0)
+				break;
+			mdm_idle_wait(&pb->idle);
+			continue;
+		}
+		mdm_idle_reset(&pb->idle);
+		stat_add(&pb->stats.dequeued, n);
+		for (unsigned i = 0; i < n; i++) {
+			if (batch_add(pb, &pb->burst[i]) == -EINTR) {
+				/* forced stop: what was taken off the ring unpublished is counted */
+				stat_add(&pb->stats.dropped_at_stop, n - i);
+				goto stop;
+			}
+		}
+		if (batch_check_delay(pb) != 0)
+			break;
+	}
+stop:
+	/* forced stop: events waiting in batches are not published */
+	parts_flush(pb, NULL, 0, true);
+	return 0;
+}
+
 int publish_lcore_main(void *arg)
 {
 	struct publish *pb = arg;
 	uint64_t dec[PUB_BURST], queue[PUB_BURST];
 
+	if (pb->batch)
+		return batch_lcore_main(pb);
 	while (!aborting(pb)) {
 		unsigned n = rte_ring_sc_dequeue_burst_elem(pb->ring, pb->burst, sizeof(struct rx_event), PUB_BURST,
 							    NULL);

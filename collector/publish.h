@@ -3,7 +3,33 @@
  * Nats-Msg-Id, and account every event exactly once: stored, duplicate
  * (already in the stream: a retry or a replay), failed (after the bus's
  * retries), or dropped before publishing (encode error). Latency of every
- * stage goes into HDR histograms. */
+ * stage goes into HDR histograms, per event in both modes.
+ *
+ * publish.mode batch packs events into EventBatch messages (evbatch.h) on
+ * mdb.<feed>.<partition>, partition = FNV-1a(symbol) % partitions, so one
+ * symbol's events stay in feed order inside one subject.
+ *
+ * Batch boundaries are a function of the input alone, so a replay of the same
+ * capture forms the same batches and JetStream de-duplicates them by
+ * Nats-Msg-Id <feed>.<session>.<first_seq>-<last_seq>.<partition>:
+ *   - sequence windows: an event belongs to window seq / batch_max_events;
+ *     a batch holds the events of one partition in one window (so at most
+ *     batch_max_events, on average batch_max_events / partitions with symbols
+ *     spread evenly). Every partition's batch of a window is published as
+ *     soon as an event of a later window arrives, and everything at the end
+ *     of the input (graceful stop);
+ *   - a batch is also cut, identically on every run, when it would exceed
+ *     EVBATCH_MAX_BYTES, when the session changes, or when a sequence of an
+ *     already published window comes (a late or restarted sequence);
+ *   - time (batch_max_delay) cuts a batch early only when batch_delay_flush is
+ *     set: live input, where an idle feed must not hold events back. A replay
+ *     (input.pcap) never cuts by time.
+ * A replay within the stream's duplicate window therefore stores nothing new
+ * after a replay of the same capture. After a live run it stores nothing new
+ * for the windows that were published whole live; a window cut early by
+ * batch_max_delay live is stored again, as one batch with another Msg-Id (its
+ * events then appear twice in MDB; the processor's store is idempotent on
+ * (feed, session, seq), so its tables are unaffected). */
 #ifndef PUBLISH_H
 #define PUBLISH_H
 
@@ -35,15 +61,25 @@ struct publish_params {
 	uint32_t max_in_flight;     /* slot table; publishing waits when all are in use */
 	uint32_t idle_spin;
 	uint32_t idle_sleep_us;
+	/* batch mode (publish.mode batch); ignored when `batch` is false */
+	bool batch;
+	uint32_t batch_max_events;   /* window of sequence numbers, and events per batch at most */
+	uint32_t partitions;         /* 1..1024 */
+	uint64_t batch_max_delay_ns; /* oldest event's longest wait, when batch_delay_flush */
+	bool batch_delay_flush;      /* false for replays: batches cut by the input only */
 };
 
 /* Counters: written by the publisher lcore (and the ack handler for the
  * outcome counters), read by others with relaxed atomic loads. Every dequeued
  * record ends in exactly one of: stored, duplicates, failed, encode_errors,
- * dropped_at_stop, or is still in flight. */
+ * dropped_at_stop, or is still in flight (publish_in_flight(): published and
+ * not acked, or waiting in a batch). Counts are events in both modes: the ack
+ * of a batch counts all its events. */
 struct publish_stats {
 	uint64_t dequeued;      /* records taken off the ring */
 	uint64_t published;     /* accepted by the bus */
+	uint64_t batches;       /* batch mode: EventBatch messages accepted by the bus */
+	uint64_t batched;       /* batch mode: events encoded into a batch not yet published */
 	uint64_t stored;        /* acked: new in the stream */
 	uint64_t duplicates;    /* acked as already stored (same Nats-Msg-Id) */
 	uint64_t failed;        /* reported failed by the bus after its retries */
@@ -77,7 +113,7 @@ void publish_abort(struct publish *pb);
 
 const struct publish_stats *publish_stats(const struct publish *pb);
 
-/* Events published and not yet acked/failed. */
+/* Events published and not yet acked/failed, plus events waiting in a batch. */
 uint64_t publish_in_flight(const struct publish *pb);
 
 /* Move the stage histograms' contents into `out[STAGE_COUNT]` (added), and

@@ -253,7 +253,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		mdm_buf_fini(&body);
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	}
-	ret = reply(c, (unsigned)status, ctype ? ctype : HTTP_TEXT, body.data ? body.data : "", body.len, NULL, NULL);
+	/* JSON (/stats.json) may be read by a /dashboard served from another
+	 * daemon's origin (the combined view): a simple GET, no credentials. */
+	ctype = ctype ? ctype : HTTP_TEXT;
+	ret = reply(c, (unsigned)status, ctype, body.data ? body.data : "", body.len,
+		    strncmp(ctype, "application/json", 16) == 0 ? "Access-Control-Allow-Origin" : NULL, "*");
 	mdm_buf_fini(&body);
 	return ret;
 }

@@ -36,7 +36,9 @@ const char *mdm_http_header(const struct mdm_http_request *req, const char *name
 
 /* Route handler. Write the response body into `body` (empty on entry) and
  * optionally point *content_type at a string that outlives the call (default
- * "text/plain; charset=utf-8"). Return an HTTP status (100..599); anything
+ * "text/plain; charset=utf-8"; "application/json..." responses also carry
+ * "Access-Control-Allow-Origin: *" so another daemon's /dashboard can read
+ * them). Return an HTTP status (100..599); anything
  * else, or a body whose append failed, becomes 500.
  * Thread-safety: runs on a microhttpd thread, concurrently with other
  * requests when params.threads > 1, so it must only read shared state safely

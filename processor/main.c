@@ -17,6 +17,7 @@
 #include "enrich.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
+#include "mdm_dashboard.h"
 #include "mdm_err.h"
 #include "mdm_http.h"
 #include "mdm_log.h"
@@ -492,6 +493,8 @@ int main(int argc, char **argv)
 		rc = mdm_http_create(&http, &hp);
 		if (rc == 0)
 			rc = mdm_metrics_serve(processor_stats_metrics(ps), http);
+		if (rc == 0)
+			rc = mdm_dashboard_serve(http);
 		if (rc == 0)
 			rc = mdm_http_set_health(http, processor_stats_health, ps);
 		if (rc == 0)

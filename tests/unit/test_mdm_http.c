@@ -1,6 +1,6 @@
 /* mdm_http: a real server on an ephemeral loopback port, driven by a plain
  * socket client: status codes, headers, bearer auth, HEAD, query strings,
- * health, bind errors and concurrent requests. */
+ * health, bind errors, concurrent requests, CORS on JSON and /dashboard. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 #include "mdm_clock.h"
+#include "mdm_dashboard.h"
 #include "mdm_err.h"
 #include "mdm_http.h"
 
 struct resp {
 	int status;
 	char head[4096]; /* status line and headers */
-	char body[16384];
+	char body[65536]; /* the /dashboard page fits */
 	size_t body_len;
 };
 
@@ -213,6 +214,43 @@ static void test_routes_and_statuses(void **state)
 	assert_int_equal(http_get(port, "GET", "/broken", NULL, &r), 0);
 	assert_int_equal(r.status, 500);
 	assert_string_equal(r.body, "internal error\n");
+	mdm_http_destroy(s);
+}
+
+/* /dashboard serves the embedded page byte for byte as HTML; JSON answers
+ * (the daemons' /stats.json) carry Access-Control-Allow-Origin: * for the
+ * dashboard's combined view, other answers do not. */
+static void test_dashboard_and_cors(void **state)
+{
+	struct mdm_http_params p = { .bind = "127.0.0.1:0" };
+	struct mdm_http *s;
+	struct resp r;
+	size_t len;
+	const char *page = mdm_dashboard_page(&len);
+	char h[256];
+
+	assert_true(len > 1000 && len < sizeof(r.body));
+	assert_int_equal(strlen(page), len);
+	assert_non_null(strstr(page, "/stats.json"));
+	assert_null(strstr(page, "src=\"http"));
+	assert_int_equal(mdm_http_create(&s, &p), 0);
+	assert_int_equal(mdm_http_route(s, "/teapot", teapot, NULL), 0);
+	assert_int_equal(mdm_http_route(s, "/hello", hello, NULL), 0);
+	assert_int_equal(mdm_dashboard_serve(s), 0);
+	assert_int_equal(mdm_dashboard_serve(s), -EEXIST);
+	assert_int_equal(mdm_http_start(s), 0);
+
+	assert_int_equal(http_get(mdm_http_port(s), "GET", "/dashboard?peers=127.0.0.1:9102", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(header(&r, "Content-Type", h, sizeof(h)), "text/html; charset=utf-8");
+	assert_int_equal(r.body_len, len);
+	assert_memory_equal(r.body, page, len);
+	assert_null(header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
+
+	assert_int_equal(http_get(mdm_http_port(s), "GET", "/teapot", NULL, &r), 0);
+	assert_string_equal(header(&r, "Access-Control-Allow-Origin", h, sizeof(h)), "*");
+	assert_int_equal(http_get(mdm_http_port(s), "GET", "/hello", NULL, &r), 0);
+	assert_null(header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
 	mdm_http_destroy(s);
 }
 
@@ -468,6 +506,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_and_statuses),
 		cmocka_unit_test(test_healthz),
+		cmocka_unit_test(test_dashboard_and_cors),
 		cmocka_unit_test(test_bearer_token),
 		cmocka_unit_test(test_bind_errors),
 		cmocka_unit_test(test_port_in_use_and_defaults),

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# /dashboard in a real browser (headless Debian chromium): a collector replays a
+# long synthesized capture (with gaps) into a real nats-server while a processor
+# consumes it; the collector's /dashboard?peers=<processor> must draw data from
+# both (the processor's /stats.json is read cross-origin: CORS). The page
+# exposes what it drew in data-* attributes, which --dump-dom shows; a
+# screenshot is kept in the build dir as an artifact.
+set -euo pipefail
+. "$MDM_SRC_DIR/tests/integration/lib.sh"
+command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$CHROMIUM" ] || fail "chromium is not installed (scripts/test installs it: apt-get install chromium)"
+cd "$MDM_T_TMP"
+ART="$MDM_BUILD_DIR/test-artifacts"
+mkdir -p "$ART"
+
+start_nats
+# ~1M events: the collector (about 50-100k events/s on 2 cores) stays busy for the whole test
+"$MDM_BIN/mdmesh-loadgen" synth --out feed.pcap --messages 1000000 --symbols 200 --seed 31 --gap-every 5000 \
+	--session DASHB00001 2>/dev/null
+CP=$(free_port)
+"$MDM_BIN/mdmesh-collector" --nats "$NATS_URL" --pcap feed.pcap --http "127.0.0.1:$CP" \
+	--set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.mbufs=8191 2>collector.log &
+COL_PID=$!
+MDM_T_PIDS+=("$COL_PID")
+wait_port "$CP" 30 || fail "collector HTTP did not come up: $(tail -5 collector.log)"
+PP=$(free_port)
+while [ "$PP" = "$CP" ]; do PP=$(free_port); done
+"$MDM_BIN/mdmesh-processor" --nats "$NATS_URL" --rules "" --store "$MDM_T_TMP/p.db" --http "127.0.0.1:$PP" \
+	2>processor.log &
+PROC_PID=$!
+MDM_T_PIDS+=("$PROC_PID")
+wait_port "$PP" 30 || fail "processor HTTP did not come up: $(tail -5 processor.log)"
+
+# the page and the CORS header, as served
+resp_head() { # PORT PATH: status line and headers
+	exec 6<>"/dev/tcp/127.0.0.1/$1"
+	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&6
+	sed -n '/^\r$/q;p' <&6 | tr -d '\r'
+	exec 6<&-
+}
+resp_head "$CP" /dashboard | grep -qi '^content-type: text/html' || fail "/dashboard is not text/html"
+http_get "$CP" /dashboard >page.html || fail "GET /dashboard failed"
+{ grep -q "getContext('2d')" page.html && grep -q "/stats.json" page.html; } || fail "/dashboard does not hold the chart code"
+cmp -s page.html "$MDM_SRC_DIR/common/dashboard.html" || fail "/dashboard differs from common/dashboard.html"
+! grep -Eiq '(src|href) *= *"?(https?:)?//' page.html || fail "/dashboard loads something from the network"
+resp_head "$PP" /stats.json | grep -qi '^access-control-allow-origin: \*' || fail "processor /stats.json lacks CORS"
+resp_head "$CP" /stats.json | grep -qi '^access-control-allow-origin: \*' || fail "collector /stats.json lacks CORS"
+pass "/dashboard served (text/html, self-contained); /stats.json has Access-Control-Allow-Origin: *"
+
+# load is running and at least one stats interval has latency in it
+for _ in $(seq 1 100); do
+	n=$(http_get "$CP" /stats.json | jq '.collector.latency_ns.wire_to_ack.count_total // 0')
+	[ "$n" -gt 0 ] && break
+	sleep 0.2
+done
+[ "$n" -gt 0 ] || fail "the collector measured no latency: $(tail -5 collector.log)"
+
+# shellcheck disable=SC2054 # --window-size=W,H takes a comma
+CHROME=("$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+	--disable-background-networking --disable-component-update --disable-sync --window-size=1400,2300
+	--virtual-time-budget=8000)
+URL="http://127.0.0.1:$CP/dashboard?peers=127.0.0.1:$PP"
+timeout 60 "${CHROME[@]}" --user-data-dir="$MDM_T_TMP/chrome1" --dump-dom "$URL" >dom.html 2>chrome1.log ||
+	fail "chromium --dump-dom failed: $(tail -3 chrome1.log)"
+attr() { # KIND ATTR: the panel of that kind's data-ATTR
+	grep -o "<section class=\"panel\"[^>]*data-kind=\"$1\"[^>]*>" dom.html | grep -o " data-$2=\"[^\"]*\"" | cut -d'"' -f2
+}
+[ "$(grep -o '<body data-panels="[0-9]*"' dom.html | cut -d'"' -f2)" = 2 ] || fail "want 2 panels: $(grep -o '<body[^>]*>' dom.html)"
+[ -n "$(attr collector polls)" ] || fail "no collector panel: $(grep -o '<section[^>]*>' dom.html)"
+[ -n "$(attr processor polls)" ] || fail "no processor panel (cross-origin fetch failed?): $(grep -o '<section[^>]*>' dom.html)"
+for k in collector processor; do
+	[ "$(attr $k errors)" = 0 ] || fail "$k panel: $(attr $k errors) failed polls"
+	[ "$(attr $k polls)" -ge 3 ] || fail "$k panel: only $(attr $k polls) polls"
+	[ "$(attr $k throughput-points)" -gt 0 ] || fail "$k panel: no throughput points"
+	[ "$(attr $k gauge-points)" -gt 0 ] || fail "$k panel: no ring/lag points"
+done
+[ "$(attr collector throughput-max)" -gt 0 ] || fail "collector throughput chart is all zero"
+[ "$(attr collector latency-points)" -gt 0 ] || fail "collector latency charts are empty"
+pass "collector panel: $(attr collector polls) polls, $(attr collector throughput-points) throughput points (max $(attr collector throughput-max) events/s), $(attr collector latency-points) latency points; processor panel: $(attr processor polls) polls over CORS"
+
+PNG="$ART/dashboard.png"
+rm -f "$PNG"
+timeout 60 "${CHROME[@]}" --user-data-dir="$MDM_T_TMP/chrome2" --screenshot="$PNG" "$URL" >/dev/null 2>chrome2.log ||
+	fail "chromium --screenshot failed: $(tail -3 chrome2.log)"
+[ "$(head -c 8 "$PNG" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$PNG is not a PNG"
+[ "$(stat -c %s "$PNG")" -gt 20000 ] || fail "$PNG is suspiciously small (blank page?)"
+pass "screenshot: $PNG"
+
+# stop the daemons before nats-server (the cleanup stops nats first)
+for pid in "$PROC_PID" "$COL_PID"; do
+	kill "$pid"
+	wait "$pid" || fail "daemon $pid exit $? on SIGTERM"
+done
+summary
