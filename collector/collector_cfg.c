@@ -12,6 +12,7 @@
 static const char *const full_policies[] = { "block", "drop", NULL };
 static const char *const publish_modes[] = { "event", "batch", NULL };
 static const char *const storages[] = { "file", "memory", NULL };
+static const char *const origins[] = { "rx", "itch", NULL };
 
 const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("instance", MDM_CFG_STR, instance, "collector-1", 0, 0, NULL,
@@ -116,6 +117,9 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	  "live stats period (stats.collector.<instance>, latency log)"),
 	F("latency.hlog", MDM_CFG_STR, latency_hlog, "", 0, 0, NULL,
 	  "write an HdrHistogram interval log of every stage here"),
+	F("latency.origin", MDM_CFG_ENUM, latency_origin, "rx", 0, 0, origins,
+	  "wire time: rx = our receive time; itch = the ITCH timestamp on the session date "
+	  "(the sender's clock, e.g. mdmesh-loadgen send's intended send times; clocks must agree)"),
 };
 
 const size_t collector_cfg_schema_len = sizeof(collector_cfg_schema) / sizeof(collector_cfg_schema[0]);

@@ -13,6 +13,7 @@
 enum collector_full_policy { COLLECTOR_FULL_BLOCK = 0, COLLECTOR_FULL_DROP = 1 };
 enum collector_publish_mode { COLLECTOR_PUBLISH_EVENT = 0, COLLECTOR_PUBLISH_BATCH = 1 };
 enum collector_storage { COLLECTOR_STORAGE_FILE = 0, COLLECTOR_STORAGE_MEMORY = 1 };
+enum collector_latency_origin { COLLECTOR_ORIGIN_RX = 0, COLLECTOR_ORIGIN_ITCH = 1 };
 
 struct collector_cfg {
 	char *instance;
@@ -81,6 +82,7 @@ struct collector_cfg {
 	char *http_token;
 	uint64_t stats_interval_ns;
 	char *latency_hlog;
+	int latency_origin;        /* enum collector_latency_origin */
 };
 
 extern const struct mdm_cfg_field collector_cfg_schema[];

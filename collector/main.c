@@ -353,6 +353,7 @@ int main(int argc, char **argv)
 		struct publish_params pp = { .ring = ring, .bus = bus, .feed = cfg.feed_name,
 					     .subject_prefix = cfg.subject_prefix,
 					     .session_date = (uint32_t)cfg.feed_session_date,
+					     .origin_itch = cfg.latency_origin == COLLECTOR_ORIGIN_ITCH,
 					     .max_in_flight = (uint32_t)cfg.publish_max_pending * 2,
 					     .idle_spin = (uint32_t)cfg.poll_idle_spin,
 					     .idle_sleep_us = (uint32_t)(cfg.poll_idle_sleep_ns / MDM_NS_PER_US),

@@ -72,6 +72,8 @@ struct publish {
 	char feed[ENCODE_FEED_MAX + 1];
 	char prefix[16];
 	uint32_t session_date;
+	bool origin_itch;      /* latency.origin itch: measure from the ITCH timestamp */
+	uint64_t midnight_ns;  /* US/Eastern midnight of session_date (origin itch) */
 	struct mdm_idle idle;
 	bool finishing;
 	bool aborting;
@@ -223,6 +225,7 @@ int publish_create(struct publish **out, const struct publish_params *p)
 	snprintf(pb->feed, sizeof(pb->feed), "%s", p->feed);
 	snprintf(pb->prefix, sizeof(pb->prefix), "%s", p->subject_prefix);
 	pb->session_date = p->session_date;
+	pb->origin_itch = p->origin_itch;
 	pb->next_token = 1;
 	mdm_idle_init(&pb->idle, p->idle_spin, p->idle_sleep_us);
 	mdm_bus_set_ack_handler(p->bus, on_ack, pb);
@@ -280,6 +283,15 @@ void publish_latency_take(struct publish *pb, struct mdm_hdr *const *out)
 	pthread_mutex_unlock(&pb->lat_lock);
 }
 
+/* The ITCH timestamp of m on the session date, in realtime ns (0 when the
+ * session date is not a valid date). */
+static inline uint64_t itch_origin_ns(struct publish *pb, const struct itch_msg *m)
+{
+	if (unlikely(pb->midnight_ns == 0) && mdm_et_midnight_ns(pb->session_date, &pb->midnight_ns) != 0)
+		return 0;
+	return pb->midnight_ns + m->timestamp_ns;
+}
+
 /* Decode a record's message again (the RX core checked it; this only
  * rebuilds the view) and encode it, stamped pub_ts_ns = now, into pb->buf.
  * Returns 0, or -EINVAL when it cannot be encoded. */
@@ -311,10 +323,37 @@ static int encode_record(struct publish *pb, const struct rx_event *e, uint64_t 
 		meta.session_date = pb->session_date;
 		mdm_log_info("session date %u (US/Eastern date of the first packet)", pb->session_date);
 	}
-	if (itch_decode(e->msg, e->len, m) != ITCH_OK ||
-	    encode_event(pb->enc, m, &meta, pb->buf, sizeof(pb->buf), len) != 0)
+	if (itch_decode(e->msg, e->len, m) != ITCH_OK)
+		return -EINVAL;
+	if (pb->origin_itch)
+		meta.wire_ts_ns = itch_origin_ns(pb, m); /* the sender's send time */
+	if (encode_event(pb->enc, m, &meta, pb->buf, sizeof(pb->buf), len) != 0)
 		return -EINVAL;
 	return 0;
+}
+
+/* Latency origin of an event: its receive time (latency.origin rx), or its
+ * ITCH timestamp on the session date (itch: the sender's clock, such as the
+ * intended send times mdmesh-loadgen send stamps). Also gives origin ->
+ * decoded in *decode_ns; a sender clock ahead of ours counts in origin_skew
+ * and measures 0. Called after encode_record (the session date is known). */
+static inline uint64_t latency_origin(struct publish *pb, const struct rx_event *e, const struct itch_msg *m,
+				      uint64_t *decode_ns)
+{
+	uint64_t decoded = e->rx_ts_ns + e->decode_ns, origin;
+
+	if (!pb->origin_itch) {
+		*decode_ns = e->decode_ns;
+		return e->rx_ts_ns;
+	}
+	origin = itch_origin_ns(pb, m);
+	if (origin > decoded) {
+		__atomic_fetch_add(&pb->stats.origin_skew, 1, __ATOMIC_RELAXED);
+		*decode_ns = 0;
+	} else {
+		*decode_ns = decoded - origin;
+	}
+	return origin;
 }
 
 /* Wait until slot `s` is free. -EINTR when a stop interrupted the wait. */
@@ -367,7 +406,7 @@ static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *d
 	    subject_msg_id(msg_id, sizeof(msg_id), pb->feed, session, e->seq) < 0)
 		goto encode_error;
 	s->pub_ns = now;
-	s->rx_ns = e->rx_ts_ns;
+	s->rx_ns = latency_origin(pb, e, &m, decode_ns);
 	s->n_events = 1;
 	__atomic_store_n(&s->token, token, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&pb->in_flight, 1, __ATOMIC_RELAXED);
@@ -387,7 +426,6 @@ static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *d
 	pb->next_token++;
 	stat_add(&pb->stats.published, 1);
 	stat_add(&pb->stats.by_type[m.type], 1);
-	*decode_ns = e->decode_ns;
 	*queue_ns = now > e->rx_ts_ns + e->decode_ns ? now - e->rx_ts_ns - e->decode_ns : 0;
 	return 0;
 
@@ -598,7 +636,15 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 		}
 	}
 	pt->last_seq = e->seq;
-	pt->ev[pt->b.n - 1] = (struct pending_ev){ .rx_ns = e->rx_ts_ns, .decode_ns = e->decode_ns, .type = m.type };
+	{
+		uint64_t dec;
+		uint64_t origin = latency_origin(pb, e, &m, &dec);
+
+		/* the pair keeps origin + decode = the decoded time, which the
+		 * decoded->publish stage is measured from */
+		pt->ev[pt->b.n - 1] = (struct pending_ev){ .rx_ns = origin, .decode_ns = dec > UINT32_MAX ? UINT32_MAX : (uint32_t)dec,
+							    .type = m.type };
+	}
 	__atomic_fetch_add(&pb->stats.batched, 1, __ATOMIC_RELAXED);
 	if (pt->b.n == pb->batch_events)
 		return part_flush(pb, pt); /* the whole window went to this partition */

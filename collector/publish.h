@@ -58,6 +58,7 @@ struct publish_params {
 	const char *feed;           /* copied */
 	const char *subject_prefix; /* copied, e.g. "md" */
 	uint32_t session_date;      /* YYYYMMDD or 0 */
+	bool origin_itch;           /* latency from the ITCH timestamp (sender clock), not receive time */
 	uint32_t max_in_flight;     /* slot table; publishing waits when all are in use */
 	uint32_t idle_spin;
 	uint32_t idle_sleep_us;
@@ -89,6 +90,7 @@ struct publish_stats {
 	uint64_t slot_waits;    /* waits for a free in-flight slot */
 	uint64_t by_type[256];  /* published, by ITCH type byte */
 	uint64_t last_failed_seq;
+	uint64_t origin_skew;   /* latency.origin itch: ITCH time after our decode time (clocks disagree) */
 	uint64_t first_rx_ns;   /* receive time of the first event published */
 	uint64_t last_ack_ns;   /* realtime of the latest ack */
 };

@@ -29,8 +29,10 @@ ip netns exec "$RX" nats-server -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/js" > n
 MDM_T_PIDS+=($!)
 for _ in $(seq 1 100); do ip netns exec "$RX" bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222' 2>/dev/null && break; sleep 0.05; done
 
+# latency.origin itch: latency is measured from the intended send times the
+# sender stamps into the ITCH timestamps (same host, same clock)
 ip netns exec "$RX" "$MDM_BIN/mdmesh-collector" --iface vrx --feed-dst 233.54.12.111:26477 \
-	--http 127.0.0.1:0 --set eal.mem_mb=256 --set input.mbufs=8191 2> col.log &
+	--http 127.0.0.1:0 --set eal.mem_mb=256 --set input.mbufs=8191 --set latency.origin=itch 2> col.log &
 col=$!
 MDM_T_PIDS+=("$col")
 for _ in $(seq 1 200); do grep -q "receiving on" col.log && break; sleep 0.05; done
@@ -55,4 +57,14 @@ grep -q "0 gaps" col.log || fail "gaps on a loss-free veth: $(grep sequence col.
 seqs=$(ip netns exec "$RX" "$MDM_BIN/mdmesh" tail --nats nats://127.0.0.1:4222 --all --idle-timeout 1 'md.>' | jq -r .header.seq | sort -un | wc -l)
 [ "$seqs" -eq 20000 ] || fail "$seqs distinct sequences in the stream, want 20000"
 pass "live multicast over veth through net_af_packet: 20000 sequences, no gap, stored once each"
+
+# every event's wire time is its intended send time (ITCH timestamp on the
+# session date) and was received after it, within seconds
+ip netns exec "$RX" "$MDM_BIN/mdmesh" tail --nats nats://127.0.0.1:4222 --all --idle-timeout 1 'md.>' |
+	jq -r '.header.rx_ts_ns - .header.wire_ts_ns' > delays.txt
+bad=$(awk '$1 < 0 || $1 > 5000000000 { n++ } END { print n + 0 }' delays.txt)
+[ "$(wc -l < delays.txt)" -eq 20000 ] && [ "$bad" -eq 0 ] || fail "$bad events with receive - intended send time outside [0, 5 s]"
+p50=$(awk '$1 ~ /^ *wire_to_ack/ { print $2 }' col.log)
+[ -n "$p50" ] && [ "$p50" -gt 0 ] && [ "$p50" -lt 5000000000 ] || fail "wire_to_ack p50 '$p50' not measured from the send schedule"
+pass "latency.origin itch: every event received 0-5 s after its intended send time; wire_to_ack p50 $((p50 / 1000)) us"
 summary
