@@ -68,15 +68,7 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("ring.full_policy", MDM_CFG_ENUM, ring_full_policy, "block", 0, 0, full_policies,
 	  "ring full: block (RX waits; the NIC counts misses) or drop (counted with sequence ranges)"),
 
-	F("nats.url", MDM_CFG_STR, nats_url, "nats://127.0.0.1:4222", 0, 0, NULL,
-	  "server URL(s), comma-separated for a cluster"),
-	F("nats.user", MDM_CFG_STR, nats_user, "", 0, 0, NULL, "user name"),
-	F("nats.password", MDM_CFG_STR, nats_password, "", 0, 0, NULL, "password (prefer MDM_NATS_PASSWORD)"),
-	F("nats.token", MDM_CFG_STR, nats_token, "", 0, 0, NULL, "token (prefer MDM_NATS_TOKEN)"),
-	F("nats.creds", MDM_CFG_STR, nats_creds, "", 0, 0, NULL, "credentials file (JWT + nkey)"),
-	F("nats.tls_ca", MDM_CFG_STR, nats_tls_ca, "", 0, 0, NULL, "CA certificate file: enables TLS"),
-	F("nats.tls_cert", MDM_CFG_STR, nats_tls_cert, "", 0, 0, NULL, "client certificate file"),
-	F("nats.tls_key", MDM_CFG_STR, nats_tls_key, "", 0, 0, NULL, "client key file"),
+	MDM_NATS_CFG_SCHEMA(struct collector_cfg, nats),
 
 	F("stream.name", MDM_CFG_STR, stream_name, "MD", 0, 0, NULL, "JetStream stream for market events"),
 	F("stream.subjects", MDM_CFG_STRLIST, stream_subjects, "md.>", 0, 0, NULL, "subjects it stores"),
@@ -161,7 +153,7 @@ int collector_cfg_validate(const struct collector_cfg *c)
 		return mdm_err_set(-EINVAL, "feed.dst_b needs a specific feed.dst for line A");
 	if (!has(c->feed_name) || strchr(c->feed_name, '.') || strchr(c->feed_name, ' '))
 		return mdm_err_set(-EINVAL, "feed.name: '%s' must be one non-empty subject token", c->feed_name ? c->feed_name : "");
-	if (!has(c->stream_name) || !has(c->nats_url) || !has(c->subject_prefix))
+	if (!has(c->stream_name) || !has(c->nats.url) || !has(c->subject_prefix))
 		return mdm_err_set(-EINVAL, "stream.name, nats.url and stream.subject_prefix must not be empty");
 	if (c->stream_subjects.n == 0)
 		return mdm_err_set(-EINVAL, "stream.subjects: at least one subject");

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_bus_cfg.h"
 #include "mdm_cfg.h"
 
 enum collector_full_policy { COLLECTOR_FULL_BLOCK = 0, COLLECTOR_FULL_DROP = 1 };
@@ -49,14 +50,7 @@ struct collector_cfg {
 	uint64_t ring_size;
 	int ring_full_policy;      /* enum collector_full_policy */
 
-	char *nats_url;
-	char *nats_user;
-	char *nats_password;
-	char *nats_token;
-	char *nats_creds;
-	char *nats_tls_ca;
-	char *nats_tls_cert;
-	char *nats_tls_key;
+	struct mdm_nats_cfg nats;
 
 	char *stream_name;
 	struct mdm_cfg_strlist stream_subjects;

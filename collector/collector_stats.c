@@ -218,7 +218,7 @@ static int register_counters(struct collector_stats *cs)
 	C("events_stored_total", "events acked by JetStream as new", &ps->stored);
 	C("events_duplicate_total", "events acked as already stored (same Nats-Msg-Id)", &ps->duplicates);
 	C("publish_stalls_total", "publishes refused for back-pressure and retried", &ps->stalls);
-	C("latency_origin_skew_total", "latency.origin itch: events whose ITCH time was after our decode time",
+	C("origin_clock_ahead_total", "latency.origin itch: events whose ITCH time was after our decode time (sender clock ahead)",
 	  &ps->origin_skew);
 #undef C
 	if (rc == 0)

@@ -226,15 +226,8 @@ int main(int argc, char **argv)
 		struct mdm_stream_cfg sc = { 0 };
 
 		mdm_bus_params_init(&bp);
-		bp.urls = cfg.nats_url;
+		mdm_nats_cfg_apply(&cfg.nats, &bp);
 		bp.name = cfg.instance;
-		bp.user = cfg.nats_user && cfg.nats_user[0] ? cfg.nats_user : NULL;
-		bp.password = cfg.nats_password && cfg.nats_password[0] ? cfg.nats_password : NULL;
-		bp.token = cfg.nats_token && cfg.nats_token[0] ? cfg.nats_token : NULL;
-		bp.creds_file = cfg.nats_creds && cfg.nats_creds[0] ? cfg.nats_creds : NULL;
-		bp.tls_ca = cfg.nats_tls_ca && cfg.nats_tls_ca[0] ? cfg.nats_tls_ca : NULL;
-		bp.tls_cert = cfg.nats_tls_cert && cfg.nats_tls_cert[0] ? cfg.nats_tls_cert : NULL;
-		bp.tls_key = cfg.nats_tls_key && cfg.nats_tls_key[0] ? cfg.nats_tls_key : NULL;
 		bp.max_pending = (uint32_t)cfg.publish_max_pending;
 		bp.ack_timeout_ms = cfg.publish_ack_timeout_ns / MDM_NS_PER_MS;
 		bp.max_attempts = (uint32_t)cfg.publish_max_retries + 1;
@@ -408,7 +401,7 @@ int main(int argc, char **argv)
 			     cfg.http_listen, mdm_http_port(http));
 	}
 
-	mdm_log_info("receiving on %s, publishing to %s stream %s%s", port.name, cfg.nats_url, stream_name,
+	mdm_log_info("receiving on %s, publishing to %s stream %s%s", port.name, cfg.nats.url, stream_name,
 		     cfg.publish_mode == COLLECTOR_PUBLISH_BATCH ? " (EventBatch on mdb.<feed>.<partition>)" : "");
 	rte_eal_remote_launch(publish_lcore_main, pb, pub_lcore);
 	rte_eal_remote_launch(rx_lcore_main, rx, rx_lcore);

@@ -407,15 +407,8 @@ int main(int argc, char **argv)
 		struct mdm_bus_params bp;
 
 		mdm_bus_params_init(&bp);
-		bp.urls = cfg.nats_url;
+		mdm_nats_cfg_apply(&cfg.nats, &bp);
 		bp.name = cfg.instance;
-		bp.user = cfg.nats_user && cfg.nats_user[0] ? cfg.nats_user : NULL;
-		bp.password = cfg.nats_password && cfg.nats_password[0] ? cfg.nats_password : NULL;
-		bp.token = cfg.nats_token && cfg.nats_token[0] ? cfg.nats_token : NULL;
-		bp.creds_file = cfg.nats_creds && cfg.nats_creds[0] ? cfg.nats_creds : NULL;
-		bp.tls_ca = cfg.nats_tls_ca && cfg.nats_tls_ca[0] ? cfg.nats_tls_ca : NULL;
-		bp.tls_cert = cfg.nats_tls_cert && cfg.nats_tls_cert[0] ? cfg.nats_tls_cert : NULL;
-		bp.tls_key = cfg.nats_tls_key && cfg.nats_tls_key[0] ? cfg.nats_tls_key : NULL;
 		rc = mdm_bus_create(&bus, &bp);
 		if (rc != 0) {
 			mdm_log_error("NATS: %s", mdm_err_last());

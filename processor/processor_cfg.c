@@ -15,15 +15,7 @@ const struct mdm_cfg_field processor_cfg_schema[] = {
 	  "name in logs, metrics, audit records and the stats subject stats.processor.<instance>"),
 	F("log_level", MDM_CFG_STR, log_level, "info", 0, 0, NULL, "error, warn, info or debug"),
 
-	F("nats.url", MDM_CFG_STR, nats_url, "nats://127.0.0.1:4222", 0, 0, NULL,
-	  "server URL(s), comma-separated for a cluster"),
-	F("nats.user", MDM_CFG_STR, nats_user, "", 0, 0, NULL, "user name"),
-	F("nats.password", MDM_CFG_STR, nats_password, "", 0, 0, NULL, "password (prefer MDM_NATS_PASSWORD)"),
-	F("nats.token", MDM_CFG_STR, nats_token, "", 0, 0, NULL, "token (prefer MDM_NATS_TOKEN)"),
-	F("nats.creds", MDM_CFG_STR, nats_creds, "", 0, 0, NULL, "credentials file (JWT + nkey)"),
-	F("nats.tls_ca", MDM_CFG_STR, nats_tls_ca, "", 0, 0, NULL, "CA certificate file: enables TLS"),
-	F("nats.tls_cert", MDM_CFG_STR, nats_tls_cert, "", 0, 0, NULL, "client certificate file"),
-	F("nats.tls_key", MDM_CFG_STR, nats_tls_key, "", 0, 0, NULL, "client key file"),
+	MDM_NATS_CFG_SCHEMA(struct processor_cfg, nats),
 
 	F("stream.name", MDM_CFG_STR, stream_name, "MD", 0, 0, NULL,
 	  "stream to consume: MD (one MarketEvent per message) or MDB (EventBatch messages on mdb.>)"),
@@ -158,7 +150,7 @@ int processor_cfg_validate(struct processor_cfg *c)
 {
 	int rc;
 
-	if (!has(c->nats_url) || !has(c->store_url))
+	if (!has(c->nats.url) || !has(c->store_url))
 		return mdm_err_set(-EINVAL, "nats.url and store.url must not be empty");
 	if (!token_ok(c->stream_name) || !token_ok(c->consumer_durable) || !token_ok(c->dlq_stream) ||
 	    !token_ok(c->audit_stream) || !token_ok(c->alerts_stream) || !token_ok(c->derived_stream) ||

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_bus_cfg.h"
 #include "mdm_cfg.h"
 
 #define PROCESSOR_CFG_MAX_DELAYS 16 /* entries of consumer.backoff / consumer.nak_delays */
@@ -16,14 +17,7 @@ struct processor_cfg {
 	char *instance;
 	char *log_level;
 
-	char *nats_url;
-	char *nats_user;
-	char *nats_password;
-	char *nats_token;
-	char *nats_creds;
-	char *nats_tls_ca;
-	char *nats_tls_cert;
-	char *nats_tls_key;
+	struct mdm_nats_cfg nats;
 
 	char *stream_name;               /* MD (or MDB in batch mode) */
 	char *consumer_durable;
