@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# perf/bench --quick as a smoke test: it runs end to end (ceiling, collector per
+# event and batch, the pipeline into SQLite, one fixed rate over veth when
+# namespaces can be made) and leaves a well-formed result: zero loss, the
+# documented keys as positive numbers, per-stage percentiles, HdrHistogram logs,
+# and a report.html carrying the data it plots. If npm/node are present,
+# hdr-histogram-js reads one of the produced logs and must find the same
+# percentiles results.json and the report show. Speed is not asserted.
+set -euo pipefail
+. "$MDM_SRC_DIR/tests/integration/lib.sh"
+command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
+command -v sqlite3 >/dev/null || fail "sqlite3 CLI is not installed"
+command -v curl >/dev/null || fail "curl is not installed"
+OUT="$MDM_T_TMP/results"
+start=$SECONDS
+MDM_BIN="$MDM_BIN" "$MDM_SRC_DIR/perf/bench" --quick --out "$OUT" > "$MDM_T_TMP/bench.out" 2> "$MDM_T_TMP/bench.err" ||
+	fail "perf/bench --quick exit $?: $(tail -5 "$MDM_T_TMP/bench.err")"
+took=$((SECONDS - start))
+[ "$(tail -1 "$MDM_T_TMP/bench.out")" = "$OUT" ] || fail "perf/bench did not print its results path last: $(tail -1 "$MDM_T_TMP/bench.out")"
+[ "$took" -lt 60 ] || fail "--quick took $took s, want < 60"
+R="$OUT/results.json"
+jq -e . "$R" > /dev/null || fail "results.json is not JSON"
+pass "perf/bench --quick finished in $took s, results in \$OUT, path printed last"
+
+[ "$(jq '.lost' "$R")" = 0 ] || fail "lost = $(jq .lost "$R"): $(jq -c '.runs | map_values(.lost)' "$R")"
+jq -e '[.runs[].lost] | length >= 5 and all(. == 0)' "$R" > /dev/null || fail "per-run loss: $(jq -c '.runs | map_values(.lost)' "$R")"
+for k in ceiling_eps collector_eps pipeline_eps pipeline_ratio batch_eps pipeline_batch_eps cores; do
+	jq -e --arg k "$k" '.[$k] | type == "number" and . > 0' "$R" > /dev/null || fail "results.json .$k = $(jq ".$k" "$R")"
+done
+jq -e '(.pipeline_ratio - .pipeline_eps / .ceiling_eps | fabs) < 0.001' "$R" > /dev/null || fail "pipeline_ratio is not pipeline_eps / ceiling_eps"
+pass "lost 0 in every run; ceiling/collector/pipeline/batch eps, ratio and cores are positive numbers"
+
+# every stage of every run that logs latency: percentiles in order, counts right
+need='["collector", "collector_batch", "pipeline", "pipeline_batch"]'
+jq -e --argjson need "$need" '.latency as $l | $need | all(. as $r | $l[$r] | length > 0)' "$R" > /dev/null ||
+	fail "latency missing for a run: $(jq -c '.latency | keys' "$R")"
+bad=$(jq -r '.latency | to_entries[] | .key as $r | .value | to_entries[] | select(
+	([.value.p50_ns, .value.p99_ns, .value.p999_ns, .value.max_ns] | all(type == "number" and . > 0) | not)
+	or .value.p50_ns > .value.p99_ns or .value.p99_ns > .value.p999_ns or .value.p999_ns > .value.max_ns) | "\($r).\(.key)"' "$R")
+[ -z "$bad" ] || fail "stages with missing or disordered percentiles: $bad"
+n=$(jq .messages "$R")
+for s in wire_to_decoded wire_to_ack; do
+	[ "$(jq ".latency.collector.$s.count" "$R")" = "$n" ] || fail "collector $s counted $(jq ".latency.collector.$s.count" "$R"), want $n"
+done
+[ "$(jq '.latency.pipeline.wire_to_persisted.count' "$R")" = "$n" ] || fail "pipeline wire_to_persisted count != $n"
+for c in '.cpu_cores.pipeline["mdmesh-collector"]' '.cpu_cores.pipeline["mdmesh-processor"]' '.cpu_cores.pipeline["nats-server"]' \
+	'.cpu_cores.ceiling["mdmesh-bench-ceiling"]'; do
+	jq -e "$c | type == \"number\" and . > 0" "$R" > /dev/null || fail "cpu $c = $(jq "$c" "$R")"
+done
+for h in collector collector_batch pipeline.collector pipeline.processor; do
+	head -1 "$OUT/$h.hlog" | grep -q '^#\[Histogram log format version 1.3\]$' || fail "$h.hlog is not an interval log"
+done
+pass "per-stage p50 <= p99 <= p99.9 <= max for every run; counts = $n events; CPU per component; .hlog files"
+
+if jq -e '.fixed_rates.skipped' "$R" > /dev/null; then
+	echo "# fixed rates: $(jq -r .fixed_rates.skipped "$R")"
+else
+	jq -e '.fixed_rates.runs | length >= 1 and all(.eps > 0 and .send_achieved_eps > 0 and .lost == 0)' "$R" > /dev/null ||
+		fail "fixed-rate runs: $(jq -c .fixed_rates "$R")"
+	r=$(jq -r '.fixed_rates.runs[0].key' "$R")
+	[ "$(jq ".latency.$r.wire_to_persisted.count" "$R")" = "$n" ] || fail "$r: wire_to_persisted count != $n"
+	pass "fixed rate $(jq -r '.fixed_rates.runs[0].rate' "$R")/s over veth: every event persisted, latency per stage"
+fi
+
+# report.html: self-contained, embeds the results and the decoded logs it plots
+H="$OUT/report.html"
+[ -s "$H" ] || fail "report.html missing"
+grep -Eq '<(script|link|img)[^>]* (src|href)=' "$H" && fail "report.html loads external resources"
+grep -q 'https\?://' <(grep -v '^{\|^"' "$H" | grep -v 'xmlns=') && fail "report.html references the network"
+sed -n '/<script id="results" type="application\/json">/,/<\/script>/p' "$H" | sed '1d;$d' > "$MDM_T_TMP/emb.json"
+cmp -s "$MDM_T_TMP/emb.json" "$R" || fail "report.html does not embed results.json"
+sed -n '/<script id="hdr" type="application\/json">/,/<\/script>/p' "$H" | sed '1d;$d' > "$MDM_T_TMP/hdr.json"
+jq -e '."collector|wire_to_ack" | length >= 2' "$MDM_T_TMP/hdr.json" > /dev/null || fail "report.html lacks the decoded collector log"
+emb=$(jq -c '."collector|wire_to_ack"[] | select(.total) | [.p50, .p99, ."p99.9", .max]' "$MDM_T_TMP/hdr.json")
+res=$(jq -c '.latency.collector.wire_to_ack | [.p50_ns, .p99_ns, .p999_ns, .max_ns]' "$R")
+[ "$emb" = "$res" ] || fail "report shows $emb for collector wire_to_ack, results.json $res"
+pass "report.html: self-contained, embeds results.json and the decoded logs (same percentiles)"
+
+# hdr-histogram-js reads collector.hlog: the same percentiles as results.json
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+	echo "# npm/node absent: hdr-histogram-js check not run"
+	summary
+	exit 0
+fi
+NODE_DIR="$MDM_BUILD_DIR/node"
+if [ ! -f "$NODE_DIR/node_modules/hdr-histogram-js/package.json" ]; then
+	npm install --prefix "$NODE_DIR" --no-audit --no-fund hdr-histogram-js@3.0.1 > "$MDM_T_TMP/npm.log" 2>&1 ||
+		fail "npm install hdr-histogram-js@3.0.1 failed: $(tail -5 "$MDM_T_TMP/npm.log")"
+fi
+for st in wire_to_ack publish_to_ack; do
+	js=$(NODE_PATH="$NODE_DIR/node_modules" node -e '
+const fs = require("fs"), hdr = require("hdr-histogram-js");
+const [path, tag] = process.argv.slice(1);
+const r = new hdr.HistogramLogReader(fs.readFileSync(path, "utf8"), 64);
+const tot = hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3 });
+let h, n = 0;
+while ((h = r.nextIntervalHistogram()) !== null) if (h.tag === tag) { tot.add(h); n++; }
+if (!n) { console.error("no interval tagged " + tag); process.exit(1); }
+console.log(JSON.stringify([tot.totalCount, tot.getValueAtPercentile(50), tot.getValueAtPercentile(99), tot.getValueAtPercentile(99.9)]));
+' "$OUT/collector.hlog" "$st") || fail "hdr-histogram-js could not read collector.hlog"
+	want=$(jq -c ".latency.collector.$st | [.count, .p50_ns, .p99_ns, .p999_ns]" "$R")
+	[ "$js" = "$want" ] || fail "$st: hdr-histogram-js [count,p50,p99,p99.9] $js, results.json $want"
+done
+pass "hdr-histogram-js 3.0.1 reads collector.hlog: count, p50, p99, p99.9 equal results.json (wire_to_ack, publish_to_ack)"
+summary
