@@ -30,185 +30,14 @@
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "nats_server.h"
 
-/* ---- nats-server processes -------------------------------------------- */
+/* ---- nats-server processes (nats_server.h) ---------------------------- */
 
-struct srv {
-	pid_t pid;
-	int port;
-	bool js;
-	const char *user, *pass;
-	char dir[128];   /* mkdtemp: server.log and the JetStream store */
-};
+#define NTS_TAG "mdm-enrich-test" /* temp dir name */
 
-static struct srv g_js;  /* shared JetStream server for most tests */
-static struct srv g_own; /* a test's own server, stopped by own_teardown even on failure */
-
-/* A free port below Linux's ephemeral range (32768+): a reconnecting client
- * can then never be handed the server's port as its own source port (TCP
- * self-connect) while the server is down in test_server_restart. */
-static int free_port(void)
-{
-	for (int i = 0; i < 200; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		int fd = socket(AF_INET, SOCK_STREAM, 0), port = 20000 + (int)(mdm_mono_ns() % 12000);
-		bool ok;
-
-		assert_true(fd >= 0);
-		a.sin_port = htons((uint16_t)port);
-		ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (ok)
-			return port;
-	}
-	fail_msg("no free port in 20000-31999");
-	return -1;
-}
-
-static bool port_accepts(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	close(fd);
-	return ok;
-}
-
-static void srv_exec(const struct srv *s)
-{
-	char port[16], store[160], log[160];
-	const char *argv[16];
-	int i = 0, fd;
-
-	snprintf(port, sizeof(port), "%d", s->port);
-	snprintf(store, sizeof(store), "%s/store", s->dir);
-	snprintf(log, sizeof(log), "%s/server.log", s->dir);
-	/* Never outlive the test, even when it crashes. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	argv[i++] = "nats-server";
-	argv[i++] = "-a";
-	argv[i++] = "127.0.0.1";
-	argv[i++] = "-p";
-	argv[i++] = port;
-	if (s->js) {
-		argv[i++] = "-js";
-		argv[i++] = "-sd";
-		argv[i++] = store;
-	}
-	if (s->user) {
-		argv[i++] = "--user";
-		argv[i++] = s->user;
-		argv[i++] = "--pass";
-		argv[i++] = s->pass;
-	}
-	argv[i] = NULL;
-	execvp(argv[0], (char *const *)argv);
-	_exit(127);
-}
-
-static void srv_stop(struct srv *s);
-
-/* Start (or restart, same port and dir) and wait until the port accepts. */
-static void srv_run(struct srv *s)
-{
-	uint64_t deadline = mdm_mono_ns() + 10 * MDM_NS_PER_S;
-	int status;
-
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0)
-		srv_exec(s);
-	while (!port_accepts(s->port)) {
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			s->pid = 0;
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-				srv_stop(s); /* nothing to keep: exec failed */
-				fail_msg("cannot run nats-server: not installed or not in PATH "
-					 "(Debian: apt install nats-server)");
-			}
-			fail_msg("nats-server exited with status %d before accepting on port %d (see %s/server.log)",
-				 WIFEXITED(status) ? WEXITSTATUS(status) : -1, s->port, s->dir);
-		}
-		if (mdm_mono_ns() > deadline)
-			fail_msg("nats-server not accepting on port %d after 10 s", s->port);
-		mdm_sleep_ns(20 * MDM_NS_PER_MS);
-	}
-}
-
-static void srv_start(struct srv *s, bool js, const char *user, const char *pass)
-{
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "%s/mdm-enrich-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(s->dir));
-	s->port = free_port();
-	s->js = js;
-	s->user = user;
-	s->pass = pass;
-	srv_run(s);
-}
-
-static void srv_signal_wait(struct srv *s, int sig)
-{
-	uint64_t deadline = mdm_mono_ns() + 5 * MDM_NS_PER_S;
-
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, sig);
-	kill(s->pid, SIGCONT); /* a frozen server left by a failed test must still exit */
-	while (waitpid(s->pid, NULL, WNOHANG) != s->pid) {
-		if (mdm_mono_ns() > deadline) {
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, NULL, 0);
-			break;
-		}
-		mdm_sleep_ns(10 * MDM_NS_PER_MS);
-	}
-	s->pid = 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void srv_stop(struct srv *s)
-{
-	srv_signal_wait(s, SIGTERM);
-	if (s->dir[0] && !getenv("MDM_TEST_KEEP"))
-		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	s->dir[0] = '\0';
-}
-
-static void url_of(const struct srv *s, char *buf, size_t len)
-{
-	snprintf(buf, len, "nats://127.0.0.1:%d", s->port);
-}
-
-static struct mdm_bus *bus_open(const struct srv *s, struct mdm_bus_params *p)
-{
-	struct mdm_bus_params def;
-	struct mdm_bus *bus = NULL;
-	char url[64];
-	int rc;
-
-	if (!p) {
-		mdm_bus_params_init(&def);
-		p = &def;
-	}
-	url_of(s, url, sizeof(url));
-	p->urls = url;
-	rc = mdm_bus_create(&bus, p);
-	if (rc != 0)
-		fail_msg("mdm_bus_create: %d %s", rc, mdm_err_last());
-	return bus;
-}
+static struct nts_server g_js;  /* shared JetStream server for most tests */
+static struct nts_server g_own; /* a test's own server, stopped by own_teardown even on failure */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -285,7 +114,7 @@ static uint64_t wait_rev(struct enrich *e, const char *symbol, uint64_t rev, uin
 static void test_initial_load(void **state)
 {
 	enum { N = 300 };
-	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus *bus = nts_bus_open(&g_js, NULL);
 	struct mdm_bus_kv *kv = kv_open(bus, "t_init");
 	struct enrich_counters c;
 	struct enrich_instrument in;
@@ -361,7 +190,7 @@ static void test_initial_load(void **state)
 
 static void test_missing_bucket_is_created(void **state)
 {
-	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus *bus = nts_bus_open(&g_js, NULL);
 	struct mdm_bus_kv *kv = NULL;
 	struct enrich_counters c;
 	struct enrich *e;
@@ -386,7 +215,7 @@ static void test_missing_bucket_is_created(void **state)
 
 static void test_update_and_delete(void **state)
 {
-	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus *bus = nts_bus_open(&g_js, NULL);
 	struct mdm_bus_kv *kv = kv_open(bus, "t_upd");
 	struct enrich_counters c;
 	struct enrich_instrument in;
@@ -435,7 +264,7 @@ static void test_update_and_delete(void **state)
 
 static void test_bad_values(void **state)
 {
-	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus *bus = nts_bus_open(&g_js, NULL);
 	struct mdm_bus_kv *kv = kv_open(bus, "t_bad");
 	/* each bad value goes to its own key: with history 1 a watch that lags
 	 * sees only the latest of several quick puts to one key */
@@ -573,7 +402,7 @@ static uint64_t put_conc(struct mdm_bus_kv *kv, unsigned k, unsigned v)
 static void test_concurrent_lookups(void **state)
 {
 	enum { ROUNDS = 25 };
-	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus *bus = nts_bus_open(&g_js, NULL);
 	struct mdm_bus_kv *kv = kv_open(bus, "t_conc");
 	struct reader rd[CONC_READERS];
 	struct enrich_counters c0, c;
@@ -654,7 +483,7 @@ static void test_concurrent_lookups(void **state)
 
 static void test_capacity_and_misses(void **state)
 {
-	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus *bus = nts_bus_open(&g_js, NULL);
 	struct mdm_bus_kv *kv = kv_open(bus, "t_cap");
 	struct enrich_counters c;
 	struct enrich_instrument in;
@@ -703,7 +532,7 @@ static void test_capacity_and_misses(void **state)
 
 static void test_create_errors(void **state)
 {
-	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus *bus = nts_bus_open(&g_js, NULL);
 	struct enrich_params p;
 	struct enrich *e = (struct enrich *)1;
 	uint64_t used;
@@ -740,13 +569,13 @@ static void test_create_errors(void **state)
 
 static void test_no_jetstream(void **state)
 {
-	struct srv *s = &g_own;
+	struct nts_server *s = &g_own;
 	struct mdm_bus *bus;
 	struct enrich_params p;
 	struct enrich *e = NULL;
 
-	srv_start(s, false, NULL, NULL);
-	bus = bus_open(s, NULL);
+	nts_start(s, NTS_TAG, false, NULL, NULL);
+	bus = nts_bus_open(s, NULL);
 	enrich_params_init(&p);
 	p.bus = bus;
 	assert_int_equal(enrich_create(&e, &p), -ENOTSUP);
@@ -758,24 +587,24 @@ static void test_no_jetstream(void **state)
  * the restart (a put and a delete) reach it. */
 static void test_server_restart(void **state)
 {
-	struct srv *s = &g_own;
+	struct nts_server *s = &g_own;
 	struct mdm_bus_params bp;
 	struct mdm_bus *bus;
 	struct mdm_bus_kv *kv;
 	struct enrich *e;
 	uint64_t rev, deadline, ms;
 
-	srv_start(s, true, NULL, NULL);
+	nts_start(s, NTS_TAG, true, NULL, NULL);
 	mdm_bus_params_init(&bp);
 	bp.reconnect_wait_ms = 100;
-	bus = bus_open(s, &bp);
+	bus = nts_bus_open(s, &bp);
 	kv = kv_open(bus, "t_restart");
 	put(kv, "OLD", "{\"sector\":\"old\"}");
 	e = cache_open(bus, "t_restart", 0);
 	assert_true(enrich_lookup(e, "OLD", &(struct enrich_instrument){ 0 }));
 
-	srv_signal_wait(s, SIGTERM);
-	srv_run(s);
+	nts_signal_wait(s, SIGTERM);
+	nts_run(s);
 	deadline = mdm_mono_ns() + 10 * MDM_NS_PER_S;
 	while (!mdm_bus_connected(bus)) {
 		if (mdm_mono_ns() > deadline)
@@ -802,7 +631,7 @@ static void test_server_restart(void **state)
  * backoff, lookups keep serving the last data, destroy stays prompt. */
 static void test_connection_lost_for_good(void **state)
 {
-	struct srv *s = &g_own;
+	struct nts_server *s = &g_own;
 	struct mdm_bus_params bp;
 	struct mdm_bus *bus;
 	struct mdm_bus_kv *kv;
@@ -811,14 +640,14 @@ static void test_connection_lost_for_good(void **state)
 	struct enrich *e;
 	uint64_t deadline, t0;
 
-	srv_start(s, true, NULL, NULL);
+	nts_start(s, NTS_TAG, true, NULL, NULL);
 	mdm_bus_params_init(&bp);
 	bp.max_reconnect = 0;
-	bus = bus_open(s, &bp);
+	bus = nts_bus_open(s, &bp);
 	kv = kv_open(bus, "t_lost");
 	put(kv, "KEEP", "{\"sector\":\"kept\"}");
 	e = cache_open(bus, "t_lost", 0);
-	srv_signal_wait(s, SIGTERM);
+	nts_signal_wait(s, SIGTERM);
 	deadline = mdm_mono_ns() + 10 * MDM_NS_PER_S;
 	do {
 		if (mdm_mono_ns() > deadline)
@@ -838,20 +667,20 @@ static void test_connection_lost_for_good(void **state)
 
 static int group_setup(void **state)
 {
-	srv_start(&g_js, true, NULL, NULL);
+	nts_start(&g_js, NTS_TAG, true, NULL, NULL);
 	return 0;
 }
 
 static int own_teardown(void **state)
 {
 	if (g_own.dir[0])
-		srv_stop(&g_own);
+		nts_stop(&g_own);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	srv_stop(&g_js);
+	nts_stop(&g_js);
 	return 0;
 }
 

@@ -27,166 +27,14 @@
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "nats_server.h"
 
-/* ---- nats-server processes -------------------------------------------- */
+/* ---- nats-server processes (nats_server.h) ---------------------------- */
 
-struct srv {
-	pid_t pid;
-	int port;
-	bool js;
-	const char *user, *pass;
-	char dir[128];   /* mkdtemp: server.log and the JetStream store */
-};
+#define NTS_TAG "mdm-bus-test" /* temp dir name */
 
-static struct srv g_js;  /* shared JetStream server for most tests */
-static struct srv g_own; /* a test's own server, stopped by own_teardown even on failure */
-
-/* A free port below Linux's ephemeral range (32768+): a reconnecting client
- * can then never be handed the server's port as its own source port (TCP
- * self-connect) while the server is down in test_kill9_restart. */
-static int free_port(void)
-{
-	for (int i = 0; i < 200; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		int fd = socket(AF_INET, SOCK_STREAM, 0), port = 20000 + (int)(mdm_mono_ns() % 12000);
-		bool ok;
-
-		assert_true(fd >= 0);
-		a.sin_port = htons((uint16_t)port);
-		ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
-		if (ok)
-			return port;
-	}
-	fail_msg("no free port in 20000-31999");
-	return -1;
-}
-
-static bool port_accepts(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	close(fd);
-	return ok;
-}
-
-static void srv_exec(const struct srv *s)
-{
-	char port[16], store[160], log[160];
-	const char *argv[16];
-	int i = 0, fd;
-
-	snprintf(port, sizeof(port), "%d", s->port);
-	snprintf(store, sizeof(store), "%s/store", s->dir);
-	snprintf(log, sizeof(log), "%s/server.log", s->dir);
-	/* Never outlive the test, even when it crashes. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	argv[i++] = "nats-server";
-	argv[i++] = "-a";
-	argv[i++] = "127.0.0.1";
-	argv[i++] = "-p";
-	argv[i++] = port;
-	if (s->js) {
-		argv[i++] = "-js";
-		argv[i++] = "-sd";
-		argv[i++] = store;
-	}
-	if (s->user) {
-		argv[i++] = "--user";
-		argv[i++] = s->user;
-		argv[i++] = "--pass";
-		argv[i++] = s->pass;
-	}
-	argv[i] = NULL;
-	execvp(argv[0], (char *const *)argv);
-	_exit(127);
-}
-
-static void srv_stop(struct srv *s);
-
-/* Start (or restart, same port and dir) and wait until the port accepts. */
-static void srv_run(struct srv *s)
-{
-	uint64_t deadline = mdm_mono_ns() + 10 * MDM_NS_PER_S;
-	int status;
-
-	s->pid = fork();
-	assert_true(s->pid >= 0);
-	if (s->pid == 0)
-		srv_exec(s);
-	while (!port_accepts(s->port)) {
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-			s->pid = 0;
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-				srv_stop(s); /* nothing to keep: exec failed */
-				fail_msg("cannot run nats-server: not installed or not in PATH "
-					 "(Debian: apt install nats-server)");
-			}
-			fail_msg("nats-server exited with status %d before accepting on port %d (see %s/server.log)",
-				 WIFEXITED(status) ? WEXITSTATUS(status) : -1, s->port, s->dir);
-		}
-		if (mdm_mono_ns() > deadline)
-			fail_msg("nats-server not accepting on port %d after 10 s", s->port);
-		mdm_sleep_ns(20 * MDM_NS_PER_MS);
-	}
-}
-
-static void srv_start(struct srv *s, bool js, const char *user, const char *pass)
-{
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "%s/mdm-bus-test.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(s->dir));
-	s->port = free_port();
-	s->js = js;
-	s->user = user;
-	s->pass = pass;
-	srv_run(s);
-}
-
-static void srv_signal_wait(struct srv *s, int sig)
-{
-	uint64_t deadline = mdm_mono_ns() + 5 * MDM_NS_PER_S;
-
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, sig);
-	kill(s->pid, SIGCONT); /* a frozen server left by a failed test must still exit */
-	while (waitpid(s->pid, NULL, WNOHANG) != s->pid) {
-		if (mdm_mono_ns() > deadline) {
-			kill(s->pid, SIGKILL);
-			waitpid(s->pid, NULL, 0);
-			break;
-		}
-		mdm_sleep_ns(10 * MDM_NS_PER_MS);
-	}
-	s->pid = 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void srv_stop(struct srv *s)
-{
-	srv_signal_wait(s, SIGTERM);
-	if (s->dir[0] && !getenv("MDM_TEST_KEEP"))
-		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	s->dir[0] = '\0';
-}
-
-static void url_of(const struct srv *s, char *buf, size_t len)
-{
-	snprintf(buf, len, "nats://127.0.0.1:%d", s->port);
-}
+static struct nts_server g_js;  /* shared JetStream server for most tests */
+static struct nts_server g_own; /* a test's own server, stopped by own_teardown even on failure */
 
 struct ack_log {
 	size_t n;            /* tokens are 0..n-1 */
@@ -213,22 +61,10 @@ static struct {
 	int count;
 } fx;
 
-static struct mdm_bus *bus_open(const struct srv *s, struct mdm_bus_params *p)
+static struct mdm_bus *bus_open(const struct nts_server *s, struct mdm_bus_params *p)
 {
-	struct mdm_bus_params def;
-	struct mdm_bus *bus = NULL;
-	char url[64];
-	int rc;
+	struct mdm_bus *bus = nts_bus_open(s, p);
 
-	if (!p) {
-		mdm_bus_params_init(&def);
-		p = &def;
-	}
-	url_of(s, url, sizeof(url));
-	p->urls = url;
-	rc = mdm_bus_create(&bus, p);
-	if (rc != 0)
-		fail_msg("mdm_bus_create: %d %s", rc, mdm_err_last());
 	fx.bus = bus;
 	return bus;
 }
@@ -325,7 +161,7 @@ static void test_connect_refused(void **state)
 	struct mdm_bus_params p;
 	struct mdm_bus *bus = (struct mdm_bus *)&p;
 	char url[128], want[128];
-	int port = free_port();
+	int port = nts_free_port();
 
 	mdm_bus_params_init(&p);
 	snprintf(url, sizeof(url), "nats://127.0.0.1:%d", port);
@@ -354,13 +190,13 @@ static void test_connect_refused(void **state)
 
 static void test_connect_auth_and_tls(void **state)
 {
-	struct srv *s = &g_own;
+	struct nts_server *s = &g_own;
 	struct mdm_bus_params p;
 	struct mdm_bus *bus = NULL;
 	char url[64], want[128];
 
-	srv_start(s, false, "alice", "s3cret-pw");
-	url_of(s, url, sizeof(url));
+	nts_start(s, NTS_TAG, false, "alice", "s3cret-pw");
+	nts_url(s, url, sizeof(url));
 
 	mdm_bus_params_init(&p);
 	p.urls = url;
@@ -386,7 +222,7 @@ static void test_connect_auth_and_tls(void **state)
 
 static void test_no_jetstream(void **state)
 {
-	struct srv *s = &g_own;
+	struct nts_server *s = &g_own;
 	struct mdm_bus *bus;
 	struct mdm_bus_stream_info info;
 	struct mdm_bus_kv *kv = NULL;
@@ -394,7 +230,7 @@ static void test_no_jetstream(void **state)
 	struct mdm_stream_cfg c = { .name = "X", .subjects = subjects, .n_subjects = 1 };
 	char want[128];
 
-	srv_start(s, false, NULL, NULL);
+	nts_start(s, NTS_TAG, false, NULL, NULL);
 	bus = bus_open(s, NULL);
 	snprintf(want, sizeof(want), "stream X: info: JetStream is not enabled on nats://127.0.0.1:%d", s->port);
 	assert_int_equal(mdm_bus_stream_ensure(bus, &c), -ENOTSUP);
@@ -632,7 +468,7 @@ static void collect_ids(struct mdm_bus *bus, const char *stream, const char *pre
 }
 
 struct kill_plan {
-	struct srv *srv;
+	struct nts_server *srv;
 	struct mdm_bus *bus;
 	size_t *published;    /* progress of the publisher */
 	size_t kill_at;
@@ -651,7 +487,7 @@ static void kill_step(void *ctx)
 		k->srv->pid = 0;
 		k->killed_ns = mdm_mono_ns();
 	} else if (k->killed_ns && !k->restarted && mdm_mono_ns() - k->killed_ns > 700 * MDM_NS_PER_MS) {
-		srv_run(k->srv);
+		nts_run(k->srv);
 		k->restarted = true;
 	}
 }
@@ -669,7 +505,7 @@ static void kill_step_counting(void *ctx)
 static void test_kill9_restart(void **state)
 {
 	enum { N = 30000 };
-	struct srv *s = &g_own;
+	struct nts_server *s = &g_own;
 	struct mdm_bus_params p;
 	struct mdm_bus *bus;
 	struct mdm_bus_counters c;
@@ -681,7 +517,7 @@ static void test_kill9_restart(void **state)
 	uint32_t *ids = mdm_calloc(N, sizeof(*ids));
 	uint64_t *at_seq = mdm_calloc(N, sizeof(*at_seq));
 
-	srv_start(s, true, NULL, NULL);
+	nts_start(s, NTS_TAG, true, NULL, NULL);
 	mdm_bus_params_init(&p);
 	p.ack_timeout_ms = 1000;
 	p.max_attempts = 20;
@@ -735,7 +571,7 @@ static void test_kill9_restart(void **state)
 static void test_connection_lost_for_good(void **state)
 {
 	enum { N = 100 };
-	struct srv *s = &g_own;
+	struct nts_server *s = &g_own;
 	struct mdm_bus_params p;
 	struct mdm_bus *bus;
 	struct mdm_bus_counters c;
@@ -744,7 +580,7 @@ static void test_connection_lost_for_good(void **state)
 	uint64_t t0;
 	int status;
 
-	srv_start(s, true, NULL, NULL);
+	nts_start(s, NTS_TAG, true, NULL, NULL);
 	mdm_bus_params_init(&p);
 	p.max_reconnect = 0;
 	p.ack_timeout_ms = 20000;
@@ -760,7 +596,7 @@ static void test_connection_lost_for_good(void **state)
 	assert_true(WIFSTOPPED(status));
 	publish_range(bus, "lost.itch", "lost", 0, N, 0, &st, NULL, NULL);
 	assert_int_equal(mdm_bus_flush(bus, 200), -ETIMEDOUT);
-	srv_signal_wait(s, SIGKILL);
+	nts_signal_wait(s, SIGKILL);
 	t0 = mdm_mono_ns();
 	if (mdm_bus_publish_drain(bus, 5000) != 0)
 		fail_msg("drain: %s", mdm_err_last());
@@ -1022,7 +858,7 @@ static void test_kv(void **state)
 
 static int group_setup(void **state)
 {
-	srv_start(&g_js, true, NULL, NULL);
+	nts_start(&g_js, NTS_TAG, true, NULL, NULL);
 	return 0;
 }
 
@@ -1038,13 +874,13 @@ static int fx_teardown(void **state)
 	if (g_js.pid > 0)
 		kill(g_js.pid, SIGCONT); /* in case a failed test left it frozen */
 	if (g_own.dir[0])
-		srv_stop(&g_own);
+		nts_stop(&g_own);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	srv_stop(&g_js);
+	nts_stop(&g_js);
 	return 0;
 }
 
