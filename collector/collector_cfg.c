@@ -2,7 +2,9 @@
  * local nats-server, no hugepages, poll loops that back off when idle. */
 #include "collector_cfg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mdm_err.h"
@@ -13,6 +15,7 @@ static const char *const full_policies[] = { "block", "drop", NULL };
 static const char *const publish_modes[] = { "event", "batch", NULL };
 static const char *const storages[] = { "file", "memory", NULL };
 static const char *const origins[] = { "rx", "itch", NULL };
+static const char *const resumes[] = { "auto", "on", "off", NULL };
 
 const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("instance", MDM_CFG_STR, instance, "collector-1", 0, 0, NULL,
@@ -33,6 +36,26 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	  "missing-range table size of the sequencer"),
 	F("feed.gap_pending", MDM_CFG_DURATION, feed_gap_pending_ns, "1ms", 1000, 10e9, NULL,
 	  "how long a hole waits for the other line before it is declared a gap"),
+	F("feed.rerequest", MDM_CFG_STRLIST, feed_rerequest, NULL, 0, 0, NULL,
+	  "MoldUDP64 re-request servers, ADDR:PORT (comma list; retries go to the next); empty = no recovery: "
+	  "a declared gap is permanent once feed.rerequest_timeout passes"),
+	F("feed.rerequest_rate", MDM_CFG_UINT, feed_rerequest_rate, "200", 1, 1000000, NULL,
+	  "re-requests per second at most (token bucket refill)"),
+	F("feed.rerequest_burst", MDM_CFG_UINT, feed_rerequest_burst, "20", 1, 1000000, NULL,
+	  "re-requests sent back to back at most (token bucket size)"),
+	F("feed.rerequest_max_count", MDM_CFG_UINT, feed_rerequest_max_count, "1000", 1, 65534, NULL,
+	  "messages asked for per request; a longer gap is asked for in parts"),
+	F("feed.rerequest_timeout", MDM_CFG_DURATION, feed_rerequest_timeout_ns, "250ms", 1e6, 60e9, NULL,
+	  "wait for an answer before asking again (the next server)"),
+	F("feed.rerequest_retries", MDM_CFG_UINT, feed_rerequest_retries, "3", 0, 100, NULL,
+	  "requests after the first that may go unanswered before a gap is permanent (alert.system.gap)"),
+	F("feed.resume", MDM_CFG_ENUM, feed_resume, "auto", 0, 0, resumes,
+	  "at start, continue the feed's session from where the stream ends (a restart reports what it "
+	  "missed as a gap): on, off, or auto = on for live input, off for input.pcap (replays re-publish)"),
+	F("feed.resume_window", MDM_CFG_UINT, feed_resume_window, "65536", 1024, 16777216, NULL,
+	  "sequence numbers read back from the stream at start to find where the feed left off, and its holes"),
+	F("feed.resume_timeout", MDM_CFG_DURATION, feed_resume_timeout_ns, "30s", 1e9, 600e9, NULL,
+	  "longest the read back may take before the collector refuses to start"),
 
 	F("input.pcap", MDM_CFG_STR, input_pcap, "", 0, 0, NULL, "replay this capture through net_pcap"),
 	F("input.pcap_loop", MDM_CFG_BOOL, input_pcap_loop, "false", 0, 0, NULL,
@@ -63,10 +86,12 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("poll.idle_sleep", MDM_CFG_DURATION, poll_idle_sleep_ns, "200us", 0, 100e6, NULL,
 	  "sleep per idle poll after that; 0 = pure busy poll (isolated cores)"),
 
-	F("ring.size", MDM_CFG_UINT, ring_size, "65536", 1024, 67108864, NULL,
-	  "RX -> publisher ring slots (power of two)"),
+	F("ring.size", MDM_CFG_UINT, ring_size, "524288", 1024, 67108864, NULL,
+	  "RX -> publisher ring slots (power of two), 128 bytes each (EAL memory): the broker-outage "
+	  "buffer; 524288 = 64 MiB holds 10 s at 50k events/s"),
 	F("ring.full_policy", MDM_CFG_ENUM, ring_full_policy, "block", 0, 0, full_policies,
-	  "ring full: block (RX waits; the NIC counts misses) or drop (counted with sequence ranges)"),
+	  "ring full: block (RX waits; the NIC counts misses) or drop (at 7/8 full the publisher drops "
+	  "the oldest queued events down to half; counted with sequence ranges)"),
 
 	MDM_NATS_CFG_SCHEMA(struct collector_cfg, nats),
 
@@ -84,6 +109,10 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	  "Nats-Msg-Id de-duplication window: retries and replays inside it are stored once"),
 	F("stream.replicas", MDM_CFG_UINT, stream_replicas, "1", 1, 5, NULL, "3 on a cluster"),
 	F("stream.subject_prefix", MDM_CFG_STR, subject_prefix, "md", 0, 0, NULL, "root of event subjects"),
+	F("alerts.stream", MDM_CFG_STR, alerts_stream, "ALERTS", 0, 0, NULL,
+	  "stream of alerts (ensured at start): permanent gaps publish on alert.system.gap"),
+	F("alerts.subjects", MDM_CFG_STRLIST, alerts_subjects, "alert.>", 0, 0, NULL,
+	  "subjects the alerts stream stores (the processor ensures the same stream: keep them equal)"),
 
 	F("publish.mode", MDM_CFG_ENUM, publish_mode, "event", 0, 0, publish_modes,
 	  "event: one message per event on md.*; batch: EventBatch messages on mdb.<feed>.<partition>"),
@@ -159,6 +188,25 @@ int collector_cfg_validate(const struct collector_cfg *c)
 		return mdm_err_set(-EINVAL, "stream.subjects: at least one subject");
 	if (c->publish_mode == COLLECTOR_PUBLISH_BATCH && (!has(c->stream_batch_name) || c->stream_batch_subjects.n == 0))
 		return mdm_err_set(-EINVAL, "publish.mode batch needs stream.batch_name and stream.batch_subjects");
+	if (!has(c->alerts_stream) || c->alerts_subjects.n == 0)
+		return mdm_err_set(-EINVAL, "alerts.stream and alerts.subjects must not be empty");
+	if (c->feed_rerequest.n > 8)
+		return mdm_err_set(-EINVAL, "feed.rerequest: %zu servers, at most 8", c->feed_rerequest.n);
+	for (size_t i = 0; i < c->feed_rerequest.n; i++) {
+		const char *srv = c->feed_rerequest.v[i], *colon = strrchr(srv, ':');
+		char host[16];
+		struct in_addr a;
+		char *end;
+		unsigned long port;
+
+		if (!colon || colon == srv || (size_t)(colon - srv) >= sizeof(host))
+			return mdm_err_set(-EINVAL, "feed.rerequest: '%s' is not IPV4:PORT", srv);
+		memcpy(host, srv, (size_t)(colon - srv));
+		host[colon - srv] = '\0';
+		port = strtoul(colon + 1, &end, 10);
+		if (inet_pton(AF_INET, host, &a) != 1 || !colon[1] || *end || port == 0 || port > 65535)
+			return mdm_err_set(-EINVAL, "feed.rerequest: '%s' is not IPV4:PORT", srv);
+	}
 	return 0;
 }
 

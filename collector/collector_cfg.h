@@ -15,6 +15,7 @@ enum collector_full_policy { COLLECTOR_FULL_BLOCK = 0, COLLECTOR_FULL_DROP = 1 }
 enum collector_publish_mode { COLLECTOR_PUBLISH_EVENT = 0, COLLECTOR_PUBLISH_BATCH = 1 };
 enum collector_storage { COLLECTOR_STORAGE_FILE = 0, COLLECTOR_STORAGE_MEMORY = 1 };
 enum collector_latency_origin { COLLECTOR_ORIGIN_RX = 0, COLLECTOR_ORIGIN_ITCH = 1 };
+enum collector_resume { COLLECTOR_RESUME_AUTO = 0, COLLECTOR_RESUME_ON = 1, COLLECTOR_RESUME_OFF = 2 };
 
 struct collector_cfg {
 	char *instance;
@@ -27,6 +28,15 @@ struct collector_cfg {
 	uint64_t feed_book_capacity;
 	uint64_t feed_gap_capacity;
 	uint64_t feed_gap_pending_ns;
+	struct mdm_cfg_strlist feed_rerequest; /* re-request servers "ADDR:PORT" */
+	uint64_t feed_rerequest_rate;          /* requests/s */
+	uint64_t feed_rerequest_burst;
+	uint64_t feed_rerequest_max_count;
+	uint64_t feed_rerequest_timeout_ns;
+	uint64_t feed_rerequest_retries;
+	int feed_resume;                       /* enum collector_resume */
+	uint64_t feed_resume_window;
+	uint64_t feed_resume_timeout_ns;
 
 	char *input_pcap;
 	bool input_pcap_loop;
@@ -62,6 +72,8 @@ struct collector_cfg {
 	uint64_t stream_duplicate_window_ns;
 	uint64_t stream_replicas;
 	char *subject_prefix;
+	char *alerts_stream;       /* permanent gaps: alert.system.gap */
+	struct mdm_cfg_strlist alerts_subjects;
 
 	int publish_mode;          /* enum collector_publish_mode */
 	uint64_t publish_max_pending;

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_ring.h>
 
 #include "feed.h"
+#include "gap_report.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
@@ -20,11 +22,27 @@
 #include "mdm_metrics.h"
 #include "mdm_port.h"
 #include "publish.h"
+#include "rerequest.h"
 #include "rx.h"
 #include "seq.h"
 
 static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
 #define N_Q (sizeof(quantiles) / sizeof(quantiles[0]))
+
+/* Dropped sequence ranges of both drop points (RX's newest, the publisher's
+ * oldest), at most what their tables keep. */
+#define DROP_RANGES_MAX (RX_DROP_RANGES + PUBLISH_DROP_RANGES)
+#define DROP_LOG_MAX 8 /* ranges listed per log line */
+
+struct drop_range {
+	uint64_t first, last;
+};
+
+/* Where the drop log left off in one range table. */
+struct drop_cursor {
+	uint64_t ranges; /* ranges logged */
+	uint64_t last;   /* the newest logged range's end (it may grow since) */
+};
 
 struct collector_stats {
 	struct collector_stats_params p;
@@ -42,6 +60,9 @@ struct collector_stats {
 	struct mdm_buf scratch;
 	/* label storage for per-reason / per-type series */
 	char type_labels[ITCH_MSG_TYPES][2];
+	/* drop log (control thread): per table, what was logged */
+	struct drop_cursor log_rx, log_pub;
+	uint64_t log_dropped;
 };
 
 static uint64_t ld(const uint64_t *p)
@@ -56,7 +77,7 @@ void collector_stats_account(struct collector_stats *cs, struct collector_accoun
 
 	memset(a, 0, sizeof(*a));
 	a->events = ld(&rs->events);
-	a->dropped_ring = ld(&rs->dropped);
+	a->dropped_ring = ld(&rs->dropped) + ld(&ps->dropped_full);
 	a->stored = ld(&ps->stored);
 	a->duplicates = ld(&ps->duplicates);
 	a->failed = ld(&ps->failed);
@@ -66,6 +87,109 @@ void collector_stats_account(struct collector_stats *cs, struct collector_accoun
 	a->in_ring = ld(&rs->enqueued) - ld(&ps->dequeued);
 	a->balanced = a->events == a->stored + a->duplicates + a->dropped_ring + a->dropped_stop + a->failed +
 					   a->encode_errors + a->in_ring + a->in_flight;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct drop_range *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Copy the ranges a table still holds (count `n`, ring of `cap`) to out[]. */
+static size_t ranges_take(const uint64_t *first, const uint64_t *last, uint64_t n, size_t cap, struct drop_range *out)
+{
+	size_t k = 0;
+
+	for (uint64_t i = n > cap ? n - cap : 0; i < n; i++, k++) {
+		out[k].first = ld(&first[i % cap]);
+		out[k].last = ld(&last[i % cap]);
+	}
+	return k;
+}
+
+/* Every dropped range both tables still hold, sorted, adjacent ones merged
+ * (one run dropped partly by RX and partly by the publisher is one range).
+ * *complete is false when older ranges fell out of a table. */
+static size_t drop_ranges_merged(struct collector_stats *cs, struct drop_range *out, bool *complete)
+{
+	const struct rx_stats *rs = rx_stats(cs->p.rx);
+	const struct publish_stats *ps = publish_stats(cs->p.pb);
+	uint64_t nr = __atomic_load_n(&rs->drop_ranges, __ATOMIC_ACQUIRE);
+	uint64_t np = __atomic_load_n(&ps->drop_ranges, __ATOMIC_ACQUIRE);
+	size_t n = 0, m = 0;
+
+	*complete = nr <= RX_DROP_RANGES && np <= PUBLISH_DROP_RANGES;
+	n += ranges_take(rs->drop_first, rs->drop_last, nr, RX_DROP_RANGES, out + n);
+	n += ranges_take(ps->drop_first, ps->drop_last, np, PUBLISH_DROP_RANGES, out + n);
+	qsort(out, n, sizeof(*out), range_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (m && out[i].first <= out[m - 1].last + 1) {
+			if (out[i].last > out[m - 1].last)
+				out[m - 1].last = out[i].last;
+			continue;
+		}
+		out[m++] = out[i];
+	}
+	return m;
+}
+
+/* Log what was dropped since the last call: the count and the ranges (new
+ * ones, and the growth of the newest one logged before). Control thread. */
+static void drop_log(struct collector_stats *cs)
+{
+	const struct rx_stats *rs = rx_stats(cs->p.rx);
+	const struct publish_stats *ps = publish_stats(cs->p.pb);
+	uint64_t dropped = ld(&rs->dropped) + ld(&ps->dropped_full);
+	struct {
+		const uint64_t *first, *last, *count;
+		size_t cap;
+		struct drop_cursor *cur;
+	} src[2] = {
+		{ ps->drop_first, ps->drop_last, &ps->drop_ranges, PUBLISH_DROP_RANGES, &cs->log_pub },
+		{ rs->drop_first, rs->drop_last, &rs->drop_ranges, RX_DROP_RANGES, &cs->log_rx },
+	};
+	char list[DROP_LOG_MAX * 44 + 32];
+	size_t len = 0, listed = 0, more = 0;
+
+	if (dropped == cs->log_dropped)
+		return;
+	for (int t = 0; t < 2; t++) {
+		uint64_t n = __atomic_load_n(src[t].count, __ATOMIC_ACQUIRE), i = src[t].cur->ranges;
+
+		if (i && i + src[t].cap > n) {
+			/* the newest range logged may have grown */
+			uint64_t last = ld(&src[t].last[(i - 1) % src[t].cap]);
+
+			if (last > src[t].cur->last) {
+				if (listed < DROP_LOG_MAX && len < sizeof(list))
+					len += (size_t)snprintf(list + len, sizeof(list) - len, " %" PRIu64 "-%" PRIu64,
+								src[t].cur->last + 1, last);
+				else
+					more++;
+				listed++;
+				src[t].cur->last = last;
+			}
+		}
+		if (n > i + src[t].cap) {
+			more += n - src[t].cap - i; /* overwritten before this tick */
+			i = n - src[t].cap;
+		}
+		for (; i < n; i++) {
+			uint64_t f = ld(&src[t].first[i % src[t].cap]), l = ld(&src[t].last[i % src[t].cap]);
+
+			if (listed < DROP_LOG_MAX && len < sizeof(list))
+				len += (size_t)snprintf(list + len, sizeof(list) - len, " %" PRIu64 "-%" PRIu64, f, l);
+			else
+				more++;
+			listed++;
+			src[t].cur->last = l;
+		}
+		src[t].cur->ranges = n;
+	}
+	mdm_log_warn("ring full: %" PRIu64 " events dropped, sequence ranges%s%s", dropped - cs->log_dropped,
+		     len ? list : " (none new)", more ? " and more (see the summary)" : "");
+	cs->log_dropped = dropped;
 }
 
 /* ---- metrics ---- */
@@ -111,6 +235,28 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_duplicate_messages_total",
 				 "messages dropped by the sequencer as already delivered (A/B, retransmits)");
 	mdm_metrics_write_u64(w, NULL, ld(&ss->duplicates));
+	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_permanent_gaps_by_reason_total",
+				 "gaps given up (alert.system.gap), by reason");
+	{
+		struct gap_report_counters gc;
+
+		gap_report_counters(cs->p.gr, &gc);
+		for (int r = REREQUEST_NO_SERVER; r <= REREQUEST_SESSION_CHANGE; r++) {
+			const char *l[] = { "reason", rerequest_reason_name(r), NULL };
+
+			mdm_metrics_write_u64(w, l, gc.by_reason[r]);
+		}
+		mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_gap_alerts_total",
+					 "alert.system.gap publishes, by outcome");
+		{
+			const char *l1[] = { "outcome", "published", NULL }, *l2[] = { "outcome", "failed", NULL },
+				   *l3[] = { "outcome", "dropped", NULL };
+
+			mdm_metrics_write_u64(w, l1, gc.alerts_published);
+			mdm_metrics_write_u64(w, l2, gc.alerts_failed);
+			mdm_metrics_write_u64(w, l3, gc.alerts_dropped);
+		}
+	}
 
 	collector_stats_account(cs, &a);
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_events_dropped_total",
@@ -123,6 +269,26 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 		mdm_metrics_write_u64(w, l2, a.dropped_stop);
 		mdm_metrics_write_u64(w, l3, a.failed);
 		mdm_metrics_write_u64(w, l4, a.encode_errors);
+	}
+	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_drop_ranges_total",
+				 "runs of consecutive sequence numbers dropped (ring full), RX and publisher");
+	mdm_metrics_write_u64(w, NULL, ld(&rx_stats(cs->p.rx)->drop_ranges) + ld(&ps->drop_ranges));
+	if (cs->p.bus) {
+		struct mdm_bus_counters bc;
+
+		mdm_bus_counters_get(cs->p.bus, &bc);
+		mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_bus_connected",
+					 "1 while the NATS connection is up");
+		mdm_metrics_write_u64(w, NULL, mdm_bus_connected(cs->p.bus));
+		mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_bus_disconnects_total",
+					 "NATS connection losses");
+		mdm_metrics_write_u64(w, NULL, bc.disconnects);
+		mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_publish_resends_total",
+					 "publishes sent again with the same Nats-Msg-Id (no ack in time, or no responder)");
+		mdm_metrics_write_u64(w, NULL, bc.retries);
+		mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_publish_bus_down_seconds_total",
+					 "time the publisher held an event while NATS was disconnected (the ring buffered behind it)");
+		mdm_metrics_write_double(w, NULL, (double)ld(&ps->bus_down_ns) / 1e9);
 	}
 	pthread_mutex_lock(&cs->lock);
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used", "events queued RX -> publisher");
@@ -176,6 +342,82 @@ static void json_section(void *ctx, struct mdm_json *j)
 	mdm_json_ku64(j, "in_flight", a.in_flight);
 	mdm_json_kbool(j, "balanced", a.balanced);
 	mdm_json_obj_end(j);
+	{
+		const struct rerequest_stats *rs = rerequest_stats(cs->p.rr);
+		struct rerequest_gap recent[GAP_REPORT_RECENT], rec[GAP_REPORT_RECENT];
+		unsigned n = gap_report_recent(cs->p.gr, false, recent, GAP_REPORT_RECENT);
+		unsigned nr = gap_report_recent(cs->p.gr, true, rec, GAP_REPORT_RECENT);
+		struct gap_report_counters gc;
+
+		gap_report_counters(cs->p.gr, &gc);
+		mdm_json_key(j, "recovery");
+		mdm_json_obj_begin(j);
+		mdm_json_ku64(j, "servers", rerequest_servers(cs->p.rr));
+		mdm_json_ku64(j, "requests_sent", ld(&rs->requests_sent));
+		mdm_json_ku64(j, "requests_answered", ld(&rs->requests_answered));
+		mdm_json_ku64(j, "requests_timed_out", ld(&rs->requests_timed_out));
+		mdm_json_ku64(j, "rate_limited", ld(&rs->rate_limited));
+		mdm_json_ku64(j, "gaps_tracked", ld(&rs->gaps_tracked));
+		mdm_json_ku64(j, "gaps_recovered", ld(&rs->gaps_recovered));
+		mdm_json_ku64(j, "msgs_recovered", ld(&rs->msgs_recovered));
+		mdm_json_ku64(j, "msgs_filled_late", ld(&rs->msgs_filled_late));
+		mdm_json_ku64(j, "permanent_gaps", ld(&rs->permanent_gaps));
+		mdm_json_ku64(j, "permanent_msgs", ld(&rs->permanent_msgs));
+		mdm_json_ku64(j, "outstanding_gaps", ld(&rs->outstanding_gaps));
+		mdm_json_ku64(j, "outstanding_msgs", ld(&rs->outstanding_msgs));
+		mdm_json_ku64(j, "alerts_published", gc.alerts_published);
+		mdm_json_ku64(j, "alerts_failed", gc.alerts_failed);
+		mdm_json_key(j, "permanent");
+		mdm_json_arr_begin(j);
+		for (unsigned i = 0; i < n; i++) {
+			mdm_json_obj_begin(j);
+			mdm_json_ku64(j, "from", recent[i].from);
+			mdm_json_ku64(j, "to", recent[i].to);
+			mdm_json_kstr(j, "reason", rerequest_reason_name(recent[i].reason));
+			mdm_json_ku64(j, "requests", recent[i].requests);
+			mdm_json_obj_end(j);
+		}
+		mdm_json_arr_end(j);
+		mdm_json_key(j, "recovered");
+		mdm_json_arr_begin(j);
+		for (unsigned i = 0; i < nr; i++) {
+			mdm_json_obj_begin(j);
+			mdm_json_ku64(j, "from", rec[i].from);
+			mdm_json_ku64(j, "to", rec[i].to);
+			mdm_json_ku64(j, "requests", rec[i].requests);
+			mdm_json_obj_end(j);
+		}
+		mdm_json_arr_end(j);
+		mdm_json_obj_end(j);
+	}
+	{
+		struct drop_range r[DROP_RANGES_MAX];
+		bool complete;
+		size_t n = drop_ranges_merged(cs, r, &complete);
+
+		mdm_json_key(j, "dropped_ranges");
+		mdm_json_arr_begin(j);
+		for (size_t i = 0; i < n; i++) {
+			mdm_json_arr_begin(j);
+			mdm_json_u64(j, r[i].first);
+			mdm_json_u64(j, r[i].last);
+			mdm_json_arr_end(j);
+		}
+		mdm_json_arr_end(j);
+		mdm_json_kbool(j, "dropped_ranges_complete", complete);
+	}
+	if (cs->p.bus) {
+		struct mdm_bus_counters bc;
+
+		mdm_bus_counters_get(cs->p.bus, &bc);
+		mdm_json_key(j, "bus");
+		mdm_json_obj_begin(j);
+		mdm_json_kbool(j, "connected", mdm_bus_connected(cs->p.bus));
+		mdm_json_ku64(j, "disconnects", bc.disconnects);
+		mdm_json_ku64(j, "reconnects", bc.reconnects);
+		mdm_json_ku64(j, "resends", bc.retries);
+		mdm_json_obj_end(j);
+	}
 	mdm_json_key(j, "latency_ns");
 	mdm_json_obj_begin(j);
 	pthread_mutex_lock(&cs->lock);
@@ -199,6 +441,7 @@ static int register_counters(struct collector_stats *cs)
 	const struct rx_stats *rs = rx_stats(cs->p.rx);
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
 	const struct feed_stats *fs = feed_stats(rx_feed(cs->p.rx));
+	const struct rerequest_stats *rrs = rerequest_stats(cs->p.rr);
 	struct mdm_metrics *r = cs->reg;
 	int rc = 0;
 
@@ -218,9 +461,28 @@ static int register_counters(struct collector_stats *cs)
 	C("events_stored_total", "events acked by JetStream as new", &ps->stored);
 	C("events_duplicate_total", "events acked as already stored (same Nats-Msg-Id)", &ps->duplicates);
 	C("publish_stalls_total", "publishes refused for back-pressure and retried", &ps->stalls);
+	C("events_dropped_oldest_total", "ring.full_policy drop: queued events the publisher dropped at high water",
+	  &ps->dropped_full);
+	C("rerequests_sent_total", "MoldUDP64 re-requests sent", &rrs->requests_sent);
+	C("rerequests_answered_total", "re-requests that brought missing messages", &rrs->requests_answered);
+	C("rerequests_unanswered_total", "re-requests that brought nothing within feed.rerequest_timeout", &rrs->requests_timed_out);
+	C("rerequests_rate_limited_total", "gaps that waited for the re-request rate limit", &rrs->rate_limited);
+	C("rerequest_send_errors_total", "re-requests the socket refused", &rrs->send_errors);
+	C("rerequest_responses_total", "datagrams from re-request servers", &rrs->responses);
+	C("rerequest_foreign_total", "datagrams on the re-request socket from other addresses (dropped)",
+	  &rrs->responses_foreign);
+	C("recovery_packets_total", "re-request answers fed to the sequencer", &rs->recovery_packets);
+	C("gaps_recovered_total", "declared gaps whose every message arrived", &rrs->gaps_recovered);
+	C("gap_messages_recovered_total", "missing messages recovered by re-request", &rrs->msgs_recovered);
+	C("gap_messages_late_total", "missing messages that came late on a live line", &rrs->msgs_filled_late);
+	C("permanent_gaps_total", "gaps given up: logged and published as alert.system.gap", &rrs->permanent_gaps);
+	C("permanent_gap_messages_total", "messages in permanent gaps", &rrs->permanent_msgs);
 	C("origin_clock_ahead_total", "latency.origin itch: events whose ITCH time was after our decode time (sender clock ahead)",
 	  &ps->origin_skew);
 #undef C
+	if (rc == 0)
+		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_gaps_outstanding", "gaps being recovered", NULL,
+				       &rrs->outstanding_gaps);
 	if (rc == 0)
 		rc = mdm_metrics_add_collector(r, collect, cs);
 	if (rc == 0)
@@ -323,6 +585,7 @@ void collector_stats_tick(struct collector_stats *cs)
 		fflush(cs->hlog);
 	}
 	cs->last_tick_s = now_s;
+	drop_log(cs);
 	/* live stats for subscribers: the same JSON as /stats.json */
 	mdm_buf_reset(&cs->scratch);
 	mdm_json_init(&j, &cs->scratch);
@@ -353,6 +616,29 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		seq_next(feed_seq(fd)), ss->duplicates, ss->gaps_opened, ss->missing_now);
 	for (unsigned i = 0; i < ng; i++)
 		fprintf(f, "    missing  %" PRIu64 "-%" PRIu64 "\n", from[i], to[i]);
+	{
+		const struct rerequest_stats *q = rerequest_stats(cs->p.rr);
+		struct rerequest_gap recent[GAP_REPORT_RECENT], rec[GAP_REPORT_RECENT];
+		unsigned n = gap_report_recent(cs->p.gr, false, recent, GAP_REPORT_RECENT);
+		unsigned nr = gap_report_recent(cs->p.gr, true, rec, GAP_REPORT_RECENT);
+		struct gap_report_counters gc;
+
+		gap_report_counters(cs->p.gr, &gc);
+		fprintf(f, "  recovery   %zu servers; requests sent %" PRIu64 ", answered %" PRIu64 ", timed out %" PRIu64
+			   ", rate-limited %" PRIu64 "; gaps recovered %" PRIu64 " of %" PRIu64 " (%" PRIu64
+			   " messages re-requested, %" PRIu64 " late on a line); permanent gaps %" PRIu64 " (%" PRIu64
+			   " messages, %" PRIu64 " alerts published); still recovering %" PRIu64 "\n",
+			rerequest_servers(cs->p.rr), ld(&q->requests_sent), ld(&q->requests_answered),
+			ld(&q->requests_timed_out), ld(&q->rate_limited), ld(&q->gaps_recovered), ld(&q->gaps_tracked),
+			ld(&q->msgs_recovered), ld(&q->msgs_filled_late), ld(&q->permanent_gaps), ld(&q->permanent_msgs),
+			gc.alerts_published, ld(&q->outstanding_gaps));
+		for (unsigned i = 0; i < nr; i++)
+			fprintf(f, "    recovered %" PRIu64 "-%" PRIu64 " (%u requests)\n", rec[i].from, rec[i].to,
+				rec[i].requests);
+		for (unsigned i = 0; i < n; i++)
+			fprintf(f, "    permanent %" PRIu64 "-%" PRIu64 " (%s, %u requests)\n", recent[i].from, recent[i].to,
+				rerequest_reason_name(recent[i].reason), recent[i].requests);
+	}
 	fprintf(f, "  events     %" PRIu64 " = stored %" PRIu64 " + duplicate %" PRIu64 " + dropped(ring full) %" PRIu64
 		   " + dropped(stop) %" PRIu64 " + failed %" PRIu64 " + encode errors %" PRIu64 " + queued %" PRIu64
 		   " + in flight %" PRIu64 " : %s\n",
@@ -367,8 +653,25 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 				a.stored + a.duplicates, (double)(last - first) / 1e9,
 				(double)(a.stored + a.duplicates) * 1e9 / (double)(last - first));
 	}
-	for (uint64_t k = 0; k < ld(&rs->drop_ranges) && k < RX_DROP_RANGES; k++)
-		fprintf(f, "    dropped  %" PRIu64 "-%" PRIu64 "\n", rs->drop_first[k], rs->drop_last[k]);
+	{
+		struct drop_range r[DROP_RANGES_MAX];
+		bool complete;
+		size_t n = drop_ranges_merged(cs, r, &complete);
+
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "    dropped  %" PRIu64 "-%" PRIu64 "\n", r[i].first, r[i].last);
+		if (!complete)
+			fprintf(f, "    dropped  (older ranges not kept: %" PRIu64 " recorded in all)\n",
+				ld(&rs->drop_ranges) + ld(&publish_stats(cs->p.pb)->drop_ranges));
+	}
+	if (cs->p.bus) {
+		struct mdm_bus_counters bc;
+
+		mdm_bus_counters_get(cs->p.bus, &bc);
+		fprintf(f, "  bus        %" PRIu64 " disconnects, %" PRIu64 " reconnects, %" PRIu64
+			   " resends (same Nats-Msg-Id); the publisher waited %.3f s for a reconnect\n",
+			bc.disconnects, bc.reconnects, bc.retries, (double)ld(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9);
+	}
 	fprintf(f, "  latency    (ns)            p50        p90        p99      p99.9        max      count\n");
 	for (int s = 0; s < STAGE_COUNT; s++) {
 		const struct mdm_hdr *h = cs->total[s];

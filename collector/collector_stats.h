@@ -16,6 +16,8 @@ struct mdm_port;
 struct mdm_bus;
 struct mdm_metrics;
 struct rte_ring;
+struct rerequest;
+struct gap_report;
 
 struct collector_stats_params {
 	const char *instance;
@@ -26,6 +28,8 @@ struct collector_stats_params {
 	struct rte_ring *ring;
 	struct mdm_bus *bus;
 	const char *hlog_path; /* NULL/"" = no latency log */
+	struct rerequest *rr;  /* gap recovery counters */
+	struct gap_report *gr; /* permanent gaps and their alerts */
 };
 
 /* Accounting of every event the RX core produced. */

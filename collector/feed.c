@@ -192,6 +192,37 @@ void feed_reset(struct feed *f)
 	f->session[0] = '\0';
 }
 
+int feed_resume(struct feed *f, const struct feed_resume *r)
+{
+	uint8_t raw[MOLD_SESSION_LEN];
+	uint8_t stock[SYMBOLS_LEN];
+	size_t n = strlen(r->session);
+	int rc;
+
+	if (n == 0 || n > MOLD_SESSION_LEN)
+		return mdm_err_set(-EINVAL, "resume: session '%s' is not 1..%d characters", r->session,
+				   MOLD_SESSION_LEN);
+	/* MoldUDP64 sessions are space-padded; the sequencer accepts any padding
+	 * of the same name on the first packet */
+	memset(raw, ' ', sizeof(raw));
+	memcpy(raw, r->session, n);
+	rc = seq_resume(f->seq, raw, r->join, r->next, r->gap_from, r->gap_to, r->n_gaps, r->now_ns);
+	if (rc != 0)
+		return mdm_err_set(rc, "resume: sequence %llu..%llu with %u gaps is not consistent",
+				   (unsigned long long)r->join, (unsigned long long)r->next, r->n_gaps);
+	memcpy(f->session_raw, raw, sizeof(raw));
+	memcpy(f->session, r->session, n);
+	f->session[n] = '\0';
+	for (unsigned i = 0; i < r->n_symbols; i++) {
+		size_t k = strnlen(r->symbols[i], SYMBOLS_LEN);
+
+		memset(stock, ' ', sizeof(stock));
+		memcpy(stock, r->symbols[i], k);
+		symbols_set(f->symbols, r->locates[i], stock);
+	}
+	return 0;
+}
+
 unsigned feed_poll(struct feed *f, uint64_t now_ns)
 {
 	return seq_poll(f->seq, now_ns);

@@ -71,6 +71,27 @@ unsigned feed_on_packet(struct feed *f, const uint8_t *p, size_t len, uint8_t li
  * reuse without re-allocating. O(book capacity + 65536). */
 void feed_reset(struct feed *f);
 
+/* Where an earlier run left the feed (see seq_resume): its session, the
+ * sequence numbers it delivered ([join, next - 1] less the missing ranges),
+ * and the symbols it knew by locate. */
+struct feed_resume {
+	const char *session;       /* trimmed, 1..10 characters */
+	uint64_t join, next;
+	const uint64_t *gap_from, *gap_to; /* n_gaps ascending, disjoint ranges */
+	unsigned n_gaps;
+	const uint16_t *locates;   /* n_symbols (locate, symbol) pairs */
+	const char *const *symbols;
+	unsigned n_symbols;
+	uint64_t now_ns;           /* the sequencer's clock */
+};
+
+/* Continue the session an earlier run was receiving: seeds the sequencer
+ * (its gaps are declared now, through on_seq_event) and the symbol map. The
+ * order book starts empty: orders added before the restart are unknown to it.
+ * Call before the first packet. 0, or -EINVAL (bad session or ranges; detail
+ * via mdm_err_last()). Not hot-path. */
+int feed_resume(struct feed *f, const struct feed_resume *r);
+
 /* Declare holes that waited longer than pending_ns (control pass). */
 unsigned feed_poll(struct feed *f, uint64_t now_ns);
 

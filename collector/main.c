@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_launch.h>
@@ -20,6 +21,7 @@
 
 #include "collector_cfg.h"
 #include "collector_stats.h"
+#include "gap_report.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_dashboard.h"
@@ -32,6 +34,8 @@
 #include "mdm_port.h"
 #include "mdm_signal.h"
 #include "publish.h"
+#include "rerequest.h"
+#include "resume.h"
 #include "rx.h"
 #include "rx_event.h"
 
@@ -60,6 +64,10 @@ static void usage(FILE *f)
 		"      --log-level L      error, warn, info, debug\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n\n"
+		"Gaps: with --set feed.rerequest=ADDR:PORT[,ADDR:PORT] missing ranges are re-requested\n"
+		"(MoldUDP64, rate-limited); what cannot be recovered is a permanent gap, published as\n"
+		"alert.system.gap (stream ALERTS). Live input continues the session where the stream\n"
+		"ends (feed.resume), so a restart reports its downtime as a gap.\n\n"
 		"Every config key can also come from the environment: MDM_<KEY>, dots as underscores\n"
 		"(MDM_NATS_URL, MDM_NATS_PASSWORD). Exit status: 0 when every event is accounted for\n"
 		"(stored, duplicate, or dropped by policy), 1 on errors or unaccounted events, 2 on usage.\n");
@@ -109,6 +117,89 @@ struct flag {
 	const char *key, *value, *origin;
 };
 
+/* Create or update a stream the collector publishes into (MD or MDB, and
+ * ALERTS), and say what was done. */
+static int ensure_stream(struct mdm_bus *bus, const struct collector_cfg *cfg, const char *name,
+			 const struct mdm_cfg_strlist *list, bool events)
+{
+	const char *subjects[16];
+	struct mdm_stream_cfg sc = { 0 };
+	int rc;
+
+	if (list->n > 16) {
+		mdm_log_error("stream %s: %zu subjects, at most 16", name, list->n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < list->n; i++)
+		subjects[i] = list->v[i];
+	sc.name = name;
+	sc.subjects = subjects;
+	sc.n_subjects = list->n;
+	sc.replicas = (int)cfg->stream_replicas;
+	sc.max_bytes = -1;
+	sc.max_msgs = -1;
+	if (events) {
+		sc.memory = cfg->stream_storage == COLLECTOR_STORAGE_MEMORY;
+		sc.max_age_ns = (int64_t)cfg->stream_max_age_ns;
+		sc.max_bytes = cfg->stream_max_bytes ? (int64_t)cfg->stream_max_bytes : -1;
+		sc.duplicate_window_ns = cfg->stream_duplicate_window_ns;
+	}
+	rc = mdm_bus_stream_ensure(bus, &sc);
+	if (rc < 0) {
+		mdm_log_error("stream %s: %s", name, mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		return rc;
+	}
+	mdm_log_info("stream %s %s", name,
+		     rc == MDM_BUS_CREATED ? "created" : rc == MDM_BUS_UPDATED ? "updated" : "up to date");
+	return 0;
+}
+
+/* Where the feed left off in the stream (resume.h). 0 and *out (maybe not
+ * found), or a negative errno (logged). */
+static int resume_find(struct mdm_bus *bus, const struct collector_cfg *cfg, const char *stream,
+		       struct resume_point **out)
+{
+	char filter[160], consumer[96];
+	bool batch = cfg->publish_mode == COLLECTOR_PUBLISH_BATCH;
+	struct resume_params p = { .bus = bus, .stream = stream, .feed = cfg->feed_name, .consumer = consumer,
+				   .batch = batch, .batch_max_events = (uint32_t)cfg->publish_batch_max_events,
+				   .partitions = (uint32_t)cfg->publish_partitions, .window = cfg->feed_resume_window,
+				   .timeout_ms = cfg->feed_resume_timeout_ns / MDM_NS_PER_MS, .filter = filter };
+	size_t k;
+	int rc;
+
+	snprintf(filter, sizeof(filter), "%s.%s.>", batch ? "mdb" : cfg->subject_prefix, cfg->feed_name);
+	/* consumer names are one token without '.', '*', '>' or spaces */
+	k = (size_t)snprintf(consumer, sizeof(consumer), "mdmesh_resume_%s", cfg->instance);
+	for (size_t i = 0; i < k && i < sizeof(consumer); i++)
+		if (consumer[i] == '.' || consumer[i] == '*' || consumer[i] == '>' || consumer[i] == ' ')
+			consumer[i] = '_';
+	rc = resume_read(&p, out);
+	if (rc != 0) {
+		mdm_log_error("feed.resume: reading %s back: %s", stream, mdm_err_last());
+		return rc;
+	}
+	if (!(*out)->found) {
+		mdm_log_info("feed.resume: no earlier events of feed %s in stream %s: joining the feed where it is", cfg->feed_name,
+			     stream);
+		return 0;
+	}
+	{
+		const struct resume_point *r = *out;
+		char holes[256] = "";
+		size_t off = 0;
+
+		for (unsigned i = 0; i < r->n_gaps && i < 8 && off < sizeof(holes); i++)
+			off += (size_t)snprintf(holes + off, sizeof(holes) - off, " %" PRIu64 "-%" PRIu64, r->gap_from[i],
+						r->gap_to[i]);
+		mdm_log_info("feed.resume: session %s continues at %" PRIu64 " (%" PRIu64 " messages of %s read back in %" PRIu64
+			     " ms, %u symbols); %u holes below it to recover%s%s",
+			     r->session, r->next, r->msgs_read, stream, r->elapsed_ms, r->n_symbols, r->n_gaps,
+			     r->n_gaps ? ":" : "", holes);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct collector_cfg cfg;
@@ -124,6 +215,9 @@ int main(int argc, char **argv)
 	struct publish *pb = NULL;
 	struct collector_stats *cs = NULL;
 	struct mdm_http *http = NULL;
+	struct rerequest *rr = NULL;
+	struct gap_report *gr = NULL;
+	struct resume_point *resume = NULL;
 	bool eal_up = false;
 	unsigned rx_lcore, pub_lcore;
 	const char *stream_name;
@@ -222,8 +316,6 @@ int main(int argc, char **argv)
 	 * nats.c's threads then keep the process's full CPU affinity. */
 	{
 		struct mdm_bus_params bp;
-		const char *subjects[16];
-		struct mdm_stream_cfg sc = { 0 };
 
 		mdm_bus_params_init(&bp);
 		mdm_nats_cfg_apply(&cfg.nats, &bp);
@@ -242,29 +334,14 @@ int main(int argc, char **argv)
 			stream_name = cfg.stream_batch_name;
 			stream_subjects = &cfg.stream_batch_subjects;
 		}
-		if (stream_subjects->n > 16) {
-			mdm_log_error("%s: at most 16",
-				      stream_subjects == &cfg.stream_subjects ? "stream.subjects" : "stream.batch_subjects");
+		/* permanent gaps are alerts (alert.system.gap): their stream too */
+		if (ensure_stream(bus, &cfg, stream_name, stream_subjects, true) != 0 ||
+		    ensure_stream(bus, &cfg, cfg.alerts_stream, &cfg.alerts_subjects, false) != 0)
 			goto out;
-		}
-		for (size_t i = 0; i < stream_subjects->n; i++)
-			subjects[i] = stream_subjects->v[i];
-		sc.name = stream_name;
-		sc.subjects = subjects;
-		sc.n_subjects = stream_subjects->n;
-		sc.memory = cfg.stream_storage == COLLECTOR_STORAGE_MEMORY;
-		sc.max_age_ns = (int64_t)cfg.stream_max_age_ns;
-		sc.max_bytes = cfg.stream_max_bytes ? (int64_t)cfg.stream_max_bytes : -1;
-		sc.max_msgs = -1;
-		sc.duplicate_window_ns = cfg.stream_duplicate_window_ns;
-		sc.replicas = (int)cfg.stream_replicas;
-		rc = mdm_bus_stream_ensure(bus, &sc);
-		if (rc < 0) {
-			mdm_log_error("stream %s: %s", stream_name, mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		if ((cfg.feed_resume == COLLECTOR_RESUME_ON ||
+		     (cfg.feed_resume == COLLECTOR_RESUME_AUTO && !(cfg.input_pcap && cfg.input_pcap[0]))) &&
+		    resume_find(bus, &cfg, stream_name, &resume) != 0)
 			goto out;
-		}
-		mdm_log_info("stream %s %s", stream_name,
-			     rc == MDM_BUS_CREATED ? "created" : rc == MDM_BUS_UPDATED ? "updated" : "up to date");
 	}
 
 	/* EAL and the port. */
@@ -350,6 +427,7 @@ int main(int argc, char **argv)
 					     .max_in_flight = (uint32_t)cfg.publish_max_pending * 2,
 					     .idle_spin = (uint32_t)cfg.poll_idle_spin,
 					     .idle_sleep_us = (uint32_t)(cfg.poll_idle_sleep_ns / MDM_NS_PER_US),
+					     .drop_when_full = cfg.ring_full_policy == COLLECTOR_FULL_DROP,
 					     .batch = cfg.publish_mode == COLLECTOR_PUBLISH_BATCH,
 					     .batch_max_events = (uint32_t)cfg.publish_batch_max_events,
 					     .partitions = (uint32_t)cfg.publish_partitions,
@@ -370,11 +448,37 @@ int main(int argc, char **argv)
 		rp.feed.book_capacity = (uint32_t)cfg.feed_book_capacity;
 		rp.feed.gap_capacity = (uint32_t)cfg.feed_gap_capacity;
 		rp.feed.pending_ns = cfg.feed_gap_pending_ns;
-		rc = rx_create(&rx, &rp);
+		{
+			struct rerequest_params rq = {
+				.servers = (const char *const *)cfg.feed_rerequest.v, .n_servers = cfg.feed_rerequest.n,
+				.rate_per_s = cfg.feed_rerequest_rate, .burst = (uint32_t)cfg.feed_rerequest_burst,
+				.max_count = (uint32_t)cfg.feed_rerequest_max_count, .timeout_ns = cfg.feed_rerequest_timeout_ns,
+				.retries = (uint32_t)cfg.feed_rerequest_retries, .capacity = (uint32_t)cfg.feed_gap_capacity,
+				.line = (uint8_t)rp.n_lines,
+			};
+			struct gap_report_params gp = { .bus = bus, .feed = cfg.feed_name, .subject = "alert.system.gap" };
+
+			rc = rerequest_create(&rr, &rq);
+			gp.rr = rr;
+			if (rc == 0)
+				rc = gap_report_create(&gr, &gp);
+		}
+		rp.rr = rr;
+		if (rc == 0)
+			rc = rx_create(&rx, &rp);
+		if (rc == 0 && resume && resume->found) {
+			struct feed_resume fr;
+
+			/* the RX core's sequencer clock: TSC in ns */
+			resume_point_feed(resume, rte_rdtsc() / (rte_get_tsc_hz() / 1000000) * 1000, &fr);
+			rc = rx_resume(rx, &fr);
+		}
 		if (rc == 0)
 			rc = publish_create(&pb, &pp);
 		sp.rx = rx;
 		sp.pb = pb;
+		sp.rr = rr;
+		sp.gr = gr;
 		if (rc == 0)
 			rc = collector_stats_create(&cs, &sp);
 		if (rc != 0) {
@@ -403,6 +507,9 @@ int main(int argc, char **argv)
 
 	mdm_log_info("receiving on %s, publishing to %s stream %s%s", port.name, cfg.nats.url, stream_name,
 		     cfg.publish_mode == COLLECTOR_PUBLISH_BATCH ? " (EventBatch on mdb.<feed>.<partition>)" : "");
+	if (rerequest_servers(rr))
+		mdm_log_info("gap recovery: %zu re-request server(s) from UDP port %u, at most %" PRIu64 " requests/s",
+			     rerequest_servers(rr), rerequest_local_port(rr), cfg.feed_rerequest_rate);
 	rte_eal_remote_launch(publish_lcore_main, pb, pub_lcore);
 	rte_eal_remote_launch(rx_lcore_main, rx, rx_lcore);
 
@@ -437,6 +544,7 @@ int main(int argc, char **argv)
 				mdm_log_warn("drain timeout (publish.drain_timeout): stopping with events queued");
 				publish_abort(pb);
 			}
+			gap_report_drain(gr);
 			if (now >= next_tick) {
 				collector_stats_tick(cs);
 				next_tick = now + cfg.stats_interval_ns;
@@ -450,6 +558,7 @@ int main(int argc, char **argv)
 			if (mdm_bus_publish_drain(bus, left_ns / MDM_NS_PER_MS + 1) != 0)
 				mdm_log_warn("acks still outstanding: %s", mdm_err_last());
 		}
+		gap_report_drain(gr);
 		collector_stats_tick(cs);
 	}
 	{
@@ -474,6 +583,9 @@ out:
 	collector_stats_destroy(cs);
 	publish_destroy(pb);
 	rx_destroy(rx);
+	gap_report_destroy(gr);
+	rerequest_destroy(rr);
+	resume_point_destroy(resume);
 	mdm_bus_destroy(bus);
 	if (ring)
 		rte_ring_free(ring);

@@ -29,6 +29,11 @@
 #include "subject.h"
 
 #define PUB_BURST 32
+/* Backoff while the bus refuses a publish: short while connected (its ack
+ * window frees as acks arrive), 1 ms while disconnected (nothing can change
+ * before the reconnect; spinning would take the CPU nats-server restarts on). */
+#define BUS_RETRY_NS (50 * MDM_NS_PER_US)
+#define BUS_DOWN_RETRY_NS MDM_NS_PER_MS
 #define CONTENT_TYPE "application/protobuf; proto=mdmesh.v1.MarketEvent"
 #define CONTENT_TYPE_BATCH "application/protobuf; proto=mdmesh.v1.EventBatch"
 
@@ -85,6 +90,12 @@ struct publish {
 	struct mdm_hdr *lat[STAGE_COUNT];
 	struct rx_event burst[PUB_BURST];
 	uint8_t buf[ENCODE_MAX_EVENT_LEN];
+	/* drop policy (publish.h): shed the ring's oldest events from shed_high
+	 * queued down to shed_low; shed_high 0 = block policy */
+	uint32_t shed_high, shed_low;
+	uint64_t drop_next;      /* the sequence that extends the newest drop range */
+	char drop_session[10];   /* its session (rx_event layout) */
+	struct rx_event shed[PUB_BURST];
 	/* batch mode */
 	bool batch;
 	bool delay_flush;
@@ -227,6 +238,17 @@ int publish_create(struct publish **out, const struct publish_params *p)
 	pb->session_date = p->session_date;
 	pb->origin_itch = p->origin_itch;
 	pb->next_token = 1;
+	if (p->drop_when_full) {
+		/* Room for RX's largest flush (a burst of full packets, ~2k events)
+		 * between two checks of the publisher, at least 1/8 of the ring;
+		 * half the ring freed per shed, so a long outage is a few ranges. */
+		uint32_t cap = rte_ring_get_capacity(p->ring), margin = cap / 8;
+
+		if (margin < 4096)
+			margin = cap / 4 < 4096 ? cap / 4 : 4096;
+		pb->shed_high = cap - margin;
+		pb->shed_low = cap / 2;
+	}
 	mdm_idle_init(&pb->idle, p->idle_spin, p->idle_sleep_us);
 	mdm_bus_set_ack_handler(p->bus, on_ack, pb);
 	*out = pb;
@@ -356,6 +378,51 @@ static inline uint64_t latency_origin(struct publish *pb, const struct rx_event 
 	return origin;
 }
 
+/* Count one shed event into the drop ranges: a run of consecutive sequence
+ * numbers of one session is one range. Publisher lcore only. */
+static void drop_record(struct publish *pb, const struct rx_event *e)
+{
+	struct publish_stats *st = &pb->stats;
+	uint64_t n = st->drop_ranges;
+
+	if (n && e->seq == pb->drop_next && memcmp(e->session, pb->drop_session, sizeof(pb->drop_session)) == 0) {
+		__atomic_store_n(&st->drop_last[(n - 1) % PUBLISH_DROP_RANGES], e->seq, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&st->drop_first[n % PUBLISH_DROP_RANGES], e->seq, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->drop_last[n % PUBLISH_DROP_RANGES], e->seq, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->drop_ranges, n + 1, __ATOMIC_RELEASE);
+		memcpy(pb->drop_session, e->session, sizeof(pb->drop_session));
+	}
+	pb->drop_next = e->seq + 1;
+}
+
+/* Drop policy: once the ring holds shed_high events, take the oldest off
+ * and drop them (counted, with their ranges) until shed_low remain, so RX
+ * always finds room and the ring keeps the newest events. Cheap when below
+ * the mark (one ring count). Publisher lcore only. */
+static void shed_check(struct publish *pb)
+{
+	unsigned used;
+
+	if (!pb->shed_high)
+		return;
+	used = rte_ring_count(pb->ring);
+	if (likely(used < pb->shed_high))
+		return;
+	while (used > pb->shed_low) {
+		unsigned want = used - pb->shed_low < PUB_BURST ? used - pb->shed_low : PUB_BURST;
+		unsigned n = rte_ring_sc_dequeue_burst_elem(pb->ring, pb->shed, sizeof(struct rx_event), want, NULL);
+
+		if (n == 0)
+			break;
+		for (unsigned i = 0; i < n; i++)
+			drop_record(pb, &pb->shed[i]);
+		stat_add(&pb->stats.dequeued, n);
+		stat_add(&pb->stats.dropped_full, n);
+		used -= n;
+	}
+}
+
 /* Wait until slot `s` is free. -EINTR when a stop interrupted the wait. */
 static int slot_wait(struct publish *pb, const struct slot *s)
 {
@@ -364,25 +431,36 @@ static int slot_wait(struct publish *pb, const struct slot *s)
 		stat_add(&pb->stats.slot_waits, 1);
 		if (aborting(pb))
 			return -EINTR;
+		shed_check(pb);
 		mdm_sleep_ns(20 * MDM_NS_PER_US);
 	}
 	return 0;
 }
 
-/* Hand a message to the bus, retrying while it refuses for back-pressure.
- * 0, -EINTR (stop), or the bus's error. */
+/* Hand a message to the bus, retrying while it refuses for back-pressure
+ * (window full, reconnecting): the event waits here and the ring behind it
+ * is the buffer. 0, -EINTR (stop), or the bus's error. */
 static int bus_publish(struct publish *pb, const char *subject, const char *msg_id, const char *ctype,
 		       const void *data, size_t len, uint64_t token)
 {
 	for (;;) {
+		uint64_t t0 = mdm_mono_ns();
 		int rc = mdm_bus_publish_async(pb->bus, subject, msg_id, ctype, data, len, token);
 
 		if (rc != -EAGAIN)
 			return rc;
-		/* window full or reconnecting: back-pressure, never a silent drop */
+		/* back-pressure, never a silent drop */
 		stat_add(&pb->stats.stalls, 1);
 		if (aborting(pb))
 			return -EINTR;
+		shed_check(pb);
+		if (mdm_bus_connected(pb->bus)) {
+			mdm_sleep_ns(BUS_RETRY_NS);
+		} else {
+			mdm_sleep_ns(BUS_DOWN_RETRY_NS);
+			/* the refused call (nats.c's stall wait) and the sleep */
+			stat_add(&pb->stats.bus_down_ns, mdm_mono_ns() - t0);
+		}
 	}
 }
 
@@ -463,6 +541,7 @@ static int part_flush(struct publish *pb, struct part *pt)
 			stat_add(&pb->stats.slot_waits, 1);
 			if (aborting(pb))
 				goto stopped;
+			shed_check(pb);
 			mdm_sleep_ns(20 * MDM_NS_PER_US);
 		}
 	}
@@ -674,6 +753,7 @@ static int batch_lcore_main(struct publish *pb)
 		}
 		mdm_idle_reset(&pb->idle);
 		stat_add(&pb->stats.dequeued, n);
+		shed_check(pb);
 		for (unsigned i = 0; i < n; i++) {
 			if (batch_add(pb, &pb->burst[i]) == -EINTR) {
 				/* forced stop: what was taken off the ring unpublished is counted */
@@ -711,6 +791,7 @@ int publish_lcore_main(void *arg)
 		}
 		mdm_idle_reset(&pb->idle);
 		stat_add(&pb->stats.dequeued, n);
+		shed_check(pb);
 		for (unsigned i = 0; i < n; i++) {
 			dec[done] = queue[done] = 0;
 			if (publish_one(pb, &pb->burst[i], &dec[done], &queue[done]) == -EINTR) {

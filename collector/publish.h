@@ -29,7 +29,19 @@
  * for the windows that were published whole live; a window cut early by
  * batch_max_delay live is stored again, as one batch with another Msg-Id (its
  * events then appear twice in MDB; the processor's store is idempotent on
- * (feed, session, seq), so its tables are unaffected). */
+ * (feed, session, seq), so its tables are unaffected).
+ *
+ * Broker outage: while the bus refuses publishes (disconnected: nats.c's
+ * reconnect buffer full; or its ack window full) the publisher holds the
+ * event in hand, backs off (1 ms while disconnected, so a dead server costs
+ * no CPU) and leaves everything after it in the RX -> publisher ring: the
+ * ring is the outage buffer (ring.size events of 128 bytes). Publishes that
+ * were in flight are resent by the bus with the same Nats-Msg-Id once it is
+ * back, so the stream stores each event once. Under ring.full_policy drop the
+ * publisher keeps the ring from filling: at the high-water mark it drops the
+ * OLDEST queued events down to half the ring, each run counted as one
+ * sequence range (so a long outage shows as a few exact ranges, not one per
+ * RX burst), and the ring keeps the newest events. */
 #ifndef PUBLISH_H
 #define PUBLISH_H
 
@@ -62,6 +74,7 @@ struct publish_params {
 	uint32_t max_in_flight;     /* slot table; publishing waits when all are in use */
 	uint32_t idle_spin;
 	uint32_t idle_sleep_us;
+	bool drop_when_full;        /* ring.full_policy drop: shed the oldest queued events at high water */
 	/* batch mode (publish.mode batch); ignored when `batch` is false */
 	bool batch;
 	uint32_t batch_max_events;   /* window of sequence numbers, and events per batch at most */
@@ -70,12 +83,14 @@ struct publish_params {
 	bool batch_delay_flush;      /* false for replays: batches cut by the input only */
 };
 
+#define PUBLISH_DROP_RANGES 256 /* most recent dropped sequence ranges kept for stats */
+
 /* Counters: written by the publisher lcore (and the ack handler for the
  * outcome counters), read by others with relaxed atomic loads. Every dequeued
  * record ends in exactly one of: stored, duplicates, failed, encode_errors,
- * dropped_at_stop, or is still in flight (publish_in_flight(): published and
- * not acked, or waiting in a batch). Counts are events in both modes: the ack
- * of a batch counts all its events. */
+ * dropped_at_stop, dropped_full, or is still in flight (publish_in_flight():
+ * published and not acked, or waiting in a batch). Counts are events in both
+ * modes: the ack of a batch counts all its events. */
 struct publish_stats {
 	uint64_t dequeued;      /* records taken off the ring */
 	uint64_t published;     /* accepted by the bus */
@@ -86,13 +101,20 @@ struct publish_stats {
 	uint64_t failed;        /* reported failed by the bus after its retries */
 	uint64_t encode_errors; /* dropped: could not be encoded */
 	uint64_t dropped_at_stop; /* dequeued but not published: a forced stop interrupted */
+	uint64_t dropped_full;  /* drop policy: queued events dropped at the ring's high-water mark */
 	uint64_t stalls;        /* publish attempts refused with -EAGAIN and retried */
+	uint64_t bus_down_ns;   /* time an event waited in hand while the bus was disconnected */
 	uint64_t slot_waits;    /* waits for a free in-flight slot */
 	uint64_t by_type[256];  /* published, by ITCH type byte */
 	uint64_t last_failed_seq;
 	uint64_t origin_skew;   /* latency.origin itch: ITCH time after our decode time (clocks disagree) */
 	uint64_t first_rx_ns;   /* receive time of the first event published */
 	uint64_t last_ack_ns;   /* realtime of the latest ack */
+	/* dropped_full as runs of consecutive sequence numbers of one session:
+	 * range k is at index k % PUBLISH_DROP_RANGES; drop_ranges is written
+	 * (release) after a new range's bounds, drop_last also grows in place */
+	uint64_t drop_first[PUBLISH_DROP_RANGES], drop_last[PUBLISH_DROP_RANGES];
+	uint64_t drop_ranges;
 };
 
 struct publish;

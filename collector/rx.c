@@ -18,14 +18,18 @@
 #include "mdm_pcap.h"
 #include "mdm_poll.h"
 #include "mdm_port.h"
+#include "rerequest.h"
 #include "rx_event.h"
 
 /* Records produced by one burst: up to RX_BURST packets x ~45 messages. */
 #define RX_OUT_CAP 2048
+#define RX_RECOVER_BURST 32   /* re-request answers read per pass at most */
+#define RX_RECOVER_BUF 2048   /* above MoldUDP64's 1472-byte packet limit */
 #define PREFETCH_AHEAD 3
 
 struct rx {
 	struct rx_stats stats;  /* first: read by the control thread */
+	void *mem;              /* the allocation (rx is aligned inside it) */
 	struct feed *feed;
 	const struct mdm_port *port;
 	struct rte_ring *ring;
@@ -43,8 +47,25 @@ struct rx {
 	uint64_t ns_per_tsc_q32;    /* ns per TSC tick, 32.32 fixed point */
 	uint8_t cur_line;
 	unsigned n_out;
+	struct rerequest *rr;
+	void (*user_seq_event)(void *ctx, const struct seq_event *ev);
+	void *user_ctx;
+	bool rr_busy;               /* requests in flight: read the re-request socket */
+	bool eof_declared;
 	struct rx_event out[RX_OUT_CAP] __rte_cache_aligned;
+	uint8_t recover_buf[RX_RECOVER_BUF];
 };
+
+/* Sequencer events (RX lcore): gap recovery follows the missing table. */
+static void rx_seq_event(void *ctx, const struct seq_event *ev)
+{
+	struct rx *rx = ctx;
+
+	if (rx->rr)
+		rerequest_on_seq_event(rx->rr, ev);
+	if (rx->user_seq_event)
+		rx->user_seq_event(rx->user_ctx, ev);
+}
 
 int rx_create(struct rx **out, const struct rx_params *p)
 {
@@ -55,12 +76,27 @@ int rx_create(struct rx **out, const struct rx_params *p)
 		return mdm_err_set(-EINVAL, "rx: %u lines (1 or 2)", p->n_lines);
 	if (rte_ring_get_size(p->ring) == 0)
 		return mdm_err_set(-EINVAL, "rx: ring has no capacity");
-	rx = mdm_calloc(1, sizeof(*rx));
-	if (!rx)
-		return -ENOMEM;
-	rc = feed_create(&rx->feed, &p->feed);
+	{
+		/* out[] is cache-aligned, which the heap does not promise */
+		void *mem = mdm_calloc(1, sizeof(*rx) + RTE_CACHE_LINE_SIZE);
+
+		if (!mem)
+			return -ENOMEM;
+		rx = RTE_PTR_ALIGN_CEIL(mem, RTE_CACHE_LINE_SIZE);
+		rx->mem = mem;
+	}
+	{
+		struct feed_params fp = p->feed;
+
+		rx->rr = p->rr;
+		rx->user_seq_event = fp.on_seq_event;
+		rx->user_ctx = fp.ctx;
+		fp.on_seq_event = rx_seq_event;
+		fp.ctx = rx;
+		rc = feed_create(&rx->feed, &fp);
+	}
 	if (rc != 0) {
-		mdm_free(rx);
+		mdm_free(rx->mem);
 		return rc;
 	}
 	rx->port = p->port;
@@ -82,7 +118,12 @@ void rx_destroy(struct rx *rx)
 	if (!rx)
 		return;
 	feed_destroy(rx->feed);
-	mdm_free(rx);
+	mdm_free(rx->mem);
+}
+
+int rx_resume(struct rx *rx, const struct feed_resume *r)
+{
+	return feed_resume(rx->feed, r);
 }
 
 const struct rx_stats *rx_stats(const struct rx *rx) { return &rx->stats; }
@@ -203,6 +244,34 @@ static inline void rx_packet(struct rx *rx, struct rte_mbuf *m, uint64_t now_tsc
 	feed_on_packet(rx->feed, u.payload, u.payload_len, (uint8_t)line, now_tsc, rx_emit, rx);
 }
 
+/* Feed the re-request answers waiting on the socket (only while requests are
+ * in flight), as line n_lines: the sequencer delivers what is missing and
+ * counts the rest as duplicates. */
+static void rx_recover(struct rx *rx, uint64_t now_ns)
+{
+	unsigned got = 0;
+
+	while (got < RX_RECOVER_BURST) {
+		int n = rerequest_recv(rx->rr, rx->recover_buf, sizeof(rx->recover_buf));
+
+		if (n <= 0) {
+			if (unlikely(n < 0))
+				stat_add(&rx->stats.recovery_errors, 1);
+			break;
+		}
+		if (got++ == 0) {
+			rx->burst_rx_ns = mdm_real_ns();
+			rx->burst_wire_ns = 0; /* no PMD stamp: a kernel socket */
+			rx->burst_tsc = rte_rdtsc();
+		}
+		feed_on_packet(rx->feed, rx->recover_buf, (size_t)n, (uint8_t)rx->n_lines, now_ns, rx_emit, rx);
+	}
+	if (got) {
+		stat_add(&rx->stats.recovery_packets, got);
+		rx_flush(rx);
+	}
+}
+
 int rx_lcore_main(void *arg)
 {
 	struct rx *rx = arg;
@@ -232,16 +301,29 @@ int rx_lcore_main(void *arg)
 			last_rx_tsc = now_tsc;
 			got_any = 1;
 		}
+		if (unlikely(rx->rr_busy))
+			rx_recover(rx, now_tsc / (tsc_hz / 1000000) * 1000);
 		if (unlikely((++iter & 15) == 0 && now_tsc >= next_ctl_tsc)) {
-			feed_poll(rx->feed, now_tsc / (tsc_hz / 1000000) * 1000);
+			uint64_t now_ns = now_tsc / (tsc_hz / 1000000) * 1000;
+
+			feed_poll(rx->feed, now_ns);
+			if (rx->rr)
+				rx->rr_busy = rerequest_poll(rx->rr, now_ns) > 0;
 			next_ctl_tsc = now_tsc + ctl_period_tsc;
 		}
 		if (n == 0) {
 			if (rx->exit_on_eof && got_any && now_tsc - last_rx_tsc > rx->eof_idle_tsc) {
 				/* end of the replay: no other line can fill a pending hole now */
-				feed_poll(rx->feed, UINT64_MAX);
-				stat_add(&rx->stats.eof, 1);
-				break;
+				if (!rx->eof_declared) {
+					feed_poll(rx->feed, UINT64_MAX);
+					rx->eof_declared = true;
+				}
+				/* let recovery finish: each range is answered or given up
+				 * within (1 + retries) timeouts */
+				if (!rx->rr || __atomic_load_n(&rerequest_stats(rx->rr)->outstanding_gaps, __ATOMIC_RELAXED) == 0) {
+					stat_add(&rx->stats.eof, 1);
+					break;
+				}
 			}
 			mdm_idle_wait(&rx->idle);
 			rx->stats.idle_sleeps = rx->idle.sleeps;

@@ -1,5 +1,9 @@
 /* RX lcore: rx_burst -> UDP/multicast filter -> feed (MoldUDP64, sequencer,
  * ITCH, symbols, book) -> rx_event records -> one enqueue_burst_elem per burst.
+ * Gap recovery runs here too: the control pass sends re-requests, and while
+ * any is in flight each pass reads the answers from the re-request socket
+ * into the same feed (a separate sequencer line); with none in flight that
+ * costs no syscall.
  * No allocation, syscall, lock or NATS call on this core. When the ring is
  * full the configured policy applies: block (stop reading; the NIC counts the
  * misses) or drop (counted, with the dropped sequence ranges). */
@@ -13,6 +17,7 @@
 
 struct rte_ring;
 struct mdm_port;
+struct rerequest;
 
 #define RX_BURST 32
 #define RX_DROP_RANGES 64 /* most recent dropped sequence ranges kept for stats */
@@ -29,6 +34,9 @@ struct rx_params {
 	uint64_t eof_idle_ns;          /* "stays empty": this long; 0 = 200 ms */
 	uint32_t idle_spin;
 	uint32_t idle_sleep_us;
+	/* Gap recovery (borrowed; owned by the caller, used by the RX lcore only):
+	 * gets the sequencer's events; its answers are fed as line n_lines. */
+	struct rerequest *rr;
 };
 
 /* Counters: plain uint64_t written by the RX lcore only; other threads read
@@ -43,6 +51,8 @@ struct rx_stats {
 	uint64_t blocked_polls;   /* retries while blocked on a full ring */
 	uint64_t idle_sleeps;
 	uint64_t eof;             /* 1 once the input ended (exit_on_eof) */
+	uint64_t recovery_packets; /* re-request answers fed to the feed */
+	uint64_t recovery_errors;  /* failed receives on the re-request socket */
 	uint64_t drop_first[RX_DROP_RANGES], drop_last[RX_DROP_RANGES];
 	uint64_t drop_ranges;     /* ranges recorded (index = count % RX_DROP_RANGES) */
 };
@@ -56,6 +66,10 @@ void rx_destroy(struct rx *rx);
 /* The lcore entry point (rte_eal_remote_launch(rx_lcore_main, rx, lcore)).
  * Returns when mdm_poll_stop() is called, or at end of input with exit_on_eof. */
 int rx_lcore_main(void *arg);
+
+/* Continue where an earlier run left the feed (feed_resume). Main thread,
+ * before the lcore is launched. 0 or -EINVAL. */
+int rx_resume(struct rx *rx, const struct feed_resume *r);
 
 const struct rx_stats *rx_stats(const struct rx *rx);
 const struct feed *rx_feed(const struct rx *rx);

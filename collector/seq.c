@@ -28,6 +28,7 @@ struct seq {
 	unsigned n_lines;
 	uint64_t pending_ns;
 	bool has_session, has_prev, eos_seen;
+	bool resumed;                       /* session from seq_resume, not yet seen on the wire */
 	uint8_t session[SEQ_SESSION_LEN];
 	uint8_t prev[SEQ_SESSION_LEN];
 	void (*on_event)(void *ctx, const struct seq_event *ev);
@@ -125,6 +126,19 @@ static void seq_hole_add(struct seq *s, uint64_t from, uint64_t to, uint8_t line
 	s->stats.pending_now += to - from + 1;
 }
 
+static void seq_gap_declare(struct seq *s, struct seq_gap *g, uint8_t line)
+{
+	uint64_t n = g->to - g->from + 1;
+
+	g->declared = true;
+	s->n_pending--;
+	s->stats.pending_now -= n;
+	s->stats.missing_now += n;
+	s->stats.gaps_opened++;
+	s->stats.gap_msgs_missing += n;
+	seq_emit(s, SEQ_EV_GAP_OPENED, line, g->from, g->to, true);
+}
+
 /* Declare pending holes that every arbitrated line has passed, or that
  * waited pending_ns. Runs only while a pending hole exists. */
 static unsigned seq_declare(struct seq *s, uint8_t line, uint64_t now_ns)
@@ -139,21 +153,13 @@ static unsigned seq_declare(struct seq *s, uint8_t line, uint64_t now_ns)
 			min_next = s->line_next[l];
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct seq_gap *g = &s->gaps[i];
-		uint64_t n;
 
 		if (g->declared)
 			continue;
 		if (!(g->to < min_next || (now_ns >= g->opened_ns && now_ns - g->opened_ns >= s->pending_ns)))
 			continue;
-		n = g->to - g->from + 1;
-		g->declared = true;
-		s->n_pending--;
-		s->stats.pending_now -= n;
-		s->stats.missing_now += n;
-		s->stats.gaps_opened++;
-		s->stats.gap_msgs_missing += n;
+		seq_gap_declare(s, g, line);
 		declared++;
-		seq_emit(s, SEQ_EV_GAP_OPENED, line, g->from, g->to, true);
 	}
 	return declared;
 }
@@ -178,6 +184,22 @@ static void seq_session_adopt(struct seq *s, const uint8_t *session, uint64_t st
 	seq_emit(s, SEQ_EV_SESSION_CHANGE, line, start, start, false);
 }
 
+static size_t seq_session_trim(const uint8_t *p)
+{
+	size_t n = SEQ_SESSION_LEN;
+
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\0'))
+		n--;
+	return n;
+}
+
+static bool seq_session_same(const uint8_t *a, const uint8_t *b)
+{
+	size_t n = seq_session_trim(a);
+
+	return n == seq_session_trim(b) && memcmp(a, b, n) == 0;
+}
+
 /* Returns false when the packet belongs to the previous session. */
 static bool seq_session_check(struct seq *s, const struct seq_pkt *pkt)
 {
@@ -185,8 +207,23 @@ static bool seq_session_check(struct seq *s, const struct seq_pkt *pkt)
 		seq_session_adopt(s, pkt->session, pkt->seq, pkt->line);
 		return true;
 	}
-	if (__builtin_expect(memcmp(pkt->session, s->session, SEQ_SESSION_LEN) == 0, 1))
+	if (__builtin_expect(memcmp(pkt->session, s->session, SEQ_SESSION_LEN) == 0, 1)) {
+		if (SEQ_UNLIKELY(s->resumed))
+			s->resumed = false;
 		return true;
+	}
+	if (SEQ_UNLIKELY(s->resumed)) {
+		s->resumed = false;
+		if (seq_session_same(pkt->session, s->session)) {
+			/* same session, padded differently than we stored it */
+			memcpy(s->session, pkt->session, SEQ_SESSION_LEN);
+			return true;
+		}
+		/* another session: join it where found, as a first session */
+		s->has_prev = false;
+		seq_session_adopt(s, pkt->session, pkt->seq, pkt->line);
+		return true;
+	}
 	if (s->has_prev && memcmp(pkt->session, s->prev, SEQ_SESSION_LEN) == 0)
 		return false;
 	memcpy(s->prev, s->session, SEQ_SESSION_LEN);
@@ -441,8 +478,34 @@ void seq_reset(struct seq *s)
 	seq_table_clear(s);
 	s->has_session = false;
 	s->has_prev = false;
+	s->resumed = false;
 	s->eos_seen = false;
 	s->next = 0;
 	s->join = 0;
 	memset(s->line_next, 0, sizeof(s->line_next));
+}
+
+int seq_resume(struct seq *s, const uint8_t *session, uint64_t join, uint64_t next, const uint64_t *from,
+	       const uint64_t *to, unsigned n, uint64_t now_ns)
+{
+	uint64_t lo = join;
+
+	if (join == 0 || join > next)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (from[i] < lo || from[i] > to[i] || to[i] >= next)
+			return -EINVAL;
+		lo = to[i] + 2; /* disjoint and not adjacent */
+	}
+	seq_session_adopt(s, session, next, 0);
+	s->join = join;
+	s->has_prev = false;
+	s->resumed = true;
+	for (unsigned i = 0; i < n; i++) {
+		/* the earlier run had them declared or lost them in flight: no
+		 * line will bring them, so no pending wait */
+		seq_hole_add(s, from[i], to[i], 0, now_ns);
+		seq_gap_declare(s, &s->gaps[s->n - 1], 0);
+	}
+	return 0;
 }

@@ -198,4 +198,20 @@ const struct seq_stats *seq_stats(const struct seq *s);
  * is joined like the first one. Owner thread only; not hot-path (O(1)). */
 void seq_reset(struct seq *s);
 
+/* Continue a session an earlier run was receiving (a restart), instead of
+ * joining the feed where the next packet finds it. `session` is
+ * SEQ_SESSION_LEN bytes; the first packet of the same session after trimming
+ * trailing spaces and NULs adopts its exact bytes. The earlier run delivered
+ * [join, next - 1] except the `n` ranges from[i]..to[i] (ascending, disjoint,
+ * inside it): those are declared gaps now (SEQ_EV_GAP_OPENED each, after one
+ * SEQ_EV_SESSION_CHANGE with from = next), and whatever the next packet skips
+ * above `next` is a gap too, as in any session. Messages below `join` count as
+ * pre_join. A packet of another session is joined where it is found, as if
+ * nothing had been resumed (the resumed session's gaps are abandoned).
+ * Call before the first packet (or after seq_reset). Returns 0, or -EINVAL
+ * (join 0, join > next, ranges out of order or outside [join, next - 1]; nothing
+ * changed). Owner thread only; not hot-path: O(n). */
+int seq_resume(struct seq *s, const uint8_t *session, uint64_t join, uint64_t next, const uint64_t *from,
+	       const uint64_t *to, unsigned n, uint64_t now_ns);
+
 #endif

@@ -9,6 +9,7 @@
 #include "mdm_err.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
+#include "mdm_nkey.h"
 
 #include <nats/nats.h>
 
@@ -19,7 +20,10 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BUS_HDR_MSG_ID "Nats-Msg-Id"
 #define BUS_HDR_CONTENT_TYPE "Content-Type"
@@ -36,6 +40,7 @@ struct pub_rec {
 	uint64_t token;
 	uint64_t due_ns;       /* retry queue: not resent before this monotonic time */
 	uint32_t attempts;     /* sends so far */
+	uint64_t first_ns;     /* monotonic time of the first send */
 	struct pub_rec *next;  /* hash chain, free list or retry queue link */
 };
 
@@ -43,6 +48,7 @@ struct mdm_bus {
 	natsConnection *nc;
 	jsCtx *js;
 	char *urls_safe;              /* params.urls without user:password@, for messages */
+	char inbox_prefix[64];        /* reply subjects are <inbox_prefix>.<id> */
 	int64_t api_timeout_ms;
 	int64_t ack_timeout_ms;
 	uint64_t retry_backoff_ns;
@@ -70,6 +76,8 @@ struct mdm_bus {
 	/* Counters: only ever changed with __atomic ops, read relaxed from anywhere. */
 	uint64_t published, acked, duplicates, retries, failed, in_flight, stalls;
 	uint64_t disconnects, reconnects;
+	uint64_t refused;             /* publishes/subscriptions the server's permissions refused */
+	uint64_t refused_logged_ns;   /* when the last refusal was logged (rate limit) */
 };
 
 struct mdm_bus_sub {
@@ -316,10 +324,43 @@ static void on_closed(natsConnection *nc, void *closure)
 	pthread_mutex_unlock(&bus->mu);
 }
 
+#define BUS_REFUSED_LOG_NS (1000 * MDM_NS_PER_MS)
+
+/* A permissions violation names the subject only in the connection's error
+ * text. A misconfigured permission can refuse every publish, so it is logged
+ * at most once a second, with the running count. */
 static void on_async_error(natsConnection *nc, natsSubscription *ns, natsStatus err, void *closure)
 {
-	mdm_log_warn("bus: %s%s%s", natsStatus_GetText(err), ns ? " on " : "",
-		     ns ? natsSubscription_GetSubject(ns) : "");
+	struct mdm_bus *bus = closure;
+	const char *text = NULL, *inbox;
+	uint64_t n, now, last;
+
+	if (err != NATS_NOT_PERMITTED) {
+		mdm_log_warn("bus: %s%s%s", natsStatus_GetText(err), ns ? " on " : "",
+			     ns ? natsSubscription_GetSubject(ns) : "");
+		return;
+	}
+	n = CNT_ADD(bus, refused, 1);
+	now = mdm_mono_ns();
+	last = __atomic_load_n(&bus->refused_logged_ns, __ATOMIC_RELAXED);
+	if (last && now - last < BUS_REFUSED_LOG_NS)
+		return;
+	if (!__atomic_compare_exchange_n(&bus->refused_logged_ns, &last, now, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		return;
+	if (natsConnection_GetLastError(nc, &text) != NATS_NOT_PERMITTED || !text || !*text)
+		text = natsStatus_GetText(err);
+	/* no reply subjects, no JetStream API: the usual cause is a server that
+	 * gives each user its own inbox prefix and a client not set to use it */
+	inbox = strstr(text, "Subscription to \"");
+	if (inbox && strncmp(inbox + 17, bus->inbox_prefix, strlen(bus->inbox_prefix)) == 0 &&
+	    inbox[17 + strlen(bus->inbox_prefix)] == '.')
+		mdm_log_error("bus: the server refused: %s (%" PRIu64 " refusal%s so far): replies come on %s.>, which "
+			      "this user may not subscribe to; is a per-user inbox prefix expected?",
+			      text, n, n == 1 ? "" : "s", bus->inbox_prefix);
+	else
+		mdm_log_error("bus: the server refused: %s (%" PRIu64 " refusal%s so far; check the user's permissions)",
+			      text, n, n == 1 ? "" : "s");
 }
 
 /* ---- publish records -------------------------------------------------- */
@@ -461,6 +502,28 @@ static bool pub_err_transient(const jsPubAckErr *pae)
 	       pae->ErrCode == JSClusterNotAvailErr;
 }
 
+/* Whether a transient failure gets another send, and after what delay.
+ * After a timeout the wait already happened: resend at once. An error reply
+ * comes back at once, and on a cluster it keeps coming while the stream has
+ * no leader: followers wait 4-9 s for a lost leader before they elect one
+ * (nats-server 2.9 raft.go), and meanwhile "no responders" is all a publish
+ * gets. So error replies are resent after a delay that doubles from
+ * retry_backoff up to ack_timeout, and a message gets max_attempts sends or,
+ * if that is longer, as long as max_attempts timeouts would have lasted: an
+ * election is waited out instead of using up the attempts in a second. */
+static bool pub_retry_due(const struct mdm_bus *bus, const struct pub_rec *r, const jsPubAckErr *pae,
+			  uint64_t now_ns, uint64_t *delay_ns)
+{
+	uint64_t cap = (uint64_t)bus->ack_timeout_ms * MDM_NS_PER_MS, d = bus->retry_backoff_ns;
+
+	if (!pub_err_transient(pae))
+		return false;
+	for (uint32_t i = 1; i < r->attempts && d < cap; i++)
+		d *= 2;
+	*delay_ns = pae->Err == NATS_TIMEOUT ? 0 : d < cap ? d : cap;
+	return r->attempts < bus->max_attempts || now_ns + *delay_ns - r->first_ns < (uint64_t)bus->max_attempts * cap;
+}
+
 /* nats.c's ack handler, on its reply-subscription thread, once per send.
  * Resends are not made here: this thread is the only one that processes acks,
  * so a resend blocked on the full MaxPending window would wait for itself for
@@ -470,6 +533,7 @@ static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, 
 {
 	struct mdm_bus *bus = closure;
 	struct pub_rec *r;
+	uint64_t now, delay_ns;
 	bool closing;
 
 	pthread_mutex_lock(&bus->mu);
@@ -487,15 +551,12 @@ static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, 
 			     0, NULL);
 		return;
 	}
-	if (pub_err_transient(pae) && r->attempts < bus->max_attempts) {
-		/* After a timeout the wait already happened; after an error reply, back
-		 * off so a server that is starting is not hammered. */
-		uint64_t delay_ns = pae->Err == NATS_TIMEOUT ? 0 : bus->retry_backoff_ns;
-
+	now = mdm_mono_ns();
+	if (pub_retry_due(bus, r, pae, now, &delay_ns)) {
 		pthread_mutex_lock(&bus->mu);
 		closing = bus->closing; /* destroy sweeps the queue once, after closing is set */
 		if (!closing) {
-			r->due_ns = mdm_mono_ns() + delay_ns;
+			r->due_ns = now + delay_ns;
 			r->next = NULL;
 			if (bus->retry_tail)
 				bus->retry_tail->next = r;
@@ -598,16 +659,62 @@ static uint64_t or_default(uint64_t v, uint64_t def)
 	return v ? v : def;
 }
 
+/* " (hint)" or "": the caller's advice on which settings to check. */
+#define HINT_FMT "%s%s%s"
+#define HINT_ARGS(h) (h) ? " (" : "", (h) ? (h) : "", (h) ? ")" : ""
+
+/* A file the connection needs, checked up front: nats.c's own message for
+ * an unreadable CA or key file carries no reason. */
+static int file_check(const char *what, const char *path, const char *hint)
+{
+	int err;
+
+	if (!path || access(path, R_OK) == 0)
+		return 0;
+	err = errno;
+	return mdm_err_set(-err, "bus: %s %s: %s" HINT_FMT, what, path, strerror(err), HINT_ARGS(hint));
+}
+
+/* A private key (seed, TLS key, creds) others can read is a leak waiting
+ * to happen: say so, as ssh does, but connect anyway. */
+static void warn_if_shared(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (path && stat(path, &st) == 0 && (st.st_mode & 077))
+		mdm_log_warn("bus: %s %s is readable by others (mode %04o): chmod 600 it", what, path,
+			     (unsigned)(st.st_mode & 07777));
+}
+
 static int params_check(const struct mdm_bus_params *p)
 {
+	int rc;
+
+	int kinds = !!p->user + !!p->token + !!p->nkey_seed_file + !!p->creds_file;
+
 	if (!p->urls || !*p->urls)
 		return mdm_err_set(-EINVAL, "bus: urls is empty");
-	if (!p->user != !p->password)
-		return mdm_err_set(-EINVAL, "bus: user and password go together");
-	if (!p->nkey_public != !p->nkey_seed_file)
-		return mdm_err_set(-EINVAL, "bus: nkey_public and nkey_seed_file go together");
+	if (p->user && !p->password)
+		return mdm_err_set(-EINVAL, "bus: user '%s' has no password" HINT_FMT, p->user, HINT_ARGS(p->auth_hint));
+	if (p->password && !p->user)
+		return mdm_err_set(-EINVAL, "bus: a password without a user" HINT_FMT, HINT_ARGS(p->auth_hint));
+	if (p->nkey_public && !p->nkey_seed_file)
+		return mdm_err_set(-EINVAL, "bus: nkey_public without nkey_seed_file");
+	/* nats.c would quietly use one and drop the others: refuse the doubt */
+	if (kinds > 1)
+		return mdm_err_set(-EINVAL, "bus: more than one kind of credentials is set (user, token, nkey seed, "
+					    "creds file): keep one");
 	if (!p->tls_cert != !p->tls_key)
-		return mdm_err_set(-EINVAL, "bus: tls_cert and tls_key go together");
+		return mdm_err_set(-EINVAL, "bus: tls_cert and tls_key go together" HINT_FMT, HINT_ARGS(p->tls_hint));
+	if (p->inbox_prefix && (!*p->inbox_prefix || strlen(p->inbox_prefix) >= 64 ||
+				strpbrk(p->inbox_prefix, " \t*>") || p->inbox_prefix[strlen(p->inbox_prefix) - 1] == '.'))
+		return mdm_err_set(-EINVAL, "bus: inbox_prefix '%s': 1-63 characters, no blanks or wildcards, "
+					    "no trailing dot", p->inbox_prefix);
+	if ((rc = file_check("tls_ca", p->tls_ca, p->tls_hint)) < 0 ||
+	    (rc = file_check("tls_cert", p->tls_cert, p->tls_hint)) < 0 ||
+	    (rc = file_check("tls_key", p->tls_key, p->tls_hint)) < 0 ||
+	    (rc = file_check("creds file", p->creds_file, p->auth_hint)) < 0)
+		return rc;
 	if (p->max_reconnect < -1)
 		return mdm_err_set(-EINVAL, "bus: max_reconnect %d (use -1 for forever)", p->max_reconnect);
 	if (p->reconnect_buf_bytes > INT_MAX)
@@ -649,10 +756,16 @@ static int urls_split(const char *urls, char **buf, const char ***list, int *n)
 	return 0;
 }
 
-static natsStatus opts_fill(natsOptions *o, const struct mdm_bus_params *p, struct mdm_bus *bus,
-			    const char **urls, int n_urls)
+/* TLS asked for by the params or by a tls:// URL. */
+static bool tls_wanted(const struct mdm_bus_params *p)
 {
-	bool tls = p->tls_required || p->tls_ca || p->tls_cert;
+	return p->tls_required || p->tls_ca || p->tls_cert || strstr(p->urls, "tls://");
+}
+
+static natsStatus opts_fill(natsOptions *o, const struct mdm_bus_params *p, const char *nkey_public,
+			    struct mdm_bus *bus, const char **urls, int n_urls)
+{
+	bool tls = tls_wanted(p);
 	natsStatus s;
 
 	s = natsOptions_SetServers(o, urls, n_urls);
@@ -665,7 +778,9 @@ static natsStatus opts_fill(natsOptions *o, const struct mdm_bus_params *p, stru
 	if (s == NATS_OK && p->creds_file)
 		s = natsOptions_SetUserCredentialsFromFiles(o, p->creds_file, NULL);
 	if (s == NATS_OK && p->nkey_seed_file)
-		s = natsOptions_SetNKeyFromSeed(o, p->nkey_public, p->nkey_seed_file);
+		s = natsOptions_SetNKeyFromSeed(o, nkey_public, p->nkey_seed_file);
+	if (s == NATS_OK && p->inbox_prefix)
+		s = natsOptions_SetCustomInboxPrefix(o, p->inbox_prefix);
 	if (s == NATS_OK && tls)
 		s = natsOptions_SetSecure(o, true);
 	if (s == NATS_OK && p->tls_ca)
@@ -693,10 +808,35 @@ static natsStatus opts_fill(natsOptions *o, const struct mdm_bus_params *p, stru
 	return s;
 }
 
+/* Who we try to be: names and public keys, never a password, token or seed.
+ * "" when no credentials are given. */
+static void auth_who(const struct mdm_bus_params *p, const char *nkey_public, char *buf, size_t len)
+{
+	const char *scheme = strstr(p->urls, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+
+	if (p->user)
+		snprintf(buf, len, "user '%s'", p->user);
+	else if (p->token)
+		snprintf(buf, len, "the token");
+	else if (p->nkey_seed_file)
+		snprintf(buf, len, "nkey %s", nkey_public);
+	else if (p->creds_file)
+		snprintf(buf, len, "the credentials in %s", p->creds_file);
+	else if (at && memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) &&
+		 !memchr(scheme + 3, ',', (size_t)(at - scheme - 3)))
+		snprintf(buf, len, "user '%.*s' of the URL", (int)strcspn(scheme + 3, ":"), scheme + 3);
+	else if (at)
+		snprintf(buf, len, "the credentials in the URL"); /* nats://TOKEN@host: no name to show */
+	else
+		buf[0] = '\0';
+}
+
 /* One line naming the server and the cause, never the credentials. */
-static int connect_fail(struct mdm_bus *bus, natsStatus s, uint64_t elapsed_ns, uint64_t timeout_ms)
+static int connect_fail(struct mdm_bus *bus, const struct mdm_bus_params *p, const char *nkey_public, natsStatus s,
+			uint64_t elapsed_ns, uint64_t timeout_ms)
 {
 	const char *u = bus->urls_safe;
+	char who[160];
 
 	switch (s) {
 	case NATS_NO_SERVER:
@@ -706,11 +846,26 @@ static int connect_fail(struct mdm_bus *bus, natsStatus s, uint64_t elapsed_ns, 
 			return mdm_err_set(-ETIMEDOUT, "%s: no answer within %" PRIu64 " ms", u, timeout_ms);
 		return mdm_err_set(-ECONNREFUSED, "%s: connection refused", u);
 	case NATS_CONNECTION_AUTH_FAILED:
-		return mdm_err_set(-EACCES, "%s: authorization violation", u);
+		auth_who(p, nkey_public, who, sizeof(who));
+		return mdm_err_set(-EACCES, "%s: authorization violation%s%s" HINT_FMT, u,
+				   who[0] ? " for " : ": no credentials were given", who, HINT_ARGS(p->auth_hint));
 	case NATS_SSL_ERROR:
 	case NATS_SECURE_CONNECTION_WANTED:
 	case NATS_SECURE_CONNECTION_REQUIRED:
-		return mdm_err_set(-EPROTO, "%s: TLS failure: %s", u, nats_text(s));
+		return mdm_err_set(-EPROTO, "%s: TLS failure: %s" HINT_FMT, u, nats_text(s), HINT_ARGS(p->tls_hint));
+	case NATS_PROTOCOL_ERROR:
+	case NATS_IO_ERROR:
+		/* With TLS 1.3 the server checks the client certificate after our
+		 * side of the handshake is done: a refusal shows up as the
+		 * connection closing under our CONNECT (write error) or before
+		 * the first PONG (protocol error), depending on timing. */
+		if (tls_wanted(p))
+			return mdm_err_set(-EPROTO, "%s: TLS failure: the server closed the connection after the handshake "
+						    "(%s)" HINT_FMT, u,
+					   p->tls_cert ? "it did not accept the client certificate"
+						       : "it wants a client certificate",
+					   HINT_ARGS(p->tls_hint));
+		return bus_fail(s, 0, "%s", u);
 	default:
 		return bus_fail(s, 0, "%s", u);
 	}
@@ -753,7 +908,7 @@ int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
 	struct mdm_bus *bus;
 	natsOptions *o = NULL;
 	const char **urls = NULL;
-	char *urls_buf = NULL, safe[1024];
+	char *urls_buf = NULL, safe[1024], nkey_public[MDM_NKEY_PUBLIC_LEN + 1] = "";
 	uint32_t max_pending;
 	uint64_t t0, timeout_ms;
 	jsOptions jo;
@@ -769,6 +924,7 @@ int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
 	url_redact(p->urls, safe, sizeof(safe));
 	max_pending = (uint32_t)or_default(p->max_pending, 4096);
 	bus->urls_safe = mdm_strdup(safe);
+	snprintf(bus->inbox_prefix, sizeof(bus->inbox_prefix), "%s", p->inbox_prefix ? p->inbox_prefix : "_INBOX");
 	bus->api_timeout_ms = (int64_t)or_default(p->api_timeout_ms, 5000);
 	bus->ack_timeout_ms = (int64_t)or_default(p->ack_timeout_ms, 2000);
 	bus->retry_backoff_ns = or_default(p->retry_backoff_ms, 100) * MDM_NS_PER_MS;
@@ -783,9 +939,20 @@ int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
 	    (rc = urls_split(p->urls, &urls_buf, &urls, &n_urls)) < 0)
 		goto err;
 
+	warn_if_shared("nkey seed file", p->nkey_seed_file);
+	warn_if_shared("tls_key", p->tls_key);
+	warn_if_shared("creds file", p->creds_file);
+	if (p->nkey_seed_file && !p->nkey_public &&
+	    (rc = mdm_nkey_public_from_seed_file(p->nkey_seed_file, nkey_public)) < 0) {
+		mdm_err_set(rc, "%s" HINT_FMT, mdm_err_last(), HINT_ARGS(p->auth_hint));
+		goto err;
+	}
+	if (p->nkey_public)
+		snprintf(nkey_public, sizeof(nkey_public), "%s", p->nkey_public);
+
 	s = natsOptions_Create(&o);
 	if (s == NATS_OK)
-		s = opts_fill(o, p, bus, urls, n_urls);
+		s = opts_fill(o, p, nkey_public, bus, urls, n_urls);
 	if (s != NATS_OK) {
 		rc = bus_fail(s, 0, "bus: options for %s", bus->urls_safe);
 		goto err;
@@ -795,10 +962,18 @@ int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
 	s = natsConnection_Connect(&bus->nc, o);
 	if (s != NATS_OK) {
 		bus->nc = NULL;
-		rc = connect_fail(bus, s, mdm_mono_ns() - t0, timeout_ms);
+		rc = connect_fail(bus, p, nkey_public, s, mdm_mono_ns() - t0, timeout_ms);
 		goto err;
 	}
 
+	{
+		char url[BUS_URL_MAX], who[160];
+
+		bus_url(bus, url, sizeof(url));
+		auth_who(p, nkey_public, who, sizeof(who));
+		mdm_log_info("bus: connected to %s (%s%s%s)", url, tls_wanted(p) ? "TLS, " : "",
+			     who[0] ? "as " : "no credentials", who);
+	}
 	jsOptions_Init(&jo);
 	jo.Wait = bus->api_timeout_ms;
 	jo.PublishAsync.MaxPending = max_pending;
@@ -961,6 +1136,7 @@ int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *
 	r->msg = m;
 	r->token = token;
 	r->attempts = 1;
+	r->first_ns = mdm_mono_ns();
 	CNT_ADD(bus, in_flight, 1);
 	/* Hashed before the send: the ack may arrive before js_PublishMsgAsync returns. */
 	rec_hash_insert(bus, r);
@@ -1016,6 +1192,7 @@ void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *c)
 	c->stalls = CNT_GET(bus, stalls);
 	c->disconnects = CNT_GET(bus, disconnects);
 	c->reconnects = CNT_GET(bus, reconnects);
+	c->refused = CNT_GET(bus, refused);
 }
 
 /* ---- core NATS -------------------------------------------------------- */
@@ -1035,9 +1212,14 @@ int mdm_bus_publish(struct mdm_bus *bus, const char *subject, const void *data, 
 int mdm_bus_flush(struct mdm_bus *bus, uint64_t timeout_ms)
 {
 	natsStatus s = natsConnection_FlushTimeout(bus->nc, (int64_t)(timeout_ms ? timeout_ms : 1));
+	const char *text = NULL;
 
 	if (s != NATS_OK)
 		return bus_fail(s, 0, "bus: flush");
+	/* the server answers a refused PUB/SUB with -ERR before the PONG that
+	 * ended the flush, and nats.c records it on the connection in order */
+	if (natsConnection_GetLastError(bus->nc, &text) == NATS_NOT_PERMITTED)
+		return mdm_err_set(-EPERM, "bus: the server refused: %s", text && *text ? text : "permissions violation");
 	return 0;
 }
 
@@ -1072,6 +1254,20 @@ static struct mdm_bus_sub *sub_new(struct mdm_bus *bus, bool pull)
 	return sub;
 }
 
+/* Whether the connection's last error is the server refusing a subscription
+ * to `subject` (nats.c keeps the text: Permissions Violation for
+ * Subscription to "<subject>"). */
+static bool sub_refused(struct mdm_bus *bus, const char *subject)
+{
+	const char *text = NULL, *q;
+	size_t n = strlen(subject);
+
+	if (natsConnection_GetLastError(bus->nc, &text) != NATS_NOT_PERMITTED || !text)
+		return false;
+	q = strstr(text, "Subscription to \"");
+	return q && strncmp(q + 17, subject, n) == 0 && q[17 + n] == '"';
+}
+
 int mdm_bus_subscribe(struct mdm_bus *bus, const char *subject, mdm_bus_msg_fn fn, void *ctx,
 		      struct mdm_bus_sub **out)
 {
@@ -1098,6 +1294,12 @@ int mdm_bus_subscribe(struct mdm_bus *bus, const char *subject, mdm_bus_msg_fn f
 
 		mdm_bus_sub_destroy(sub);
 		return rc;
+	}
+	/* A refused SUB is answered with -ERR before that PONG; the subscription
+	 * would then never deliver anything, so say so now. */
+	if (sub_refused(bus, subject)) {
+		mdm_bus_sub_destroy(sub);
+		return mdm_err_set(-EPERM, "bus: subscribe to %s: the server's permissions refuse it", subject);
 	}
 	*out = sub;
 	return 0;
@@ -1229,6 +1431,42 @@ static bool stream_cfg_differs(const struct mdm_stream_cfg *cfg, const jsStreamC
 	return false;
 }
 
+/* After a replica count change: wait until the stream has a leader and every
+ * other replica is current. Right after the update the new replicas are still
+ * catching up, and a KV watch started then saw an empty bucket (nats-server
+ * 2.9.10, R1 -> R3). 0, -EINVAL (no cluster), or -ETIMEDOUT after timeout_ms. */
+static int stream_wait_current(struct mdm_bus *bus, const char *stream, int replicas, uint64_t timeout_ms)
+{
+	uint64_t deadline = mdm_mono_ns() + timeout_ms * MDM_NS_PER_MS;
+	int current = 0;
+
+	for (;;) {
+		jsStreamInfo *si = NULL;
+		jsErrCode jerr = 0;
+		natsStatus s = js_GetStreamInfo(&si, bus->js, stream, NULL, &jerr);
+
+		current = 0;
+		if (s == NATS_OK && !si->Cluster) {
+			/* 2.9.10 stores any replica count on update, even where it cannot be */
+			jsStreamInfo_Destroy(si);
+			return mdm_err_set(-EINVAL, "stream %s: %d replicas need a JetStream cluster; this server is "
+						    "not clustered", stream, replicas);
+		}
+		if (s == NATS_OK && si->Cluster->Leader && si->Cluster->Leader[0]) {
+			current = 1;
+			for (int i = 0; i < si->Cluster->ReplicasLen; i++)
+				current += si->Cluster->Replicas[i]->Current && !si->Cluster->Replicas[i]->Offline;
+		}
+		jsStreamInfo_Destroy(si);
+		if (current >= replicas)
+			return 0;
+		if (mdm_mono_ns() >= deadline)
+			return mdm_err_set(-ETIMEDOUT, "stream %s: %d of %d replicas current after %" PRIu64 " ms", stream,
+					   current, replicas, timeout_ms);
+		mdm_sleep_ns(50 * MDM_NS_PER_MS);
+	}
+}
+
 static bool stream_missing(natsStatus s, jsErrCode jerr)
 {
 	return jerr == JSStreamNotFoundErr || (s == NATS_NOT_FOUND && jerr == 0);
@@ -1240,9 +1478,10 @@ int mdm_bus_stream_ensure(struct mdm_bus *bus, const struct mdm_stream_cfg *cfg)
 	const char **subjects = NULL;
 	jsStreamConfig c;
 	jsErrCode jerr = 0;
+	bool scaled = false;    /* the update changes the replica count */
 	char why[256];
 	natsStatus s;
-	int rc;
+	int rc, err;
 
 	if ((rc = stream_cfg_check(cfg)) < 0)
 		return rc;
@@ -1266,6 +1505,7 @@ int mdm_bus_stream_ensure(struct mdm_bus *bus, const struct mdm_stream_cfg *cfg)
 		goto out;
 	} else if (stream_cfg_differs(cfg, si->Config, why, sizeof(why))) {
 		mdm_log_info("stream %s: updating, %s", cfg->name, why);
+		scaled = si->Config->Replicas != (cfg->replicas > 0 ? cfg->replicas : 1);
 		c = *si->Config; /* keep what mdmesh does not manage (sources, rollup...) */
 		stream_cfg_apply(&c, cfg, subjects);
 		jerr = 0;
@@ -1288,6 +1528,9 @@ int mdm_bus_stream_ensure(struct mdm_bus *bus, const struct mdm_stream_cfg *cfg)
 			rc = js_fail(bus, s, jerr, "stream %s: read back", cfg->name);
 		else if (stream_cfg_differs(cfg, si->Config, why, sizeof(why)))
 			rc = mdm_err_set(-EPROTO, "stream %s: server did not apply %s", cfg->name, why);
+		else if (scaled && cfg->replicas > 1 &&
+			 (err = stream_wait_current(bus, cfg->name, cfg->replicas, 4 * (uint64_t)bus->api_timeout_ms)) < 0)
+			rc = err;
 	}
 out:
 	jsStreamInfo_Destroy(si);
@@ -1528,11 +1771,27 @@ int mdm_bus_fetch(struct mdm_bus_sub *sub, size_t max_msgs, uint64_t timeout_ms,
 		jsErrCode jerr = 0;
 		uint64_t now = mdm_mono_ns();
 		int64_t left_ms = now < deadline ? (int64_t)((deadline - now) / MDM_NS_PER_MS) : 0;
+		int want = batch, queued = 0, queued_bytes = 0;
 		natsStatus s;
 
 		if (left_ms <= 0)
 			return 0;
-		s = natsSubscription_Fetch(&list, sub->ns, batch, left_ms, &jerr);
+		/* nats.c 3.4.1 _fetch first takes messages already queued on the
+		 * subscription (late ones of an earlier pull request, e.g. after a
+		 * reconnect); when they are more than half the batch it keeps
+		 * receiving past the end of its array (heap overflow, fixed in
+		 * nats.c 3.9.0). Asking for at most what is queued makes it return
+		 * from the queue alone, without a new pull request. */
+		if (natsSubscription_GetPending(sub->ns, &queued, &queued_bytes) == NATS_OK && queued > 0 && queued < want)
+			want = queued;
+		s = natsSubscription_Fetch(&list, sub->ns, want, left_ms, &jerr);
+		if (list.Count > want) {
+			/* the overflow happened anyway (messages queued between the two
+			 * calls): memory is corrupt, stop before it spreads */
+			mdm_log_error("bus: nats.c fetch returned %d messages for a batch of %d: heap overflow in nats.c",
+				      list.Count, want);
+			abort();
+		}
 		if (list.Count > 0) {
 			for (int i = 0; i < list.Count; i++) {
 				msgs[i] = BMSG(list.Msgs[i]);
@@ -1685,6 +1944,93 @@ int mdm_bus_kv_open(struct mdm_bus *bus, const char *bucket, bool create_if_miss
 		return js_fail(bus, s, 0, "kv %s: open", bucket);
 	*out = (struct mdm_bus_kv *)kv;
 	return 0;
+}
+
+/* (Re)read the info of the bucket's stream into *si. */
+static int kv_stream_info(struct mdm_bus *bus, const char *bucket, const char *stream, jsStreamInfo **si)
+{
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	jsStreamInfo_Destroy(*si);
+	*si = NULL;
+	s = js_GetStreamInfo(si, bus->js, stream, NULL, &jerr);
+	if (s != NATS_OK) {
+		*si = NULL;
+		return js_fail(bus, s, jerr, "kv %s: stream info", bucket);
+	}
+	return 0;
+}
+
+int mdm_bus_kv_ensure(struct mdm_bus *bus, const char *bucket, int replicas, struct mdm_bus_kv **out)
+{
+	jsStreamInfo *si = NULL, *done = NULL;
+	kvStore *kv = NULL;
+	jsStreamConfig c;
+	jsErrCode jerr = 0;
+	char stream[256];
+	kvConfig kc;
+	natsStatus s;
+	int rc, err;
+
+	*out = NULL;
+	if (!bus || !bucket || !*bucket || replicas < 1 || replicas > 5)
+		return mdm_err_set(-EINVAL, "bus: kv_ensure: bad arguments (replicas %d, want 1..5)", replicas);
+	if (snprintf(stream, sizeof(stream), "KV_%s", bucket) >= (int)sizeof(stream))
+		return mdm_err_set(-EINVAL, "kv %s: bucket name too long", bucket);
+	s = js_KeyValue(&kv, bus->js, bucket);
+	if (s == NATS_NOT_FOUND) {
+		kvConfig_Init(&kc);
+		kc.Bucket = bucket;
+		kc.History = 1;
+		kc.StorageType = js_FileStorage;
+		kc.Replicas = replicas;
+		s = js_CreateKeyValue(&kv, bus->js, &kc);
+		/* nats.c gives no err_code here: NATS_ERR is the server's refusal */
+		if (s == NATS_ERR)
+			return mdm_err_set(-EINVAL, "kv %s: create with %d replicas: %s", bucket, replicas, nats_text(s));
+		if (s != NATS_OK)
+			return js_fail(bus, s, 0, "kv %s: create with %d replicas", bucket, replicas);
+		rc = MDM_BUS_CREATED;
+	} else if (s != NATS_OK) {
+		return js_fail(bus, s, 0, "kv %s: open", bucket);
+	} else {
+		rc = MDM_BUS_UNCHANGED;
+	}
+	if ((err = kv_stream_info(bus, bucket, stream, &si)) < 0)
+		goto err;
+	if (si->Config->Replicas != replicas && rc == MDM_BUS_UNCHANGED) {
+		/* A bucket made elsewhere (mdmesh refdata load, another tool) on
+		 * one node would be the cluster's single point of failure. */
+		mdm_log_info("kv %s: updating, replicas (wanted %d, server has %" PRId64 ")", bucket, replicas,
+			     (int64_t)si->Config->Replicas);
+		c = *si->Config;
+		c.Replicas = replicas;
+		s = js_UpdateStream(&done, bus->js, &c, NULL, &jerr);
+		jsStreamInfo_Destroy(done);
+		if (s != NATS_OK) {
+			err = js_fail(bus, s, jerr, "kv %s: update to %d replicas", bucket, replicas);
+			goto err;
+		}
+		rc = MDM_BUS_UPDATED;
+		if ((err = kv_stream_info(bus, bucket, stream, &si)) < 0)
+			goto err;
+		if (si->Config->Replicas == replicas &&
+		    (err = stream_wait_current(bus, stream, replicas, 4 * (uint64_t)bus->api_timeout_ms)) < 0)
+			goto err;
+	}
+	if (si->Config->Replicas != replicas) {
+		err = mdm_err_set(-EPROTO, "kv %s: server did not apply replicas (wanted %d, server has %" PRId64 ")",
+				  bucket, replicas, (int64_t)si->Config->Replicas);
+		goto err;
+	}
+	jsStreamInfo_Destroy(si);
+	*out = (struct mdm_bus_kv *)kv;
+	return rc;
+err:
+	jsStreamInfo_Destroy(si);
+	kvStore_Destroy(kv);
+	return err;
 }
 
 void mdm_bus_kv_destroy(struct mdm_bus_kv *kv)

@@ -30,11 +30,16 @@ struct mdm_bus_params {
 	const char *user, *password;
 	const char *token;
 	const char *creds_file;     /* JWT + NKey .creds file */
-	const char *nkey_public;    /* NKey auth: public key ... */
-	const char *nkey_seed_file; /* ... and the file holding its seed (both or neither) */
+	const char *nkey_seed_file; /* NKey auth: the file holding the user's seed */
+	const char *nkey_public;    /* its public key; NULL: derived from the seed file */
 	const char *tls_ca;         /* CA bundle; setting it implies TLS */
 	const char *tls_cert, *tls_key; /* client certificate (both or neither); implies TLS */
 	bool tls_required;
+	const char *inbox_prefix;   /* reply subjects <prefix>.<id> (NULL: _INBOX), so a server's permissions
+				     * can give each user its own inboxes to subscribe to */
+	const char *auth_hint;      /* appended to credential errors as " (<hint>)", e.g. which settings to
+				     * check; NULL: nothing */
+	const char *tls_hint;       /* the same for TLS errors */
 	uint64_t connect_timeout_ms;  /* per server attempt; 0: 2000 */
 	int max_reconnect;            /* reconnect attempts, -1 forever, 0 never (init: -1) */
 	uint64_t reconnect_wait_ms;   /* between attempts to the same server; 0: 250 */
@@ -43,8 +48,9 @@ struct mdm_bus_params {
 	uint32_t max_pending;         /* async publishes awaiting their ack (nats.c MaxPending); 0: 4096 */
 	uint64_t stall_wait_ms;       /* how long publish_async may block on a full window; 0: 5 */
 	uint64_t ack_timeout_ms;      /* per-send ack deadline, then resend; 0: 2000 */
-	uint32_t max_attempts;        /* sends per message before it is reported failed; 0: 8 */
-	uint64_t retry_backoff_ms;    /* delay before resending after an error reply; 0: 100 */
+	uint32_t max_attempts;        /* sends per message before it is reported failed (see
+				       * mdm_bus_publish_async for replies); 0: 8 */
+	uint64_t retry_backoff_ms;    /* first delay before resending after an error reply, doubling; 0: 100 */
 };
 
 /* Fill `p` with the defaults above (max_reconnect = -1, everything else 0/NULL). */
@@ -53,11 +59,15 @@ void mdm_bus_params_init(struct mdm_bus_params *p);
 /* Connect and set up the JetStream context and the resend thread.
  * Returns 0 and *out, or:
  *   -EINVAL        bad params (detail names the field)
+ *   -ENOENT, -EACCES, ...  the nkey seed file cannot be read; -EINVAL: it holds no valid seed
  *   -ECONNREFUSED  no server answered ("nats://127.0.0.1:4222: connection refused")
  *   -ETIMEDOUT     servers did not answer within connect_timeout_ms
- *   -EACCES        wrong credentials ("...: authorization violation")
- *   -EPROTO        TLS failure ("...: TLS failure: ...")
+ *   -EACCES        wrong or missing credentials ("...: authorization violation for user 'x' (<auth_hint>)")
+ *   -EPROTO        TLS failure ("...: TLS failure: <OpenSSL's reason> (<tls_hint>)")
  *   -ENOMEM
+ * Every detail is one line and never holds a password, token or seed.
+ * Logs "bus: connected to URL (TLS, as user 'x')" (info), and a warning for
+ * a seed, TLS key or creds file that others can read.
  * Thread-safety: any thread. Not hot-path. */
 int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *params);
 
@@ -111,12 +121,13 @@ enum mdm_bus_ensure {
 /* Create the stream, or update it when its configuration differs from `cfg`
  * (fields mdmesh does not manage are kept as they are), then read the config
  * back and check every field of `cfg`, because nats-server 2.9.10 silently
- * ignores what it does not understand.
+ * ignores what it does not understand. An update to more replicas returns once
+ * every replica is current (at most 4 x api_timeout_ms).
  * Returns MDM_BUS_CREATED / MDM_BUS_UPDATED / MDM_BUS_UNCHANGED, or:
  *   -EINVAL   bad cfg, or the server refused it (detail: server text)
  *   -EPROTO   the server did not apply a field (detail names it)
  *   -ENOTSUP  "JetStream is not enabled on nats://..."
- *   -ETIMEDOUT, -ENOTCONN, -EIO
+ *   -ETIMEDOUT (also: the new replicas not current in time), -ENOTCONN, -EIO
  * Thread-safe. Blocking (JetStream API requests). */
 int mdm_bus_stream_ensure(struct mdm_bus *bus, const struct mdm_stream_cfg *cfg);
 
@@ -168,8 +179,11 @@ void mdm_bus_set_ack_handler(struct mdm_bus *bus, mdm_bus_ack_fn fn, void *ctx);
  * copied into a message with headers Nats-Msg-Id: msg_id and (if not NULL)
  * Content-Type: content_type. Its outcome reaches the ack handler exactly
  * once with `token`. A send without an ack within ack_timeout_ms, or answered
- * by no responder, is resent with the same Msg-Id (the stream's duplicate
- * window makes that exactly-once) up to max_attempts sends; a JetStream error
+ * by no responder (no stream leader, e.g. during an election), is resent with
+ * the same Msg-Id (the stream's duplicate window makes that exactly-once): at
+ * once after a timeout, after a delay doubling from retry_backoff_ms up to
+ * ack_timeout_ms after a reply, for max_attempts sends or, if that is longer,
+ * until max_attempts x ack_timeout_ms after the first send; a JetStream error
  * reply (limits, size...) fails at once. Resends are made by the bus's resend
  * thread, only while connected. Two caveats: exactly-once holds while every
  * send of a message falls inside the stream's duplicate_window (keep
@@ -206,6 +220,7 @@ struct mdm_bus_counters {
 	uint64_t stalls;      /* -EAGAIN returned by publish_async */
 	uint64_t disconnects;
 	uint64_t reconnects;
+	uint64_t refused;     /* publishes and subscriptions refused by the server's permissions */
 };
 
 void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *out);
@@ -218,7 +233,10 @@ void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *out);
 int mdm_bus_publish(struct mdm_bus *bus, const char *subject, const void *data, size_t len);
 
 /* Round trip to the server: everything published before is processed by it.
- * -ETIMEDOUT, -ENOTCONN. Thread-safe. Blocking. */
+ * -ETIMEDOUT, -ENOTCONN, or -EPERM when the server's permissions have refused
+ * a publish or subscription of this connection (detail: the server's text
+ * naming the subject; it stays the answer until the connection records
+ * another error). Thread-safe. Blocking. */
 int mdm_bus_flush(struct mdm_bus *bus, uint64_t timeout_ms);
 
 /* Called for each message of a core subscription, on that subscription's own
@@ -228,7 +246,8 @@ typedef void (*mdm_bus_msg_fn)(void *ctx, struct mdm_bus_msg *msg);
 /* Subscribe to `subject` (wildcards allowed), e.g. advisories on
  * $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>. Interest is registered with the
  * server when this returns (flushed). Returns 0 and *out, -EINVAL, -ENOTCONN,
- * -ETIMEDOUT, -ENOMEM. Destroy with mdm_bus_sub_destroy. Thread-safe. */
+ * -ETIMEDOUT, -ENOMEM, -EPERM (the server's permissions refuse the subject).
+ * Destroy with mdm_bus_sub_destroy. Thread-safe. */
 int mdm_bus_subscribe(struct mdm_bus *bus, const char *subject, mdm_bus_msg_fn fn, void *ctx,
 		      struct mdm_bus_sub **out);
 
@@ -336,6 +355,16 @@ int mdm_bus_stream_msg_get(struct mdm_bus *bus, const char *stream, uint64_t seq
 int mdm_bus_kv_open(struct mdm_bus *bus, const char *bucket, bool create_if_missing,
 		    struct mdm_bus_kv **out);
 void mdm_bus_kv_destroy(struct mdm_bus_kv *kv); /* NULL-safe; the bucket stays */
+
+/* Open bucket `bucket` with `replicas` (1..5) replicas: create it when absent
+ * (history 1, file storage), or scale an existing bucket whose stream has
+ * another replica count (only that field changes; returns once every replica
+ * is current, at most 4 x api_timeout_ms), then read the count back.
+ * Returns MDM_BUS_CREATED / UPDATED / UNCHANGED and *out, or -EINVAL (bad
+ * arguments, or the server refused, e.g. replicas > 1 without a cluster),
+ * -EPROTO (the server did not apply the count), -ENOTSUP, -ETIMEDOUT.
+ * Thread-safe. Blocking. */
+int mdm_bus_kv_ensure(struct mdm_bus *bus, const char *bucket, int replicas, struct mdm_bus_kv **out);
 
 /* Put a value; *revision (may be NULL) receives its revision. */
 int mdm_bus_kv_put(struct mdm_bus_kv *kv, const char *key, const void *data, size_t len,

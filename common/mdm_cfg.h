@@ -117,7 +117,9 @@ void mdm_cfg_free(const struct mdm_cfg_field *schema, size_t n, void *out);
 /* Write the effective config as YAML that mdm_cfg_load_file reads back, one
  * "# help" comment per key, sections nested in schema order. Values of keys
  * whose name contains "pass", "token" or "secret" print as "***" (unset ones
- * as ~). 0, -ENOMEM, or -EIO when writing to f failed. */
+ * as ~), and so do secrets inside any value: URL passwords (every URL of a
+ * list), NATS URL tokens and query parameters named *password. 0, -ENOMEM,
+ * or -EIO when writing to f failed. */
 int mdm_cfg_print(const struct mdm_cfg_field *schema, size_t n, const void *cfg, FILE *f);
 
 #endif

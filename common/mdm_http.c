@@ -39,6 +39,7 @@ struct mdm_http {
 	struct MHD_Daemon *mhd;  /* NULL until started */
 	int fd;                  /* listening socket, ours until destroy; -1 if none */
 	int family;
+	bool loopback;           /* bound to 127.0.0.0/8 or ::1 */
 	uint16_t port;
 	unsigned threads;
 	char *token;             /* NULL = no auth */
@@ -135,6 +136,9 @@ static int open_listener(struct mdm_http *s, const char *addr)
 	if ((rc = parse_bind(addr, &ss, &len)) != 0)
 		return rc;
 	s->family = ss.ss_family;
+	s->loopback = ss.ss_family == AF_INET6
+			      ? IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr)
+			      : (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
 	s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->fd < 0)
 		return mdm_err_set(-errno, "http %s: socket: %s", addr, strerror(errno));
@@ -315,6 +319,11 @@ int mdm_http_create(struct mdm_http **out, const struct mdm_http_params *p)
 	}
 	if ((rc = open_listener(s, addr)) != 0)
 		goto err;
+	/* The metrics say what the box trades and how fast: once reachable
+	 * from elsewhere they deserve a token. */
+	if (!s->loopback && !s->token)
+		mdm_log_warn("http %s: reachable beyond this host and no bearer token is set: anyone who can reach it "
+			     "reads the metrics", addr);
 	if ((rc = mdm_http_route(s, "/healthz", healthz, s)) != 0) {
 		mdm_err_set(rc, "http: out of memory");
 		goto err;

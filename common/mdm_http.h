@@ -14,7 +14,8 @@ struct mdm_http;
 struct mdm_http_params {
 	const char *bind;         /* "127.0.0.1:9100", "[::1]:9100", or ":9100" / "9100" for 127.0.0.1;
 				   * port 0 = ephemeral (see mdm_http_port). NULL = "127.0.0.1:0".
-				   * Numeric addresses only: no name lookups. */
+				   * Numeric addresses only: no name lookups. A non-loopback
+				   * address without a bearer token is logged as a warning. */
 	const char *bearer_token; /* NULL or "" = no auth; else every request, /healthz included, needs
 				   * "Authorization: Bearer <token>" (copied) */
 	unsigned threads;         /* request threads; 0 = 1 */

@@ -3,7 +3,12 @@
  * inside bursts); the loop sleeps until that time and never after a send, so
  * a stall shows as lag instead of silently stretching the run. Each ITCH
  * message is stamped with its packet's intended time, so the pipeline's
- * latency counts from when the packet should have left, not when it did. */
+ * latency counts from when the packet should have left, not when it did.
+ *
+ * For fault tests it can lose packets on purpose (a seeded fraction, or the
+ * packets of given sequence ranges: the schedule is kept, the packet is just
+ * not sent) and serve MoldUDP64 re-requests for the feed it sent, from its own
+ * thread, refusing given ranges so permanent gaps can be provoked. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +16,7 @@
 #include <math.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -42,6 +48,8 @@
 /* Longest single sleep, so a stop request or a stats line is never late. */
 #define SEND_NAP_MAX_NS (50 * MDM_NS_PER_MS)
 #define SEND_LAG_MAX_NS (3600 * MDM_NS_PER_S) /* lag histogram range */
+#define SEND_MAX_RANGES 8                     /* --drop-range / --rerequest-refuse each */
+#define MOLD_HDR_LEN 20
 
 static const char prog[] = "mdmesh-loadgen send";
 
@@ -57,6 +65,31 @@ struct send_opts {
 	const char *pcap;            /* send this capture's UDP payloads */
 	struct mdm_synth_params synth;
 	bool synth_opt_set;          /* --symbols/--seed/--session given */
+	double loss;                 /* --loss: fraction of data packets not sent */
+	uint64_t loss_seed;
+	struct sender_range drop[SEND_MAX_RANGES]; /* --drop-range */
+	unsigned n_drop;
+	struct sockaddr_in rr_addr;  /* --rerequest: serve re-requests here */
+	bool rr_serve;
+	struct sender_range refuse[SEND_MAX_RANGES]; /* --rerequest-refuse */
+	unsigned n_refuse;
+	uint64_t linger_ns;          /* --rerequest-linger */
+};
+
+/* The re-request server: its own thread, answering from the store. */
+struct rr_server {
+	int fd;
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	struct sender_store *store;
+	pthread_mutex_t lock;        /* store: the send loop adds, the server answers */
+	const struct send_opts *o;
+	/* counters (server thread; read after join) */
+	uint64_t requests, answered, unanswered, packets, messages, refused_msgs, unknown_session, bad;
+	uint64_t *req_ns;            /* mono time of every request (for the rate check) */
+	uint64_t n_req_ns, cap_req_ns;
+	uint64_t first_ns, last_ns;
 };
 
 /* Where packets come from: the synthesizer or a capture. */
@@ -106,6 +139,8 @@ static int src_next(struct send_src *src, uint8_t *buf, uint32_t *len)
 /* Counters; the loop owns them, the stats lines read them. */
 struct send_stats {
 	uint64_t packets, events, behind, max_lag_ns, calls, retries;
+	uint64_t dropped_packets, dropped_events; /* --loss / --drop-range */
+	uint64_t heartbeats;                      /* sent while lingering */
 	uint64_t last_send_ns;       /* mono ns after the last sendmmsg */
 };
 
@@ -129,6 +164,8 @@ struct send_run {
 	struct mmsghdr msgs[SEND_BATCH];
 	struct iovec iov[SEND_BATCH];
 	atomic_bool *stop;
+	uint64_t data_packets;       /* data packets fetched (the loss draw's index) */
+	struct rr_server *rr;        /* NULL unless --rerequest */
 };
 
 static void on_signal(int sig, void *ctx)
@@ -248,8 +285,37 @@ static int flush_batch(struct send_run *r, unsigned n)
 	return 0;
 }
 
+static uint64_t splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Whether the data packet p (n messages) is lost: the --loss draw for its
+ * index (a function of --loss-seed and the index alone, so a run repeats), or
+ * an overlap with a --drop-range. */
+static bool lost(struct send_run *r, const uint8_t *p, uint32_t len, uint32_t n)
+{
+	const struct send_opts *o = r->o;
+	uint64_t k = r->data_packets++, seq = 0;
+
+	if (o->loss > 0 && (double)(splitmix64(o->loss_seed ^ (k * 0x2545f4914f6cdd1dULL)) >> 11) * 0x1.0p-53 < o->loss)
+		return true;
+	if (o->n_drop == 0 || len < MOLD_HDR_LEN)
+		return false;
+	for (int b = 0; b < 8; b++)
+		seq = seq << 8 | p[10 + b];
+	for (unsigned i = 0; i < o->n_drop; i++)
+		if (seq <= o->drop[i].last && seq + n - 1 >= o->drop[i].first)
+			return true;
+	return false;
+}
+
 /* Fetch the next datagram into slot `i`, give it its intended time and stamp
- * it. 1, 0 when the source or the --duration schedule is exhausted, or a
+ * it (and record it for re-requests; a lost packet is recorded, not sent, and
+ * the next one is fetched). 1, 0 when the source or the --duration schedule is exhausted, or a
  * negative errno. */
 static int fetch(struct send_run *r, unsigned i)
 {
@@ -258,6 +324,7 @@ static int fetch(struct send_run *r, unsigned i)
 	uint64_t off;
 	int rc;
 
+again:
 	if (*next_slot >= r->total_events)
 		return 0;
 	rc = src_next(&r->src, r->slot[i], &r->slot_len[i]);
@@ -272,6 +339,19 @@ static int fetch(struct send_run *r, unsigned i)
 	r->last_off_ns = off;
 	sender_mold_walk(r->slot[i], r->slot_len[i], true,
 			 sender_et_since_midnight(&r->et, r->slot_due_ns[i] + r->real_off_ns));
+	if (r->rr) {
+		pthread_mutex_lock(&r->rr->lock);
+		rc = sender_store_add(r->rr->store, r->slot[i], r->slot_len[i]);
+		pthread_mutex_unlock(&r->rr->lock);
+		if (rc < 0)
+			return mdm_err_set(rc, "re-request store: out of memory");
+	}
+	if (n && lost(r, r->slot[i], r->slot_len[i], n)) {
+		/* lost on the way: its slot in the schedule passes unsent */
+		r->st.dropped_packets++;
+		r->st.dropped_events += n;
+		goto again;
+	}
 	return 1;
 }
 
@@ -355,6 +435,206 @@ static int run_loop(struct send_run *r)
 	return 0;
 }
 
+/* ---- the re-request server ---- */
+
+static size_t trimmed(const uint8_t *p)
+{
+	size_t n = 10;
+
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\0'))
+		n--;
+	return n;
+}
+
+static void rr_note_time(struct rr_server *sv, uint64_t now)
+{
+	if (sv->n_req_ns == sv->cap_req_ns) {
+		uint64_t cap = sv->cap_req_ns ? sv->cap_req_ns * 2 : 1024;
+		uint64_t *q = mdm_realloc(sv->req_ns, cap * sizeof(*q));
+
+		if (!q)
+			return; /* the rate figure then covers fewer requests */
+		sv->req_ns = q;
+		sv->cap_req_ns = cap;
+	}
+	sv->req_ns[sv->n_req_ns++] = now;
+	if (!sv->first_ns)
+		sv->first_ns = now;
+	sv->last_ns = now;
+}
+
+/* Answer one 20-byte request (session, first sequence, count) from `src`
+ * with as many downstream packets as the stored range takes. */
+static void rr_answer(struct rr_server *sv, const uint8_t *req, const struct sockaddr_in *src)
+{
+	const struct send_opts *o = sv->o;
+	uint8_t pkt[SENDER_ANSWER_MAX];
+	uint64_t seq = 0, last;
+	uint32_t count = (uint32_t)req[18] << 8 | req[19], len;
+	const uint8_t *have;
+	bool any = false;
+
+	for (int b = 0; b < 8; b++)
+		seq = seq << 8 | req[10 + b];
+	if (seq == 0 || count == 0 || count == 0xffff) {
+		sv->bad++;
+		return;
+	}
+	sv->requests++;
+	rr_note_time(sv, mdm_mono_ns());
+	last = seq + count - 1;
+	pthread_mutex_lock(&sv->lock);
+	have = sender_store_session(sv->store);
+	/* sessions compare by name: padding may differ between implementations */
+	if (!have || trimmed(have) != trimmed(req) || memcmp(have, req, trimmed(req)) != 0) {
+		pthread_mutex_unlock(&sv->lock);
+		sv->unknown_session++;
+		return;
+	}
+	for (uint64_t s = seq; s <= last; s++)
+		for (unsigned i = 0; i < o->n_refuse; i++)
+			if (s >= o->refuse[i].first && s <= o->refuse[i].last) {
+				sv->refused_msgs++;
+				break;
+			}
+	while (seq <= last) {
+		len = sender_store_answer(sv->store, &seq, last, o->refuse, o->n_refuse, pkt, sizeof(pkt));
+		if (!len)
+			continue;
+		/* count from the header: the messages this packet carries */
+		sv->messages += (uint32_t)pkt[18] << 8 | pkt[19];
+		sv->packets++;
+		any = true;
+		/* answers go back to the requesting socket, unicast */
+		(void)sendto(sv->fd, pkt, len, 0, (const struct sockaddr *)src, sizeof(*src));
+	}
+	pthread_mutex_unlock(&sv->lock);
+	if (any)
+		sv->answered++;
+	else
+		sv->unanswered++;
+}
+
+static void *rr_server_main(void *arg)
+{
+	struct rr_server *sv = arg;
+	uint8_t buf[2048];
+
+	while (!atomic_load(&sv->stop)) {
+		struct sockaddr_in src;
+		socklen_t slen = sizeof(src);
+		ssize_t n = recvfrom(sv->fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
+
+		if (n < 0)
+			continue; /* the 100 ms receive timeout, or a signal: check stop */
+		if (n != MOLD_HDR_LEN || slen != sizeof(src)) {
+			sv->bad++;
+			continue;
+		}
+		rr_answer(sv, buf, &src);
+	}
+	return NULL;
+}
+
+static int rr_start(struct rr_server *sv, const struct send_opts *o)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+	char a[INET_ADDRSTRLEN];
+	int rc;
+
+	sv->o = o;
+	sv->fd = -1;
+	pthread_mutex_init(&sv->lock, NULL);
+	rc = sender_store_create(&sv->store);
+	if (rc != 0)
+		return mdm_err_set(rc, "re-request store: out of memory");
+	sv->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	inet_ntop(AF_INET, &o->rr_addr.sin_addr, a, sizeof(a));
+	if (sv->fd < 0 || setsockopt(sv->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    bind(sv->fd, (const struct sockaddr *)&o->rr_addr, sizeof(o->rr_addr)))
+		return mdm_err_set(-errno, "--rerequest %s:%u: %s", a, ntohs(o->rr_addr.sin_port), strerror(errno));
+	rc = pthread_create(&sv->thread, NULL, rr_server_main, sv);
+	if (rc != 0)
+		return mdm_err_set(-rc, "re-request server thread: %s", strerror(rc));
+	sv->running = true;
+	return 0;
+}
+
+/* Stop answering (the counters stay readable). */
+static void rr_stop(struct rr_server *sv)
+{
+	if (sv->running) {
+		atomic_store(&sv->stop, true);
+		pthread_join(sv->thread, NULL);
+		sv->running = false;
+	}
+	if (sv->fd >= 0)
+		close(sv->fd);
+	sv->fd = -1;
+}
+
+static void rr_free(struct rr_server *sv)
+{
+	rr_stop(sv);
+	sender_store_destroy(sv->store);
+	sv->store = NULL;
+	mdm_free(sv->req_ns);
+	sv->req_ns = NULL;
+	pthread_mutex_destroy(&sv->lock);
+}
+
+/* Most requests in any 1-second window (times are in arrival order). */
+static uint64_t rr_max_per_s(const struct rr_server *sv)
+{
+	uint64_t best = 0, j = 0;
+
+	for (uint64_t i = 0; i < sv->n_req_ns; i++) {
+		while (sv->req_ns[i] - sv->req_ns[j] >= MDM_NS_PER_S)
+			j++;
+		if (i - j + 1 > best)
+			best = i - j + 1;
+	}
+	return best;
+}
+
+/* After the feed: keep answering re-requests for --rerequest-linger, with a
+ * MoldUDP64 heartbeat (count 0, the next sequence number) every second so a
+ * receiver learns of a lost tail. */
+static int linger(struct send_run *r)
+{
+	uint64_t end = mdm_mono_ns() + r->o->linger_ns, next_hb = 0;
+
+	while (!atomic_load(r->stop)) {
+		uint64_t now = mdm_mono_ns();
+
+		if (now >= end)
+			break;
+		if (now >= next_hb) {
+			uint8_t hb[MOLD_HDR_LEN];
+			uint64_t next;
+			const uint8_t *session;
+
+			pthread_mutex_lock(&r->rr->lock);
+			session = sender_store_session(r->rr->store);
+			next = sender_store_next(r->rr->store);
+			if (session)
+				memcpy(hb, session, 10);
+			pthread_mutex_unlock(&r->rr->lock);
+			if (session) {
+				for (int b = 0; b < 8; b++)
+					hb[10 + b] = (uint8_t)(next >> (56 - 8 * b));
+				hb[18] = hb[19] = 0;
+				if (sendto(r->fd, hb, sizeof(hb), 0, (const struct sockaddr *)&r->o->dst, sizeof(r->o->dst)) < 0)
+					return mdm_err_set(-errno, "heartbeat: %s", strerror(errno));
+				r->st.heartbeats++;
+			}
+			next_hb = now + MDM_NS_PER_S;
+		}
+		mdm_sleep_ns(50 * MDM_NS_PER_MS);
+	}
+	return 0;
+}
+
 static void print_summary(struct send_run *r, bool stopped)
 {
 	uint64_t end = r->st.last_send_ns ? r->st.last_send_ns : mdm_mono_ns();
@@ -379,6 +659,20 @@ static void print_summary(struct send_run *r, bool stopped)
 		fprintf(stderr, ", capture frames skipped (not UDP) %" PRIu64 ", cut by snaplen %" PRIu64,
 			r->src.skipped_frames, r->src.cut_frames);
 	fputc('\n', stderr);
+	if (r->o->loss > 0 || r->o->n_drop)
+		fprintf(stderr, "%s: lost on purpose: %" PRIu64 " packets (%" PRIu64 " events) not sent\n", prog,
+			r->st.dropped_packets, r->st.dropped_events);
+}
+
+static void print_rr_summary(const struct rr_server *sv, uint64_t heartbeats)
+{
+	fprintf(stderr,
+		"%s: rerequest: %" PRIu64 " requests (max %" PRIu64 " in 1 s, over %.3f s), %" PRIu64 " answered with %" PRIu64
+		" packets / %" PRIu64 " messages, %" PRIu64 " unanswered, %" PRIu64 " refused messages, %" PRIu64
+		" unknown session, %" PRIu64 " malformed; %" PRIu64 " heartbeats\n",
+		prog, sv->requests, rr_max_per_s(sv), sv->last_ns > sv->first_ns ? (double)(sv->last_ns - sv->first_ns) / 1e9 : 0.0,
+		sv->answered, sv->packets, sv->messages, sv->unanswered, sv->refused_msgs, sv->unknown_session, sv->bad,
+		heartbeats);
 }
 
 static void send_usage(FILE *f)
@@ -412,9 +706,24 @@ static void send_usage(FILE *f)
 		"  --pcap FILE             send this capture's UDP payloads instead of synthesizing\n"
 		"  --stats-interval S      progress line on stderr every S seconds (default 1; 0 = off)\n"
 		"  -h, --help              this text\n\n"
+		"Faults (for recovery tests):\n"
+		"  --loss F                do not send a fraction F (0..1) of the data packets, chosen\n"
+		"                          by --loss-seed (the same packets on every run)\n"
+		"  --loss-seed N           seed of the --loss draw (default 1)\n"
+		"  --drop-range A-B        do not send the packets holding any of sequence numbers\n"
+		"                          A..B (repeatable, up to %d)\n"
+		"  --rerequest ADDR:PORT   serve MoldUDP64 re-requests (20 bytes: session, first\n"
+		"                          sequence, count) on this local UDP address, from the feed as\n"
+		"                          sent (lost packets included): answers are downstream packets\n"
+		"                          of at most %d bytes, whole messages, same session, unicast\n"
+		"                          to the requester; after the feed, keep serving for\n"
+		"                          --rerequest-linger seconds with a heartbeat every second\n"
+		"  --rerequest-refuse A-B  never serve sequence numbers A..B (answers skip them),\n"
+		"                          to provoke permanent gaps (repeatable, up to %d)\n"
+		"  --rerequest-linger S    seconds to keep serving after the feed (default 3)\n\n"
 		"Exit status: 0 when done or stopped by SIGINT/SIGTERM (a summary line either way),\n"
 		"1 on a runtime error (socket, interface, sendmmsg), 2 on a usage error.\n",
-		MDM_SYNTH_SESSION_DEFAULT);
+		MDM_SYNTH_SESSION_DEFAULT, SEND_MAX_RANGES, SENDER_ANSWER_MAX, SEND_MAX_RANGES);
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -460,34 +769,61 @@ static int parse_secs(const char *opt, const char *s, bool zero_ok, uint64_t *ou
 	return 0;
 }
 
-static int parse_dst(const char *s, struct sockaddr_in *out)
+static int parse_dst(const char *opt, const char *s, struct sockaddr_in *out)
 {
 	const char *colon = strrchr(s, ':');
 	char host[64];
 	uint64_t port;
 
 	if (!colon || (size_t)(colon - s) >= sizeof(host)) {
-		fprintf(stderr, "%s: --dst: '%s' is not ADDR:PORT\n", prog, s);
+		fprintf(stderr, "%s: --%s: '%s' is not ADDR:PORT\n", prog, opt, s);
 		return -1;
 	}
 	memcpy(host, s, (size_t)(colon - s));
 	host[colon - s] = '\0';
 	if (inet_pton(AF_INET, host, &out->sin_addr) != 1) {
-		fprintf(stderr, "%s: --dst: '%s' is not an IPv4 address\n", prog, host);
+		fprintf(stderr, "%s: --%s: '%s' is not an IPv4 address\n", prog, opt, host);
 		return -1;
 	}
-	if (parse_u64("dst", colon + 1, 1, 65535, &port))
+	if (parse_u64(opt, colon + 1, 1, 65535, &port))
 		return -1;
 	out->sin_family = AF_INET;
 	out->sin_port = htons((uint16_t)port);
 	return 0;
 }
 
+/* "A-B" with 1 <= A <= B into one of `max` range slots. */
+static int parse_range(const char *opt, const char *s, struct sender_range *v, unsigned *n)
+{
+	char *end, *dash = strchr(s, '-');
+	unsigned long long a, b;
+
+	if (*n == SEND_MAX_RANGES) {
+		fprintf(stderr, "%s: --%s given more than %d times\n", prog, opt, SEND_MAX_RANGES);
+		return -1;
+	}
+	errno = 0;
+	if (!dash || *s < '0' || *s > '9' || dash[1] < '0' || dash[1] > '9')
+		goto bad;
+	a = strtoull(s, &end, 10);
+	if (end != dash || errno)
+		goto bad;
+	b = strtoull(dash + 1, &end, 10);
+	if (*end || errno || a == 0 || b < a)
+		goto bad;
+	v[*n].first = a;
+	v[(*n)++].last = b;
+	return 0;
+bad:
+	fprintf(stderr, "%s: --%s: '%s' is not a range A-B of sequence numbers (1 <= A <= B)\n", prog, opt, s);
+	return -1;
+}
+
 /* argv -> opts. 0, or 2 (usage error, already reported), or -1 for --help. */
 static int parse_args(int argc, char **argv, struct send_opts *o)
 {
 	enum { O_DST = 256, O_IFACE_ADDR, O_IFACE, O_RATE, O_DURATION, O_SYMBOLS, O_SEED, O_SESSION, O_BRATE,
-	       O_BEVERY, O_BLEN, O_TTL, O_PCAP, O_STATS };
+	       O_BEVERY, O_BLEN, O_TTL, O_PCAP, O_STATS, O_LOSS, O_LOSS_SEED, O_DROP, O_RR, O_REFUSE, O_LINGER };
 	static const struct option opts[] = {
 		{ "dst", required_argument, NULL, O_DST },
 		{ "iface-addr", required_argument, NULL, O_IFACE_ADDR },
@@ -503,6 +839,12 @@ static int parse_args(int argc, char **argv, struct send_opts *o)
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "pcap", required_argument, NULL, O_PCAP },
 		{ "stats-interval", required_argument, NULL, O_STATS },
+		{ "loss", required_argument, NULL, O_LOSS },
+		{ "loss-seed", required_argument, NULL, O_LOSS_SEED },
+		{ "drop-range", required_argument, NULL, O_DROP },
+		{ "rerequest", required_argument, NULL, O_RR },
+		{ "rerequest-refuse", required_argument, NULL, O_REFUSE },
+		{ "rerequest-linger", required_argument, NULL, O_LINGER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -516,12 +858,14 @@ static int parse_args(int argc, char **argv, struct send_opts *o)
 	o->dst.sin_port = htons(MDM_SYNTH_DST_PORT_DEFAULT);
 	o->ttl = 1;
 	o->stats_interval_ns = MDM_NS_PER_S;
+	o->loss_seed = 1;
+	o->linger_ns = 3 * MDM_NS_PER_S;
 	optind = 1;
 	opterr = 0; /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_DST:
-			if (parse_dst(optarg, &o->dst))
+			if (parse_dst("dst", optarg, &o->dst))
 				return 2;
 			break;
 		case O_IFACE_ADDR:
@@ -587,6 +931,38 @@ static int parse_args(int argc, char **argv, struct send_opts *o)
 			if (parse_secs("stats-interval", optarg, true, &o->stats_interval_ns))
 				return 2;
 			break;
+		case O_LOSS: {
+			char *end;
+
+			errno = 0;
+			o->loss = strtod(optarg, &end);
+			if (*optarg == '\0' || *end || errno || !(o->loss >= 0 && o->loss <= 1)) {
+				fprintf(stderr, "%s: --loss: '%s' is not a fraction in 0..1\n", prog, optarg);
+				return 2;
+			}
+			break;
+		}
+		case O_LOSS_SEED:
+			if (parse_u64("loss-seed", optarg, 0, UINT64_MAX, &o->loss_seed))
+				return 2;
+			break;
+		case O_DROP:
+			if (parse_range("drop-range", optarg, o->drop, &o->n_drop))
+				return 2;
+			break;
+		case O_RR:
+			if (parse_dst("rerequest", optarg, &o->rr_addr))
+				return 2;
+			o->rr_serve = true;
+			break;
+		case O_REFUSE:
+			if (parse_range("rerequest-refuse", optarg, o->refuse, &o->n_refuse))
+				return 2;
+			break;
+		case O_LINGER:
+			if (parse_secs("rerequest-linger", optarg, true, &o->linger_ns))
+				return 2;
+			break;
 		case 'h': return -1;
 		case ':':
 			fprintf(stderr, "%s: option '%s' needs a value\n", prog, argv[optind - 1]);
@@ -625,12 +1001,17 @@ static int parse_args(int argc, char **argv, struct send_opts *o)
 		fprintf(stderr, "%s: --burst-length must be shorter than --burst-every\n", prog);
 		return 2;
 	}
+	if (o->n_refuse && !o->rr_serve) {
+		fprintf(stderr, "%s: --rerequest-refuse needs --rerequest ADDR:PORT\n", prog);
+		return 2;
+	}
 	return 0;
 }
 
 int loadgen_send(int argc, char **argv)
 {
 	static atomic_bool stop;
+	static struct rr_server rr;
 	struct send_opts o;
 	struct send_run *r = NULL;
 	bool stopped;
@@ -677,11 +1058,22 @@ int loadgen_send(int argc, char **argv)
 		rc = open_socket(&o, &r->fd);
 	if (rc == 0)
 		rc = mdm_signal_start(on_signal, &stop);
+	if (rc == 0 && o.rr_serve) {
+		/* before the first packet: a receiver may ask as soon as it sees a gap */
+		r->rr = &rr;
+		rc = rr_start(&rr, &o);
+	}
 	if (rc == 0)
 		rc = run_loop(r);
+	if (rc == 0 && r->rr)
+		rc = linger(r);
 	stopped = atomic_load(&stop);
 	if (rc == 0 || r->st.packets)
 		print_summary(r, stopped || rc != 0);
+	if (r->rr) {
+		rr_stop(&rr);
+		print_rr_summary(&rr, r->st.heartbeats);
+	}
 	if (rc) {
 		const char *why = mdm_err_last();
 
@@ -689,6 +1081,8 @@ int loadgen_send(int argc, char **argv)
 		rc = 1;
 	}
 out:
+	if (r->rr)
+		rr_free(&rr);
 	if (r->fd >= 0)
 		close(r->fd);
 	mdm_synth_destroy(r->src.synth);

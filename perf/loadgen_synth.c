@@ -34,6 +34,21 @@ static void synth_usage(FILE *f)
 		"      --malformed F     after each packet, with chance F, add one malformed\n"
 		"                        packet on line A (kinds in turn; it takes no sequence\n"
 		"                        number: it repeats the last one sent)\n"
+		"      --bad-messages F  before each message, with chance F (< 1), add one\n"
+		"                        undecodable ITCH message that takes its own sequence\n"
+		"                        number (kinds in turn: unknown type, shorter and longer\n"
+		"                        than its type); a receiver delivers the number, counts\n"
+		"                        the message by reason and publishes nothing for it\n"
+		"      --hostile F       after each packet, with chance F, add one hostile frame\n"
+		"                        on line A (kinds in turn, see --hostile-kinds)\n"
+		"      --hostile-kinds L comma-separated kinds (default all): block_header_truncated,\n"
+		"                        oversize, random_payload, udp_length_cut (the UDP payload\n"
+		"                        reaches the feed, framing rejects it); ip_length_long,\n"
+		"                        udp_length_long, udp_length_short, ip_fragment,\n"
+		"                        random_frame (no IPv4/UDP datagram), jumbo_frame (9000 B,\n"
+		"                        beyond an mbuf), other_port (to the feed's port + 1)\n"
+		"      --expect FILE     counts by kind and what a receiver must count for them,\n"
+		"                        as JSON keyed like mdmesh-collector's metrics (expect.*)\n"
 		"      --lines 1|2       2 = A and B lines: A to --dst, B to the next group up\n"
 		"                        (233.54.12.112 by default), from 10.77.0.1 / 10.77.0.2;\n"
 		"                        written to FILE.a.pcap and FILE.b.pcap (feed.pcap ->\n"
@@ -47,7 +62,8 @@ static void synth_usage(FILE *f)
 		"  -h, --help            this text\n\n"
 		"Truth lines have session, seq, type, stock_locate, tracking_number, timestamp,\n"
 		"symbol, then the type's fields by their spec names; \"dropped\":true when the\n"
-		"message was sent on no line, \"line_lost\":\"a\"|\"b\" when lost on one line only.\n",
+		"message was sent on no line, \"line_lost\":\"a\"|\"b\" when lost on one line only.\n"
+		"A bad message's line has session, seq, bad (its kind), type_byte and length.\n",
 		MDM_SYNTH_SESSION_DEFAULT);
 }
 
@@ -125,6 +141,10 @@ static void print_summary(const char *out, const struct mdm_synth_params *p, boo
 	mdm_buf_printf(&b, "], dropped %" PRIu64 " packets (%" PRIu64 " messages), duplicated %" PRIu64
 		       ", malformed %" PRIu64, st->dropped_packets, st->dropped_messages, st->duplicated,
 		       st->malformed);
+	if (p->bad_messages > 0)
+		mdm_buf_printf(&b, ", bad messages %" PRIu64, st->bad_messages);
+	if (p->hostile > 0)
+		mdm_buf_printf(&b, ", hostile %" PRIu64, st->hostile);
 	if (p->lines > 1)
 		mdm_buf_printf(&b, ", line loss a:%" PRIu64 " b:%" PRIu64 ", frames a:%" PRIu64 " b:%" PRIu64 " -> %s%s",
 			       st->line_lost[0], st->line_lost[1], st->frames[0], st->frames[1], out,
@@ -140,7 +160,7 @@ static void print_summary(const char *out, const struct mdm_synth_params *p, boo
 int loadgen_synth(int argc, char **argv)
 {
 	enum { O_RATE = 256, O_SESSION, O_START_SEQ, O_GAP, O_DUP, O_MALFORMED, O_LINES, O_MERGE,
-	       O_LINE_LOSS, O_TRUTH, O_DST, O_SRC };
+	       O_LINE_LOSS, O_TRUTH, O_DST, O_SRC, O_BAD, O_HOSTILE, O_HOSTILE_KINDS, O_EXPECT };
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "messages", required_argument, NULL, 'n' },
@@ -152,6 +172,10 @@ int loadgen_synth(int argc, char **argv)
 		{ "gap-every", required_argument, NULL, O_GAP },
 		{ "dup-every", required_argument, NULL, O_DUP },
 		{ "malformed", required_argument, NULL, O_MALFORMED },
+		{ "bad-messages", required_argument, NULL, O_BAD },
+		{ "hostile", required_argument, NULL, O_HOSTILE },
+		{ "hostile-kinds", required_argument, NULL, O_HOSTILE_KINDS },
+		{ "expect", required_argument, NULL, O_EXPECT },
 		{ "lines", required_argument, NULL, O_LINES },
 		{ "merge-lines", no_argument, NULL, O_MERGE },
 		{ "line-loss", required_argument, NULL, O_LINE_LOSS },
@@ -163,7 +187,7 @@ int loadgen_synth(int argc, char **argv)
 	};
 	struct mdm_synth_params p;
 	struct mdm_synth_stats st;
-	const char *out = NULL;
+	const char *out = NULL, *expect = NULL;
 	bool merge = false, loss_set = false;
 	uint64_t v;
 	int c, rc;
@@ -215,6 +239,26 @@ int loadgen_synth(int argc, char **argv)
 			if (parse_fraction("malformed", optarg, &p.malformed))
 				return 2;
 			break;
+		case O_BAD:
+			if (parse_fraction("bad-messages", optarg, &p.bad_messages))
+				return 2;
+			if (p.bad_messages >= 1) {
+				fprintf(stderr, "mdmesh-loadgen synth: --bad-messages must be below 1 (every slot bad "
+						"would never reach a real message)\n");
+				return 2;
+			}
+			break;
+		case O_HOSTILE:
+			if (parse_fraction("hostile", optarg, &p.hostile))
+				return 2;
+			break;
+		case O_HOSTILE_KINDS:
+			if (mdm_synth_hostile_kinds_parse(optarg, &p.hostile_kinds)) {
+				fprintf(stderr, "mdmesh-loadgen synth: %s\n", mdm_err_last());
+				return 2;
+			}
+			break;
+		case O_EXPECT: expect = optarg; break;
 		case O_LINES:
 			if (parse_u64("lines", optarg, 1, MDM_SYNTH_MAX_LINES, &v))
 				return 2;
@@ -268,6 +312,10 @@ int loadgen_synth(int argc, char **argv)
 
 		fprintf(stderr, "mdmesh-loadgen synth: %s\n", *why ? why : mdm_strerror(rc));
 		return rc == -EINVAL ? 2 : 1;
+	}
+	if (expect && (rc = mdm_synth_stats_write_json(&st, expect)) != 0) {
+		fprintf(stderr, "mdmesh-loadgen synth: %s\n", mdm_err_last());
+		return 1;
 	}
 	print_summary(out, &p, merge, &st);
 	return 0;

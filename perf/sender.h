@@ -1,11 +1,13 @@
 /* The pure logic of `mdmesh-loadgen send`: the send schedule (event slot ->
  * intended offset, constant rate with optional bursts), the US/Eastern
- * ns-since-midnight of an instant, and the MoldUDP64 walk that stamps each
- * ITCH message's timestamp. No sockets, no clocks: tests drive it directly. */
+ * ns-since-midnight of an instant, the MoldUDP64 walk that stamps each
+ * ITCH message's timestamp, and the store of what was sent that answers
+ * re-requests. No sockets, no clocks: tests drive it directly. */
 #ifndef SENDER_H
 #define SENDER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sender_sched_params {
@@ -57,5 +59,49 @@ uint64_t sender_et_since_midnight(struct sender_et *et, uint64_t real_ns);
  * (from a capture) is walked only as far as its bytes go; nothing outside
  * p[0..len) is read or written. */
 uint32_t sender_mold_walk(uint8_t *p, uint32_t len, bool stamp, uint64_t itch_ts);
+
+/* ---- what was sent, for re-requests ----
+ *
+ * The feed as sent (after stamping), one session, indexed by sequence number,
+ * so `send --rerequest` can answer MoldUDP64 re-requests with the same bytes
+ * the multicast carried (also for packets the loss simulation dropped: they
+ * were sent by the exchange and lost on the way). Not thread-safe: the
+ * sender holds a lock around add and answer. Allocates as it grows. */
+
+#define SENDER_ANSWER_MAX 1400 /* UDP payload of an answer at most (whole messages) */
+
+struct sender_store;
+
+/* An inclusive sequence range, e.g. one --rerequest-refuse. */
+struct sender_range {
+	uint64_t first, last;
+};
+
+int sender_store_create(struct sender_store **out);
+void sender_store_destroy(struct sender_store *st);
+
+/* Record the messages of one MoldUDP64 data packet p[0..len). A packet of
+ * another session starts the store again (the old session is no longer
+ * served); sequence numbers the packet skips are recorded as absent.
+ * Heartbeats, end-of-session and malformed packets are ignored. Returns the
+ * messages recorded, or -ENOMEM. */
+int sender_store_add(struct sender_store *st, const uint8_t *p, uint32_t len);
+
+/* The stored session (10 bytes as on the wire), NULL before the first packet. */
+const uint8_t *sender_store_session(const struct sender_store *st);
+
+/* Sequence number after the last one stored (a heartbeat's), 0 when empty. */
+uint64_t sender_store_next(const struct sender_store *st);
+
+/* One answer packet for the request range [*seq, last]: a MoldUDP64 header
+ * with the stored session and the whole messages that follow from the first
+ * servable sequence at or after *seq, up to `last`, out[0..cap) bytes
+ * (cap <= 65535) and the first refused or absent one. *seq moves past what the
+ * packet holds and past refused or absent sequences skipped before it.
+ * Returns the packet's length, or 0 when nothing in [*seq, last] can be
+ * served (then *seq = last + 1) or one message alone exceeds cap (*seq moves
+ * past it). Call until *seq > last. Refused ranges: `refuse[0..n_refuse)`. */
+uint32_t sender_store_answer(const struct sender_store *st, uint64_t *seq, uint64_t last,
+			     const struct sender_range *refuse, unsigned n_refuse, uint8_t *out, uint32_t cap);
 
 #endif

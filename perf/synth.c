@@ -1,8 +1,9 @@
 /* Synthetic ITCH 5.0 / MoldUDP64 session generator: the packer batches the
- * generator's messages into MoldUDP64 packets, and each closed packet goes
- * through the fault stage (drops, duplicates, malformed extras) into a small
- * output queue that mdm_synth_next() drains; plus the lifecycle and the pcap
- * driver of `mdmesh-loadgen synth`. */
+ * generator's messages (and bad ones, synth_hostile.c) into MoldUDP64
+ * packets, and each closed packet goes through the fault stage (drops,
+ * duplicates, malformed and hostile extras) into a small output queue that
+ * mdm_synth_next() drains; plus the lifecycle and the pcap driver of
+ * `mdmesh-loadgen synth`. */
 #include "synth.h"
 
 #include <errno.h>
@@ -51,6 +52,8 @@ static void pkt_add(struct mdm_synth *s)
 		s->pkt_seq = s->seq - 1; /* synth_gen_next already advanced it */
 		s->pkt_directory = s->cur.b[0] == 'R';
 	}
+	if (s->cur_bad >= 0)
+		s->pkt_bad[s->cur_bad]++;
 	synth_put_be(s->pkt + s->pkt_len, 2, s->cur.len);
 	memcpy(s->pkt + s->pkt_len + 2, s->cur.b, s->cur.len);
 	s->last_off = (uint32_t)s->pkt_len + 2;
@@ -130,6 +133,7 @@ static void outq_push(struct mdm_synth *s, unsigned line, uint8_t kind, const ui
 	o->line = (uint8_t)line;
 	o->kind = kind;
 	o->malformed_kind = 0;
+	o->frame = false;
 	o->src_ip = s->p.src_ip + line;
 	o->dst_ip = s->p.dst_ip + line;
 	o->src_port = s->p.src_port;
@@ -142,10 +146,12 @@ static void outq_push(struct mdm_synth *s, unsigned line, uint8_t kind, const ui
 /* Close the packet: header, faults, output queue, truth. */
 static int pkt_close(struct mdm_synth *s)
 {
-	unsigned lines = s->p.lines, l, lost_n = 0;
-	bool lost[MDM_SYNTH_MAX_LINES], dup, gap, mal;
+	unsigned lines = s->p.lines, l, lost_n = 0, copies;
+	bool lost[MDM_SYNTH_MAX_LINES], dup, gap, mal, hos;
+	/* msg_i counts real messages only: a pending bad message did not advance it */
 	uint64_t ts = MDM_SYNTH_EPOCH_NS +
-		      (uint64_t)((unsigned __int128)(s->msg_i - 1 - s->have_pending) * NS / s->p.rate);
+		      (uint64_t)((unsigned __int128)(s->msg_i - 1 - (s->have_pending && s->cur_bad < 0)) * NS /
+				 s->p.rate);
 	int lost_line = -1;
 
 	mold_header(s->pkt, s->p.session, s->pkt_seq, s->pkt_count);
@@ -167,6 +173,8 @@ static int pkt_close(struct mdm_synth *s)
 		}
 	}
 	mal = synth_rng_unit(&s->fault) < s->p.malformed && !lost[0];
+	/* its own stream: --hostile never moves the other faults */
+	hos = s->p.hostile > 0 && synth_rng_unit(&s->hostile) < s->p.hostile && !lost[0];
 	s->outq_n = s->outq_pos = 0;
 	for (l = 0; l < lines; l++) {
 		if (lost[l])
@@ -188,7 +196,12 @@ static int pkt_close(struct mdm_synth *s)
 		s->outq[s->outq_n - 1].count = 0;
 		s->st.malformed++;
 		s->st.malformed_by_kind[kind]++;
+		synth_expect_malformed(s, s->mal, len);
 	}
+	copies = s->outq_n - mal;
+	synth_expect_packet(s, copies);
+	if (hos)
+		synth_hostile_push(s, ts);
 	if (lost_n == lines) {
 		s->st.dropped_packets++;
 		s->st.dropped_messages += s->pkt_count;
@@ -218,17 +231,25 @@ static int pkt_build(struct mdm_synth *s)
 	s->pkt_len = MOLD_HDR;
 	s->pkt_count = 0;
 	s->pkt_directory = false;
+	memset(s->pkt_bad, 0, sizeof(s->pkt_bad));
 	mdm_buf_reset(&s->pkt_truth);
 	if (s->have_pending) {
 		s->have_pending = false;
 		pkt_add(s);
 	}
-	while (s->pkt_directory || s->pkt_count < target) {
+	/* PKT_MAX_MSGS bounds a directory packet only when short bad messages fill it */
+	while ((s->pkt_directory && s->pkt_count < PKT_MAX_MSGS) || s->pkt_count < target) {
 		if (s->msg_i == s->p.messages)
 			break;
-		rc = synth_gen_next(s);
-		if (rc)
-			return rc;
+		/* its own stream: bad messages never change the real messages */
+		if (s->p.bad_messages > 0 && synth_rng_unit(&s->bad) < s->p.bad_messages) {
+			synth_bad_next(s);
+		} else {
+			s->cur_bad = -1;
+			rc = synth_gen_next(s);
+			if (rc)
+				return rc;
+		}
 		if (s->pkt_count > 0 &&
 		    ((s->cur.b[0] == 'R') != s->pkt_directory || s->pkt_len + 2 + s->cur.len > MDM_SYNTH_PAYLOAD_MAX)) {
 			s->have_pending = true;
@@ -305,6 +326,12 @@ static int check_params(const struct mdm_synth_params *p)
 		return mdm_err_set(-EINVAL, "--malformed must be a fraction in 0..1");
 	if (!(p->line_loss >= 0 && p->line_loss <= 1))
 		return mdm_err_set(-EINVAL, "--line-loss must be a fraction in 0..1");
+	if (!(p->bad_messages >= 0 && p->bad_messages < 1))
+		return mdm_err_set(-EINVAL, "--bad-messages must be a fraction in 0..1 (1 excluded)");
+	if (!(p->hostile >= 0 && p->hostile <= 1))
+		return mdm_err_set(-EINVAL, "--hostile must be a fraction in 0..1");
+	if (p->hostile_kinds & ~MDM_SYNTH_HOS_ALL)
+		return mdm_err_set(-EINVAL, "hostile kinds 0x%x: unknown kind bits", p->hostile_kinds);
 	if ((p->dst_ip >> 28) == 0xe && ((p->dst_ip + p->lines - 1) >> 28) != 0xe)
 		return mdm_err_set(-EINVAL, "--dst group out of the multicast range for line B");
 	return 0;
@@ -332,6 +359,10 @@ int mdm_synth_create(struct mdm_synth **out, const struct mdm_synth_params *p)
 	synth_rng_seed(&s->gen, p->seed, STREAM_GEN);
 	synth_rng_seed(&s->pack, p->seed, STREAM_PACK);
 	synth_rng_seed(&s->fault, p->seed, STREAM_FAULT);
+	synth_rng_seed(&s->bad, p->seed, STREAM_BAD);
+	synth_rng_seed(&s->hostile, p->seed, STREAM_HOSTILE);
+	s->cur_bad = -1;
+	s->hos_kinds = p->hostile_kinds ? p->hostile_kinds : MDM_SYNTH_HOS_ALL;
 	rc = synth_gen_init(s);
 	if (rc)
 		goto err;
@@ -435,9 +466,15 @@ int mdm_synth_write_pcap(const struct mdm_synth_params *p, const char *out_path,
 		else
 			rc = mdm_pcap_writer_open(&w[l], path, NULL);
 	}
-	while (rc == 0 && (rc = mdm_synth_next(s, &pkt)) == 1)
-		rc = mdm_pcap_write_udp(w[n_files == 1 ? 0 : pkt.line], pkt.ts_ns, pkt.src_ip, pkt.dst_ip,
-					pkt.src_port, pkt.dst_port, pkt.payload, pkt.len);
+	while (rc == 0 && (rc = mdm_synth_next(s, &pkt)) == 1) {
+		struct mdm_pcap_writer *pw = w[n_files == 1 ? 0 : pkt.line];
+
+		if (pkt.frame)
+			rc = mdm_pcap_write_frame(pw, pkt.ts_ns, pkt.payload, pkt.len);
+		else
+			rc = mdm_pcap_write_udp(pw, pkt.ts_ns, pkt.src_ip, pkt.dst_ip, pkt.src_port, pkt.dst_port,
+						pkt.payload, pkt.len);
+	}
 	for (unsigned l = 0; l < n_files; l++) {
 		rc2 = mdm_pcap_writer_close(w[l]);
 		if (rc == 0)

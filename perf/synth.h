@@ -16,7 +16,15 @@
  * Malformed packets are extra packets that never take a sequence number. They
  * carry the real session and the sequence number of the last message of the
  * real packet they follow on the same line, so a receiver that wrongly
- * accepted one sees a duplicate: it can neither lose nor invent a message. */
+ * accepted one sees a duplicate: it can neither lose nor invent a message.
+ *
+ * Hostile input (perf/synth_hostile.c): bad messages are undecodable ITCH
+ * messages that DO take a sequence number of their own (a receiver delivers
+ * the number and skips the message); hostile frames are extra frames after a
+ * real packet: broken MoldUDP64 framing, random bytes, lying IP/UDP lengths,
+ * fragments, jumbo frames, other destinations. mdm_synth_stats.expect says
+ * what a receiver with the collector's defaults (one line per destination,
+ * 1472-byte packet limit, 1600-byte mbufs) must count for all of it. */
 #ifndef MDM_SYNTH_H
 #define MDM_SYNTH_H
 
@@ -49,6 +57,63 @@ enum mdm_synth_malformed_kind {
 	MDM_SYNTH_MAL_KINDS
 };
 
+/* Undecodable ITCH messages that take their own sequence number (--bad-messages). */
+enum mdm_synth_bad_kind {
+	MDM_SYNTH_BAD_UNKNOWN_TYPE, /* a type byte ITCH 5.0 does not define, 1..64 bytes */
+	MDM_SYNTH_BAD_SHORT,        /* a real type, shorter than the type's length */
+	MDM_SYNTH_BAD_LONG,         /* a real type, 1..16 bytes longer than the type's length */
+	MDM_SYNTH_BAD_KINDS
+};
+
+/* Hostile frames (--hostile), inserted round-robin among the enabled kinds.
+ * The first four reach the feed's port with a UDP payload that MoldUDP64
+ * framing rejects; the rest never yield a usable datagram for the feed. */
+enum mdm_synth_hostile_kind {
+	MDM_SYNTH_HOS_BLOCK_HEADER_TRUNCATED, /* the real packet, count + 1, one dangling byte */
+	MDM_SYNTH_HOS_OVERSIZE,       /* the real packet padded to 1473..1500 bytes (> 1472) */
+	MDM_SYNTH_HOS_RANDOM_PAYLOAD, /* 1..1472 random bytes (redrawn while they frame validly) */
+	MDM_SYNTH_HOS_UDP_LENGTH_CUT, /* UDP length claims 1..len-1 bytes of the real packet */
+	MDM_SYNTH_HOS_IP_LENGTH_LONG, /* IPv4 total length beyond the frame (a truncated frame) */
+	MDM_SYNTH_HOS_UDP_LENGTH_LONG, /* UDP length beyond the IPv4 payload */
+	MDM_SYNTH_HOS_UDP_LENGTH_SHORT, /* UDP length below its own header (0..7) */
+	MDM_SYNTH_HOS_IP_FRAGMENT,    /* the real packet as the first fragment (MF set) */
+	MDM_SYNTH_HOS_RANDOM_FRAME,   /* 1..1514 random bytes as an Ethernet frame, not IPv4/VLAN */
+	MDM_SYNTH_HOS_JUMBO_FRAME,    /* a valid 9000-byte UDP frame: larger than an mbuf */
+	MDM_SYNTH_HOS_OTHER_PORT,     /* the real packet to the feed's port + 1 */
+	MDM_SYNTH_HOS_KINDS
+};
+#define MDM_SYNTH_HOS_ALL ((1u << MDM_SYNTH_HOS_KINDS) - 1)
+#define MDM_SYNTH_JUMBO_FRAME_LEN 9000
+#define MDM_SYNTH_RX_MAX_PACKET 1472 /* the receiver's MoldUDP64 packet limit (collector default) */
+
+/* Why MoldUDP64 framing rejects a datagram, in the collector's order of checks;
+ * names equal the collector's reason labels. */
+enum mdm_synth_framing {
+	MDM_SYNTH_FR_OK,
+	MDM_SYNTH_FR_OVERSIZE,
+	MDM_SYNTH_FR_SHORT_HEADER,
+	MDM_SYNTH_FR_BLOCK_HEADER_TRUNCATED,
+	MDM_SYNTH_FR_ZERO_LENGTH_BLOCK,
+	MDM_SYNTH_FR_BLOCK_OVERRUN,
+	MDM_SYNTH_FR_COUNT_OVERRUN,
+	MDM_SYNTH_FR_REASONS
+};
+
+/* What a receiver of everything handed out must count (see the file comment
+ * for the receiver assumed). Computed from the generator's own construction,
+ * never through the collector's code. */
+struct mdm_synth_expect {
+	uint64_t events;         /* real messages sent on at least one line: delivered and decoded */
+	uint64_t missing;        /* messages (real or bad) sent on no line: gaps */
+	uint64_t unknown_type;   /* delivered sequence numbers carrying an unknown type */
+	uint64_t bad_length;     /* delivered sequence numbers whose length is not the type's */
+	uint64_t duplicates;     /* messages seen again: --dup-every and second-line copies, and
+				  * malformed packets whose framing is valid (they repeat a sequence) */
+	uint64_t framing[MDM_SYNTH_FR_REASONS]; /* datagrams framing rejects, by reason ([0] unused) */
+	uint64_t not_udp;        /* frames without a usable IPv4/UDP datagram */
+	uint64_t other_dst;      /* UDP datagrams for another destination */
+};
+
 struct mdm_synth_params {
 	uint64_t messages;      /* ITCH messages in the session (sequence numbers used) */
 	uint32_t symbols;       /* 1..MDM_SYNTH_MAX_SYMBOLS */
@@ -59,6 +124,9 @@ struct mdm_synth_params {
 	uint64_t gap_every;     /* drop every M-th packet on all lines; 0 = off */
 	uint64_t dup_every;     /* send every M-th packet twice on each line; 0 = off */
 	double malformed;       /* chance per real packet of one extra malformed packet, 0..1 */
+	double bad_messages;    /* chance per message slot of an extra bad message first, 0..1 */
+	double hostile;         /* chance per real packet of one extra hostile frame, 0..1 */
+	uint32_t hostile_kinds; /* bit set of enum mdm_synth_hostile_kind; 0 = all */
 	unsigned lines;         /* 1, or 2 for A/B lines */
 	double line_loss;       /* per-line independent drop chance, 0..1 */
 	uint32_t dst_ip;        /* line A group, host order; line B uses dst_ip + 1 */
@@ -80,6 +148,12 @@ struct mdm_synth_stats {
 	uint64_t duplicated;            /* duplicate packets handed out, all lines */
 	uint64_t malformed;             /* malformed packets handed out */
 	uint64_t malformed_by_kind[MDM_SYNTH_MAL_KINDS];
+	uint64_t bad_messages;          /* bad messages generated (sequence numbers used) */
+	uint64_t bad_by_kind[MDM_SYNTH_BAD_KINDS];
+	uint64_t hostile;               /* hostile frames handed out */
+	uint64_t hostile_by_kind[MDM_SYNTH_HOS_KINDS];
+	uint64_t random_redraws;        /* random payloads drawn again because they framed validly */
+	struct mdm_synth_expect expect;
 	uint32_t max_payload;           /* largest real packet, bytes */
 	uint64_t truth_lines;           /* lines written to the truth file */
 };
@@ -88,6 +162,7 @@ enum mdm_synth_packet_kind {
 	MDM_SYNTH_PKT_DATA,      /* a real packet, first copy on its line */
 	MDM_SYNTH_PKT_DUP,       /* the same packet again (--dup-every) */
 	MDM_SYNTH_PKT_MALFORMED, /* an extra, malformed packet */
+	MDM_SYNTH_PKT_HOSTILE,   /* an extra hostile frame or datagram */
 };
 
 /* One UDP datagram to send or write. */
@@ -99,7 +174,10 @@ struct mdm_synth_packet {
 	uint16_t src_port, dst_port;
 	uint8_t line;              /* 0 = A, 1 = B */
 	uint8_t kind;              /* enum mdm_synth_packet_kind */
-	uint8_t malformed_kind;    /* enum mdm_synth_malformed_kind when kind is MALFORMED */
+	uint8_t malformed_kind;    /* enum mdm_synth_malformed_kind when kind is MALFORMED,
+				    * enum mdm_synth_hostile_kind when kind is HOSTILE */
+	bool frame;                /* payload is a whole Ethernet frame, not a UDP payload (some
+				    * hostile kinds only; the addresses and ports are then unused) */
 	uint64_t seq;              /* first sequence number (DATA/DUP) */
 	uint16_t count;            /* messages (DATA/DUP) */
 };
@@ -118,8 +196,10 @@ void mdm_synth_params_init(struct mdm_synth_params *p);
 int mdm_synth_create(struct mdm_synth **out, const struct mdm_synth_params *p);
 
 /* Next datagram, in send order (per real packet: line A copy, its duplicate,
- * line B copy, its duplicate, then a malformed packet if any, always on line
- * A and only when the real packet was sent there). Returns 1 with
+ * line B copy, its duplicate, then a malformed packet if any, then a hostile
+ * frame if any, both always on line A and only when the real packet was sent
+ * there). A UDP sender must skip packets with `frame` set, which only
+ * params.hostile produces. Returns 1 with
  * *pkt filled, 0 when the session is complete (the truth file is flushed
  * then), or a negative errno when writing the truth file failed. */
 int mdm_synth_next(struct mdm_synth *s, struct mdm_synth_packet *pkt);
@@ -132,6 +212,26 @@ void mdm_synth_destroy(struct mdm_synth *s);
 
 /* Short name of a malformed kind ("short_header", ...). Never NULL. */
 const char *mdm_synth_malformed_str(int kind);
+
+/* Names of bad-message kinds ("unknown_type", "short", "long"), hostile kinds
+ * ("block_header_truncated", ..., "other_port") and framing reasons ("ok",
+ * "oversize", "short_header", ... as the collector labels them). Never NULL. */
+const char *mdm_synth_bad_str(int kind);
+const char *mdm_synth_hostile_str(int kind);
+const char *mdm_synth_framing_str(int reason);
+
+/* Parse a comma-separated list of hostile kind names ("all" = every kind)
+ * into a bit set. 0, or -EINVAL with detail naming the unknown kind. */
+int mdm_synth_hostile_kinds_parse(const char *list, uint32_t *out);
+
+/* MoldUDP64 framing of the datagram p[0..len) as the receiver judges it, the
+ * synthesizer's own implementation of ITCH_FACTS section 3 (limit
+ * MDM_SYNTH_RX_MAX_PACKET, trailing bytes accepted). */
+enum mdm_synth_framing mdm_synth_framing_check(const uint8_t *p, size_t len);
+
+/* Write the stats as one JSON object (counts by kind and the expectations,
+ * keyed like the collector's metrics) to `path`. 0 or -errno with detail. */
+int mdm_synth_stats_write_json(const struct mdm_synth_stats *st, const char *path);
 
 /* The whole `synth` command: generate the session into pcap (ns timestamps,
  * Ethernet/IPv4/UDP). With one line, or with two and `merge_lines`, into

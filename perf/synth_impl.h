@@ -15,15 +15,17 @@
 #define NS 1000000000ull
 #define MOLD_HDR 20
 #define MSG_MAX 50                                        /* longest ITCH type (I) */
+#define BAD_MSG_MAX 66                                    /* longest bad message (I + 16) */
 #define PKT_MAX_MSGS ((MDM_SYNTH_PAYLOAD_MAX - MOLD_HDR) / 14 + 1) /* 14 = 2 + shortest type */
 #define RECENT_TRADES 64
-#define OUTQ_MAX (2 * MDM_SYNTH_MAX_LINES + 1)
+#define OUTQ_MAX (2 * MDM_SYNTH_MAX_LINES + 2)             /* data + dup per line, malformed, hostile */
+#define HOS_BUF (MDM_SYNTH_JUMBO_FRAME_LEN + 64)             /* largest hostile frame */
 #define TICK 100u                                         /* $0.01 in Price(4) */
 #define PRICE4_MAX 2000000000u                            /* spec maximum 200,000.0000 */
 
 /* Independent random streams: fault options never change the messages, and
  * the batch sizes never change the message content. */
-enum { STREAM_GEN = 1, STREAM_PACK, STREAM_FAULT, STREAM_NAMES };
+enum { STREAM_GEN = 1, STREAM_PACK, STREAM_FAULT, STREAM_NAMES, STREAM_BAD, STREAM_HOSTILE };
 
 struct synth_rng {
 	uint64_t s[4]; /* xoshiro256** state */
@@ -62,7 +64,7 @@ enum phase {
 };
 
 struct synth_msgbuf {
-	uint8_t b[MSG_MAX];
+	uint8_t b[BAD_MSG_MAX]; /* real messages use MSG_MAX bytes at most */
 	uint8_t len;
 };
 
@@ -71,6 +73,7 @@ struct mdm_synth {
 	char session_trim[11];
 	bool truth_on;
 	struct synth_rng gen, pack, fault;
+	struct synth_rng bad, hostile;  /* --bad-messages placement and bytes; hostile frames */
 
 	struct synth_sym *syms;        /* [1..K]; [0] unused (locate 0 = market-wide) */
 	uint16_t *popular;        /* activity rank -> locate */
@@ -96,6 +99,7 @@ struct mdm_synth {
 
 	/* message being built */
 	struct synth_msgbuf cur;
+	int cur_bad;                   /* enum mdm_synth_bad_kind of cur, or -1 for a real message */
 	struct mdm_buf cur_truth;
 	struct mdm_json j;
 	bool have_pending;             /* cur did not fit and opens the next packet */
@@ -107,11 +111,15 @@ struct mdm_synth {
 	uint64_t pkt_seq;
 	bool pkt_directory;            /* an R-only packet: filled to the cap */
 	uint32_t last_off;             /* offset of the last message's bytes in pkt */
+	uint16_t pkt_bad[MDM_SYNTH_BAD_KINDS]; /* bad messages in this packet, by kind */
 	uint64_t pkt_no;               /* real packets closed, 1-based */
 	struct mdm_buf pkt_truth;      /* truth objects of this packet, back to back */
 	uint32_t truth_end[PKT_MAX_MSGS];
 	unsigned mal_next;             /* next malformed kind, round-robin */
 	uint8_t mal[MDM_SYNTH_PAYLOAD_MAX];
+	uint32_t hos_kinds;            /* enabled hostile kinds (bit set, never 0) */
+	unsigned hos_next;             /* next hostile kind to consider, round-robin */
+	uint8_t hos[HOS_BUF];
 
 	struct mdm_synth_packet outq[OUTQ_MAX];
 	unsigned outq_n, outq_pos;
@@ -123,6 +131,21 @@ struct mdm_synth {
 };
 
 #define SYNTH_N_MPIDS 8 /* MPIDs the encoders know (L, F attribution) */
+
+/* synth_hostile.c: make s->cur a bad message (the next kind in turn), with
+ * its truth object; uses sequence number s->seq and advances it. */
+void synth_bad_next(struct mdm_synth *s);
+
+/* synth_hostile.c: account the closed real packet in s->st.expect: `copies`
+ * = copies handed out on all lines (0 = a gap). */
+void synth_expect_packet(struct mdm_synth *s, unsigned copies);
+
+/* synth_hostile.c: account a malformed packet in s->st.expect. */
+void synth_expect_malformed(struct mdm_synth *s, const uint8_t *p, uint32_t len);
+
+/* synth_hostile.c: build the next hostile frame after the closed real packet
+ * into s->hos and push it on the output queue (line A), accounted. */
+void synth_hostile_push(struct mdm_synth *s, uint64_t ts);
 
 /* ---- random numbers: splitmix64 seeding + xoshiro256** ---- */
 

@@ -505,7 +505,8 @@ int enrich_create(struct enrich **out, const struct enrich_params *p)
 		goto err;
 	e->mu_ready = true;
 
-	rc = mdm_bus_kv_open(p->bus, bucket, true, &e->kv);
+	rc = p->replicas ? mdm_bus_kv_ensure(p->bus, bucket, p->replicas, &e->kv)
+			 : mdm_bus_kv_open(p->bus, bucket, true, &e->kv);
 	if (rc < 0)
 		goto err;
 	rc = watch_start(e);

@@ -75,13 +75,15 @@ struct enrich_params {
 	const char *bucket;         /* NULL: "refdata"; copied */
 	uint32_t capacity;          /* distinct symbols, 1..16777216; 0: 32768 */
 	uint64_t load_timeout_ms;   /* initial load in create, at most 3600000; 0: 10000 */
+	int replicas;               /* 1..5: create the bucket with, or scale it to, this many replicas;
+				     * 0: create with 1, keep an existing bucket as it is */
 };
 
 /* Fill `p` with the defaults (all 0/NULL). */
 void enrich_params_init(struct enrich_params *p);
 
-/* Open (create if missing) the bucket, load every instrument.* value and start
- * the watch thread. Returns 0 and *out, or:
+/* Open (create if missing; with replicas set, mdm_bus_kv_ensure) the bucket,
+ * load every instrument.* value and start the watch thread. Returns 0 and *out, or:
  *   -EINVAL    bad params (no bus, capacity or timeout too large, bad bucket name)
  *   -ETIMEDOUT the initial values did not all arrive within load_timeout_ms
  *   -ENOTSUP   JetStream not enabled on the server

@@ -235,7 +235,7 @@ static int make_store_dir(const char *url)
 }
 
 static int ensure_stream(struct mdm_bus *bus, const char *name, const struct mdm_cfg_strlist *subjects,
-			 uint64_t dup_window_ns)
+			 uint64_t dup_window_ns, uint64_t replicas)
 {
 	struct mdm_stream_cfg sc = { 0 };
 	int rc;
@@ -247,6 +247,7 @@ static int ensure_stream(struct mdm_bus *bus, const char *name, const struct mdm
 	sc.max_bytes = -1;
 	sc.max_msgs = -1;
 	sc.duplicate_window_ns = dup_window_ns;
+	sc.replicas = (int)replicas;
 	rc = mdm_bus_stream_ensure(bus, &sc);
 	if (rc < 0)
 		return mdm_err_set(rc, "stream %s: %s", name, mdm_err_last());
@@ -415,10 +416,11 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (ensure_stream(bus, cfg.dlq_stream, &cfg.dlq_subjects, cfg.dlq_duplicate_window_ns) != 0 ||
-	    ensure_stream(bus, cfg.audit_stream, &cfg.audit_subjects, 0) != 0 ||
-	    ensure_stream(bus, cfg.alerts_stream, &cfg.alerts_subjects, 0) != 0 ||
-	    (cfg.derived_publish && ensure_stream(bus, cfg.derived_stream, &cfg.derived_subjects, 0) != 0) ||
+	if (ensure_stream(bus, cfg.dlq_stream, &cfg.dlq_subjects, cfg.dlq_duplicate_window_ns, cfg.streams_replicas) != 0 ||
+	    ensure_stream(bus, cfg.audit_stream, &cfg.audit_subjects, 0, cfg.streams_replicas) != 0 ||
+	    ensure_stream(bus, cfg.alerts_stream, &cfg.alerts_subjects, 0, cfg.streams_replicas) != 0 ||
+	    (cfg.derived_publish &&
+	     ensure_stream(bus, cfg.derived_stream, &cfg.derived_subjects, 0, cfg.streams_replicas) != 0) ||
 	    setup_consumer(bus, &cfg, durable, &o) != 0) {
 		mdm_log_error("%s", mdm_err_last());
 		goto out;
@@ -448,6 +450,7 @@ int main(int argc, char **argv)
 		enrich_params_init(&ep);
 		ep.bus = bus;
 		ep.bucket = cfg.refdata_bucket;
+		ep.replicas = (int)cfg.streams_replicas;
 		if (enrich_create(&enrich, &ep) != 0) {
 			mdm_log_error("refdata.bucket %s: %s", cfg.refdata_bucket, mdm_err_last());
 			goto out;

@@ -71,6 +71,8 @@ const struct mdm_cfg_field processor_cfg_schema[] = {
 	  "subjects the DERIVED stream stores"),
 	F("derived.publish", MDM_CFG_BOOL, derived_publish, "true", 0, 0, NULL,
 	  "publish Trade on trade.<symbol> and Bar on bar.1m.<symbol> after each commit"),
+	F("streams.replicas", MDM_CFG_UINT, streams_replicas, "1", 1, 5, NULL,
+	  "replicas of the DLQ, AUDIT, ALERTS, DERIVED streams and the refdata bucket (set at start); 3 on a cluster"),
 	F("derive.session_date", MDM_CFG_UINT, derive_session_date, "0", 0, 99991231, NULL,
 	  "YYYYMMDD for events whose header has no session_date; 0 = their times count from the epoch"),
 

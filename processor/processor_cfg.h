@@ -48,6 +48,7 @@ struct processor_cfg {
 	char *derived_stream;
 	struct mdm_cfg_strlist derived_subjects;
 	bool derived_publish;
+	uint64_t streams_replicas;       /* of DLQ, AUDIT, ALERTS, DERIVED and the refdata bucket */
 	uint64_t derive_session_date;    /* YYYYMMDD for events without one; 0 = epoch-relative */
 
 	uint64_t validate_min_price;

@@ -340,8 +340,10 @@ int processor_stats_health(void *ctx, struct mdm_buf *reason)
 	return 0;
 }
 
-/* Publish an Alert on alert.system.<alarm> (stream ALERTS). Synchronous: an
- * alarm is rare and its delivery is worth a round trip on the control thread. */
+/* Publish an Alert on alert.system.<alarm> (stream ALERTS). Asynchronously:
+ * alarms go off when things go wrong, e.g. while a cluster elects a new ALERTS
+ * leader, and the bus resends through that where one synchronous try would
+ * fail; the outcome reaches the pool's ack handler (counted, a failure logged). */
 static void alarm_raise(struct processor_stats *ps, int a, uint64_t value)
 {
 	Mdmesh__V1__Alert al = MDMESH__V1__ALERT__INIT;
@@ -366,7 +368,7 @@ static void alarm_raise(struct processor_stats *ps, int a, uint64_t value)
 	if (mdm_buf_reserve(&ps->scratch, len) != 0)
 		return;
 	mdmesh__v1__alert__pack(&al, (uint8_t *)ps->scratch.data);
-	rc = mdm_bus_js_publish(ps->p.bus, subject, msg_id, ALERT_CT, ps->scratch.data, len, NULL);
+	rc = mdm_bus_publish_async(ps->p.bus, subject, msg_id, ALERT_CT, ps->scratch.data, len, 0);
 	st(&ps->alarm_raised[a], ld(&ps->alarm_raised[a]) + 1);
 	mdm_log_warn("alarm %s (%s)%s%s", alarm_names[a], message, rc < 0 ? "; alert not published: " : "",
 		     rc < 0 ? mdm_err_last() : "");

@@ -125,7 +125,10 @@ static int stage_flush(void *ctx, struct mdm_stage_batch *b)
 {
 	struct derive_stage *ds = ctx;
 
-	qsort(ds->mins, ds->n_mins, sizeof(*ds->mins), minute_cmp);
+	/* a batch without printable trades has no array yet (NULL: qsort's
+	 * nonnull argument, UBSan aborts) */
+	if (ds->n_mins > 1)
+		qsort(ds->mins, ds->n_mins, sizeof(*ds->mins), minute_cmp);
 	for (size_t i = 0; i < ds->n_mins; i++) {
 		const struct minute_key *k = &ds->mins[i];
 		struct store_bar bar;

@@ -59,6 +59,11 @@ static struct {
 	struct ack_log log;
 	struct advisory adv;
 	int count;
+	struct {                 /* test_publish_waits_for_leader: the FAILED outcome */
+		uint64_t done_ns;
+		int err;
+		uint32_t attempts;
+	} failed;
 } fx;
 
 static struct mdm_bus *bus_open(const struct nts_server *s, struct mdm_bus_params *p)
@@ -204,9 +209,13 @@ static void test_connect_auth_and_tls(void **state)
 	p.password = "wrong-pw-123";
 	p.max_reconnect = 0;
 	assert_int_equal(mdm_bus_create(&bus, &p), -EACCES);
-	snprintf(want, sizeof(want), "%s: authorization violation", url);
+	snprintf(want, sizeof(want), "%s: authorization violation for user 'alice'", url);
 	assert_string_equal(mdm_err_last(), want);
 	assert_null(strstr(mdm_err_last(), "wrong-pw"));
+	p.auth_hint = "check nats.user";
+	assert_int_equal(mdm_bus_create(&bus, &p), -EACCES);
+	snprintf(want, sizeof(want), "%s: authorization violation for user 'alice' (check nats.user)", url);
+	assert_string_equal(mdm_err_last(), want);
 
 	p.password = "s3cret-pw";
 	p.tls_required = true;
@@ -802,6 +811,74 @@ static void test_core_pubsub(void **state)
 	bus_close();
 }
 
+/* Record the FAILED outcome in fx.failed, the rest in the ack log. */
+static void ack_record_failed(void *ctx, const struct mdm_bus_ack *a)
+{
+	if (a->result == MDM_BUS_ACK_FAILED) {
+		fx.failed.err = a->err;
+		fx.failed.attempts = a->attempts;
+		__atomic_store_n(&fx.failed.done_ns, mdm_mono_ns(), __ATOMIC_RELEASE);
+	}
+	ack_record(ctx, a);
+}
+
+/* A stream without a leader (a cluster electing one after its leader died:
+ * 4-9 s on nats-server 2.9) answers "no responders" at once, again and
+ * again. Publishes must wait that out with the same Msg-Id, for as long as
+ * max_attempts ack timeouts would last, not give up after max_attempts fast
+ * replies. Here the stream appears 700 ms after the publishes: with 4
+ * attempts 50 ms apart they would all have failed after 150 ms. */
+static void test_publish_waits_for_leader(void **state)
+{
+	enum { N = 200 };
+	struct mdm_bus_params p;
+	struct mdm_bus *bus;
+	struct mdm_bus_stream_info info;
+	struct mdm_bus_counters c;
+	struct pub_stats st = { 0 };
+	struct ack_log *l = &fx.log;
+	uint64_t t0, took_ns;
+
+	mdm_bus_params_init(&p);
+	p.ack_timeout_ms = 500;
+	p.max_attempts = 4;     /* window: 4 x 500 ms = 2 s */
+	p.retry_backoff_ms = 50;
+	bus = bus_open(&g_js, &p);
+	ack_log_init(l, N + 1);
+	mdm_bus_set_ack_handler(bus, ack_record_failed, l);
+
+	publish_range(bus, "late.itch", "late", 0, N, 0, &st, NULL, NULL);
+	mdm_sleep_ns(700 * MDM_NS_PER_MS);
+	mdm_bus_counters_get(bus, &c);
+	assert_int_equal(c.failed, 0);
+	assert_int_equal(c.in_flight, N);
+	ensure_stream(bus, "LATE", "late.>", false);
+	if (mdm_bus_publish_drain(bus, 10000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(l->calls[i], 1);
+		assert_int_equal(l->result[i], MDM_BUS_ACK_STORED);
+	}
+	mdm_bus_counters_get(bus, &c);
+	assert_true(c.retries >= N); /* each was refused at least once */
+	assert_int_equal(mdm_bus_stream_info(bus, "LATE", &info), 0);
+	assert_int_equal(info.msgs, N);
+
+	/* No stream ever: FAILED (-EHOSTUNREACH) once the window is used up,
+	 * not after the 4th attempt (150 ms). */
+	t0 = mdm_mono_ns();
+	assert_int_equal(mdm_bus_publish_async(bus, "never.itch.X", "never.1", NULL, "x", 1, N), 0);
+	if (mdm_bus_publish_drain(bus, 10000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	took_ns = __atomic_load_n(&fx.failed.done_ns, __ATOMIC_ACQUIRE) - t0;
+	assert_int_equal(l->result[N], MDM_BUS_ACK_FAILED);
+	assert_int_equal(fx.failed.err, -EHOSTUNREACH);
+	assert_true(fx.failed.attempts > 4);
+	assert_true(took_ns >= 1500 * MDM_NS_PER_MS && took_ns < 4000 * MDM_NS_PER_MS);
+	bus_close();
+	ack_log_fini(l);
+}
+
 /* ---- KV --------------------------------------------------------------- */
 
 static void test_kv(void **state)
@@ -853,6 +930,30 @@ static void test_kv(void **state)
 	mdm_bus_kv_watch_destroy(w);
 	mdm_bus_kv_destroy(kv);
 	mdm_bus_kv_destroy(NULL);
+
+	/* kv_ensure: created, then as is; 3 replicas on a lone server is the
+	 * server's refusal. (Scaling an existing bucket needs a cluster:
+	 * tests/integration/cluster_failover.sh.) */
+	assert_int_equal(mdm_bus_kv_ensure(bus, "kvr", 0, &kv), -EINVAL);
+	assert_null(kv);
+	assert_int_equal(mdm_bus_kv_ensure(bus, "kvr", 1, &kv), MDM_BUS_CREATED);
+	assert_int_equal(mdm_bus_kv_put(kv, "instrument.IBM", v1, sizeof(v1) - 1, &r1), 0);
+	mdm_bus_kv_destroy(kv);
+	assert_int_equal(mdm_bus_kv_ensure(bus, "kvr", 1, &kv), MDM_BUS_UNCHANGED);
+	assert_int_equal(mdm_bus_kv_get(kv, "instrument.IBM", &e), 0);
+	assert_int_equal(mdm_bus_kv_entry_revision(e), r1);
+	mdm_bus_kv_entry_free(e);
+	mdm_bus_kv_destroy(kv);
+	assert_int_equal(mdm_bus_kv_ensure(bus, "kvr3", 3, &kv), -EINVAL);
+	assert_null(kv);
+	assert_non_null(strstr(mdm_err_last(), "kv kvr3: create with 3 replicas: "));
+	assert_non_null(strstr(mdm_err_last(), "non-clustered"));
+	/* A lone 2.9.10 server takes replicas 3 in an update (not in a create):
+	 * refused here instead of believed. */
+	assert_int_equal(mdm_bus_kv_ensure(bus, "kvr", 3, &kv), -EINVAL);
+	assert_null(kv);
+	assert_string_equal(mdm_err_last(), "stream KV_kvr: 3 replicas need a JetStream cluster; this server is not "
+					    "clustered");
 	bus_close();
 }
 
@@ -892,6 +993,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_no_jetstream, fx_teardown),
 		cmocka_unit_test_teardown(test_stream_ensure, fx_teardown),
 		cmocka_unit_test_teardown(test_publish_exactly_once, fx_teardown),
+		cmocka_unit_test_teardown(test_publish_waits_for_leader, fx_teardown),
 		cmocka_unit_test_teardown(test_backpressure, fx_teardown),
 		cmocka_unit_test_teardown(test_kill9_restart, fx_teardown),
 		cmocka_unit_test_teardown(test_connection_lost_for_good, fx_teardown),

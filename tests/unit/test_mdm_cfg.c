@@ -507,8 +507,9 @@ static void test_print_masks_secrets(void **state)
 	expect_no_leak();
 }
 
-/* A password inside a URL is masked whatever the key is called; a URL with
- * no password, and an '@' in a path, are left alone. */
+/* A password inside a URL is masked whatever the key is called, in every URL
+ * of a list, as are NATS tokens and password= parameters; a user name alone,
+ * and an '@' in a path, are left alone. */
 static void test_print_masks_url_passwords(void **state)
 {
 	static const struct {
@@ -516,8 +517,17 @@ static void test_print_masks_url_passwords(void **state)
 	} cases[] = {
 		{ "postgresql://mdmesh:s3cr3t@127.0.0.1:5432/md", "url: \"postgresql://mdmesh:***@127.0.0.1:5432/md\"" },
 		{ "nats://bob:pw@h:4222", "url: \"nats://bob:***@h:4222\"" },
-		{ "nats://bob@h:4222", "url: \"nats://bob@h:4222\"" },
+		{ "postgresql://bob@h/md", "url: \"postgresql://bob@h/md\"" },
+		{ "nats://T0KEN@h:4222", "url: \"nats://***@h:4222\"" },
+		{ "tls://T0KEN@h:4222", "url: \"tls://***@h:4222\"" },
 		{ "nats://h:4222/a:b@c", "url: \"nats://h:4222/a:b@c\"" },
+		{ "nats://a:pw1@h1:4222, nats://b:pw2@h2:4222,nats://T0KEN@h3",
+		  "url: \"nats://a:***@h1:4222, nats://b:***@h2:4222,nats://***@h3\"" },
+		{ "postgresql://h/md?user=u&password=pw&sslmode=require",
+		  "url: \"postgresql://h/md?user=u&password=***&sslmode=require\"" },
+		{ "postgresql://u:pw@h/md?PASSWORD=pw2", "url: \"postgresql://u:***@h/md?PASSWORD=***\"" },
+		{ "postgresql://h/md?sslmode=verify-full&sslpassword=kpw&x=1",
+		  "url: \"postgresql://h/md?sslmode=verify-full&sslpassword=***&x=1\"" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -527,7 +537,10 @@ static void test_print_masks_url_passwords(void **state)
 		assert_int_equal(mdm_cfg_defaults(schema, NS, &c), 0);
 		assert_int_equal(mdm_cfg_set(schema, NS, &c, "nats.url", cases[i].in, NULL), 0);
 		print_to(&c, out, sizeof(out));
-		assert_non_null(strstr(out, cases[i].want));
+		if (!strstr(out, cases[i].want))
+			fail_msg("case %zu: want %s in\n%s", i, cases[i].want, out);
+		assert_null(strstr(out, "pw"));
+		assert_null(strstr(out, "T0KEN"));
 		mdm_cfg_free(schema, NS, &c);
 	}
 	expect_no_leak();

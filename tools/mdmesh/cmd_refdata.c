@@ -74,7 +74,8 @@ static void refdata_usage(FILE *f)
 		"  list     print the symbols in the bucket, sorted; with --values one JSON line\n"
 		"           per instrument: {\"symbol\",\"revision\",\"value\"}\n\n"
 		"  --check         load: check the file only, no NATS\n"
-		"  --nats URL      server (default nats://127.0.0.1:4222, or $MDM_NATS_URL)\n"
+		"  --nats URL      server (default nats://127.0.0.1:4222, or $MDM_NATS_URL);\n"
+		"                  credentials and TLS from MDM_NATS_USER, MDM_NATS_PASSWORD, ...\n"
 		"  --bucket NAME   KV bucket (default refdata; load creates it if missing)\n\n"
 		"example: mdmesh refdata load configs/refdata/instruments.csv\n"
 		"         mdmesh refdata get AAPL | jq .sector\n");
@@ -489,15 +490,10 @@ static int read_csv(const char *path, struct table *t)
 
 static int connect_kv(const struct refdata_opts *o, bool create, struct mdm_bus **bus, struct mdm_bus_kv **kv)
 {
-	struct mdm_bus_params bp;
 	int rc;
 
 	*kv = NULL;
-	mdm_bus_params_init(&bp);
-	bp.urls = o->url;
-	bp.name = "mdmesh-refdata";
-	bp.max_reconnect = 5;
-	rc = mdm_bus_create(bus, &bp);
+	rc = mdmesh_connect(o->url, "mdmesh-refdata", bus);
 	if (rc < 0) {
 		fprintf(stderr, "mdmesh refdata: %s\n", mdm_err_last());
 		return rc;

@@ -44,7 +44,8 @@ static void tail_usage(FILE *f)
 		"Prints messages on SUBJECT (default md.>) as JSON lines, protobuf decoded by type:\n"
 		"md.* MarketEvent, mdb.* EventBatch, trade.* Trade, bar.* Bar, alert.* Alert,\n"
 		"dlq.* DeadLetter, audit.* AuditRecord (or the Content-Type's proto=), stats.* as is.\n\n"
-		"  --nats URL          server (default nats://127.0.0.1:4222, or $MDM_NATS_URL)\n"
+		"  --nats URL          server (default nats://127.0.0.1:4222, or $MDM_NATS_URL);\n"
+		"                      credentials and TLS from MDM_NATS_USER, MDM_NATS_PASSWORD, ...\n"
 		"  --from-seq N        replay stream messages from sequence N, then follow\n"
 		"  --since TIME        replay from TIME (RFC 3339 UTC, e.g. 2026-01-05T14:30:00Z, or\n"
 		"                      a duration ago: 90s, 5m, 2h), then follow\n"
@@ -270,7 +271,6 @@ int cmd_tail(int argc, char **argv)
 	uint64_t from_seq = 0;
 	int64_t since_ns = 0;
 	bool replay = false;
-	struct mdm_bus_params bp;
 	struct mdm_bus *bus = NULL;
 	int c, rc;
 	char *end;
@@ -338,11 +338,7 @@ int cmd_tail(int argc, char **argv)
 	t.last_msg_ns = mdm_mono_ns();
 	the_tail = &t;
 	mdm_signal_start(on_signal, NULL);
-	mdm_bus_params_init(&bp);
-	bp.urls = url;
-	bp.name = "mdmesh-tail";
-	bp.max_reconnect = 5;
-	rc = mdm_bus_create(&bus, &bp);
+	rc = mdmesh_connect(url, "mdmesh-tail", &bus);
 	if (rc == 0)
 		rc = replay ? run_replay(&t, bus, from_seq, since_ns) : run_live(&t, bus);
 	if (rc != 0)

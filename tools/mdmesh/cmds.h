@@ -4,6 +4,8 @@
 #ifndef MDMESH_CMDS_H
 #define MDMESH_CMDS_H
 
+#include <stddef.h>
+
 struct mdmesh_cmd {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -15,6 +17,18 @@ int cmd_hdr(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
 int cmd_refdata(int argc, char **argv);
+int cmd_nkey(int argc, char **argv);
+int cmd_pub(int argc, char **argv);
+
+struct mdm_bus;
+
+/* Connect to `url` (NULL: $MDM_NATS_URL or the default) as connection `name`,
+ * with credentials and TLS settings from the environment, the daemons' names
+ * for them (MDM_NATS_USER, MDM_NATS_PASSWORD, MDM_NATS_TOKEN,
+ * MDM_NATS_NKEY_SEED, MDM_NATS_CREDS, MDM_NATS_TLS_CA, MDM_NATS_TLS_CERT,
+ * MDM_NATS_TLS_KEY, MDM_NATS_INBOX_PREFIX). 0 and *out, or mdm_bus_create's
+ * errors with detail via mdm_err_last(). */
+int mdmesh_connect(const char *url, const char *name, struct mdm_bus **out);
 
 /* Read all of `fd` into a fresh buffer (caller frees with mdm_free).
  * 0, -ENOMEM or -errno from read(2). */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "mdm_log.h"
 #include "mdm_mem.h"
 
 static const struct mdmesh_cmd commands[] = {
@@ -13,6 +14,8 @@ static const struct mdmesh_cmd commands[] = {
 	{ "tail", cmd_tail, "subscribe (live, or replay the stream) and print events as JSON lines" },
 	{ "hdr", cmd_hdr, "HdrHistogram: encode values, decode base64 or .hlog files, report logs" },
 	{ "refdata", cmd_refdata, "reference data in KV bucket refdata: load a CSV file, get, list" },
+	{ "pub", cmd_pub, "publish one message (core NATS) and confirm the server took it: checks permissions" },
+	{ "nkey", cmd_nkey, "NATS nkey pairs: gen (seed to a 0600 file, public key printed), pub SEED_FILE" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -66,6 +69,9 @@ int mdmesh_read_all(int fd, unsigned char **out, size_t *len)
 
 int main(int argc, char **argv)
 {
+	/* the commands report through their own output; the library's progress
+	 * lines (connected, stream updated) are for the daemons' logs */
+	mdm_log_set_level(MDM_LOG_WARN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The whole pipeline on a 3-node JetStream cluster (scripts/cluster, R3
+# streams and KV) while the node leading stream MD is killed (-9) mid-run and
+# restarted later: live multicast at a fixed rate over a veth pair -> the
+# collector (net_af_packet) -> the cluster -> two mdmesh-processor processes
+# sharing the durable consumer -> one SQLite store. Checks: every feed
+# sequence is in the stream exactly once, every event has exactly one row,
+# both processors committed work, nothing failed or was dropped, and the
+# killed node caught up after its restart.
+set -euo pipefail
+. "$MDM_SRC_DIR/tests/integration/lib.sh"
+command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
+command -v sqlite3 >/dev/null || fail "sqlite3 CLI is not installed (scripts/test installs it)"
+cd "$MDM_T_TMP"
+CLUSTER="$MDM_SRC_DIR/scripts/cluster"
+RATE=2000      # events/s on the wire
+SECS=15        # of sending: RATE x SECS events
+N=$((RATE * SECS))
+
+RX=mdmclrx$$
+TX=mdmcltx$$
+if ! ip netns add "$RX" 2>/dev/null; then
+	skip "cannot create network namespaces here (needs root / CAP_SYS_ADMIN)"
+fi
+ip netns add "$TX"
+IN_RX=(ip netns exec "$RX")
+CL=("${IN_RX[@]}" "$CLUSTER" --dir "$MDM_T_TMP/cluster")
+# Stop what runs in the namespace (the cluster by the PIDs it recorded) before
+# deleting it: a deleted namespace does not stop its processes.
+cleanup_all() {
+	local rc=$?
+	set +e
+	"${CL[@]}" stop >/dev/null 2>&1
+	for pid in "${MDM_T_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	ip netns del "$RX" 2>/dev/null
+	ip netns del "$TX" 2>/dev/null
+	(exit $rc)
+	mdm_t_cleanup
+}
+trap cleanup_all EXIT
+ip link add vrx netns "$RX" type veth peer name vtx netns "$TX"
+for ns in "$RX" "$TX"; do
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	ip -n "$ns" link set lo up
+done
+ip -n "$TX" addr add 10.78.0.1/24 dev vtx
+ip -n "$TX" link set vtx up
+ip -n "$RX" link set vrx up
+
+# 1. The cluster: the shipped layout (a fresh namespace has its ports free),
+#    configs written from the same template as configs/cluster/nN.conf.
+for n in 1 2 3; do
+	"$CLUSTER" config "$n" | cmp -s - "$MDM_SRC_DIR/configs/cluster/n$n.conf" ||
+		fail "configs/cluster/n$n.conf differs from '$CLUSTER config $n' (the template)"
+done
+URLS=$("${CL[@]}" start 2>cluster.log) || fail "cluster start: $(cat cluster.log)"
+[ "$URLS" = "nats://127.0.0.1:15001,nats://127.0.0.1:15002,nats://127.0.0.1:15003" ] || fail "client URLs: $URLS"
+for n in 1 2 3; do MDM_T_PIDS+=("$(cat "$MDM_T_TMP/cluster/n$n.pid")"); done
+"${CL[@]}" status | grep -q "^meta_leader n[123]$" || fail "no meta leader: $("${CL[@]}" status)"
+pass "3 nodes from configs/cluster/node.conf.template (= shipped n1-n3.conf), meta leader elected"
+
+# 2. The pipeline. Short ack timeouts so retries show within the test's time.
+"${IN_RX[@]}" "$MDM_BIN/mdmesh-collector" --iface vrx --feed-dst 233.54.12.111:26477 --nats "$URLS" \
+	--http 127.0.0.1:0 --set stream.replicas=3 --set eal.mem_mb=256 --set input.mbufs=8191 \
+	--set publish.ack_timeout=2s 2> col.log &
+col=$!
+MDM_T_PIDS+=("$col")
+for _ in $(seq 1 200); do grep -q "receiving on" col.log && break; sleep 0.05; done
+grep -q "receiving on net_af_packet0" col.log || fail "collector did not start: $(tail -5 col.log)"
+
+# Reference data loaded the way an operator does it, before any processor:
+# the bucket starts with one replica; the processors scale it to three.
+"${IN_RX[@]}" "$MDM_BIN/mdmesh" refdata load "$MDM_SRC_DIR/configs/refdata/instruments.csv" --nats "$URLS" \
+	> refdata.log 2>&1 || fail "refdata load: $(tail -3 refdata.log)"
+[ "$("${CL[@]}" streams | awk '$2 == "KV_refdata"' | wc -l)" -eq 1 ] || fail "KV_refdata should start on one node"
+
+cat > rules.yaml <<'EOF'
+rules:
+  - name: every_event
+    match: {}
+    targets:
+      - table: events
+EOF
+DB="$MDM_T_TMP/store.db"
+procs=()
+declare -A port
+for inst in pa pb; do
+	# ack_wait 5 s: a message whose ack died with the old consumer leader comes
+	# back within the test's time
+	"${IN_RX[@]}" "$MDM_BIN/mdmesh-processor" --nats "$URLS" --store "$DB" --rules rules.yaml --http 127.0.0.1:0 \
+		--instance "$inst" --set streams.replicas=3 --set consumer.ack_wait=5s \
+		--set consumer.nak_delays=500ms 2> "$inst.log" &
+	procs+=($!)
+	MDM_T_PIDS+=($!)
+	for _ in $(seq 1 200); do grep -qs "consuming MD.processor" "$inst.log" && break; sleep 0.05; done
+	grep -q "consuming MD.processor" "$inst.log" || fail "processor $inst did not start: $(tail -5 "$inst.log")"
+	port[$inst]=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$inst.log")
+	[ -n "${port[$inst]}" ] || fail "no metrics port in $inst.log"
+done
+# metric INST NAME: the processor's value of metric NAME (summed over labels)
+metric() {
+	"${IN_RX[@]}" curl -sf "http://127.0.0.1:${port[$1]}/metrics" |
+		awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF } END { print s + 0 }'
+}
+n_ref=$(metric pa mdmesh_processor_refdata_instruments) || fail "GET /metrics of pa failed"
+[ "$n_ref" -gt 0 ] || fail "no reference data loaded by pa"
+"${CL[@]}" streams > streams0.txt
+for s in MD AUDIT ALERTS DLQ DERIVED KV_refdata; do
+	[ "$(awk -v s="$s" '$2 == s' streams0.txt | wc -l)" -eq 3 ] || fail "stream $s is not on all 3 nodes: $(cat streams0.txt)"
+done
+grep -q "kv refdata: updating, replicas (wanted 3, server has 1)" pa.log || fail "pa did not scale KV_refdata: $(grep -i refdata pa.log)"
+pass "streams MD, AUDIT, ALERTS, DLQ, DERIVED and KV_refdata (loaded with 1 replica, scaled) on each node"
+
+# 3. Traffic at a fixed rate; kill -9 the MD leader a third of the way in,
+#    restart it two thirds in.
+ip netns exec "$TX" "$MDM_BIN/mdmesh-loadgen" send --rate "$RATE" --duration "$SECS" --symbols 200 --seed 41 \
+	--dst 233.54.12.111:26477 --iface-addr 10.78.0.1 --ttl 1 2> send.log &
+sender=$!
+MDM_T_PIDS+=("$sender")
+sleep $((SECS / 3))
+# The victim: MD's leader; if the processors' consumer has its leader there too,
+# both fail over at once.
+"${CL[@]}" streams > before.txt
+LEADER=$("${CL[@]}" leader MD) || fail "no MD leader"
+stored_before=$(awk -v l="$LEADER" '$1 == l && $2 == "MD" { print $3 }' before.txt)
+rows_before=$(sqlite3 "$DB" "select count(*) from events")
+leads=$("${CL[@]}" consumers | awk -v l="$LEADER" '$3 == l { printf "%s%s.%s", (n++ ? ", " : ""), $1, $2 }')
+"${CL[@]}" kill "${LEADER#n}" 2>>cluster.log
+[ "$stored_before" -gt 0 ] && [ "$stored_before" -lt "$N" ] || fail "kill not mid-run: MD held $stored_before of $N"
+[ "$rows_before" -gt 0 ] && [ "$rows_before" -lt "$N" ] || fail "kill not mid-run: $rows_before of $N rows stored"
+NEW=$("${CL[@]}" leader MD) || fail "no new MD leader within 10 s after the kill"
+[ "$NEW" != "$LEADER" ] || fail "the killed node is still the leader"
+pass "killed $LEADER (leader of MD${leads:+ and consumer(s) $leads}) at $stored_before of $N events, $rows_before rows; new MD leader $NEW"
+
+sleep $((SECS / 3))
+"${CL[@]}" restart "${LEADER#n}" 2>>cluster.log || fail "restart of $LEADER: $(tail -3 cluster.log)"
+MDM_T_PIDS+=("$(cat "$MDM_T_TMP/cluster/$LEADER.pid")")
+wait "$sender" || fail "sender exit $?: $(tail -3 send.log)"
+grep -q "^mdmesh-loadgen send: done: $N events" send.log || fail "sender: $(tail -1 send.log)"
+
+# 4. Everything lands: the stream holds N, every event has its row, nothing is
+#    left pending or unacked on the consumer.
+deadline=$((SECONDS + 60))
+until [ "$(sqlite3 "$DB" "select count(*) from events")" -ge "$N" ]; do
+	[ $SECONDS -lt $deadline ] || fail "after 60 s: $(sqlite3 "$DB" "select count(*) from events") of $N rows"
+	sleep 0.5
+done
+until "${CL[@]}" consumers | awk '$1 == "MD" && $2 == "processor" && $4 == 0 && $5 == 0 { ok = 1 } END { exit !ok }'; do
+	[ $SECONDS -lt $deadline ] || fail "consumer still has pending or unacked messages: $("${CL[@]}" consumers)"
+	sleep 0.5
+done
+# The processors' reference data watch outlived the failover: a new
+# instrument loaded now reaches both.
+printf 'symbol,sector,currency,exchange,name,lot_size\nZCLUS,Utilities,USD,XNAS,After the failover,100\n' > new.csv
+"${IN_RX[@]}" "$MDM_BIN/mdmesh" refdata load new.csv --nats "$URLS" >> refdata.log 2>&1 || fail "refdata load: $(tail -3 refdata.log)"
+for inst in pa pb; do
+	deadline=$((SECONDS + 20))
+	until [ "$(metric "$inst" mdmesh_processor_refdata_instruments)" -eq $((n_ref + 1)) ]; do
+		[ $SECONDS -lt $deadline ] || fail "$inst did not get the new instrument: $(metric "$inst" mdmesh_processor_refdata_instruments) of $((n_ref + 1)) ($(grep -i 'enrich\|refdata' "$inst.log" | tail -3))"
+		sleep 0.2
+	done
+done
+pass "reference data: an instrument loaded after the failover reached both processors ($((n_ref + 1)) each)"
+
+kill -INT "$col"
+wait "$col" || fail "collector exit $? after SIGINT: $(tail -8 col.log)"
+for p in "${procs[@]}"; do
+	kill -INT "$p"
+	wait "$p" || fail "processor exit $? after SIGINT"
+done
+line=$(grep "^  events " col.log) || fail "no collector summary: $(tail -5 col.log)"
+echo "$line" | grep -q "events     $N = stored [0-9]* + duplicate [0-9]* + dropped(ring full) 0 + dropped(stop) 0 + failed 0 .* : balanced" ||
+	fail "collector: $line"
+grep -q " 0 gaps " col.log || fail "gaps on a loss-free veth: $(grep sequence col.log)"
+pass "collector: $(echo "$line" | grep -o 'stored [0-9]* + duplicate [0-9]*'), nothing failed or dropped, no gap"
+
+"${IN_RX[@]}" "$MDM_BIN/mdmesh" tail --nats "$URLS" --all --idle-timeout 2 'md.>' | jq -r .header.seq > seqs.txt
+[ "$(wc -l < seqs.txt)" -eq "$N" ] || fail "stream MD holds $(wc -l < seqs.txt) messages, want $N"
+[ "$(sort -un seqs.txt | wc -l)" -eq "$N" ] && [ "$(sort -n seqs.txt | head -1)" = 1 ] &&
+	[ "$(sort -n seqs.txt | tail -1)" = "$N" ] || fail "stream MD does not hold sequences 1..$N once each"
+pass "stream MD: sequences 1..$N, each exactly once"
+
+read -r rows distinct lo hi < <(sqlite3 -separator ' ' "$DB" \
+	"select count(*), count(distinct feed || '.' || session || '.' || seq), min(seq), max(seq) from events")
+[ "$rows $distinct $lo $hi" = "$N $N 1 $N" ] || fail "events table: $rows rows, $distinct distinct, seq $lo..$hi; want $N"
+read -r trades tdistinct < <(sqlite3 -separator ' ' "$DB" "select count(*), count(distinct seq) from trades")
+[ "$trades" -gt 0 ] && [ "$trades" = "$tdistinct" ] || fail "trades: $trades rows, $tdistinct distinct"
+pass "store: $N event rows, one per sequence 1..$N; $trades trade rows, one per execution"
+
+# What the processors publish crossed the failover too: no async publish
+# (audit records, trades, bars, alarms) given up, each trade once in DERIVED,
+# every alarm raised in ALERTS.
+raised=0
+for inst in pa pb; do
+	line=$(grep "^  published " "$inst.log") || fail "no summary from $inst: $(tail -3 "$inst.log")"
+	echo "$line" | grep -q "stored, 0 failed" || fail "$inst: $line"
+	raised=$((raised + $(echo "$line" | sed -n 's/.*alerts raised \([0-9]*\).*/\1/p')))
+done
+"${IN_RX[@]}" "$MDM_BIN/mdmesh" tail --nats "$URLS" --stream DERIVED --all --idle-timeout 2 --headers 'trade.>' |
+	jq -r '.headers["Nats-Msg-Id"]' > trade_ids.txt
+[ "$(wc -l < trade_ids.txt)" -eq "$trades" ] && [ "$(sort -u trade_ids.txt | wc -l)" -eq "$trades" ] ||
+	fail "DERIVED holds $(wc -l < trade_ids.txt) trade messages ($(sort -u trade_ids.txt | wc -l) distinct), want $trades"
+alerts=$("${IN_RX[@]}" "$MDM_BIN/mdmesh" tail --nats "$URLS" --stream ALERTS --all --idle-timeout 2 'alert.system.>' | wc -l)
+[ "$alerts" -eq "$raised" ] || fail "ALERTS holds $alerts alert.system messages, the processors raised $raised alarms"
+pass "processors' publishes: none failed; DERIVED $trades trades once each; ALERTS $alerts of $raised alarms"
+
+committed=$(sqlite3 "$DB" "select coalesce(sum(total), 0) from audit")
+declare -A did
+for inst in pa pb; do
+	did[$inst]=$(sqlite3 "$DB" "select coalesce(sum(total), 0) from audit where instance = '$inst'")
+	[ "${did[$inst]}" -gt 0 ] || fail "processor $inst committed nothing"
+done
+# A message whose ack was lost with the old leader is delivered again and
+# committed again into the same row (idempotent on feed, session, seq).
+[ "$committed" -ge "$N" ] || fail "audit: $committed events committed, fewer than the $N rows"
+pass "both processors worked: pa committed ${did[pa]}, pb ${did[pb]}; $((committed - N)) redelivered, absorbed by the idempotent store"
+
+# 5. The restarted node caught up: its replica of every stream matches the
+#    leader's, and the leader reports it current.
+deadline=$((SECONDS + 30))
+while :; do
+	"${CL[@]}" streams > after.txt
+	behind=$(awk -F'\t' -v k="$LEADER" '
+		{ msgs[$1, $2] = $3; last[$1, $2] = $4; if ($5 == $1) { lead[$2] = $1; rep[$2] = $6 } }
+		END { for (s in lead) { l = lead[s]
+			if (msgs[k, s] != msgs[l, s] || last[k, s] != last[l, s] || index(rep[s], k ":current") == 0) print s } }' after.txt)
+	[ -z "$behind" ] && break
+	[ $SECONDS -lt $deadline ] || fail "$LEADER did not catch up on: $behind ($(cat after.txt))"
+	sleep 0.5
+done
+md_k=$(awk -F'\t' -v k="$LEADER" '$1 == k && $2 == "MD" { print $3 }' after.txt)
+[ "$md_k" = "$N" ] || fail "$LEADER holds $md_k MD messages, want $N"
+pass "$LEADER restarted and caught up: MD $md_k messages (had $stored_before when killed), every stream current"
+summary
