@@ -231,9 +231,9 @@ struct store {
 
 /* ---- credentials out of every text ------------------------------------ */
 
-/* Copy `url` with the password of its userinfo (user:PASS@) and of any
- * password= query parameter replaced by ***; *pw_out gets the first such
- * password (mdm_strndup'd) when wanted. */
+/* Copy `url` with the password of its userinfo (user:PASS@) and the value of
+ * any query parameter ending in password= replaced by ***; *pw_out gets the
+ * connection password (userinfo, else password=; mdm_strndup'd) when wanted. */
 static void pg_url_scrub(const char *url, char *out, size_t cap, char **pw_out)
 {
 	const char *p = strstr(url, "://"), *auth, *end, *at = NULL, *colon = NULL, *q;
@@ -268,11 +268,11 @@ static void pg_url_scrub(const char *url, char *out, size_t cap, char **pw_out)
 		}
 		mdm_buf_append(&b, q, (size_t)(pw + 9 - q));
 		q = pw + 9;
-		if (pw == url || (pw[-1] != '?' && pw[-1] != '&'))
-			continue; /* e.g. "xpassword=": another parameter */
+		/* any *password parameter is a secret (sslpassword: the client
+		 * key's passphrase); only the connection password is remembered */
 		n = strcspn(q, "&");
 		mdm_buf_puts(&b, "***");
-		if (pw_out && !*pw_out)
+		if (pw_out && !*pw_out && pw > url && (pw[-1] == '?' || pw[-1] == '&'))
 			*pw_out = mdm_strndup(q, n);
 		q += n;
 	}

@@ -380,6 +380,29 @@ static void test_credentials_never_shown(void **state)
 	assert_null(strstr(log, wrong));
 }
 
+/* store_url_redact: what the processor logs for a store URL (no server). */
+static void test_url_redact(void **state)
+{
+	static const struct {
+		const char *url, *want;
+	} cases[] = {
+		{ "postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db" },
+		{ "postgresql://u@h/db?password=pw&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require" },
+		{ "postgresql://h/db?sslmode=verify-full&sslpassword=kpw&x=1",
+		  "postgresql://h/db?sslmode=verify-full&sslpassword=***&x=1" },
+		{ "postgresql://u:a@h/db?sslpassword=k&password=b", "postgresql://u:***@h/db?sslpassword=***&password=***" },
+		{ "postgresql://h/db", "postgresql://h/db" },
+		{ "/var/lib/mdmesh/md.db", "/var/lib/mdmesh/md.db" },
+	};
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		store_url_redact(cases[i].url, out, sizeof(out));
+		assert_string_equal(out, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_outage_mid_batch),
 		cmocka_unit_test(test_restart_while_idle),
 		cmocka_unit_test(test_credentials_never_shown),
+		cmocka_unit_test(test_url_redact),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
