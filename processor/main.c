@@ -391,6 +391,18 @@ int main(int argc, char **argv)
 			mdm_log_set_level(lvl);
 		mdm_log_init("processor", cfg.instance);
 	}
+	/* Rules before any connection: a bad file is refused at once with its
+	 * file:line, not after NATS and the streams are up. */
+	if (cfg.rules_file && cfg.rules_file[0]) {
+		struct rules *r = NULL;
+
+		if (rules_load(cfg.rules_file, &r) != 0 || rules_holder_create(&rules, &r) != 0) {
+			fprintf(stderr, PROG ": rules.file: %s\n", mdm_err_last());
+			rules_unref(r);
+			processor_cfg_free(&cfg);
+			return 2;
+		}
+	}
 	snprintf(durable, sizeof(durable), o.rebuild ? "%s-rebuild" : "%s", cfg.consumer_durable);
 	idle_ns = cfg.exit_when_idle_ns ? cfg.exit_when_idle_ns : o.rebuild ? REBUILD_IDLE_NS : 0;
 
@@ -416,7 +428,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (ensure_stream(bus, cfg.dlq_stream, &cfg.dlq_subjects, cfg.dlq_duplicate_window_ns, cfg.streams_replicas) != 0 ||
+	if (ensure_stream(bus, cfg.dlq_stream, &cfg.dlq_subjects, cfg.dlq_duplicate_window_ns,
+			  cfg.streams_replicas) != 0 ||
 	    ensure_stream(bus, cfg.audit_stream, &cfg.audit_subjects, 0, cfg.streams_replicas) != 0 ||
 	    ensure_stream(bus, cfg.alerts_stream, &cfg.alerts_subjects, 0, cfg.streams_replicas) != 0 ||
 	    (cfg.derived_publish &&
@@ -434,16 +447,8 @@ int main(int argc, char **argv)
 
 	/* The pipeline: validate -> route -> enrich -> derive. */
 	stages[n_stages++] = (struct mdm_stage){ &validate_stage_ops, NULL };
-	if (cfg.rules_file && cfg.rules_file[0]) {
-		struct rules *r = NULL;
-
-		if (rules_load(cfg.rules_file, &r) != 0 || rules_holder_create(&rules, &r) != 0) {
-			mdm_log_error("rules.file: %s", mdm_err_last());
-			rules_unref(r);
-			goto out;
-		}
+	if (rules)
 		stages[n_stages++] = (struct mdm_stage){ &stage_route_ops, rules };
-	}
 	if (cfg.refdata_bucket && cfg.refdata_bucket[0]) {
 		struct enrich_params ep;
 

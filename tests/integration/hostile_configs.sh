@@ -132,10 +132,8 @@ refused "processor max_price < min_price" 2 "p_price.yaml: validate.max_price 10
 pass "both: cross-key mistakes refused before start (exit 2, file and keys named)"
 
 # Rules files: the processor refuses each kind of mistake at start with
-# FILE:LINE: rules[i].KEY. It reads them only once connected and stream MD
-# exists (it waits for the collector to create it), so give it both.
-start_nats
-"$MDM_BUILD_DIR/tests/md_publish" "$NATS_URL" publish --count 1 > /dev/null || fail "md_publish could not create stream MD"
+# FILE:LINE: rules[i].KEY, before it connects anywhere (PROC_ARGS points at a
+# port nothing listens on: a bad file must not wait for NATS).
 RULES_CASES=(
 	$'rules: [\n|:2:1: syntax error'
 	$'rules: 5\n|:1: rules: expected a list of rules'
@@ -154,10 +152,7 @@ i=0
 for c in "${RULES_CASES[@]}"; do
 	i=$((i + 1))
 	printf '%s' "${c%|*}" > "rules$i.yaml"
-	ONE_LINE=0 refused "rules case $i" 1 "rules.file: rules$i.yaml${c##*|}" \
-		"$PROC" --nats "$NATS_URL" --store "$MDM_T_TMP/p.db" --http "" --rules "rules$i.yaml"
-	[ "$(grep -c ' error ' err.txt)" -eq 1 ] || fail "rules case $i: want one error line: $(grep ' error ' err.txt)"
-	grep -q "consuming" err.txt && fail "rules case $i: the processor started consuming with a bad rules file"
+	refused "rules case $i" 2 "rules.file: rules$i.yaml${c##*|}" "$PROC" "${PROC_ARGS[@]}" --rules "rules$i.yaml"
 done
-pass "processor: $i kinds of mistake in a rules file, each refused at start (exit 1, FILE:LINE: rules[i].KEY), nothing consumed"
+pass "processor: $i kinds of mistake in a rules file, each refused before connecting (exit 2, FILE:LINE: rules[i].KEY)"
 summary
