@@ -2,11 +2,10 @@
  * local nats-server, no hugepages, poll loops that back off when idle. */
 #include "collector_cfg.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "mdm_addr.h"
 #include "mdm_err.h"
 
 #define F(k, t, field, d, lo, hi, ch, h) { k, t, offsetof(struct collector_cfg, field), d, lo, hi, ch, h }
@@ -168,6 +167,7 @@ static bool pow2(uint64_t v)
 int collector_cfg_validate(const struct collector_cfg *c)
 {
 	int inputs = has(c->input_pcap) + has(c->input_iface) + has(c->input_vdev) + has(c->input_pci);
+	struct sockaddr_in sa;
 
 	if (inputs != 1)
 		return mdm_err_set(-EINVAL, "input: give exactly one of input.pcap (--pcap), input.iface (--iface), "
@@ -192,21 +192,14 @@ int collector_cfg_validate(const struct collector_cfg *c)
 		return mdm_err_set(-EINVAL, "alerts.stream and alerts.subjects must not be empty");
 	if (c->feed_rerequest.n > 8)
 		return mdm_err_set(-EINVAL, "feed.rerequest: %zu servers, at most 8", c->feed_rerequest.n);
-	for (size_t i = 0; i < c->feed_rerequest.n; i++) {
-		const char *srv = c->feed_rerequest.v[i], *colon = strrchr(srv, ':');
-		char host[16];
-		struct in_addr a;
-		char *end;
-		unsigned long port;
-
-		if (!colon || colon == srv || (size_t)(colon - srv) >= sizeof(host))
-			return mdm_err_set(-EINVAL, "feed.rerequest: '%s' is not IPV4:PORT", srv);
-		memcpy(host, srv, (size_t)(colon - srv));
-		host[colon - srv] = '\0';
-		port = strtoul(colon + 1, &end, 10);
-		if (inet_pton(AF_INET, host, &a) != 1 || !colon[1] || *end || port == 0 || port > 65535)
-			return mdm_err_set(-EINVAL, "feed.rerequest: '%s' is not IPV4:PORT", srv);
-	}
+	for (size_t i = 0; i < c->feed_rerequest.n; i++)
+		if (mdm_addr_parse_v4(c->feed_rerequest.v[i], &sa) != 0)
+			return mdm_err_set(-EINVAL, "feed.rerequest: %s", mdm_err_last());
+	/* checked here, not when the port opens: a typo is refused before start */
+	if (has(c->feed_dst) && strcmp(c->feed_dst, "any") != 0 && mdm_addr_parse_v4(c->feed_dst, &sa) != 0)
+		return mdm_err_set(-EINVAL, "feed.dst: %s (or any)", mdm_err_last());
+	if (has(c->feed_dst_b) && mdm_addr_parse_v4(c->feed_dst_b, &sa) != 0)
+		return mdm_err_set(-EINVAL, "feed.dst_b: %s", mdm_err_last());
 	return 0;
 }
 

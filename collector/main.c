@@ -22,6 +22,7 @@
 #include "collector_cfg.h"
 #include "collector_stats.h"
 #include "gap_report.h"
+#include "mdm_addr.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_dashboard.h"
@@ -84,23 +85,17 @@ static void on_signal(int sig, void *ctx)
 
 static int parse_dst(const char *s, uint32_t *ip, uint16_t *port)
 {
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	struct in_addr a;
+	struct sockaddr_in sa;
 
 	*ip = 0;
 	*port = 0;
 	if (!s[0] || strcmp(s, "any") == 0)
 		return 0;
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
+	if (mdm_addr_parse_v4(s, &sa) != 0)
 		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (inet_pton(AF_INET, host, &a) != 1)
-		return -EINVAL;
-	*ip = ntohl(a.s_addr);
-	*port = (uint16_t)atoi(colon + 1);
-	return *port ? 0 : -EINVAL;
+	*ip = ntohl(sa.sin_addr.s_addr);
+	*port = ntohs(sa.sin_port);
+	return 0;
 }
 
 static const struct option long_opts[] = {

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mdm_addr.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
 #include "mold.h"
@@ -87,27 +88,9 @@ static inline void st_add(uint64_t *c, uint64_t v)
 
 static int parse_server(const char *s, struct sockaddr_in *out)
 {
-	const char *colon = strrchr(s, ':');
-	char host[INET_ADDRSTRLEN];
-	char *end;
-	unsigned long port;
-
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
-		goto bad;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno || port == 0 || port > 65535)
-		goto bad;
-	memset(out, 0, sizeof(*out));
-	out->sin_family = AF_INET;
-	out->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
-		goto bad;
+	if (mdm_addr_parse_v4(s, out) != 0)
+		return mdm_err_set(-EINVAL, "feed.rerequest: %s", mdm_err_last());
 	return 0;
-bad:
-	return mdm_err_set(-EINVAL, "feed.rerequest '%s': expected IPV4:PORT", s);
 }
 
 static int open_socket(struct rerequest *rr, uint32_t rcvbuf)

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "loadgen_cmds.h"
+#include "mdm_addr.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_hdr.h"
@@ -771,24 +772,10 @@ static int parse_secs(const char *opt, const char *s, bool zero_ok, uint64_t *ou
 
 static int parse_dst(const char *opt, const char *s, struct sockaddr_in *out)
 {
-	const char *colon = strrchr(s, ':');
-	char host[64];
-	uint64_t port;
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host)) {
-		fprintf(stderr, "%s: --%s: '%s' is not ADDR:PORT\n", prog, opt, s);
+	if (mdm_addr_parse_v4(s, out) != 0) {
+		fprintf(stderr, "%s: --%s: %s\n", prog, opt, mdm_err_last());
 		return -1;
 	}
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (inet_pton(AF_INET, host, &out->sin_addr) != 1) {
-		fprintf(stderr, "%s: --%s: '%s' is not an IPv4 address\n", prog, opt, host);
-		return -1;
-	}
-	if (parse_u64(opt, colon + 1, 1, 65535, &port))
-		return -1;
-	out->sin_family = AF_INET;
-	out->sin_port = htons((uint16_t)port);
 	return 0;
 }
 

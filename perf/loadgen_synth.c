@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "loadgen_cmds.h"
+#include "mdm_addr.h"
 #include "mdm_buf.h"
 #include "mdm_err.h"
 #include "synth.h"
@@ -107,25 +108,14 @@ static int parse_fraction(const char *opt, const char *s, double *out)
 
 static int parse_addr(const char *opt, const char *s, uint32_t *ip, uint16_t *port)
 {
-	const char *colon = strrchr(s, ':');
-	char host[64];
-	struct in_addr a;
-	uint64_t p;
+	struct sockaddr_in sa;
 
-	if (!colon || (size_t)(colon - s) >= sizeof(host)) {
-		fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not ADDR:PORT\n", opt, s);
+	if (mdm_addr_parse_v4(s, &sa) != 0) {
+		fprintf(stderr, "mdmesh-loadgen synth: --%s: %s\n", opt, mdm_err_last());
 		return -1;
 	}
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (inet_pton(AF_INET, host, &a) != 1) {
-		fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not an IPv4 address\n", opt, host);
-		return -1;
-	}
-	if (parse_u64(opt, colon + 1, 1, 65535, &p))
-		return -1;
-	*ip = ntohl(a.s_addr);
-	*port = (uint16_t)p;
+	*ip = ntohl(sa.sin_addr.s_addr);
+	*port = ntohs(sa.sin_port);
 	return 0;
 }
 

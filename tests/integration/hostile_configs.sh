@@ -123,6 +123,12 @@ refused "collector ring.size not a power of two" 2 "c_pow2.yaml: ring.size: 3000
 printf 'feed:\n  book_capacity: 1000\n' > c_book.yaml
 refused "collector book_capacity" 2 "c_book.yaml: feed.book_capacity: 1000 is not a power of two" \
 	"$COL" -c c_book.yaml "${COL_ARGS[@]}"
+printf 'feed:\n  dst: 233.54.12.111\n' > c_dst.yaml
+refused "collector feed.dst without a port" 2 "c_dst.yaml: feed.dst: '233.54.12.111' is not IPV4:PORT (or any)" \
+	"$COL" -c c_dst.yaml "${COL_ARGS[@]}"
+printf 'feed:\n  rerequest: [233.54.12.111:26478, "localhost:26478"]\n' > c_rereq.yaml
+refused "collector feed.rerequest not an address" 2 "c_rereq.yaml: feed.rerequest: 'localhost:26478' is not IPV4:PORT" \
+	"$COL" -c c_rereq.yaml "${COL_ARGS[@]}"
 printf 'consumer:\n  max_ack_pending: 10\nfetch:\n  batch: 100\n' > p_map.yaml
 refused "processor max_ack_pending < fetch.batch" 2 "p_map.yaml: consumer.max_ack_pending (10) must be >= fetch.batch (100)" \
 	"$PROC" -c p_map.yaml "${PROC_ARGS[@]}"

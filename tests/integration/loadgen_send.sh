@@ -206,7 +206,7 @@ err 2 "--rate 0 out of range" --rate 0 --duration 1
 err 2 "--duration S is required" --rate 100
 err 2 "go together" --rate 100 --duration 1 --burst-rate 1000
 err 2 "shorter than --burst-every" --rate 100 --duration 1 --burst-rate 1000 --burst-every 0.1 --burst-length 0.2
-err 2 "not an IPv4 address" --dst 300.1.1.1:5 --rate 100 --duration 1
+err 2 "is not IPV4:PORT" --dst 300.1.1.1:5 --rate 100 --duration 1
 err 2 "= 100 messages: --messages 100 is too small" --rate 100 --duration 1
 err 1 "--iface nosuch0: no such interface" --iface nosuch0 --rate 1000 --duration 1
 err 1 "--iface-addr 10.254.254.254: Cannot assign" --iface-addr 10.254.254.254 --rate 1000 --duration 1
