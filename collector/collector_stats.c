@@ -293,6 +293,9 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	pthread_mutex_lock(&cs->lock);
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used", "events queued RX -> publisher");
 	mdm_metrics_write_u64(w, NULL, cs->ring_used);
+	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used_peak",
+				 "most events queued in the ring while the publisher waited for NATS (outage buffer high water)");
+	mdm_metrics_write_u64(w, NULL, ld(&ps->ring_peak));
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_size", "ring capacity");
 	mdm_metrics_write_u64(w, NULL, cs->ring_size);
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_port_packets_total", "ethdev ipackets");
@@ -669,8 +672,10 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 
 		mdm_bus_counters_get(cs->p.bus, &bc);
 		fprintf(f, "  bus        %" PRIu64 " disconnects, %" PRIu64 " reconnects, %" PRIu64
-			   " resends (same Nats-Msg-Id); the publisher waited %.3f s for a reconnect\n",
-			bc.disconnects, bc.reconnects, bc.retries, (double)ld(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9);
+			   " resends (same Nats-Msg-Id); the publisher waited %.3f s for a reconnect, the ring held up to %"
+			   PRIu64 " events meanwhile\n",
+			bc.disconnects, bc.reconnects, bc.retries, (double)ld(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9,
+			ld(&publish_stats(cs->p.pb)->ring_peak));
 	}
 	fprintf(f, "  latency    (ns)            p50        p90        p99      p99.9        max      count\n");
 	for (int s = 0; s < STAGE_COUNT; s++) {

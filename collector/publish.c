@@ -454,6 +454,13 @@ static int bus_publish(struct publish *pb, const char *subject, const char *msg_
 		if (aborting(pb))
 			return -EINTR;
 		shed_check(pb);
+		{
+			/* the outage buffer's high-water mark (this is the rare path) */
+			uint64_t used = rte_ring_count(pb->ring);
+
+			if (used > pb->stats.ring_peak)
+				__atomic_store_n(&pb->stats.ring_peak, used, __ATOMIC_RELAXED);
+		}
 		if (mdm_bus_connected(pb->bus)) {
 			mdm_sleep_ns(BUS_RETRY_NS);
 		} else {

@@ -104,6 +104,7 @@ struct publish_stats {
 	uint64_t dropped_full;  /* drop policy: queued events dropped at the ring's high-water mark */
 	uint64_t stalls;        /* publish attempts refused with -EAGAIN and retried */
 	uint64_t bus_down_ns;   /* time an event waited in hand while the bus was disconnected */
+	uint64_t ring_peak;     /* most events seen queued in the ring while waiting for the bus */
 	uint64_t slot_waits;    /* waits for a free in-flight slot */
 	uint64_t by_type[256];  /* published, by ITCH type byte */
 	uint64_t last_failed_seq;

@@ -7,27 +7,10 @@ set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
 command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
 cd "$MDM_T_TMP"
-RX=mdmrx$$
-TX=mdmtx$$
-if ! ip netns add "$RX" 2>/dev/null; then
-	skip "cannot create network namespaces here (needs root / CAP_SYS_ADMIN)"
-fi
-ip netns add "$TX"
-cleanup_ns() { ip netns del "$RX" 2>/dev/null; ip netns del "$TX" 2>/dev/null; }
-trap 'rc=$?; cleanup_ns; (exit $rc); mdm_t_cleanup' EXIT
-ip link add vrx netns "$RX" type veth peer name vtx netns "$TX"
-for ns in "$RX" "$TX"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip -n "$ns" link set lo up
-done
-ip -n "$TX" addr add 10.77.0.1/24 dev vtx
-ip -n "$TX" link set vtx up
-ip -n "$RX" link set vrx up
+veth_pair
 
 "$MDM_BIN/mdmesh-loadgen" synth --out live.pcap --messages 20000 --symbols 100 --seed 31 2>/dev/null
-ip netns exec "$RX" nats-server -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/js" > nats.log 2>&1 &
-MDM_T_PIDS+=($!)
-for _ in $(seq 1 100); do ip netns exec "$RX" bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222' 2>/dev/null && break; sleep 0.05; done
+ns_nats_start
 
 # latency.origin itch: latency is measured from the intended send times the
 # sender stamps into the ITCH timestamps (same host, same clock)

@@ -174,25 +174,8 @@ kill "$NATS_PID"
 wait "$NATS_PID" 2>/dev/null || true
 
 # --- 3. live over veth (MTU 9000) through net_af_packet ----------------------
-RX=mdmhrx$$
-TX=mdmhtx$$
-if ! ip netns add "$RX" 2>/dev/null; then
-	skip "parts 1-2 passed; the live part needs network namespaces (root / CAP_SYS_ADMIN)"
-fi
-ip netns add "$TX"
-cleanup_ns() { ip netns del "$RX" 2>/dev/null; ip netns del "$TX" 2>/dev/null; }
-trap 'rc=$?; cleanup_ns; (exit $rc); mdm_t_cleanup' EXIT
-ip link add vrx netns "$RX" type veth peer name vtx netns "$TX"
-for ns in "$RX" "$TX"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip -n "$ns" link set lo up
-done
 # jumbo frames cross the veth whole, and net_af_packet (2048-byte frames) cuts them
-ip -n "$TX" link set vtx mtu 9000
-ip -n "$RX" link set vrx mtu 9000
-ip -n "$TX" addr add 10.77.0.1/24 dev vtx
-ip -n "$TX" link set vtx up
-ip -n "$RX" link set vrx up
+veth_pair 9000
 NS_EXEC=(ip netns exec "$RX")
 # only what a UDP sender can put on the wire: the payload kinds and jumbo frames
 "$LG" synth --out live.pcap --messages 30000 --symbols 100 --seed 9 --session LIVE000001 --malformed 0.05 \
@@ -200,9 +183,7 @@ NS_EXEC=(ip netns exec "$RX")
 	--truth live.truth --expect live.json 2> synth3.log || fail "synth: $(cat synth3.log)"
 events=$(jq .expect.events live.json)
 frames=$(jq '.frames[0]' live.json)
-ip netns exec "$RX" nats-server -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/js3" > nats3.log 2>&1 &
-MDM_T_PIDS+=($!)
-for _ in $(seq 1 100); do ip netns exec "$RX" bash -c 'exec 3<>/dev/tcp/127.0.0.1/4222' 2>/dev/null && break; sleep 0.05; done
+ns_nats_start js3
 ip netns exec "$RX" "$COL" --nats nats://127.0.0.1:4222 --iface vrx --feed-dst 233.54.12.111:26477 \
 	--http 127.0.0.1:9101 "${COLLECT[@]}" 2> col3.log &
 col=$!

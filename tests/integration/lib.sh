@@ -4,6 +4,7 @@
 MDM_T_PASS=0
 MDM_T_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 MDM_T_PIDS=()
+MDM_T_NETNS=() # network namespaces this test made (veth_pair), deleted at exit
 MDM_T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdm-${MDM_T_NAME}.XXXXXX")
 
 pass() { MDM_T_PASS=$((MDM_T_PASS + 1)); echo "ok $MDM_T_PASS - $*"; }
@@ -14,15 +15,71 @@ summary() { echo "$MDM_T_PASS passed, 0 failed"; }
 # Stops what the test started (by PID) and keeps the test's own exit status:
 # `wait` returns the killed child's status, which must not become ours.
 mdm_t_cleanup() {
-	local rc=$? pid
+	local rc=$? pid ns
 	set +e
 	for pid in "${MDM_T_PIDS[@]:-}"; do
 		[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	for ns in "${MDM_T_NETNS[@]:-}"; do
+		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
 	done
 	[ -n "${MDM_T_KEEP:-}" ] || rm -rf "$MDM_T_TMP"
 	exit "$rc"
 }
 trap mdm_t_cleanup EXIT
+
+# wait_for SECONDS 'SHELL CONDITION': until it holds (evaluated each time).
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	until eval "$2"; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.2
+	done
+}
+
+# veth_pair [MTU]: network namespaces RX (the receiving side: collector,
+# nats-server, processor; vrx = 10.77.0.2) and TX (the sender; vtx =
+# 10.77.0.1) joined by a veth pair, IPv6 off, deleted when the test exits.
+# Skips the test where namespaces cannot be made (needs root).
+veth_pair() {
+	local ns
+	RX=mdm-$MDM_T_NAME-rx-$$
+	TX=mdm-$MDM_T_NAME-tx-$$
+	ip netns add "$RX" 2>/dev/null || skip "cannot create network namespaces here (needs root / CAP_SYS_ADMIN)"
+	MDM_T_NETNS+=("$RX")
+	ip netns add "$TX" || fail "ip netns add $TX"
+	MDM_T_NETNS+=("$TX")
+	ip link add vrx netns "$RX" type veth peer name vtx netns "$TX" || fail "cannot make a veth pair"
+	for ns in "$RX" "$TX"; do
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		ip -n "$ns" link set lo up
+	done
+	if [ -n "${1:-}" ]; then
+		ip -n "$TX" link set vtx mtu "$1"
+		ip -n "$RX" link set vrx mtu "$1"
+	fi
+	ip -n "$TX" addr add 10.77.0.1/24 dev vtx
+	ip -n "$RX" addr add 10.77.0.2/24 dev vrx # e.g. for the collector's re-request socket
+	ip -n "$TX" link set vtx up
+	ip -n "$RX" link set vrx up
+}
+
+# ns_nats_start [NAME]: nats-server with JetStream in RX on 127.0.0.1:4222
+# (the namespace's own loopback), store $MDM_T_TMP/NAME (default js), log
+# $MDM_T_TMP/NAME.log; the same port and store on every restart. Waits until
+# it is ready (after JetStream restored its streams: a log line, no process
+# per poll, which a loaded 2-core machine makes slow). Sets NATS_PID; NATS_URL
+# is the URL inside RX.
+ns_nats_start() {
+	local log="$MDM_T_TMP/${1:-js}.log" ready
+	ready=$(grep -c "Server is ready" "$log" 2>/dev/null || true)
+	ip netns exec "$RX" nats-server -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/${1:-js}" >>"$log" 2>&1 &
+	NATS_PID=$!
+	MDM_T_PIDS+=("$NATS_PID")
+	NATS_URL=nats://127.0.0.1:4222
+	wait_for 30 '[ "$(grep -c "Server is ready" "$log")" -gt "${ready:-0}" ]' ||
+		fail "nats-server did not start: $(tail -3 "$log")"
+}
 
 # free_port: print a TCP port on 127.0.0.1 nobody listens on.
 free_port() {

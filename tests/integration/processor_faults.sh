@@ -24,13 +24,6 @@ route_rules AAPL
 
 trades() { sqlite3 "$DB" "select count(*) from trades"; }
 metric() { curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
-wait_for() { # wait_for SECONDS 'SHELL CONDITION': until it holds (evaluated each time)
-	local deadline=$((SECONDS + $1))
-	until eval "$2"; do
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.1
-	done
-}
 
 "$PUB" "$NATS_URL" publish --count 0 >/dev/null # the stream (the collector makes it in production)
 start_proc() { # start_proc [EXTRA ARGS]: the processor under test, in the background

@@ -161,6 +161,15 @@ vol=$((vol + $(expected_volume 8000 3000) + $(expected_volume 11000 1000)))
 [ "$("$PUB" "$NATS_URL" dump DLQ | wc -l)" = 3 ] || fail "the outage dead-lettered messages"
 pass "PostgreSQL back: $want trades = distinct seqs (none lost, none doubled), bars consistent; SIGTERM exit 0"
 
+# Every sequence number published around the outage, counted one by one in
+# the stream and in PostgreSQL (the fault suite's seqcheck): none lost, none doubled.
+for s in S2:8000-10999 S3:11000-11999; do
+	res=$("$MDM_BUILD_DIR/tests/seqcheck" stream "$NATS_URL" --session "${s%%:*}" --expect "${s#*:}") || fail "stream: $res"
+	res=$(psql "$PG_URL" -XAtq -F' ' -c "select session, seq from trades where session = '${s%%:*}'" |
+		"$MDM_BUILD_DIR/tests/seqcheck" lines --session "${s%%:*}" --expect "${s#*:}") || fail "PostgreSQL: $res"
+	pass "stream and PostgreSQL: ${res#seqcheck: }"
+done
+
 for f in "$MDM_T_TMP"/p*.log; do
 	! grep -qF "$PW" "$f" || fail "the PostgreSQL password is in $(basename "$f")"
 done

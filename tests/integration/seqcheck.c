@@ -9,13 +9,14 @@
  *   seqcheck stream URL [--stream MD] [checks]   read the whole stream
  *   seqcheck lines [checks] < rows.txt            "SESSION SEQ" lines
  * checks:
- *   --session S        only this session (others are counted, not checked)
+ *   --session S        only this session (others, and messages that do not
+ *                      decode at all, are counted on stderr, not checked)
  *   --expect A-B       the sequence numbers that were sent (default: the
  *                      lowest to the highest seen)
  *   --dropped FILE     ranges "A-B", one per line, reported dropped: exactly
  *                      these must be missing (and nothing else)
  *   --missing-ok       report missing numbers without failing (e.g. for a DLQ)
- *   --print-missing    print the missing ranges, one "A-B" per line
+ *   --print-missing    print the missing ranges on stderr, one "A-B" per line
  *   --list             only print every "SESSION SEQ" read, no checks (to
  *                      merge sources: seqcheck stream ... --list | sort ...)
  * Prints one summary line per checked session (other sessions: a count on
@@ -458,10 +459,13 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (c.undecodable) {
-		fprintf(c.o.list ? stderr : stdout,
-		       "seqcheck: %" PRIu64 " messages without a decodable MarketEvent header: MISMATCH\n",
-		       c.undecodable);
-		bad = 1;
+		/* such a message has no session: with --session it is not one of
+		 * the checked session's (a poison test payload, say) */
+		bool counts = !c.o.session && !c.o.list;
+
+		fprintf(counts ? stdout : stderr, "seqcheck: %" PRIu64 " messages without a decodable MarketEvent header%s\n",
+			c.undecodable, counts ? ": MISMATCH" : " (not checked)");
+		bad |= counts;
 	}
 	for (size_t k = 0; k < c.n_sessions && !c.o.list; k++) {
 		if (c.o.session && strcmp(c.s[k].name, c.o.session) != 0) {
