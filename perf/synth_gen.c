@@ -36,6 +36,12 @@ static const uint32_t op_weight[OP_COUNT] = {
 	[OP_A] = 38000, [OP_F] = 6000, [OP_D] = 40000, [OP_U] = 9000, [OP_E] = 1600, [OP_C] = 400,
 	[OP_X] = 1200, [OP_P] = 800, [OP_Q] = 100, [OP_I] = 0, [OP_N] = 50, [OP_B] = 50,
 };
+/* Real books are stationary over a session, but these weights add a little
+ * more than they remove (about +3 % of messages): a long run would grow the
+ * book without bound (90 M messages: 2.7 M live orders, most of a collector's
+ * 4 Mi-slot book, whose probes then get long). Past this many live orders per
+ * symbol an add becomes a delete. */
+#define LIVE_ORDERS_PER_SYMBOL 200
 /* Around the open and the close: NOII and crosses. */
 #define WINDOW_I_WEIGHT 6000
 #define WINDOW_Q_WEIGHT 600
@@ -285,6 +291,8 @@ static int gen_order_step(struct mdm_synth *s, uint64_t j, uint64_t ts)
 		x -= w[op];
 	if ((op == OP_D || op == OP_U || op == OP_E || op == OP_C || op == OP_X) && s->n_orders == 0)
 		op = OP_A;
+	if ((op == OP_A || op == OP_F) && s->n_orders >= (size_t)LIVE_ORDERS_PER_SYMBOL * s->p.symbols)
+		op = OP_D;
 	if (op == OP_B && s->n_recent == 0)
 		op = OP_A;
 	i = s->n_orders ? synth_rng_below(&s->gen, (uint32_t)s->n_orders) : 0;
