@@ -445,6 +445,7 @@ static int register_counters(struct collector_stats *cs)
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
 	const struct feed_stats *fs = feed_stats(rx_feed(cs->p.rx));
 	const struct rerequest_stats *rrs = rerequest_stats(cs->p.rr);
+	const struct book_stats *bs = book_stats(feed_book(rx_feed(cs->p.rx)));
 	struct mdm_metrics *r = cs->reg;
 	int rc = 0;
 
@@ -456,6 +457,18 @@ static int register_counters(struct collector_stats *cs)
 	C("rx_not_udp_total", "frames that were not IPv4/UDP", &rs->not_udp);
 	C("rx_other_destination_total", "UDP datagrams for another group/port", &rs->other_dst);
 	C("heartbeats_total", "MoldUDP64 heartbeats", &fs->heartbeats);
+	/* the order book: occupancy and long probes are what slow the RX core */
+	C("book_full_total", "orders not tracked: the book held feed.book_capacity x 7/8 live orders", &bs->full);
+	C("book_unknown_ref_total", "executions/cancels/deletes of orders the book never saw (joined mid-session)",
+	  &bs->unknown_ref);
+	if (rc == 0)
+		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_book_orders", "live orders in the book", NULL, &bs->orders);
+	if (rc == 0)
+		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_book_max_orders",
+					   "live orders the book accepts (7/8 of feed.book_capacity)", NULL, &bs->max_orders);
+	if (rc == 0)
+		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_book_max_probe",
+					   "longest hash probe seen, in slots past the home slot", NULL, &bs->max_probe);
 	C("events_total", "decoded messages produced by the RX core", &rs->events);
 	C("ring_full_total", "times the RX core found the ring full", &rs->ring_full);
 	C("ring_blocked_polls_total", "retries while blocked on a full ring", &rs->blocked_polls);

@@ -309,6 +309,10 @@ static void entry_clear(struct enrich *e, struct entry *en)
 	static const struct enrich_instrument none;
 	char *old;
 
+	/* counters before the change is published: a reader that sees it sees them */
+	en->present = false;
+	bump(&e->n_entries, -1);
+	bump(&e->n_deletes, 1);
 	rec_store(en, &none);
 	pthread_mutex_lock(&e->json_mu);
 	old = en->json;
@@ -317,9 +321,6 @@ static void entry_clear(struct enrich *e, struct entry *en)
 	en->json_rev = 0;
 	pthread_mutex_unlock(&e->json_mu);
 	mdm_free(old);
-	en->present = false;
-	bump(&e->n_entries, -1);
-	bump(&e->n_deletes, 1);
 }
 
 static void apply_put(struct enrich *e, const char *sym, size_t n, uint32_t h, struct mdm_bus_kv_entry *kve)
@@ -351,6 +352,12 @@ static void apply_put(struct enrich *e, const char *sym, size_t n, uint32_t h, s
 	if (len)
 		memcpy(copy, val, len);
 	copy[len] = '\0';
+	/* counters before the change is published: a reader that sees it sees them */
+	if (!en->present) {
+		en->present = true;
+		bump(&e->n_entries, 1);
+	}
+	bump(&e->n_updates, 1);
 	rec_store(en, &in);
 	pthread_mutex_lock(&e->json_mu);
 	old = en->json;
@@ -359,12 +366,7 @@ static void apply_put(struct enrich *e, const char *sym, size_t n, uint32_t h, s
 	en->json_rev = in.revision;
 	pthread_mutex_unlock(&e->json_mu);
 	mdm_free(old);
-	if (!en->present) {
-		en->present = true;
-		bump(&e->n_entries, 1);
-	}
 	en->gen = e->gen;
-	bump(&e->n_updates, 1);
 }
 
 static void apply(struct enrich *e, struct mdm_bus_kv_entry *kve)
