@@ -1434,9 +1434,11 @@ static bool stream_cfg_differs(const struct mdm_stream_cfg *cfg, const jsStreamC
 /* After a replica count change: wait until the stream has a leader and every
  * other replica is current. Right after the update the new replicas are still
  * catching up, and a KV watch started then saw an empty bucket (nats-server
- * 2.9.10, R1 -> R3). 0, -EINVAL (no cluster), or -ETIMEDOUT after timeout_ms. */
-static int stream_wait_current(struct mdm_bus *bus, const char *stream, int replicas, uint64_t timeout_ms)
+ * 2.9.10, R1 -> R3). 0, -EINVAL (no cluster), or -ETIMEDOUT after 4 API
+ * timeouts. */
+static int stream_wait_current(struct mdm_bus *bus, const char *stream, int replicas)
 {
+	uint64_t timeout_ms = 4 * (uint64_t)bus->api_timeout_ms;
 	uint64_t deadline = mdm_mono_ns() + timeout_ms * MDM_NS_PER_MS;
 	int current = 0;
 
@@ -1461,8 +1463,8 @@ static int stream_wait_current(struct mdm_bus *bus, const char *stream, int repl
 		if (current >= replicas)
 			return 0;
 		if (mdm_mono_ns() >= deadline)
-			return mdm_err_set(-ETIMEDOUT, "stream %s: %d of %d replicas current after %" PRIu64 " ms", stream,
-					   current, replicas, timeout_ms);
+			return mdm_err_set(-ETIMEDOUT, "stream %s: %d of %d replicas current after %" PRIu64 " ms",
+					   stream, current, replicas, timeout_ms);
 		mdm_sleep_ns(50 * MDM_NS_PER_MS);
 	}
 }
@@ -1528,9 +1530,13 @@ int mdm_bus_stream_ensure(struct mdm_bus *bus, const struct mdm_stream_cfg *cfg)
 			rc = js_fail(bus, s, jerr, "stream %s: read back", cfg->name);
 		else if (stream_cfg_differs(cfg, si->Config, why, sizeof(why)))
 			rc = mdm_err_set(-EPROTO, "stream %s: server did not apply %s", cfg->name, why);
-		else if (scaled && cfg->replicas > 1 &&
-			 (err = stream_wait_current(bus, cfg->name, cfg->replicas, 4 * (uint64_t)bus->api_timeout_ms)) < 0)
-			rc = err;
+		else if (scaled && cfg->replicas > 1 && (err = stream_wait_current(bus, cfg->name, cfg->replicas)) < 0) {
+			/* A big stream takes longer to copy: scaled, only not yet current. */
+			if (err == -ETIMEDOUT)
+				mdm_log_warn("%s; going on, the new replicas catch up in the background", mdm_err_last());
+			else
+				rc = err;
+		}
 	}
 out:
 	jsStreamInfo_Destroy(si);
@@ -1777,13 +1783,17 @@ int mdm_bus_fetch(struct mdm_bus_sub *sub, size_t max_msgs, uint64_t timeout_ms,
 		if (left_ms <= 0)
 			return 0;
 		/* nats.c 3.4.1 _fetch first takes messages already queued on the
-		 * subscription (late ones of an earlier pull request, e.g. after a
-		 * reconnect); when they are more than half the batch it keeps
-		 * receiving past the end of its array (heap overflow, fixed in
-		 * nats.c 3.9.0). Asking for at most what is queued makes it return
-		 * from the queue alone, without a new pull request. */
-		if (natsSubscription_GetPending(sub->ns, &queued, &queued_bytes) == NATS_OK && queued > 0 && queued < want)
-			want = queued;
+		 * subscription (late ones of an earlier pull request and its 408
+		 * status reply, e.g. after a reconnect or a consumer leader change),
+		 * then asks for the batch minus those and compares its count with
+		 * that smaller number (nats.c#749, fixed in 3.9.0): having taken
+		 * more than half the batch but not all of it, it keeps receiving
+		 * past the end of its array. So the queue is taken one message per
+		 * fetch, where the count can only be 0 or 1 of 1. (Asking for as
+		 * many as are queued is not enough: queued status replies are not
+		 * counted; cluster_failover saw 258 messages for a batch of 2.) */
+		if (natsSubscription_GetPending(sub->ns, &queued, &queued_bytes) == NATS_OK && queued > 0)
+			want = 1;
 		s = natsSubscription_Fetch(&list, sub->ns, want, left_ms, &jerr);
 		if (list.Count > want) {
 			/* the overflow happened anyway (messages queued between the two
@@ -1917,9 +1927,44 @@ int mdm_bus_msg_meta(struct mdm_bus_msg *msg, struct mdm_bus_msg_meta *meta)
 
 /* ---- KV --------------------------------------------------------------- */
 
-#define KV(k) ((kvStore *)(k))
-#define KVW(w) ((kvWatcher *)(w))
+/* A bucket: nats.c's handle and the bus (a watch needs its JetStream context). */
+struct mdm_bus_kv {
+	kvStore *kv;
+	struct mdm_bus *bus;
+};
+
+/* A watch, and what it must deliver before its end-of-initial-values marker:
+ * nats.c ends the initial values when the watch's consumer has nothing
+ * pending, and on a cluster that consumer may sit on a replica that is still
+ * catching up (after a node restart, or a bucket just scaled up) and see an
+ * empty or partial bucket. */
+struct mdm_bus_kv_watch {
+	struct mdm_bus_kv *kv;
+	kvWatcher *w;
+	char *keys;
+	uint64_t want_rev;  /* newest message on a watched key when the watch started (0: none) */
+	bool want_known;    /* false: the leader did not answer (electing?): check on a restart */
+	bool retried_unknown; /* restarted once already for want_known false */
+	uint64_t max_rev;   /* highest revision delivered since */
+	bool init_done;     /* the marker was handed out (nats.c sends it once) */
+};
+
+#define KV(k) ((k)->kv)
 #define KVE(e) ((kvEntry *)(e))
+
+static int kv_wrap(struct mdm_bus *bus, kvStore *kv, struct mdm_bus_kv **out)
+{
+	struct mdm_bus_kv *k = mdm_calloc(1, sizeof(*k));
+
+	if (!k) {
+		kvStore_Destroy(kv);
+		return mdm_err_set(-ENOMEM, "kv: out of memory");
+	}
+	k->kv = kv;
+	k->bus = bus;
+	*out = k;
+	return 0;
+}
 
 int mdm_bus_kv_open(struct mdm_bus *bus, const char *bucket, bool create_if_missing, struct mdm_bus_kv **out)
 {
@@ -1942,8 +1987,7 @@ int mdm_bus_kv_open(struct mdm_bus *bus, const char *bucket, bool create_if_miss
 		return mdm_err_set(-ENOENT, "kv %s: bucket not found", bucket);
 	if (s != NATS_OK)
 		return js_fail(bus, s, 0, "kv %s: open", bucket);
-	*out = (struct mdm_bus_kv *)kv;
-	return 0;
+	return kv_wrap(bus, kv, out);
 }
 
 /* (Re)read the info of the bucket's stream into *si. */
@@ -1988,7 +2032,8 @@ int mdm_bus_kv_ensure(struct mdm_bus *bus, const char *bucket, int replicas, str
 		s = js_CreateKeyValue(&kv, bus->js, &kc);
 		/* nats.c gives no err_code here: NATS_ERR is the server's refusal */
 		if (s == NATS_ERR)
-			return mdm_err_set(-EINVAL, "kv %s: create with %d replicas: %s", bucket, replicas, nats_text(s));
+			return mdm_err_set(-EINVAL, "kv %s: create with %d replicas: %s", bucket, replicas,
+					   nats_text(s));
 		if (s != NATS_OK)
 			return js_fail(bus, s, 0, "kv %s: create with %d replicas", bucket, replicas);
 		rc = MDM_BUS_CREATED;
@@ -2015,9 +2060,12 @@ int mdm_bus_kv_ensure(struct mdm_bus *bus, const char *bucket, int replicas, str
 		rc = MDM_BUS_UPDATED;
 		if ((err = kv_stream_info(bus, bucket, stream, &si)) < 0)
 			goto err;
-		if (si->Config->Replicas == replicas &&
-		    (err = stream_wait_current(bus, stream, replicas, 4 * (uint64_t)bus->api_timeout_ms)) < 0)
-			goto err;
+		if (si->Config->Replicas == replicas && (err = stream_wait_current(bus, stream, replicas)) < 0) {
+			if (err != -ETIMEDOUT)
+				goto err;
+			/* scaled, not yet current: watches check their initial values */
+			mdm_log_warn("%s; going on, the new replicas catch up in the background", mdm_err_last());
+		}
 	}
 	if (si->Config->Replicas != replicas) {
 		err = mdm_err_set(-EPROTO, "kv %s: server did not apply replicas (wanted %d, server has %" PRId64 ")",
@@ -2025,8 +2073,7 @@ int mdm_bus_kv_ensure(struct mdm_bus *bus, const char *bucket, int replicas, str
 		goto err;
 	}
 	jsStreamInfo_Destroy(si);
-	*out = (struct mdm_bus_kv *)kv;
-	return rc;
+	return (err = kv_wrap(bus, kv, out)) < 0 ? err : rc;
 err:
 	jsStreamInfo_Destroy(si);
 	kvStore_Destroy(kv);
@@ -2035,7 +2082,10 @@ err:
 
 void mdm_bus_kv_destroy(struct mdm_bus_kv *kv)
 {
-	kvStore_Destroy(KV(kv));
+	if (!kv)
+		return;
+	kvStore_Destroy(kv->kv);
+	mdm_free(kv);
 }
 
 int mdm_bus_kv_put(struct mdm_bus_kv *kv, const char *key, const void *data, size_t len, uint64_t *revision)
@@ -2082,43 +2132,125 @@ int mdm_bus_kv_delete(struct mdm_bus_kv *kv, const char *key)
 	return 0;
 }
 
+/* (Re)start the nats.c watcher: first ask the stream's leader for the newest
+ * message on the watched keys, then watch. A leader that does not answer yet
+ * (right after a scale-up or a failover) leaves want_known false. */
+static int kv_watch_start(struct mdm_bus_kv_watch *w)
+{
+	const char *bucket = kvStore_Bucket(KV(w->kv));
+	char stream[256], subject[512];
+	kvWatchOptions o;
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	if (w->w)
+		kvWatcher_Destroy(w->w);
+	w->w = NULL;
+	snprintf(stream, sizeof(stream), "KV_%s", bucket);
+	snprintf(subject, sizeof(subject), "$KV.%s.%s", bucket, w->keys);
+	s = js_GetLastMsg(&m, w->kv->bus->js, stream, subject, NULL, &jerr);
+	w->want_known = s == NATS_OK || s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr;
+	if (!w->want_known && s != NATS_TIMEOUT && s != NATS_NO_RESPONDERS && jerr != JSClusterNotAvailErr)
+		return js_fail(w->kv->bus, s, jerr, "kv %s: newest of %s", bucket, w->keys);
+	w->want_rev = s == NATS_OK ? natsMsg_GetSequence(m) : 0;
+	w->max_rev = 0;
+	natsMsg_Destroy(m);
+	kvWatchOptions_Init(&o);
+	s = kvStore_Watch(&w->w, KV(w->kv), w->keys, &o);
+	if (s != NATS_OK) {
+		w->w = NULL;
+		return bus_fail(s, 0, "kv %s: watch %s", bucket, w->keys);
+	}
+	return 0;
+}
+
 int mdm_bus_kv_watch(struct mdm_bus_kv *kv, const char *keys, struct mdm_bus_kv_watch **out)
 {
-	kvWatcher *w = NULL;
-	kvWatchOptions o;
-	natsStatus s;
+	struct mdm_bus_kv_watch *w;
+	int rc;
 
 	*out = NULL;
 	if (!kv || !keys || !*keys)
 		return mdm_err_set(-EINVAL, "bus: kv_watch: bad arguments");
-	kvWatchOptions_Init(&o);
-	s = kvStore_Watch(&w, KV(kv), keys, &o);
-	if (s != NATS_OK)
-		return bus_fail(s, 0, "kv %s: watch %s", kvStore_Bucket(KV(kv)), keys);
-	*out = (struct mdm_bus_kv_watch *)w;
+	w = mdm_calloc(1, sizeof(*w));
+	if (!w || !(w->keys = mdm_strdup(keys))) {
+		mdm_free(w);
+		return mdm_err_set(-ENOMEM, "kv: out of memory");
+	}
+	w->kv = kv;
+	if ((rc = kv_watch_start(w)) < 0) {
+		mdm_bus_kv_watch_destroy(w);
+		return rc;
+	}
+	*out = w;
 	return 0;
 }
 
 int mdm_bus_kv_watch_next(struct mdm_bus_kv_watch *w, uint64_t timeout_ms, struct mdm_bus_kv_entry **out)
 {
-	kvEntry *e = NULL;
-	natsStatus s;
+	uint64_t deadline = mdm_mono_ns() + (timeout_ms ? timeout_ms : 1) * MDM_NS_PER_MS;
 
 	*out = NULL;
-	if (!w || timeout_ms > INT64_MAX)
+	if (!w || timeout_ms > INT64_MAX / 2)
 		return mdm_err_set(-EINVAL, "bus: kv_watch_next: bad arguments");
-	s = kvWatcher_Next(&e, KVW(w), (int64_t)(timeout_ms ? timeout_ms : 1));
-	if (s == NATS_TIMEOUT)
-		return mdm_err_set(-ETIMEDOUT, "kv watch: nothing within %" PRIu64 " ms", timeout_ms);
-	if (s != NATS_OK)
-		return bus_fail(s, 0, "kv watch");
-	*out = (struct mdm_bus_kv_entry *)e; /* NULL: end of the initial values */
-	return 0;
+	for (;;) {
+		uint64_t now = mdm_mono_ns();
+		int64_t left_ms = now < deadline ? (int64_t)((deadline - now + MDM_NS_PER_MS - 1) / MDM_NS_PER_MS) : 0;
+		kvEntry *e = NULL;
+		natsStatus s;
+		int rc;
+
+		if (left_ms <= 0)
+			return mdm_err_set(-ETIMEDOUT, "kv watch: nothing within %" PRIu64 " ms", timeout_ms);
+		if (!w->w && (rc = kv_watch_start(w)) < 0)
+			return rc;
+		s = kvWatcher_Next(&e, w->w, left_ms);
+		if (s == NATS_TIMEOUT)
+			return mdm_err_set(-ETIMEDOUT, "kv watch: nothing within %" PRIu64 " ms", timeout_ms);
+		if (s != NATS_OK)
+			return bus_fail(s, 0, "kv watch");
+		if (e) {
+			if (kvEntry_Revision(e) > w->max_rev)
+				w->max_rev = kvEntry_Revision(e);
+			*out = (struct mdm_bus_kv_entry *)e;
+			return 0;
+		}
+		if (!w->init_done && !w->want_known && w->retried_unknown) {
+			/* Twice no answer: not an election but, e.g., a user without
+			 * the permission for $JS.API.STREAM.MSG.GET.KV_<bucket>. */
+			mdm_log_warn("kv %s: cannot check that watch %s saw every key (the newest one could not be "
+				     "read): trusting it", kvStore_Bucket(KV(w->kv)), w->keys);
+			w->want_known = true;
+			w->want_rev = 0;
+		}
+		if (w->init_done || (w->want_known && w->max_rev >= w->want_rev)) {
+			w->init_done = true;
+			return 0; /* *out NULL: end of the initial values */
+		}
+		/* The watch's consumer reads a replica that is behind, or the
+		 * leader could not say what it holds: what was delivered stays
+		 * valid (the same revisions come again), start over after a pause. */
+		if (w->want_known)
+			mdm_log_info("kv %s: watch %s ended its initial values at revision %" PRIu64 " of %" PRIu64
+				     " (a replica catching up): restarting it", kvStore_Bucket(KV(w->kv)), w->keys,
+				     w->max_rev, w->want_rev);
+		else
+			w->retried_unknown = true;
+		kvWatcher_Destroy(w->w);
+		w->w = NULL;
+		mdm_sleep_ns(100 * MDM_NS_PER_MS);
+	}
 }
 
 void mdm_bus_kv_watch_destroy(struct mdm_bus_kv_watch *w)
 {
-	kvWatcher_Destroy(KVW(w));
+	if (!w)
+		return;
+	if (w->w)
+		kvWatcher_Destroy(w->w);
+	mdm_free(w->keys);
+	mdm_free(w);
 }
 
 const char *mdm_bus_kv_entry_key(struct mdm_bus_kv_entry *e)

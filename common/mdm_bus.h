@@ -122,12 +122,13 @@ enum mdm_bus_ensure {
  * (fields mdmesh does not manage are kept as they are), then read the config
  * back and check every field of `cfg`, because nats-server 2.9.10 silently
  * ignores what it does not understand. An update to more replicas returns once
- * every replica is current (at most 4 x api_timeout_ms).
+ * every replica is current, or with a warning logged after 4 x api_timeout_ms
+ * (a big stream is still being copied).
  * Returns MDM_BUS_CREATED / MDM_BUS_UPDATED / MDM_BUS_UNCHANGED, or:
  *   -EINVAL   bad cfg, or the server refused it (detail: server text)
  *   -EPROTO   the server did not apply a field (detail names it)
  *   -ENOTSUP  "JetStream is not enabled on nats://..."
- *   -ETIMEDOUT (also: the new replicas not current in time), -ENOTCONN, -EIO
+ *   -ETIMEDOUT, -ENOTCONN, -EIO
  * Thread-safe. Blocking (JetStream API requests). */
 int mdm_bus_stream_ensure(struct mdm_bus *bus, const struct mdm_stream_cfg *cfg);
 
@@ -359,7 +360,8 @@ void mdm_bus_kv_destroy(struct mdm_bus_kv *kv); /* NULL-safe; the bucket stays *
 /* Open bucket `bucket` with `replicas` (1..5) replicas: create it when absent
  * (history 1, file storage), or scale an existing bucket whose stream has
  * another replica count (only that field changes; returns once every replica
- * is current, at most 4 x api_timeout_ms), then read the count back.
+ * is current, or with a warning after 4 x api_timeout_ms), then read the count
+ * back.
  * Returns MDM_BUS_CREATED / UPDATED / UNCHANGED and *out, or -EINVAL (bad
  * arguments, or the server refused, e.g. replicas > 1 without a cluster),
  * -EPROTO (the server did not apply the count), -ENOTSUP, -ETIMEDOUT.
@@ -378,7 +380,11 @@ int mdm_bus_kv_get(struct mdm_bus_kv *kv, const char *key, struct mdm_bus_kv_ent
 int mdm_bus_kv_delete(struct mdm_bus_kv *kv, const char *key);
 
 /* Watch keys matching `keys` (wildcards allowed): first the current value of
- * each key, then an end-of-initial-values marker, then every change. */
+ * each key, then an end-of-initial-values marker, then every change. The
+ * marker comes only after the newest revision the stream's leader held for
+ * those keys when the watch started: on a cluster nats.c's watch may read a
+ * replica that is still catching up, and is then restarted (values already
+ * delivered come again). */
 int mdm_bus_kv_watch(struct mdm_bus_kv *kv, const char *keys, struct mdm_bus_kv_watch **out);
 
 /* Next watch event. Returns 0 with *out set (free with mdm_bus_kv_entry_free),

@@ -17,7 +17,9 @@ MDM_BIN="$MDM_BIN" "$MDM_SRC_DIR/perf/bench" --quick --out "$OUT" > "$MDM_T_TMP/
 	fail "perf/bench --quick exit $?: $(tail -5 "$MDM_T_TMP/bench.err")"
 took=$((SECONDS - start))
 [ "$(tail -1 "$MDM_T_TMP/bench.out")" = "$OUT" ] || fail "perf/bench did not print its results path last: $(tail -1 "$MDM_T_TMP/bench.out")"
-[ "$took" -lt 60 ] || fail "--quick took $took s, want < 60"
+# the < 60 s target is reported, not asserted: tests never time (a loaded CI
+# machine runs everything slower)
+[ "$took" -lt 60 ] || echo "# --quick took $took s (target < 60 s on an idle 2-core machine)"
 R="$OUT/results.json"
 jq -e . "$R" > /dev/null || fail "results.json is not JSON"
 pass "perf/bench --quick finished in $took s, results in \$OUT, path printed last"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on a 3-node JetStream cluster (scripts/cluster, R3
 # streams and KV) while the node leading stream MD is killed (-9) mid-run and
-# restarted later: live multicast at a fixed rate over a veth pair -> the
+# restarted after it: live multicast at a fixed rate over a veth pair -> the
 # collector (net_af_packet) -> the cluster -> two mdmesh-processor processes
 # sharing the durable consumer -> one SQLite store. Checks: every feed
 # sequence is in the stream exactly once, every event has exactly one row,
@@ -17,35 +17,19 @@ RATE=2000      # events/s on the wire
 SECS=15        # of sending: RATE x SECS events
 N=$((RATE * SECS))
 
-RX=mdmclrx$$
-TX=mdmcltx$$
-if ! ip netns add "$RX" 2>/dev/null; then
-	skip "cannot create network namespaces here (needs root / CAP_SYS_ADMIN)"
-fi
-ip netns add "$TX"
+veth_pair
 IN_RX=(ip netns exec "$RX")
 CL=("${IN_RX[@]}" "$CLUSTER" --dir "$MDM_T_TMP/cluster")
-# Stop what runs in the namespace (the cluster by the PIDs it recorded) before
-# deleting it: a deleted namespace does not stop its processes.
-cleanup_all() {
+# The nodes are not this shell's children: stop them through scripts/cluster
+# (by the PIDs it recorded, waiting for them to exit) before lib.sh's cleanup
+# deletes the namespaces (a deleted namespace does not stop its processes).
+cluster_cleanup() {
 	local rc=$?
-	set +e
-	"${CL[@]}" stop >/dev/null 2>&1
-	for pid in "${MDM_T_PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-	ip netns del "$RX" 2>/dev/null
-	ip netns del "$TX" 2>/dev/null
+	"${CL[@]}" stop >/dev/null 2>&1 || true
 	(exit $rc)
 	mdm_t_cleanup
 }
-trap cleanup_all EXIT
-ip link add vrx netns "$RX" type veth peer name vtx netns "$TX"
-for ns in "$RX" "$TX"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip -n "$ns" link set lo up
-done
-ip -n "$TX" addr add 10.78.0.1/24 dev vtx
-ip -n "$TX" link set vtx up
-ip -n "$RX" link set vrx up
+trap cluster_cleanup EXIT
 
 # 1. The cluster: the shipped layout (a fresh namespace has its ports free),
 #    configs written from the same template as configs/cluster/nN.conf.
@@ -111,10 +95,10 @@ done
 grep -q "kv refdata: updating, replicas (wanted 3, server has 1)" pa.log || fail "pa did not scale KV_refdata: $(grep -i refdata pa.log)"
 pass "streams MD, AUDIT, ALERTS, DLQ, DERIVED and KV_refdata (loaded with 1 replica, scaled) on each node"
 
-# 3. Traffic at a fixed rate; kill -9 the MD leader a third of the way in,
-#    restart it two thirds in.
+# 3. Traffic at a fixed rate; kill -9 the MD leader a third of the way in
+#    (restarted after the run, below).
 ip netns exec "$TX" "$MDM_BIN/mdmesh-loadgen" send --rate "$RATE" --duration "$SECS" --symbols 200 --seed 41 \
-	--dst 233.54.12.111:26477 --iface-addr 10.78.0.1 --ttl 1 2> send.log &
+	--dst 233.54.12.111:26477 --iface-addr 10.77.0.1 --ttl 1 2> send.log &
 sender=$!
 MDM_T_PIDS+=("$sender")
 sleep $((SECS / 3))
@@ -126,15 +110,13 @@ stored_before=$(awk -v l="$LEADER" '$1 == l && $2 == "MD" { print $3 }' before.t
 rows_before=$(sqlite3 "$DB" "select count(*) from events")
 leads=$("${CL[@]}" consumers | awk -v l="$LEADER" '$3 == l { printf "%s%s.%s", (n++ ? ", " : ""), $1, $2 }')
 "${CL[@]}" kill "${LEADER#n}" 2>>cluster.log
+killed_at=$SECONDS
 [ "$stored_before" -gt 0 ] && [ "$stored_before" -lt "$N" ] || fail "kill not mid-run: MD held $stored_before of $N"
 [ "$rows_before" -gt 0 ] && [ "$rows_before" -lt "$N" ] || fail "kill not mid-run: $rows_before of $N rows stored"
-NEW=$("${CL[@]}" leader MD) || fail "no new MD leader within 10 s after the kill"
+NEW=$("${CL[@]}" leader MD 30) || fail "no new MD leader within 30 s after the kill"
 [ "$NEW" != "$LEADER" ] || fail "the killed node is still the leader"
 pass "killed $LEADER (leader of MD${leads:+ and consumer(s) $leads}) at $stored_before of $N events, $rows_before rows; new MD leader $NEW"
 
-sleep $((SECS / 3))
-"${CL[@]}" restart "${LEADER#n}" 2>>cluster.log || fail "restart of $LEADER: $(tail -3 cluster.log)"
-MDM_T_PIDS+=("$(cat "$MDM_T_TMP/cluster/$LEADER.pid")")
 wait "$sender" || fail "sender exit $?: $(tail -3 send.log)"
 grep -q "^mdmesh-loadgen send: done: $N events" send.log || fail "sender: $(tail -1 send.log)"
 
@@ -149,6 +131,16 @@ until "${CL[@]}" consumers | awk '$1 == "MD" && $2 == "processor" && $4 == 0 && 
 	[ $SECONDS -lt $deadline ] || fail "consumer still has pending or unacked messages: $("${CL[@]}" consumers)"
 	sleep 0.5
 done
+# The killed node comes back once the run has drained, with an empty store
+# (--fresh): it copies two thirds of the run back from the others. Restarted
+# on the store that lived through kill -9, nats-server 2.9.10 left the
+# replica diverged in 6 of 27 runs (e.g. MD 29,993 messages with last
+# sequence 29,993 against 30,000: the writes it still held in memory were
+# lost, later writes got shifted sequences) and nothing repaired it: no later
+# write, no second restart. See README, Cluster.
+"${CL[@]}" restart "${LEADER#n}" --fresh 2>>cluster.log || fail "restart of $LEADER: $(tail -3 cluster.log)"
+MDM_T_PIDS+=("$(cat "$MDM_T_TMP/cluster/$LEADER.pid")")
+back="$((SECONDS - killed_at)) s after the kill"
 # The processors' reference data watch outlived the failover: a new
 # instrument loaded now reaches both.
 printf 'symbol,sector,currency,exchange,name,lot_size\nZCLUS,Utilities,USD,XNAS,After the failover,100\n' > new.csv
@@ -215,20 +207,21 @@ done
 [ "$committed" -ge "$N" ] || fail "audit: $committed events committed, fewer than the $N rows"
 pass "both processors worked: pa committed ${did[pa]}, pb ${did[pb]}; $((committed - N)) redelivered, absorbed by the idempotent store"
 
-# 5. The restarted node caught up: its replica of every stream matches the
-#    leader's, and the leader reports it current.
+# 5. The restarted node caught up: its replica of every stream holds what the
+#    leader holds (messages, last sequence) and the leader reports it current.
 deadline=$((SECONDS + 30))
 while :; do
 	"${CL[@]}" streams > after.txt
 	behind=$(awk -F'\t' -v k="$LEADER" '
 		{ msgs[$1, $2] = $3; last[$1, $2] = $4; if ($5 == $1) { lead[$2] = $1; rep[$2] = $6 } }
 		END { for (s in lead) { l = lead[s]
-			if (msgs[k, s] != msgs[l, s] || last[k, s] != last[l, s] || index(rep[s], k ":current") == 0) print s } }' after.txt)
+			if (l != k && (msgs[k, s] != msgs[l, s] || last[k, s] != last[l, s] ||
+				       index(rep[s], k ":current") == 0)) print s } }' after.txt)
 	[ -z "$behind" ] && break
 	[ $SECONDS -lt $deadline ] || fail "$LEADER did not catch up on: $behind ($(cat after.txt))"
 	sleep 0.5
 done
 md_k=$(awk -F'\t' -v k="$LEADER" '$1 == k && $2 == "MD" { print $3 }' after.txt)
 [ "$md_k" = "$N" ] || fail "$LEADER holds $md_k MD messages, want $N"
-pass "$LEADER restarted and caught up: MD $md_k messages (had $stored_before when killed), every stream current"
+pass "$LEADER restarted with an empty store ($back) and copied every stream back: MD $md_k messages, each replica current"
 summary

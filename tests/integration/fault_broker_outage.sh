@@ -73,7 +73,19 @@ grep -q "^  sequence   next $((N + 1)), 0 duplicates dropped, 0 gaps" col2.log |
 read -r stored dup dropped < <(echo "$line" | sed -n 's/.*stored \([0-9]*\) + duplicate \([0-9]*\) + dropped(ring full) \([0-9]*\).*/\1 \2 \3/p')
 [ "$dropped" -gt $((RATE * OUTAGE / 2)) ] || fail "a ${OUTAGE} s outage with a 16384-event ring dropped only $dropped"
 [ $((stored + dup + dropped)) = "$N" ] || fail "stored $stored + duplicate $dup + dropped $dropped != $N"
-grep -q "^    dropped  (older ranges not kept" col2.log && fail "drop ranges overflowed the tables"
+if grep -q "^    dropped  (older ranges not kept" col2.log; then
+	# On a starved machine the RX core also drops (newest first) in many short
+	# runs, more than the range tables keep: then the counts are checked
+	# exactly (none doubled, stream + dropped = sent), the ranges cannot be.
+	res=$(in_rx "$SEQCHECK" stream "$NATS_URL" --session "$RUN" --expect "1-$N" --missing-ok) || fail "stream: $res"
+	echo "$res" | grep -q " 0 doubled, " || fail "stream: $res"
+	missing=$(echo "$res" | sed -n 's/.* \([0-9]*\) missing in .*/\1/p')
+	[ "$missing" = "$dropped" ] || fail "the stream lacks $missing events, the collector dropped $dropped"
+	pass "drop policy, ring 16384, ${OUTAGE} s outage: $N sent = stored $stored + duplicate $dup + dropped $dropped (more ranges than the tables keep: counts checked)"
+	pass "stream MD: $(echo "$res" | sed 's/^seqcheck: //'); missing $missing = dropped"
+	summary
+	exit 0
+fi
 grep "^    dropped  " col2.log | awk '{ print $2 }' >dropped.txt
 [ -s dropped.txt ] || fail "no dropped ranges in the summary"
 jq -r '.collector.dropped_ranges[] | "\(.[0])-\(.[1])"' stats2.json | cmp -s - dropped.txt ||
