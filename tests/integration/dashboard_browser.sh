@@ -75,7 +75,11 @@ for k in collector processor; do
 	[ "$(attr $k throughput-points)" -gt 0 ] || fail "$k panel: no throughput points"
 	[ "$(attr $k gauge-points)" -gt 0 ] || fail "$k panel: no ring/lag points"
 done
-[ "$(attr collector throughput-max)" -gt 0 ] || fail "collector throughput chart is all zero"
+# (an idle machine can replay the whole capture before the browser's first
+# polls: then the collector's chart is rightly flat, and the processor's,
+# which consumes behind it, must show the load)
+[ "$(attr collector throughput-max)" -gt 0 ] || [ "$(attr processor throughput-max)" -gt 0 ] ||
+	fail "both throughput charts are all zero"
 [ "$(attr collector latency-points)" -gt 0 ] || fail "collector latency charts are empty"
 pass "collector panel: $(attr collector polls) polls, $(attr collector throughput-points) throughput points (max $(attr collector throughput-max) events/s), $(attr collector latency-points) latency points; processor panel: $(attr processor polls) polls over CORS"
 
