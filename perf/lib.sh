@@ -7,9 +7,18 @@ PIDS=()
 NETNS=()
 NS_EXEC=()   # prefix that runs a command in the receive namespace (empty = here)
 TCK=$(getconf CLK_TCK)
+# shellcheck source=../scripts/lib/nats.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/nats.sh"
+MDM_ROOT=${MDM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)} mdm_nats_resolve
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 log() { echo "==> $*" >&2; }
+
+# nats_need: die unless MDM_NATS_SERVER runs; log which one this run uses.
+nats_need() {
+	"$MDM_NATS_SERVER" --version >/dev/null 2>&1 || die "cannot run nats-server '$MDM_NATS_SERVER' (scripts/lib/deps.sh installs one; MDM_NATS_SERVER picks another)"
+	log "nats-server $(mdm_nats_server_version) ($MDM_NATS_SERVER)"
+}
 
 # perf_stop_all: stop what was started (by PID) and delete the namespaces made
 perf_stop_all() {
@@ -67,7 +76,7 @@ nats_start() {
 	NATS_URL="nats://127.0.0.1:$p"
 	NATS_MON="http://127.0.0.1:$m"
 	rm -rf "$W/js"
-	${NS_EXEC[@]+"${NS_EXEC[@]}"} nats-server -a 127.0.0.1 -p "$p" -m "$m" -js -sd "$W/js" > "$W/nats-$1.log" 2>&1 &
+	${NS_EXEC[@]+"${NS_EXEC[@]}"} "$MDM_NATS_SERVER" -a 127.0.0.1 -p "$p" -m "$m" -js -sd "$W/js" > "$W/nats-$1.log" 2>&1 &
 	NATS_PID=$!
 	PIDS+=("$NATS_PID")
 	for _ in $(seq 1 200); do

@@ -1,4 +1,4 @@
-# Sourced by scripts/test and scripts/demo: installs the Debian packages mdmesh
+# Sourced by scripts/test, scripts/demo and perf/bench: installs the Debian packages mdmesh
 # needs, only those missing, and says what it does. Idempotent.
 
 MDM_PKGS_BUILD="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnats-dev
@@ -58,4 +58,56 @@ mdm_build() {
 		echo "build failed: full log in $dir/build.log" >&2
 		return 1
 	fi
+}
+
+# shellcheck source=nats.sh
+. "$(dirname "${BASH_SOURCE[0]}")/nats.sh"
+
+# mdm_go: the Go toolchain (PATH, then /usr/local/go), or nothing.
+mdm_go() {
+	command -v go 2>/dev/null || { [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go; } || true
+}
+
+# mdm_install_nats_tool NAME MODULE VERSION CURRENT: go install MODULE@VERSION
+# into .tools/bin unless .tools/bin/NAME already reports VERSION (CURRENT).
+mdm_install_nats_tool() {
+	local name=$1 mod=$2 ver=$3 have=$4 go log
+	if [ "v$have" = "$ver" ]; then
+		echo "==> $name: $ver present in .tools/bin"
+		return 0
+	fi
+	go=$(mdm_go)
+	if [ -z "$go" ]; then
+		echo "==> $name: no Go toolchain (neither go on PATH nor /usr/local/go): not installing $ver; falling back to what PATH has"
+		return 1
+	fi
+	echo "==> $name: installing $mod@$ver into .tools/bin (had: ${have:-none})"
+	mkdir -p "$MDM_ROOT/.tools/bin"
+	log="$MDM_ROOT/.tools/go-install-$name.log"
+	# GOFLAGS/GOTOOLCHAIN from the caller's environment would change what
+	# gets built; the pinned module needs neither.
+	if ! GOBIN="$MDM_ROOT/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local timeout 900 \
+		"$go" install "$mod@$ver" >"$log" 2>&1; then
+		echo "==> $name: go install $mod@$ver failed ($(grep -v '^go: downloading' "$log" | tail -1)); falling back to what PATH has"
+		return 1
+	fi
+	echo "==> $name: installed $("$MDM_ROOT/.tools/bin/$name" --version 2>&1 | head -1)"
+}
+
+# mdm_install_nats_tools: the pinned nats-server and nats CLI into .tools/bin
+# (only when missing or at another version), then resolve MDM_NATS_SERVER /
+# MDM_NATS_CLI. Never fails: without Go or the module proxy, Debian's
+# nats-server stays in use and the tests that need the CLI report skipped.
+mdm_install_nats_tools() {
+	local have
+	have=""
+	[ -x "$MDM_ROOT/.tools/bin/nats-server" ] && have=$(mdm_nats_server_version "$MDM_ROOT/.tools/bin/nats-server")
+	mdm_install_nats_tool nats-server github.com/nats-io/nats-server/v2 "$MDM_NATS_SERVER_VERSION" "$have" || true
+	have=""
+	[ -x "$MDM_ROOT/.tools/bin/nats" ] && have=$(mdm_nats_cli_version "$MDM_ROOT/.tools/bin/nats")
+	mdm_install_nats_tool nats github.com/nats-io/natscli/nats "$MDM_NATS_CLI_VERSION" "$have" || true
+	mdm_nats_resolve
+	local cli="none (tests that need it will be skipped)"
+	[ -n "$MDM_NATS_CLI" ] && cli="$(mdm_nats_cli_version) ($MDM_NATS_CLI)"
+	echo "==> nats: server $(mdm_nats_server_version) ($MDM_NATS_SERVER); CLI $cli"
 }

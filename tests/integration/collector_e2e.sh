@@ -94,7 +94,7 @@ http_get "$HTTP_PORT" /stats.json | jq -e '.collector.account.events > 0' >/dev/
 pass "/metrics (packets, malformed by reason, stage latency), /stats.json, /healthz served while running"
 kill -9 "$NATS_PID"; wait "$NATS_PID" 2>/dev/null || true
 sleep 1
-nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" >>"$MDM_T_TMP/nats.log" 2>&1 &
+"$MDM_NATS_SERVER" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" >>"$MDM_T_TMP/nats.log" 2>&1 &
 NATS_PID=$!
 MDM_T_PIDS+=("$NATS_PID")
 wait_port "$NATS_PORT" 10 || fail "nats-server did not restart"

@@ -6,6 +6,10 @@ MDM_T_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 MDM_T_PIDS=()
 MDM_T_NETNS=() # network namespaces this test made (veth_pair), deleted at exit
 MDM_T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdm-${MDM_T_NAME}.XXXXXX")
+# The nats-server and nats CLI every test uses (MDM_NATS_SERVER / MDM_NATS_CLI).
+# shellcheck source=../../scripts/lib/nats.sh
+. "${MDM_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/scripts/lib/nats.sh"
+mdm_nats_resolve
 
 pass() { MDM_T_PASS=$((MDM_T_PASS + 1)); echo "ok $MDM_T_PASS - $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -73,7 +77,8 @@ veth_pair() {
 ns_nats_start() {
 	local log="$MDM_T_TMP/${1:-js}.log" ready
 	ready=$(grep -c "Server is ready" "$log" 2>/dev/null || true)
-	ip netns exec "$RX" nats-server -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/${1:-js}" >>"$log" 2>&1 &
+	need_nats_server
+	ip netns exec "$RX" "$MDM_NATS_SERVER" -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/${1:-js}" >>"$log" 2>&1 &
 	NATS_PID=$!
 	MDM_T_PIDS+=("$NATS_PID")
 	NATS_URL=nats://127.0.0.1:4222
@@ -104,13 +109,34 @@ wait_port() {
 	return 1
 }
 
+# need_nats_server: fail unless MDM_NATS_SERVER runs; log its version once.
+need_nats_server() {
+	[ -n "${MDM_T_NATS_LOGGED:-}" ] && return 0
+	"$MDM_NATS_SERVER" --version >/dev/null 2>&1 ||
+		fail "cannot run nats-server '$MDM_NATS_SERVER' (scripts/test installs it; MDM_NATS_SERVER picks another)"
+	mdm_nats_log_version "$MDM_T_NAME"
+	# the compat lane names the server it means: never pass on another one
+	case "$(mdm_nats_server_version)" in
+	"${MDM_NATS_EXPECT:-}"*) ;;
+	*) fail "nats-server '$MDM_NATS_SERVER' is $(mdm_nats_server_version), this lane needs ${MDM_NATS_EXPECT}x" ;;
+	esac
+	MDM_T_NATS_LOGGED=1
+}
+
+# need_nats_cli: skip the test unless the nats CLI is there (MDM_NATS_CLI).
+need_nats_cli() {
+	[ -n "${MDM_NATS_CLI:-}" ] && "$MDM_NATS_CLI" --version >/dev/null 2>&1 ||
+		skip "no nats CLI (scripts/test installs natscli $MDM_NATS_CLI_VERSION into .tools/bin with Go; MDM_NATS_CLI picks another)"
+	echo "$MDM_T_NAME: nats CLI $(mdm_nats_cli_version) ($MDM_NATS_CLI)" >&2
+}
+
 # start_nats: a JetStream nats-server on a free loopback port with its own
 # store; sets NATS_PORT, NATS_URL, NATS_PID.
 start_nats() {
-	command -v nats-server >/dev/null || fail "nats-server is not installed (scripts/test installs it)"
+	need_nats_server
 	NATS_PORT=$(free_port)
 	mkdir -p "$MDM_T_TMP/js"
-	nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" ${NATS_EXTRA_ARGS:-} \
+	"$MDM_NATS_SERVER" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" ${NATS_EXTRA_ARGS:-} \
 		>"$MDM_T_TMP/nats.log" 2>&1 &
 	NATS_PID=$!
 	MDM_T_PIDS+=("$NATS_PID")

@@ -35,8 +35,8 @@ sec_certs() {
 sec_start_nats() {
 	local conf=$1
 	shift
-	command -v nats-server >/dev/null || fail "nats-server is not installed (scripts/test installs it)"
-	(cd "$MDM_T_TMP" && exec nats-server -c "$conf" "$@") >>"$MDM_T_TMP/nats.log" 2>&1 &
+	need_nats_server
+	(cd "$MDM_T_TMP" && exec "$MDM_NATS_SERVER" -c "$conf" "$@") >>"$MDM_T_TMP/nats.log" 2>&1 &
 	NATS_PID=$!
 	MDM_T_PIDS+=("$NATS_PID")
 	wait_port "$NATS_PORT" 10 || fail "nats-server did not start: $(tail -5 "$MDM_T_TMP/nats.log")"

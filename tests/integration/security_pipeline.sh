@@ -140,8 +140,15 @@ expect_refused "processor publishing md.itch.P.TEST" 'Permissions Violation for 
 expect_refused "processor writing refdata" 'Permissions Violation for Publish to "$KV.refdata.instrument.TEST"' \
 	"${processor_env[@]}" "$MD" pub --nats "$URL" '$KV.refdata.instrument.TEST' '{}'
 "${collector_env[@]}" "$MD" pub --nats "$URL" stats.collector.test ok || fail "collector may publish its stats"
-grep -q 'Publish Violation - User "collector", Subject "trade.TEST"' nats.log || fail "server log lacks the collector's refusal"
-grep -q "Publish Violation - Nkey \"$(cat processor.pub)\", Subject \"md.itch.P.TEST\"" nats.log ||
+# 2.9.10 logs `Publish Violation - User "collector", Subject "trade.TEST"`;
+# 2.10+ names the client in the line's prefix (`"$G/user:collector" -
+# Publish Violation - Subject "trade.TEST"`): the identity, the kind and the
+# subject must be on one line either way.
+violation_of() { # violation_of IDENTITY SUBJECT
+	grep 'Publish Violation' nats.log | grep -F "Subject \"$2\"" | grep -qF "$1"
+}
+violation_of collector trade.TEST || fail "server log lacks the collector's refusal: $(grep Violation nats.log | head -2)"
+violation_of "$(cat processor.pub)" md.itch.P.TEST ||
 	fail "server log lacks the processor's refusal"
 [ "$(violations)" = 5 ] || fail "$(violations) violations in the server log, want the 5 provoked: $(grep Violation nats.log)"
 n=$(admin "$MD" tail --nats "$URL" --all --stream DERIVED --idle-timeout 2 'trade.TEST' | wc -l)

@@ -6,7 +6,8 @@
 # namespaces: skipped without them.
 set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
-for t in jq sqlite3 curl nats-server; do command -v "$t" >/dev/null || fail "$t is not installed (scripts/test installs it)"; done
+need_nats_server
+for t in jq sqlite3 curl; do command -v "$t" >/dev/null || fail "$t is not installed (scripts/test installs it)"; done
 if ! ip netns add "mdmsk$$" 2>/dev/null; then skip "perf/soak needs network namespaces (root / CAP_SYS_ADMIN)"; fi
 ip netns del "mdmsk$$"
 OUT="$MDM_T_TMP/soak"

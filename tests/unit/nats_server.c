@@ -53,7 +53,41 @@ bool nts_port_accepts(int port)
 	return ok;
 }
 
-static void nts_exec(const struct nts_server *s)
+/* The nats-server to run, picked as scripts/lib/nats.sh picks it for the
+ * shell tests: MDM_NATS_SERVER, else <source>/.tools/bin/nats-server when
+ * present, else "nats-server" on PATH. Logged once with its version. */
+static const char *nts_binary(void)
+{
+	static char path[512];
+	static bool logged;
+	const char *env = getenv("MDM_NATS_SERVER"), *src = getenv("MDM_SRC_DIR");
+
+	if (env && *env)
+		snprintf(path, sizeof(path), "%s", env);
+	else if (src && snprintf(path, sizeof(path), "%s/.tools/bin/nats-server", src) < (int)sizeof(path) &&
+		 access(path, X_OK) == 0)
+		;
+	else
+		snprintf(path, sizeof(path), "nats-server");
+	if (!logged) {
+		char cmd[600], line[128] = "unknown";
+		FILE *f;
+
+		logged = true;
+		snprintf(cmd, sizeof(cmd), "'%s' --version 2>/dev/null", path);
+		f = popen(cmd, "r");
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				snprintf(line, sizeof(line), "unknown");
+			pclose(f);
+		}
+		line[strcspn(line, "\n")] = 0;
+		fprintf(stderr, "nats_server: %s (%s)\n", line, path);
+	}
+	return path;
+}
+
+static void nts_exec(const struct nts_server *s, const char *bin)
 {
 	char port[16], store[160], log[160];
 	const char *argv[16];
@@ -69,7 +103,7 @@ static void nts_exec(const struct nts_server *s)
 		dup2(fd, 1);
 		dup2(fd, 2);
 	}
-	argv[i++] = "nats-server";
+	argv[i++] = bin;
 	argv[i++] = "-a";
 	argv[i++] = "127.0.0.1";
 	argv[i++] = "-p";
@@ -86,7 +120,7 @@ static void nts_exec(const struct nts_server *s)
 		argv[i++] = s->pass;
 	}
 	argv[i] = NULL;
-	execvp(argv[0], (char *const *)argv);
+	execvp(bin, (char *const *)argv);
 	_exit(127);
 }
 
@@ -94,19 +128,20 @@ static void nts_exec(const struct nts_server *s)
 void nts_run(struct nts_server *s)
 {
 	uint64_t deadline = mdm_mono_ns() + 10 * MDM_NS_PER_S;
+	const char *bin = nts_binary();
 	int status;
 
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0)
-		nts_exec(s);
+		nts_exec(s, bin);
 	while (!nts_port_accepts(s->port)) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
 				nts_stop(s); /* nothing to keep: exec failed */
-				fail_msg("cannot run nats-server: not installed or not in PATH "
-					 "(Debian: apt install nats-server)");
+				fail_msg("cannot run nats-server '%s': not installed or not in PATH "
+					 "(scripts/test installs it; MDM_NATS_SERVER picks another)", bin);
 			}
 			fail_msg("nats-server exited with status %d before accepting on port %d (see %s/server.log)",
 				 WIFEXITED(status) ? WEXITSTATUS(status) : -1, s->port, s->dir);
