@@ -63,8 +63,13 @@ mdm_build() {
 # shellcheck source=nats.sh
 . "$(dirname "${BASH_SOURCE[0]}")/nats.sh"
 
-# mdm_go: the Go toolchain (PATH, then /usr/local/go), or nothing.
+# mdm_go: the Go toolchain (MDM_GO when set, else PATH, then /usr/local/go), or
+# nothing. MDM_GO=none behaves as a machine without Go.
 mdm_go() {
+	if [ -n "${MDM_GO:-}" ]; then
+		[ -x "$MDM_GO" ] && echo "$MDM_GO"
+		return 0
+	fi
 	command -v go 2>/dev/null || { [ -x /usr/local/go/bin/go ] && echo /usr/local/go/bin/go; } || true
 }
 
