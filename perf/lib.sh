@@ -85,16 +85,26 @@ nats_start() {
 	done
 	${NS_EXEC[@]+"${NS_EXEC[@]}"} curl -sf "$NATS_MON/healthz" >/dev/null || die "nats-server did not start: $(tail -3 "$W/nats-$1.log")"
 	# the server's own pid inside `ip netns exec`: exec replaces, so it is the same
+	NATS_CPU_TAKEN=
 	NATS_T0=$(ticks "$NATS_PID")
 	NATS_W0=$(ns_now)
 }
-# nats_stop: sets NATS_CORES (cores used since nats_start)
-nats_stop() {
+# nats_cpu: sets NATS_CORES (cores used since nats_start) now, and keeps that
+# figure through nats_stop: for work after the measured part (e.g. reading the
+# stream back) that must not count
+NATS_CPU_TAKEN=
+nats_cpu() {
 	local t1 w1
 	t1=$(ticks "$NATS_PID")
 	w1=$(ns_now)
 	NATS_CORES=$(awk -v a="$NATS_T0" -v b="$t1" -v w0="$NATS_W0" -v w1="$w1" -v tck="$TCK" \
 		'BEGIN { printf "%.3f", ((b - a) / tck) / ((w1 - w0) / 1e9) }')
+	NATS_CPU_TAKEN=1
+}
+# nats_stop: sets NATS_CORES (cores used since nats_start, unless nats_cpu took it)
+nats_stop() {
+	[ -n "$NATS_CPU_TAKEN" ] || nats_cpu
+	NATS_CPU_TAKEN=
 	kill "$NATS_PID" 2>/dev/null
 	wait "$NATS_PID" 2>/dev/null || true
 	NATS_PID=
@@ -106,17 +116,26 @@ stream_state() {
 }
 # stream_msgs NAME: messages in stream NAME
 stream_msgs() { stream_state "$1" messages; }
+# consumer_info STREAM NAME: consumer NAME of STREAM as /jsz shows it (JSON; null when absent)
+consumer_info() {
+	${NS_EXEC[@]+"${NS_EXEC[@]}"} curl -sf "$NATS_MON/jsz?consumers=true" |
+		jq -c --arg s "$1" --arg c "$2" '[.account_details[]?.stream_detail[]? | select(.name == $s) |
+		.consumer_detail[]? | select(.name == $c)] | first // null'
+}
 
 # --- the processor's SQLite store --------------------------------------------
 # audit_total DB: events the processor committed (audit records); audit_last_ns DB: last commit time
 audit_total() { sqlite3 "$1" "select coalesce(sum(total), 0) from audit"; }
 audit_last_ns() { sqlite3 "$1" "select max(commit_ts_ns) from audit"; }
 
-# stages HLOG: {stage: {count, p50_ns, ...}} from the log's intervals, merged per tag
+# stages HLOG: {stage: {count, p50_ns, ...}} from the log's intervals, merged per tag.
+# With HDR_CACHE set (a directory), each tag's decoded lines are also kept there
+# as <hlog name>|<tag>.jsonl (`mdmesh hdr decode --json --tag`), for a report.
 stages() {
-	local tag obj="{}"
+	local tag obj="{}" keep=/dev/null
 	for tag in $(grep -o '^Tag=[A-Za-z0-9_]*' "$1" | cut -d= -f2 | sort -u); do
-		obj=$("$BIN/mdmesh" hdr decode --json --tag "$tag" "$1" | jq -c --argjson o "$obj" --arg t "$tag" \
+		[ -z "${HDR_CACHE:-}" ] || keep="$HDR_CACHE/$(basename "$1" .hlog)|$tag.jsonl"
+		obj=$("$BIN/mdmesh" hdr decode --json --tag "$tag" "$1" | tee "$keep" | jq -c --argjson o "$obj" --arg t "$tag" \
 			'select(.total == true) | $o + {($t): {count, min_ns: .min, mean_ns: .mean, p50_ns: .p50, p90_ns: .p90,
 			p99_ns: .p99, p999_ns: ."p99.9", p9999_ns: ."p99.99", max_ns: .max}}')
 	done

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # perf/bench --quick as a smoke test: it runs end to end (ceiling, collector per
-# event and batch, the pipeline into SQLite, one fixed rate over veth when
-# namespaces can be made) and leaves a well-formed result: zero loss, the
-# documented keys as positive numbers, per-stage percentiles, HdrHistogram logs,
-# and a report.html carrying the data it plots. If npm/node are present,
-# hdr-histogram-js reads one of the produced logs and must find the same
-# percentiles results.json and the report show. Speed is not asserted.
+# event and batch, the pipeline into SQLite, nats bench's publisher and
+# publisher + fetch consumer, one fixed rate over veth when namespaces can be
+# made), on both nats-servers when Debian's is installed, and leaves a
+# well-formed result: zero loss, the documented keys as positive numbers, the
+# server's version, each server's results and ratios under "servers",
+# per-stage percentiles, HdrHistogram logs, and a report.html carrying the data
+# it plots. If npm/node are present, hdr-histogram-js reads one of the produced
+# logs and must find the same percentiles results.json and the report show.
+# Speed is not asserted. Without the nats CLI (MDM_NATS_CLI empty) the nats
+# bench parts cannot run: everything else is checked, then the test reports
+# skipped (77), never passed.
 set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
 command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
@@ -19,7 +24,7 @@ took=$((SECONDS - start))
 [ "$(tail -1 "$MDM_T_TMP/bench.out")" = "$OUT" ] || fail "perf/bench did not print its results path last: $(tail -1 "$MDM_T_TMP/bench.out")"
 # the < 60 s target is reported, not asserted: tests never time (a loaded CI
 # machine runs everything slower)
-[ "$took" -lt 60 ] || echo "# --quick took $took s (target < 60 s on an idle 2-core machine)"
+[ "$took" -lt 60 ] || echo "# --quick took $took s (target < 60 s on an idle 2-core machine, both servers)"
 R="$OUT/results.json"
 jq -e . "$R" > /dev/null || fail "results.json is not JSON"
 pass "perf/bench --quick finished in $took s, results in \$OUT, path printed last"
@@ -31,6 +36,79 @@ for k in ceiling_eps collector_eps pipeline_eps pipeline_ratio batch_eps pipelin
 done
 jq -e '(.pipeline_ratio - .pipeline_eps / .ceiling_eps | fabs) < 0.001' "$R" > /dev/null || fail "pipeline_ratio is not pipeline_eps / ceiling_eps"
 pass "lost 0 in every run; ceiling/collector/pipeline/batch eps, ratio and cores are positive numbers"
+
+# the server(s): the current one's version at the top, each server's own results under "servers"
+want=$(mdm_nats_server_version)
+[ "$(jq -r .nats_server_version "$R")" = "$want" ] ||
+	fail "nats_server_version = $(jq .nats_server_version "$R"), the current server ($MDM_NATS_SERVER) is $want"
+[ "$(jq -r .servers.current.nats_server_version "$R")" = "$want" ] || fail "servers.current: $(jq -c '.servers | keys' "$R")"
+deb=$MDM_NATS_SERVER_DEBIAN
+keys='["current"]'
+if "$deb" --version >/dev/null 2>&1 && [ "$(mdm_nats_server_version "$deb")" != "$want" ]; then
+	keys='["current", "debian"]'
+	[ "$(jq -r .servers.debian.nats_server_version "$R")" = "$(mdm_nats_server_version "$deb")" ] ||
+		fail "servers.debian.nats_server_version = $(jq .servers.debian.nats_server_version "$R"), $deb is $(mdm_nats_server_version "$deb")"
+	# --quick runs the fixed rates on the first server only, and says so
+	if ! jq -e '.fixed_rates.skipped' "$R" > /dev/null; then
+		jq -e '.servers.debian.fixed_rates.skipped | type == "string"' "$R" > /dev/null ||
+			fail "servers.debian.fixed_rates: $(jq -c .servers.debian.fixed_rates "$R")"
+	fi
+	servers="current $want and debian $(mdm_nats_server_version "$deb")"
+else
+	jq -e '.servers_note | type == "string" and length > 0' "$R" > /dev/null ||
+		fail "one server ran, and results.json does not say why (servers_note)"
+	servers="current $want only: $(jq -r .servers_note "$R")"
+fi
+[ "$(jq -c '.servers | keys' "$R")" = "$(jq -c 'sort' <<< "$keys")" ] || fail "servers: $(jq -c '.servers | keys' "$R"), want $keys"
+for k in $(jq -r '.[]' <<< "$keys"); do
+	for f in ceiling_eps collector_eps batch_eps pipeline_eps pipeline_batch_eps; do
+		jq -e --arg k "$k" --arg f "$f" '.servers[$k][$f] | type == "number" and . > 0' "$R" > /dev/null ||
+			fail "servers.$k.$f = $(jq --arg k "$k" --arg f "$f" '.servers[$k][$f]' "$R")"
+	done
+	jq -e --arg k "$k" '.servers[$k] | .lost == 0 and ([.runs[].lost] | length >= 5 and all(. == 0))' "$R" > /dev/null ||
+		fail "servers.$k loss: $(jq -c --arg k "$k" '.servers[$k].runs | map_values(.lost)' "$R")"
+	# every collector/pipeline row: its ratio to the same server's ceiling
+	jq -e --arg k "$k" '.servers[$k] as $s | ["collector", "collector_batch", "pipeline", "pipeline_batch"] |
+		all(. as $r | $s.ratios[$r] | .eps == $s.runs[$r].eps and (.to_ceiling - .eps / $s.ceiling_eps | fabs) < 0.001)' "$R" > /dev/null ||
+		fail "servers.$k.ratios (to_ceiling): $(jq -c --arg k "$k" '.servers[$k].ratios' "$R")"
+done
+jq -e '. as $t | .servers.current as $c | ["ceiling_eps", "collector_eps", "batch_eps", "pipeline_eps", "pipeline_batch_eps",
+	"natsbench_pub_eps", "natsbench_pubsub_eps", "fixed_rates", "ratios", "runs"] | all($t[.] == $c[.])' "$R" > /dev/null ||
+	fail "the top-level results are not the current server's"
+pass "nats_server_version $want; servers: $servers, each with positive eps, zero loss, ratios to its ceiling"
+
+# nats bench: needs the nats CLI
+n=$(jq .messages "$R")
+nb_skip=
+if jq -e '.natsbench.skipped' "$R" > /dev/null; then
+	[ -z "$MDM_NATS_CLI" ] || fail "the nats CLI is $MDM_NATS_CLI, yet perf/bench skipped nats bench: $(jq -r .natsbench.skipped "$R")"
+	nb_skip="no nats CLI (MDM_NATS_CLI empty): natsbench_pub_eps / natsbench_pubsub_eps not measured ($(jq -r .natsbench.skipped "$R"))"
+	echo "# $nb_skip"
+else
+	for k in $(jq -r '.[]' <<< "$keys"); do
+		for f in natsbench_pub_eps natsbench_pubsub_eps; do
+			jq -e --arg k "$k" --arg f "$f" '.servers[$k][$f] | type == "number" and . > 0' "$R" > /dev/null ||
+				fail "servers.$k.$f = $(jq --arg k "$k" --arg f "$f" '.servers[$k][$f]' "$R")"
+		done
+		jq -e --arg k "$k" '.servers[$k] as $s | ["collector", "collector_batch", "pipeline", "pipeline_batch"] |
+			all(. as $r | $s.ratios[$r] | (.to_natsbench_pub - .eps / $s.natsbench_pub_eps | fabs) < 0.001)' "$R" > /dev/null ||
+			fail "servers.$k.ratios (to_natsbench_pub): $(jq -c --arg k "$k" '.servers[$k].ratios' "$R")"
+		jq -e --arg k "$k" --argjson n "$n" '.servers[$k].runs | .natsbench_pub.stream_msgs == $n and
+			.natsbench_pubsub.stream_msgs == $n and .natsbench_pubsub.consumer.delivered == $n' "$R" > /dev/null ||
+			fail "servers.$k nats bench runs: $(jq -c --arg k "$k" '.servers[$k].runs | {natsbench_pub, natsbench_pubsub}' "$R")"
+	done
+	for k in natsbench_pub_eps natsbench_pubsub_eps; do
+		jq -e --arg k "$k" '.[$k] | type == "number" and . > 0' "$R" > /dev/null || fail "results.json .$k = $(jq ".$k" "$R")"
+	done
+	jq -e '.natsbench | .message_bytes > 0 and .subjects > 0 and .message_bytes <= 2 * .event_bytes_mean' "$R" > /dev/null ||
+		fail "natsbench parameters: $(jq -c .natsbench "$R")"
+	jq -e '.natsbench_unmatched | type == "array" and length > 0 and all(type == "string")' "$R" > /dev/null ||
+		fail "natsbench_unmatched: $(jq -c .natsbench_unmatched "$R")"
+	for c in natsbench_pub.csv natsbench_pubsub.pub.csv natsbench_pubsub.fetch.csv; do
+		head -1 "$OUT/$c" | grep -q '^#RunID,ClientID,MsgCount,MsgBytes,MsgsPerSec' || fail "$c is not nats bench's CSV"
+	done
+	pass "nats bench ($(jq -r .natsbench.message_bytes "$R") B, $(jq -r .natsbench.subjects "$R") subjects): natsbench_pub_eps $(jq .natsbench_pub_eps "$R"), natsbench_pubsub_eps $(jq .natsbench_pubsub_eps "$R") > 0 on every server; ratios to it; what it could not match listed"
+fi
 
 # every stage of every run that logs latency: percentiles in order, counts right
 need='["collector", "collector_batch", "pipeline", "pipeline_batch"]'
@@ -76,13 +154,19 @@ jq -e '."collector|wire_to_ack" | length >= 2' "$MDM_T_TMP/hdr.json" > /dev/null
 emb=$(jq -c '."collector|wire_to_ack"[] | select(.total) | [.p50, .p99, ."p99.9", .max]' "$MDM_T_TMP/hdr.json")
 res=$(jq -c '.latency.collector.wire_to_ack | [.p50_ns, .p99_ns, .p999_ns, .max_ns]' "$R")
 [ "$emb" = "$res" ] || fail "report shows $emb for collector wire_to_ack, results.json $res"
-pass "report.html: self-contained, embeds results.json and the decoded logs (same percentiles)"
+grep -q '<div id="servers">' "$H" || fail "report.html has no servers table"
+pass "report.html: self-contained, embeds results.json and the decoded logs (same percentiles), servers side by side"
 
 # hdr-histogram-js reads collector.hlog: the same percentiles as results.json
-if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
-	echo "# npm/node absent: hdr-histogram-js check not run"
+# the end: skipped (77) when the nats bench part could not run, else the summary
+finish() {
+	[ -z "$nb_skip" ] || skip "$nb_skip (the other $MDM_T_PASS checks passed)"
 	summary
 	exit 0
+}
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+	echo "# npm/node absent: hdr-histogram-js check not run"
+	finish
 fi
 NODE_DIR="$MDM_BUILD_DIR/node"
 if [ ! -f "$NODE_DIR/node_modules/hdr-histogram-js/package.json" ]; then
@@ -104,4 +188,4 @@ console.log(JSON.stringify([tot.totalCount, tot.getValueAtPercentile(50), tot.ge
 	[ "$js" = "$want" ] || fail "$st: hdr-histogram-js [count,p50,p99,p99.9] $js, results.json $want"
 done
 pass "hdr-histogram-js 3.0.1 reads collector.hlog: count, p50, p99, p99.9 equal results.json (wire_to_ack, publish_to_ack)"
-summary
+finish
