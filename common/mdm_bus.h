@@ -1,4 +1,6 @@
 /* mdm_bus: the one place mdmesh talks to NATS (nats.c 3.4.1, nats-server 2.9.10).
+ * Implemented by common/mdm_bus_*.c, one concept each (conn, err, pub, sub,
+ * jsm, pull, msg, kv) around mdm_bus_private.h.
  * Connection, JetStream streams and pull consumers (create or update, then
  * read back), async publish with exactly-once ack accounting, fetch with
  * ack/nak/term, core publish/subscribe, direct message get and KV buckets.
@@ -226,6 +228,19 @@ struct mdm_bus_counters {
 
 void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *out);
 
+/* ---- synchronous JetStream publish ------------------------------------ */
+
+/* Publish `data` to `subject` on JetStream and wait (api_timeout_ms) for the
+ * stream's ack, for records that must be stored before the caller goes on
+ * (a dead letter before the original is acked). Headers: Nats-Msg-Id: msg_id
+ * (NULL: none) and Content-Type (NULL: none).
+ * Returns 0 (stored; *stream_seq set if not NULL), 1 (duplicate: the stream
+ * already holds msg_id, at *stream_seq), or -EINVAL, -EMSGSIZE, -ENOTCONN,
+ * -ETIMEDOUT, -EHOSTUNREACH (no stream stores `subject`), -ENOSPC (stream
+ * full), -EIO. Thread-safe. Blocking. */
+int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
+		       const void *data, size_t len, uint64_t *stream_seq);
+
 /* ---- core NATS -------------------------------------------------------- */
 
 /* Core publish (no JetStream, no ack), e.g. stats.<component>.<instance>.
@@ -257,7 +272,7 @@ int mdm_bus_subscribe(struct mdm_bus *bus, const char *subject, mdm_bus_msg_fn f
  * subscription's durable consumer stays on the server. NULL-safe. */
 void mdm_bus_sub_destroy(struct mdm_bus_sub *sub);
 
-/* ---- pull consumers --------------------------------------------------- */
+/* ---- consumers -------------------------------------------------------- */
 
 enum mdm_consumer_deliver {
 	MDM_CONSUMER_DELIVER_ALL = 0,
@@ -287,6 +302,36 @@ struct mdm_consumer_cfg {
  * -ETIMEDOUT, -EIO. Thread-safe. Blocking. */
 int mdm_bus_consumer_ensure(struct mdm_bus *bus, const char *stream, const char *durable,
 			    const struct mdm_consumer_cfg *cfg);
+
+/* Create durable pull consumer `durable` (explicit acks, cfg as for
+ * mdm_bus_consumer_ensure; cfg->deliver is ignored) that starts at stream
+ * sequence start_seq (> 0), or, when start_seq is 0, at the first message
+ * stored at or after start_time_ns (realtime ns). Used for replays into an
+ * empty store. Returns 0, -EEXIST (a consumer of that name exists: delete it
+ * first), -EINVAL, -ENOENT (no stream), -ENOTSUP, -ETIMEDOUT, -EIO.
+ * Thread-safe. Blocking. */
+int mdm_bus_consumer_create_at(struct mdm_bus *bus, const char *stream, const char *durable,
+			       const struct mdm_consumer_cfg *cfg, uint64_t start_seq, int64_t start_time_ns);
+
+/* Delete consumer `durable` of `stream`. 0, -ENOENT (absent), -ETIMEDOUT,
+ * -EIO. Thread-safe. Blocking. */
+int mdm_bus_consumer_delete(struct mdm_bus *bus, const char *stream, const char *durable);
+
+struct mdm_bus_consumer_info {
+	uint64_t num_pending;          /* messages not yet delivered (the consumer's lag) */
+	uint64_t num_ack_pending;      /* delivered, awaiting ack */
+	uint64_t num_redelivered;
+	uint64_t num_waiting;          /* pull requests waiting */
+	uint64_t delivered_stream_seq; /* last stream sequence delivered */
+	uint64_t ack_floor_stream_seq; /* every message up to here is acked */
+};
+
+/* State of durable `durable` on `stream`. -ENOENT if absent, -ENOTSUP,
+ * -ETIMEDOUT, -EIO. Thread-safe. Blocking. */
+int mdm_bus_consumer_info(struct mdm_bus *bus, const char *stream, const char *durable,
+			  struct mdm_bus_consumer_info *info);
+
+/* ---- pull consumption ------------------------------------------------- */
 
 /* Bind a pull subscription to an existing durable consumer.
  * Returns 0 and *out, -ENOENT (no such stream/consumer), -EINVAL, -ENOTSUP,
@@ -407,47 +452,5 @@ size_t mdm_bus_kv_entry_len(struct mdm_bus_kv_entry *e);
 uint64_t mdm_bus_kv_entry_revision(struct mdm_bus_kv_entry *e);
 enum mdm_bus_kv_op mdm_bus_kv_entry_op(struct mdm_bus_kv_entry *e);
 void mdm_bus_kv_entry_free(struct mdm_bus_kv_entry *e); /* NULL-safe */
-
-/* ---- processor additions: synchronous JetStream publish, consumer state,
- * consumers at a start position, consumer delete (owner: processor/worker) */
-
-/* Publish `data` to `subject` on JetStream and wait (api_timeout_ms) for the
- * stream's ack, for records that must be stored before the caller goes on
- * (a dead letter before the original is acked). Headers: Nats-Msg-Id: msg_id
- * (NULL: none) and Content-Type (NULL: none).
- * Returns 0 (stored; *stream_seq set if not NULL), 1 (duplicate: the stream
- * already holds msg_id, at *stream_seq), or -EINVAL, -EMSGSIZE, -ENOTCONN,
- * -ETIMEDOUT, -EHOSTUNREACH (no stream stores `subject`), -ENOSPC (stream
- * full), -EIO. Thread-safe. Blocking. */
-int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
-		       const void *data, size_t len, uint64_t *stream_seq);
-
-struct mdm_bus_consumer_info {
-	uint64_t num_pending;          /* messages not yet delivered (the consumer's lag) */
-	uint64_t num_ack_pending;      /* delivered, awaiting ack */
-	uint64_t num_redelivered;
-	uint64_t num_waiting;          /* pull requests waiting */
-	uint64_t delivered_stream_seq; /* last stream sequence delivered */
-	uint64_t ack_floor_stream_seq; /* every message up to here is acked */
-};
-
-/* State of durable `durable` on `stream`. -ENOENT if absent, -ENOTSUP,
- * -ETIMEDOUT, -EIO. Thread-safe. Blocking. */
-int mdm_bus_consumer_info(struct mdm_bus *bus, const char *stream, const char *durable,
-			  struct mdm_bus_consumer_info *info);
-
-/* Create durable pull consumer `durable` (explicit acks, cfg as for
- * mdm_bus_consumer_ensure; cfg->deliver is ignored) that starts at stream
- * sequence start_seq (> 0), or, when start_seq is 0, at the first message
- * stored at or after start_time_ns (realtime ns). Used for replays into an
- * empty store. Returns 0, -EEXIST (a consumer of that name exists: delete it
- * first), -EINVAL, -ENOENT (no stream), -ENOTSUP, -ETIMEDOUT, -EIO.
- * Thread-safe. Blocking. */
-int mdm_bus_consumer_create_at(struct mdm_bus *bus, const char *stream, const char *durable,
-			       const struct mdm_consumer_cfg *cfg, uint64_t start_seq, int64_t start_time_ns);
-
-/* Delete consumer `durable` of `stream`. 0, -ENOENT (absent), -ETIMEDOUT,
- * -EIO. Thread-safe. Blocking. */
-int mdm_bus_consumer_delete(struct mdm_bus *bus, const char *stream, const char *durable);
 
 #endif
