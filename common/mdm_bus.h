@@ -206,6 +206,35 @@ void mdm_bus_set_ack_handler(struct mdm_bus *bus, mdm_bus_ack_fn fn, void *ctx);
 int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *msg_id,
 			  const char *content_type, const void *data, size_t len, uint64_t token);
 
+/* How mdm_bus_publish_async_until waits while the bus answers -EAGAIN. */
+#define MDM_BUS_NO_DEADLINE UINT64_MAX
+
+struct mdm_bus_retry {
+	uint64_t deadline_ns;  /* monotonic (mdm_mono_ns) time after which a refusal is final;
+				* MDM_BUS_NO_DEADLINE: wait until accepted or on_stall says stop */
+	/* NULL, or called after each -EAGAIN and before the pause that follows,
+	 * with `connected` as mdm_bus_connected(); a non-zero return ends the
+	 * wait and is returned (e.g. -EINTR when the caller is asked to stop).
+	 * Runs on the caller's thread. */
+	int (*on_stall)(void *ctx, bool connected);
+	void *ctx;
+	uint64_t *down_ns;     /* NULL, or a counter that gets (relaxed atomic add) the time spent
+				* in refused calls and pauses while disconnected */
+};
+
+/* mdm_bus_publish_async, sent again while it answers -EAGAIN (the only answer
+ * that means "same arguments, later"): the one back-pressure policy of
+ * mdmesh. Between attempts it pauses 50 us while connected, 1 ms while
+ * disconnected. Every -EAGAIN is counted in `stalls` as before.
+ * Returns 0 (accepted: the outcome reaches the ack handler with `token`),
+ * -ETIMEDOUT (still refused at retry->deadline_ns; detail: the last
+ * refusal), on_stall's non-zero value, or any other error of
+ * mdm_bus_publish_async (not retried). Thread-safe. Blocking (until the
+ * deadline); not for an RX lcore. */
+int mdm_bus_publish_async_until(struct mdm_bus *bus, const char *subject, const char *msg_id,
+				const char *content_type, const void *data, size_t len, uint64_t token,
+				const struct mdm_bus_retry *retry);
+
 /* Wait until every accepted token has had its ack handler call.
  * Returns 0, or -ETIMEDOUT (detail: how many are still in flight).
  * Thread-safe. Blocking. */

@@ -121,6 +121,13 @@ int bus_fail(natsStatus s, jsErrCode jerr, const char *fmt, ...)
 	return mdm_err_set(err, "%s: %s", what, bus_nats_text(s));
 }
 
+bool bus_transient(natsStatus s, jsErrCode jerr)
+{
+	return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || jerr == JSClusterNotAvailErr ||
+	       s == NATS_INSUFFICIENT_BUFFER || s == NATS_IO_ERROR || s == NATS_CONNECTION_DISCONNECTED ||
+	       s == NATS_STALE_CONNECTION;
+}
+
 /* Copy `in` to `out` without any "user:password@" part of its URLs, so no
  * credential reaches a log line or an error text. */
 void bus_url_redact(const char *in, char *out, size_t out_len)

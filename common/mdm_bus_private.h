@@ -97,6 +97,15 @@ const char *bus_nats_text(natsStatus s);
  * NATS_OK without a code). The one mapping of the bus. */
 int bus_errno(natsStatus s, jsErrCode jerr);
 
+/* The bus's one definition of a transient failure of a JetStream send, one
+ * that may be repeated with the same Msg-Id: no ack in time (server down,
+ * message or ack lost, or nats.c's window full for StallWait), nobody
+ * listening yet (stream leader moving), the reconnect buffer full, or the
+ * socket breaking under the write while a disconnect is being noticed.
+ * publish_async answers these with -EAGAIN (the caller sends again), the ack
+ * handler queues a resend. */
+bool bus_transient(natsStatus s, jsErrCode jerr);
+
 /* Convert a failed nats.c call: errno from (s, jerr), detail "<what>: <text>".
  * Returns the errno (never 0). */
 int bus_fail(natsStatus s, jsErrCode jerr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

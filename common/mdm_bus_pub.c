@@ -149,14 +149,6 @@ void bus_pub_take_back(struct mdm_bus *bus, int err, const char *reason)
 	natsMsgList_Destroy(&pend);
 }
 
-/* A send that may be repeated with the same Msg-Id: no ack in time (server
- * down, message or ack lost), or nobody listening yet (stream leader moving). */
-static bool pub_err_transient(const jsPubAckErr *pae)
-{
-	return pae->Err == NATS_TIMEOUT || pae->Err == NATS_NO_RESPONDERS ||
-	       pae->ErrCode == JSClusterNotAvailErr;
-}
-
 /* Whether a transient failure gets another send, and after what delay.
  * After a timeout the wait already happened: resend at once. An error reply
  * comes back at once, and on a cluster it keeps coming while the stream has
@@ -171,7 +163,7 @@ static bool pub_retry_due(const struct mdm_bus *bus, const struct pub_rec *r, co
 {
 	uint64_t cap = (uint64_t)bus->ack_timeout_ms * MDM_NS_PER_MS, d = bus->retry_backoff_ns;
 
-	if (!pub_err_transient(pae))
+	if (!bus_transient(pae->Err, pae->ErrCode))
 		return false;
 	for (uint32_t i = 1; i < r->attempts && d < cap; i++)
 		d *= 2;
@@ -390,12 +382,40 @@ int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *
 	 * this very write (EPIPE while the disconnect is being noticed): all
 	 * pass. A copy that did reach the server makes the caller's retry a
 	 * DUPLICATE, which is still exactly once. */
-	if (s == NATS_TIMEOUT || s == NATS_INSUFFICIENT_BUFFER || s == NATS_IO_ERROR ||
-	    s == NATS_CONNECTION_DISCONNECTED || s == NATS_STALE_CONNECTION) {
+	if (bus_transient(s, 0)) {
 		CNT_ADD(bus, stalls, 1);
 		return mdm_err_set(-EAGAIN, "bus: publish to %s not accepted: %s", subject, bus_nats_text(s));
 	}
 	return bus_fail(s, 0, "bus: publish to %s", subject);
+}
+
+/* The pauses between refused attempts: short while connected (the window
+ * drains within an ack's round trip), longer while reconnecting (nothing
+ * drains until the connection is back). */
+#define BUS_UNTIL_PAUSE_NS (50 * MDM_NS_PER_US)
+#define BUS_UNTIL_DOWN_PAUSE_NS MDM_NS_PER_MS
+
+int mdm_bus_publish_async_until(struct mdm_bus *bus, const char *subject, const char *msg_id,
+				const char *content_type, const void *data, size_t len, uint64_t token,
+				const struct mdm_bus_retry *retry)
+{
+	for (;;) {
+		uint64_t t0 = mdm_mono_ns(), pause_ns;
+		int rc = mdm_bus_publish_async(bus, subject, msg_id, content_type, data, len, token);
+		bool up;
+
+		if (rc != -EAGAIN)
+			return rc;
+		if (retry->deadline_ns != MDM_BUS_NO_DEADLINE && mdm_mono_ns() >= retry->deadline_ns)
+			return mdm_err_set(-ETIMEDOUT, "%s (still refused at the deadline)", mdm_err_last());
+		up = mdm_bus_connected(bus);
+		if (retry->on_stall && (rc = retry->on_stall(retry->ctx, up)) != 0)
+			return rc;
+		pause_ns = up ? BUS_UNTIL_PAUSE_NS : BUS_UNTIL_DOWN_PAUSE_NS;
+		mdm_sleep_ns(pause_ns);
+		if (!up && retry->down_ns)
+			__atomic_add_fetch(retry->down_ns, mdm_mono_ns() - t0, __ATOMIC_RELAXED);
+	}
 }
 
 int mdm_bus_publish_drain(struct mdm_bus *bus, uint64_t timeout_ms)
