@@ -9,6 +9,7 @@
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "mdm_nkey.h"
+#include "mdm_redact.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -375,7 +376,7 @@ int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
 	bus = mdm_calloc(1, sizeof(*bus));
 	if (!bus)
 		return mdm_err_set(-ENOMEM, "bus: out of memory");
-	bus_url_redact(p->urls, safe, sizeof(safe));
+	mdm_redact(p->urls, MDM_REDACT_DROP, safe, sizeof(safe));
 	max_pending = (uint32_t)or_default(p->max_pending, 4096);
 	bus->urls_safe = mdm_strdup(safe);
 	snprintf(bus->inbox_prefix, sizeof(bus->inbox_prefix), "%s", p->inbox_prefix ? p->inbox_prefix : "_INBOX");

@@ -6,6 +6,7 @@
 #include "mdm_err.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
+#include "mdm_redact.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,34 +129,13 @@ bool bus_transient(natsStatus s, jsErrCode jerr)
 	       s == NATS_STALE_CONNECTION;
 }
 
-/* Copy `in` to `out` without any "user:password@" part of its URLs, so no
- * credential reaches a log line or an error text. */
-void bus_url_redact(const char *in, char *out, size_t out_len)
-{
-	size_t o = 0;
-
-	while (*in && o + 1 < out_len) {
-		if (strncmp(in, "://", 3) == 0) {
-			size_t span = strcspn(in + 3, "@,/ ");
-
-			for (int i = 0; i < 3 && o + 1 < out_len; i++)
-				out[o++] = *in++;
-			if (in[span] == '@')
-				in += span + 1;
-			continue;
-		}
-		out[o++] = *in++;
-	}
-	out[o] = '\0';
-}
-
 void bus_url(struct mdm_bus *bus, char *buf, size_t len)
 {
 	char raw[BUS_URL_MAX];
 
 	if (natsConnection_GetConnectedUrl(bus->nc, raw, sizeof(raw)) != NATS_OK || !raw[0])
 		snprintf(raw, sizeof(raw), "%s", bus->urls_safe);
-	bus_url_redact(raw, buf, len);
+	mdm_redact(raw, MDM_REDACT_DROP, buf, len);
 }
 
 /* A failed JetStream API request. No responder on $JS.API means the server

@@ -115,11 +115,8 @@ int bus_fail(natsStatus s, jsErrCode jerr, const char *fmt, ...) __attribute__((
 int bus_js_fail(struct mdm_bus *bus, natsStatus s, jsErrCode jerr, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Copy `in` to `out` without any "user:password@" part of its URLs. */
-void bus_url_redact(const char *in, char *out, size_t out_len);
-
 /* The URL the connection is on (else the configured ones), without
- * credentials, into buf. */
+ * credentials (mdm_redact, MDM_REDACT_DROP), into buf. */
 void bus_url(struct mdm_bus *bus, char *buf, size_t len);
 
 /* ---- mdm_bus_conn.c ---- */
