@@ -27,7 +27,7 @@
 #define AUDIT_PUBLISH_WAIT_NS (100 * MDM_NS_PER_MS)
 #define LAT_HIGHEST_NS (3600LL * 1000000000LL)
 
-/* What the worker learnt about each message of the batch. */
+/* What batch_run learnt about each message of the batch. */
 struct batch_info {
 	uint64_t stream_seq;
 	uint64_t delivered;
