@@ -1,4 +1,6 @@
 /* mdm_bus: the one place mdmesh talks to NATS (nats.c 3.4.1, nats-server 2.9.10).
+ * Implemented by common/mdm_bus_*.c, one concept each (conn, err, pub, sub,
+ * jsm, pull, msg, kv) around mdm_bus_private.h.
  * Connection, JetStream streams and pull consumers (create or update, then
  * read back), async publish with exactly-once ack accounting, fetch with
  * ack/nak/term, core publish/subscribe, direct message get and KV buckets.
@@ -204,6 +206,35 @@ void mdm_bus_set_ack_handler(struct mdm_bus *bus, mdm_bus_ack_fn fn, void *ctx);
 int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *msg_id,
 			  const char *content_type, const void *data, size_t len, uint64_t token);
 
+/* How mdm_bus_publish_async_until waits while the bus answers -EAGAIN. */
+#define MDM_BUS_NO_DEADLINE UINT64_MAX
+
+struct mdm_bus_retry {
+	uint64_t deadline_ns;  /* monotonic (mdm_mono_ns) time after which a refusal is final;
+				* MDM_BUS_NO_DEADLINE: wait until accepted or on_stall says stop */
+	/* NULL, or called after each -EAGAIN and before the pause that follows,
+	 * with `connected` as mdm_bus_connected(); a non-zero return ends the
+	 * wait and is returned (e.g. -EINTR when the caller is asked to stop).
+	 * Runs on the caller's thread. */
+	int (*on_stall)(void *ctx, bool connected);
+	void *ctx;
+	uint64_t *down_ns;     /* NULL, or a counter that gets (relaxed atomic add) the time spent
+				* in refused calls and pauses while disconnected */
+};
+
+/* mdm_bus_publish_async, sent again while it answers -EAGAIN (the only answer
+ * that means "same arguments, later"): the one back-pressure policy of
+ * mdmesh. Between attempts it pauses 50 us while connected, 1 ms while
+ * disconnected. Every -EAGAIN is counted in `stalls` as before.
+ * Returns 0 (accepted: the outcome reaches the ack handler with `token`),
+ * -ETIMEDOUT (still refused at retry->deadline_ns; detail: the last
+ * refusal), on_stall's non-zero value, or any other error of
+ * mdm_bus_publish_async (not retried). Thread-safe. Blocking (until the
+ * deadline); not for an RX lcore. */
+int mdm_bus_publish_async_until(struct mdm_bus *bus, const char *subject, const char *msg_id,
+				const char *content_type, const void *data, size_t len, uint64_t token,
+				const struct mdm_bus_retry *retry);
+
 /* Wait until every accepted token has had its ack handler call.
  * Returns 0, or -ETIMEDOUT (detail: how many are still in flight).
  * Thread-safe. Blocking. */
@@ -225,6 +256,19 @@ struct mdm_bus_counters {
 };
 
 void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *out);
+
+/* ---- synchronous JetStream publish ------------------------------------ */
+
+/* Publish `data` to `subject` on JetStream and wait (api_timeout_ms) for the
+ * stream's ack, for records that must be stored before the caller goes on
+ * (a dead letter before the original is acked). Headers: Nats-Msg-Id: msg_id
+ * (NULL: none) and Content-Type (NULL: none).
+ * Returns 0 (stored; *stream_seq set if not NULL), 1 (duplicate: the stream
+ * already holds msg_id, at *stream_seq), or -EINVAL, -EMSGSIZE, -ENOTCONN,
+ * -ETIMEDOUT, -EHOSTUNREACH (no stream stores `subject`), -ENOSPC (stream
+ * full), -EIO. Thread-safe. Blocking. */
+int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
+		       const void *data, size_t len, uint64_t *stream_seq);
 
 /* ---- core NATS -------------------------------------------------------- */
 
@@ -257,7 +301,7 @@ int mdm_bus_subscribe(struct mdm_bus *bus, const char *subject, mdm_bus_msg_fn f
  * subscription's durable consumer stays on the server. NULL-safe. */
 void mdm_bus_sub_destroy(struct mdm_bus_sub *sub);
 
-/* ---- pull consumers --------------------------------------------------- */
+/* ---- consumers -------------------------------------------------------- */
 
 enum mdm_consumer_deliver {
 	MDM_CONSUMER_DELIVER_ALL = 0,
@@ -287,6 +331,36 @@ struct mdm_consumer_cfg {
  * -ETIMEDOUT, -EIO. Thread-safe. Blocking. */
 int mdm_bus_consumer_ensure(struct mdm_bus *bus, const char *stream, const char *durable,
 			    const struct mdm_consumer_cfg *cfg);
+
+/* Create durable pull consumer `durable` (explicit acks, cfg as for
+ * mdm_bus_consumer_ensure; cfg->deliver is ignored) that starts at stream
+ * sequence start_seq (> 0), or, when start_seq is 0, at the first message
+ * stored at or after start_time_ns (realtime ns). Used for replays into an
+ * empty store. Returns 0, -EEXIST (a consumer of that name exists: delete it
+ * first), -EINVAL, -ENOENT (no stream), -ENOTSUP, -ETIMEDOUT, -EIO.
+ * Thread-safe. Blocking. */
+int mdm_bus_consumer_create_at(struct mdm_bus *bus, const char *stream, const char *durable,
+			       const struct mdm_consumer_cfg *cfg, uint64_t start_seq, int64_t start_time_ns);
+
+/* Delete consumer `durable` of `stream`. 0, -ENOENT (absent), -ETIMEDOUT,
+ * -EIO. Thread-safe. Blocking. */
+int mdm_bus_consumer_delete(struct mdm_bus *bus, const char *stream, const char *durable);
+
+struct mdm_bus_consumer_info {
+	uint64_t num_pending;          /* messages not yet delivered (the consumer's lag) */
+	uint64_t num_ack_pending;      /* delivered, awaiting ack */
+	uint64_t num_redelivered;
+	uint64_t num_waiting;          /* pull requests waiting */
+	uint64_t delivered_stream_seq; /* last stream sequence delivered */
+	uint64_t ack_floor_stream_seq; /* every message up to here is acked */
+};
+
+/* State of durable `durable` on `stream`. -ENOENT if absent, -ENOTSUP,
+ * -ETIMEDOUT, -EIO. Thread-safe. Blocking. */
+int mdm_bus_consumer_info(struct mdm_bus *bus, const char *stream, const char *durable,
+			  struct mdm_bus_consumer_info *info);
+
+/* ---- pull consumption ------------------------------------------------- */
 
 /* Bind a pull subscription to an existing durable consumer.
  * Returns 0 and *out, -ENOENT (no such stream/consumer), -EINVAL, -ENOTSUP,
@@ -407,47 +481,5 @@ size_t mdm_bus_kv_entry_len(struct mdm_bus_kv_entry *e);
 uint64_t mdm_bus_kv_entry_revision(struct mdm_bus_kv_entry *e);
 enum mdm_bus_kv_op mdm_bus_kv_entry_op(struct mdm_bus_kv_entry *e);
 void mdm_bus_kv_entry_free(struct mdm_bus_kv_entry *e); /* NULL-safe */
-
-/* ---- processor additions: synchronous JetStream publish, consumer state,
- * consumers at a start position, consumer delete (owner: processor/worker) */
-
-/* Publish `data` to `subject` on JetStream and wait (api_timeout_ms) for the
- * stream's ack, for records that must be stored before the caller goes on
- * (a dead letter before the original is acked). Headers: Nats-Msg-Id: msg_id
- * (NULL: none) and Content-Type (NULL: none).
- * Returns 0 (stored; *stream_seq set if not NULL), 1 (duplicate: the stream
- * already holds msg_id, at *stream_seq), or -EINVAL, -EMSGSIZE, -ENOTCONN,
- * -ETIMEDOUT, -EHOSTUNREACH (no stream stores `subject`), -ENOSPC (stream
- * full), -EIO. Thread-safe. Blocking. */
-int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
-		       const void *data, size_t len, uint64_t *stream_seq);
-
-struct mdm_bus_consumer_info {
-	uint64_t num_pending;          /* messages not yet delivered (the consumer's lag) */
-	uint64_t num_ack_pending;      /* delivered, awaiting ack */
-	uint64_t num_redelivered;
-	uint64_t num_waiting;          /* pull requests waiting */
-	uint64_t delivered_stream_seq; /* last stream sequence delivered */
-	uint64_t ack_floor_stream_seq; /* every message up to here is acked */
-};
-
-/* State of durable `durable` on `stream`. -ENOENT if absent, -ENOTSUP,
- * -ETIMEDOUT, -EIO. Thread-safe. Blocking. */
-int mdm_bus_consumer_info(struct mdm_bus *bus, const char *stream, const char *durable,
-			  struct mdm_bus_consumer_info *info);
-
-/* Create durable pull consumer `durable` (explicit acks, cfg as for
- * mdm_bus_consumer_ensure; cfg->deliver is ignored) that starts at stream
- * sequence start_seq (> 0), or, when start_seq is 0, at the first message
- * stored at or after start_time_ns (realtime ns). Used for replays into an
- * empty store. Returns 0, -EEXIST (a consumer of that name exists: delete it
- * first), -EINVAL, -ENOENT (no stream), -ENOTSUP, -ETIMEDOUT, -EIO.
- * Thread-safe. Blocking. */
-int mdm_bus_consumer_create_at(struct mdm_bus *bus, const char *stream, const char *durable,
-			       const struct mdm_consumer_cfg *cfg, uint64_t start_seq, int64_t start_time_ns);
-
-/* Delete consumer `durable` of `stream`. 0, -ENOENT (absent), -ETIMEDOUT,
- * -EIO. Thread-safe. Blocking. */
-int mdm_bus_consumer_delete(struct mdm_bus *bus, const char *stream, const char *durable);
 
 #endif

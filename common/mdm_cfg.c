@@ -17,6 +17,7 @@
 
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "mdm_redact.h"
 
 #define CFG_KEY_MAX 100   /* keeps MDM_<KEY> names and did-you-mean rows on the stack */
 #define CFG_NUM_MAX 64    /* longest numeric text worth parsing */
@@ -908,66 +909,21 @@ static void put_word(struct mdm_buf *b, const char *s)
 		mdm_yaml_write_quoted(b, s, strlen(s));
 }
 
-/* The scheme ending just before s[i] ("://" at s + i), e.g. "nats". */
-static size_t scheme_len(const char *s, size_t i)
-{
-	size_t n = 0;
-
-	while (n < i && (isalnum((unsigned char)s[i - n - 1]) || strchr("+-.", s[i - n - 1])))
-		n++;
-	return n;
-}
-
-/* Secrets inside any string value, whatever the key is called, print as ***:
- * the password of every "scheme://user:password@" (a cluster's URL list has
- * one per URL), a NATS token ("nats://TOKEN@host", "tls://TOKEN@host"), and
- * query parameters named *password ("postgresql://h/db?password=x",
- * sslpassword=). A user name
- * alone in another scheme, and an '@' in a path, are left as they are. */
+/* Secrets inside any string value, whatever the key is called, print as ***
+ * (mdm_redact's rules: every URL's password, NATS tokens, *password= query
+ * parameters). */
 static void put_str_redacted(struct mdm_buf *b, const char *s)
 {
-	struct mdm_buf tmp = MDM_BUF_INIT;
-	size_t i = 0, len = strlen(s);
+	size_t n = mdm_redact(s, MDM_REDACT_MASK, NULL, 0);
+	char *tmp = mdm_malloc(n + 1);
 
-	while (i < len) {
-		if (strncmp(s + i, "://", 3) == 0) {
-			size_t sl = scheme_len(s, i), start = i + 3, span = strcspn(s + start, "@/?#, ");
-			const char *colon = memchr(s + start, ':', span);
-			bool nats = (sl == 4 && strncasecmp(s + i - 4, "nats", 4) == 0) ||
-				    (sl == 3 && strncasecmp(s + i - 3, "tls", 3) == 0);
-
-			mdm_buf_append(&tmp, s + i, 3);
-			i = start;
-			if (s[start + span] != '@')
-				continue;
-			if (colon) {
-				mdm_buf_append(&tmp, s + start, (size_t)(colon - (s + start)) + 1);
-				mdm_buf_puts(&tmp, "***");
-			} else if (nats) {
-				mdm_buf_puts(&tmp, "***");
-			} else {
-				mdm_buf_append(&tmp, s + start, span);
-			}
-			i = start + span;
-			continue;
-		}
-		if (s[i] == '?' || s[i] == '&') {
-			size_t name = strcspn(s + i + 1, "=&#, ");
-			bool secret = s[i + 1 + name] == '=' && name >= 8 &&
-				      strncasecmp(s + i + 1 + name - 8, "password", 8) == 0; /* also sslpassword */
-
-			if (secret) {
-				mdm_buf_append(&tmp, s + i, name + 2);
-				mdm_buf_puts(&tmp, "***");
-				i += name + 2;
-				i += strcspn(s + i, "&#, ");
-				continue;
-			}
-		}
-		mdm_buf_putc(&tmp, s[i++]);
+	if (!tmp) {
+		b->oom = 1;
+		return;
 	}
-	mdm_yaml_write_quoted(b, tmp.data ? tmp.data : "", tmp.len);
-	mdm_buf_fini(&tmp);
+	mdm_redact(s, MDM_REDACT_MASK, tmp, n + 1);
+	mdm_yaml_write_quoted(b, tmp, n);
+	mdm_free(tmp);
 }
 
 static void put_value(struct mdm_buf *b, const struct mdm_cfg_field *f, const void *cfg)

@@ -35,3 +35,8 @@ void mdm_err_clear(void)
 {
 	last_err[0] = '\0';
 }
+
+bool mdm_err_retryable(int err)
+{
+	return err == -EAGAIN || err == -ECONNRESET || err == -ENOSPC || err == -ENOTCONN || err == -ETIMEDOUT;
+}

@@ -5,6 +5,7 @@
 #define MDM_ERR_H
 
 #include <errno.h>
+#include <stdbool.h>
 
 /* Text of a negative (or positive) errno value. Never NULL. Thread-safe. */
 const char *mdm_strerror(int err);
@@ -18,6 +19,13 @@ int mdm_err_set(int err, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* The current thread's last error text ("" when none). Valid until the next
  * mdm_err_set/mdm_err_clear on this thread. */
 const char *mdm_err_last(void);
+
+/* The one definition of a retryable error: `err` says something we depend
+ * on is unavailable for now (back-pressure, a lost or slow connection, a full
+ * disk), so the same request may succeed later: -EAGAIN, -ECONNRESET,
+ * -ENOSPC, -ENOTCONN, -ETIMEDOUT. Anything else is bad input or a bug and
+ * fails the same way again. Pure. */
+bool mdm_err_retryable(int err);
 
 /* Forget the current thread's last error. */
 void mdm_err_clear(void);

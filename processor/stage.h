@@ -82,8 +82,8 @@ struct mdm_stage_ops {
 	int (*init)(void **ctx, const struct mdm_stage_env *env);
 	/* Look at every PASS event of the batch. 0, or a negative errno that fails
 	 * the whole batch: it is rolled back and every message naked with a delay
-	 * (-EAGAIN/-ECONNRESET/-ENOSPC: a resource is unavailable; others are
-	 * counted as stage errors and logged). */
+	 * (mdm_err_retryable(), e.g. -EAGAIN/-ECONNRESET/-ENOSPC: a resource is
+	 * unavailable; others are counted as stage errors and logged). */
 	int (*process)(void *ctx, struct mdm_stage_batch *b);
 	/* After every stage processed the batch, before commit (aggregates); NULL = none. Errors as process. */
 	int (*flush)(void *ctx, struct mdm_stage_batch *b);

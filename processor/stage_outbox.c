@@ -49,20 +49,20 @@ int stage_outbox_add(struct stage_outbox *o, struct mdm_stage_batch *b, const ch
 	return 0;
 }
 
+/* How long one message may wait for room in the publish window (the ack
+ * thread drains it within milliseconds; the budget of the former 500 x 2 ms
+ * retries covers a short reconnect). */
+#define OUTBOX_PUBLISH_WAIT_NS MDM_NS_PER_S
+
 void stage_outbox_send(struct stage_outbox *o, struct mdm_bus *bus)
 {
 	for (size_t i = 0; i < o->n; i++) {
 		const struct stage_outbox_msg *m = &o->v[i];
+		struct mdm_bus_retry retry = { .deadline_ns = mdm_mono_ns() + OUTBOX_PUBLISH_WAIT_NS };
 		int rc;
 
-		/* -EAGAIN is the publish window being full: the ack thread drains
-		 * it within milliseconds. */
-		for (int tries = 0;; tries++) {
-			rc = mdm_bus_publish_async(bus, m->subject, m->msg_id, m->content_type, m->data, m->len, 0);
-			if (rc != -EAGAIN || tries == 500)
-				break;
-			mdm_sleep_ns(2 * MDM_NS_PER_MS);
-		}
+		rc = mdm_bus_publish_async_until(bus, m->subject, m->msg_id, m->content_type, m->data, m->len, 0,
+						 &retry);
 		if (rc == 0) {
 			__atomic_add_fetch(&o->published, 1, __ATOMIC_RELAXED);
 		} else {

@@ -118,9 +118,9 @@ extern const struct store_ops store_pg_ops;
 /* Backend for a URL: postgresql:// or postgres:// -> PostgreSQL, else SQLite. */
 const struct store_ops *store_ops_for(const char *url);
 
-/* The URL as it may be logged: for PostgreSQL, the password (user:PASS@ and
- * any password= parameter) replaced by ***; other URLs as they are. Copied
- * into out[cap] (cut to fit). */
+/* The URL as it may be logged: mdm_redact's MDM_REDACT_MASK (the password of
+ * user:PASS@ and of any *password= parameter replaced by ***; a SQLite path
+ * stays as it is). Copied into out[cap] (cut to fit). */
 void store_url_redact(const char *url, char *out, size_t cap);
 
 /* Longest table name put_event accepts (index names add a suffix and must

@@ -21,6 +21,7 @@
 #include "mdm_err.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
+#include "mdm_redact.h"
 
 #define PG_NS_PER_MIN 60000000000ULL
 #define PG_URL_MAX 512
@@ -231,16 +232,13 @@ struct store {
 
 /* ---- credentials out of every text ------------------------------------ */
 
-/* Copy `url` with the password of its userinfo (user:PASS@) and the value of
- * any query parameter ending in password= replaced by ***; *pw_out gets the
- * connection password (userinfo, else password=; mdm_strndup'd) when wanted. */
-static void pg_url_scrub(const char *url, char *out, size_t cap, char **pw_out)
+/* The connection password written in `url` (userinfo, else the first
+ * password= parameter), mdm_strndup'd, or NULL: error texts are scrubbed of
+ * it too. What is shown of the URL is mdm_redact's business. */
+static char *pg_url_password(const char *url)
 {
 	const char *p = strstr(url, "://"), *auth, *end, *at = NULL, *colon = NULL, *q;
-	struct mdm_buf b = MDM_BUF_INIT;
 
-	if (pw_out)
-		*pw_out = NULL;
 	auth = p ? p + 3 : url;
 	end = auth + strcspn(auth, "/?");
 	for (q = auth; q < end; q++)
@@ -248,44 +246,17 @@ static void pg_url_scrub(const char *url, char *out, size_t cap, char **pw_out)
 			at = q;
 	if (at)
 		colon = memchr(auth, ':', (size_t)(at - auth));
-	if (colon) {
-		mdm_buf_append(&b, url, (size_t)(colon + 1 - url));
-		mdm_buf_puts(&b, "***");
-		if (pw_out)
-			*pw_out = mdm_strndup(colon + 1, (size_t)(at - colon - 1));
-		q = at;
-	} else {
-		q = url;
-	}
-	/* query parameters: password=... up to the next & */
-	while (*q) {
-		const char *pw = strstr(q, "password=");
-		size_t n;
-
-		if (!pw) {
-			mdm_buf_puts(&b, q);
-			break;
-		}
-		mdm_buf_append(&b, q, (size_t)(pw + 9 - q));
-		q = pw + 9;
-		/* any *password parameter is a secret (sslpassword: the client
-		 * key's passphrase); only the connection password is remembered */
-		n = strcspn(q, "&");
-		mdm_buf_puts(&b, "***");
-		if (pw_out && !*pw_out && pw > url && (pw[-1] == '?' || pw[-1] == '&'))
-			*pw_out = mdm_strndup(q, n);
-		q += n;
-	}
-	snprintf(out, cap, "%s", b.oom || !b.data ? "postgresql://(unprintable)" : b.data);
-	mdm_buf_fini(&b);
+	if (colon)
+		return mdm_strndup(colon + 1, (size_t)(at - colon - 1));
+	for (q = at ? at : url; (q = strstr(q, "password=")); q += 9)
+		if (q > url && (q[-1] == '?' || q[-1] == '&'))
+			return mdm_strndup(q + 9, strcspn(q + 9, "&"));
+	return NULL;
 }
 
 void store_url_redact(const char *url, char *out, size_t cap)
 {
-	if (store_ops_for(url) == &store_pg_ops)
-		pg_url_scrub(url, out, cap, NULL);
-	else
-		snprintf(out, cap, "%s", url ? url : "");
+	mdm_redact(url ? url : "", MDM_REDACT_MASK, out, cap);
 }
 
 /* Copy `text` to out on one line, with every occurrence of the password
@@ -691,7 +662,8 @@ static int pg_open(struct store **out, const char *url)
 	s = mdm_calloc(1, sizeof(*s));
 	if (!s)
 		return mdm_err_set(-ENOMEM, "postgres: out of memory");
-	pg_url_scrub(url, s->safe_url, sizeof(s->safe_url), &s->password);
+	store_url_redact(url, s->safe_url, sizeof(s->safe_url));
+	s->password = pg_url_password(url);
 	pg_bulk_init(&s->trades, pg_stmts[PG_TRADES].name, PG_TRADE_COLS);
 	pg_bulk_init(&s->bars.arrays, pg_stmts[PG_BARS].name, 2);
 	s->conn = PQconnectdbParams(keys, vals, 1);

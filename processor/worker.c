@@ -8,23 +8,35 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "arena.h"
 #include "batch.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "processor_cfg.h"
-#include "store.h"
 
 const char *const worker_lat_names[WORKER_LAT_COUNT] = {
 	"bus", "processing", "commit", "wire_to_persisted",
 };
 
-#define LAT_HIGHEST_NS (3600LL * 1000000000LL)
 #define WAIT_SLICE_NS (100 * MDM_NS_PER_MS)
+
+/* One worker thread: its queue, filled by the fetcher, and its batch. */
+struct worker {
+	struct worker_stats stats;        /* written by batch.c on the worker's thread */
+	struct worker_pool *pool;
+	uint32_t id;
+	pthread_t thread;
+	bool started;
+	/* queue filled by the fetcher: q_len messages from q_head, ring of q_cap */
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full;
+	struct batch_msg *q;
+	size_t q_cap, q_head, q_len;
+	struct batch *batch;              /* its slots receive what queue_take takes */
+	size_t batch_cap;
+};
 
 struct worker_pool {
 	struct worker_pool_stats stats;
@@ -55,16 +67,6 @@ static uint64_t ld(const uint64_t *p)
 static void st(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
-}
-
-uint64_t worker_nak_delay_ns(const uint64_t *delays, size_t n, uint64_t delivered)
-{
-	size_t i;
-
-	if (n == 0)
-		return MDM_NS_PER_S;
-	i = delivered <= 1 ? 0 : (size_t)(delivered - 1);
-	return delays[i < n ? i : n - 1];
 }
 
 uint32_t worker_partition(const char *subject, uint32_t n)
@@ -142,7 +144,7 @@ static size_t queue_take(struct worker *w, struct batch_msg *out, size_t max)
 
 /* ---- threads ---- */
 
-void worker_pool_done_msgs(struct worker_pool *wp, size_t n)
+static void worker_pool_done_msgs(struct worker_pool *wp, size_t n)
 {
 	__atomic_sub_fetch(&wp->stats.in_flight, n, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&wp->mu);
@@ -231,8 +233,12 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	size_t n;
 
-	while ((n = queue_take(w, w->batch, w->batch_cap)) > 0) {
-		if (batch_run(w, n) != 0) {
+	while ((n = queue_take(w, batch_slots(w->batch), w->batch_cap)) > 0) {
+		int rc = batch_run(w->batch, n);
+
+		/* acked or naked, and freed: room for the fetcher */
+		worker_pool_done_msgs(w->pool, n);
+		if (rc != 0) {
 			/* Back off a little so a dead store is not hammered; the
 			 * naked messages come back after their own delay. */
 			mdm_sleep_ns(200 * MDM_NS_PER_MS);
@@ -261,65 +267,39 @@ static void on_pub_ack(void *ctx, const struct mdm_bus_ack *ack)
 static int worker_init(struct worker_pool *wp, struct worker *w, uint32_t id)
 {
 	const struct processor_cfg *cfg = wp->p.cfg;
-	int rc;
+	struct batch_params bp = {
+		.cfg = cfg, .bus = wp->p.bus, .store_ops = wp->p.store_ops, .store_url = wp->p.store_url,
+		.stages = wp->stages, .n_stages = wp->p.n_stages, .dlq = wp->p.dlq,
+		.publish_dead_letters = wp->p.publish_dead_letters, .worker = id, .max_msgs = cfg->fetch_batch,
+		.stats = &w->stats, .async_failed = &wp->stats.async_failed,
+	};
 
 	w->pool = wp;
-	w->pool_stats = &wp->stats;
 	w->id = id;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->not_empty, NULL);
 	pthread_cond_init(&w->not_full, NULL);
-	pthread_mutex_init(&w->lat_mu, NULL);
 	w->q_cap = cfg->queue_depth;
 	w->batch_cap = cfg->fetch_batch;
 	w->q = mdm_calloc(w->q_cap, sizeof(*w->q));
-	w->batch = mdm_calloc(w->batch_cap, sizeof(*w->batch));
-	w->info = mdm_calloc(w->batch_cap, sizeof(*w->info));
-	w->stage_ctx = mdm_calloc(wp->p.n_stages ? wp->p.n_stages : 1, sizeof(*w->stage_ctx));
-	if (!w->q || !w->batch || !w->info || !w->stage_ctx)
+	if (!w->q)
 		return mdm_err_set(-ENOMEM, "worker %u: out of memory", id);
-	if ((rc = arena_create(&w->arena, 256 * 1024)) != 0)
-		return mdm_err_set(rc, "worker %u: out of memory", id);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		if ((rc = mdm_hdr_create(&w->lat[s], 1, LAT_HIGHEST_NS, 3)) != 0)
-			return mdm_err_set(rc, "worker %u: histogram: out of memory", id);
-	rc = wp->p.store_ops->open(&w->store, wp->p.store_url);
-	if (rc != 0)
-		return mdm_err_set(rc, "worker %u: store %s: %s", id, wp->p.store_ops->name, mdm_err_last());
-	for (size_t s = 0; s < wp->p.n_stages; s++) {
-		struct mdm_stage_env env = { .cfg = cfg, .bus = wp->p.bus, .worker = id, .shared = wp->stages[s].shared };
-
-		rc = wp->stages[s].ops->init(&w->stage_ctx[s], &env);
-		if (rc != 0)
-			return mdm_err_set(rc, "worker %u: stage %s: %s", id, wp->stages[s].ops->name, mdm_err_last());
-	}
-	return 0;
+	return batch_create(&w->batch, &bp);
 }
 
-static void worker_fini(struct worker_pool *wp, struct worker *w)
+static void worker_fini(struct worker *w)
 {
 	if (!w->pool)
 		return;
-	for (size_t s = 0; w->stage_ctx && s < wp->p.n_stages; s++)
-		if (w->stage_ctx[s])
-			wp->stages[s].ops->fini(w->stage_ctx[s]);
-	if (w->store)
-		wp->p.store_ops->close(w->store);
+	batch_destroy(w->batch);
+	w->batch = NULL;
 	for (size_t i = 0; w->q && i < w->q_len; i++)
 		mdm_bus_msg_free(w->q[(w->q_head + i) % w->q_cap].msg);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		mdm_hdr_destroy(w->lat[s]);
-	arena_destroy(w->arena);
-	mdm_free(w->items);
-	mdm_free(w->info);
-	mdm_buf_fini(&w->scratch);
-	mdm_free(w->stage_ctx);
-	mdm_free(w->batch);
 	mdm_free(w->q);
+	w->q = NULL;
 	pthread_cond_destroy(&w->not_empty);
 	pthread_cond_destroy(&w->not_full);
 	pthread_mutex_destroy(&w->mu);
-	pthread_mutex_destroy(&w->lat_mu);
 }
 
 int worker_pool_create(struct worker_pool **out, const struct worker_params *p)
@@ -422,7 +402,7 @@ void worker_pool_close(struct worker_pool *wp)
 	mdm_bus_sub_destroy(wp->sub);
 	wp->sub = NULL;
 	for (uint32_t i = 0; wp->workers && i < wp->n_workers; i++)
-		worker_fini(wp, &wp->workers[i]);
+		worker_fini(&wp->workers[i]);
 	if (wp->fetched)
 		mdm_bus_msgs_free(wp->fetched, wp->fetch_batch);
 	wp->closed = true;
@@ -472,19 +452,6 @@ const struct worker_pool_stats *worker_pool_stats(const struct worker_pool *wp)
 
 void worker_pool_latency_take(struct worker_pool *wp, struct mdm_hdr *const into[WORKER_LAT_COUNT])
 {
-	for (uint32_t i = 0; i < wp->n_workers; i++) {
-		struct worker *w = &wp->workers[i];
-
-		pthread_mutex_lock(&w->lat_mu);
-		for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-			mdm_hdr_add(into[s], w->lat[s]);
-			mdm_hdr_reset(w->lat[s]);
-		}
-		pthread_mutex_unlock(&w->lat_mu);
-	}
-}
-
-const struct worker_params *worker_pool_params(const struct worker_pool *wp)
-{
-	return &wp->p;
+	for (uint32_t i = 0; i < wp->n_workers; i++)
+		batch_latency_take(wp->workers[i].batch, into);
 }

@@ -122,8 +122,17 @@ const struct worker_pool_stats *worker_pool_stats(const struct worker_pool *wp);
 void worker_pool_latency_take(struct worker_pool *wp, struct mdm_hdr *const into[WORKER_LAT_COUNT]);
 
 /* Delay before redelivery of a message delivered `delivered` times
- * (1-based) from delays[0..n): the last entry repeats; 1 s when n == 0. Pure. */
-uint64_t worker_nak_delay_ns(const uint64_t *delays, size_t n, uint64_t delivered);
+ * (1-based) from delays[0..n): the last entry repeats; 1 s when n == 0. Pure
+ * (inline: batch.c uses it without depending on worker.c). */
+static inline uint64_t worker_nak_delay_ns(const uint64_t *delays, size_t n, uint64_t delivered)
+{
+	size_t i;
+
+	if (n == 0)
+		return 1000000000ULL;
+	i = delivered <= 1 ? 0 : (size_t)(delivered - 1);
+	return delays[i < n ? i : n - 1];
+}
 
 /* Worker index for a subject among n workers: FNV-1a of its last token,
  * mixed. Pure. */

@@ -439,6 +439,92 @@ static void test_backpressure(void **state)
 	ack_log_fini(l);
 }
 
+/* mdm_bus_publish_async_until while the server is frozen (the window stays
+ * full, the connection up): refused until the deadline (-ETIMEDOUT, no
+ * outcome for that token), ended early by on_stall, then accepted once the
+ * server is back; every accepted token stored exactly once. */
+struct until_stall {
+	int calls, stop_at, connected;
+};
+
+static int until_on_stall(void *ctx, bool connected)
+{
+	struct until_stall *u = ctx;
+
+	u->calls++;
+	u->connected += connected;
+	return u->calls == u->stop_at ? -EINTR : 0;
+}
+
+static void test_publish_until(void **state)
+{
+	enum { N = 4 };
+	struct mdm_bus_params p;
+	struct mdm_bus *bus;
+	struct mdm_bus_stream_info info;
+	struct mdm_bus_counters c;
+	struct until_stall u = { 0 };
+	struct mdm_bus_retry r = { .on_stall = until_on_stall, .ctx = &u };
+	struct ack_log *l = &fx.log;
+	char payload[64] = "event";
+	uint64_t t0;
+	int rc;
+
+	mdm_bus_params_init(&p);
+	p.max_pending = N;
+	p.stall_wait_ms = 1;
+	p.ack_timeout_ms = 10000;
+	bus = bus_open(&g_js, &p);
+	ack_log_init(l, N + 3);
+	mdm_bus_set_ack_handler(bus, ack_record, l);
+	ensure_stream(bus, "UNTIL", "until.>", false);
+
+	kill(g_js.pid, SIGSTOP);
+	for (int i = 0; i < N; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "until.%d", i);
+		r.deadline_ns = mdm_mono_ns() + 5 * MDM_NS_PER_S;
+		assert_int_equal(mdm_bus_publish_async_until(bus, "until.a", id, NULL, payload, sizeof(payload),
+							     (uint64_t)i, &r), 0);
+	}
+	assert_int_equal(u.calls, 0);
+	/* window full: refused until the deadline */
+	t0 = mdm_mono_ns();
+	r.deadline_ns = t0 + 300 * MDM_NS_PER_MS;
+	rc = mdm_bus_publish_async_until(bus, "until.a", "until.late", NULL, payload, sizeof(payload), N, &r);
+	if (rc != -ETIMEDOUT)
+		fail_msg("want -ETIMEDOUT, got %d %s", rc, mdm_err_last());
+	assert_true(mdm_mono_ns() - t0 >= 300 * MDM_NS_PER_MS);
+	assert_true(mdm_mono_ns() - t0 < 3 * MDM_NS_PER_S);
+	assert_true(u.calls > 0);
+	assert_int_equal(u.connected, u.calls); /* frozen, not disconnected */
+	/* the caller's stop ends the wait with its own answer */
+	u = (struct until_stall){ .stop_at = 3 };
+	r.deadline_ns = MDM_BUS_NO_DEADLINE;
+	rc = mdm_bus_publish_async_until(bus, "until.a", "until.stop", NULL, payload, sizeof(payload), N + 1, &r);
+	assert_int_equal(rc, -EINTR);
+	assert_int_equal(u.calls, 3);
+	kill(g_js.pid, SIGCONT);
+	/* back: accepted as soon as acks free the window */
+	u = (struct until_stall){ 0 };
+	r.deadline_ns = mdm_mono_ns() + 10 * MDM_NS_PER_S;
+	assert_int_equal(mdm_bus_publish_async_until(bus, "until.a", "until.back", NULL, payload, sizeof(payload),
+						     N + 2, &r), 0);
+	if (mdm_bus_publish_drain(bus, 10000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	for (int i = 0; i < N + 3; i++)
+		assert_int_equal(l->calls[i], i == N || i == N + 1 ? 0 : 1);
+	mdm_bus_counters_get(bus, &c);
+	assert_int_equal(c.published, N + 1);
+	assert_int_equal(c.acked, N + 1);
+	assert_true(c.stalls >= 3);
+	assert_int_equal(mdm_bus_stream_info(bus, "UNTIL", &info), 0);
+	assert_int_equal(info.msgs, N + 1);
+	bus_close();
+	ack_log_fini(l);
+}
+
 /* Fetch every message of `stream` through a fresh consumer and count each
  * Msg-Id "<prefix>.<i>": ids[i] = how many copies, at_seq[i] = stream seq. */
 static void collect_ids(struct mdm_bus *bus, const char *stream, const char *prefix, size_t n, uint32_t *ids,
@@ -1000,6 +1086,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_publish_exactly_once, fx_teardown),
 		cmocka_unit_test_teardown(test_publish_waits_for_leader, fx_teardown),
 		cmocka_unit_test_teardown(test_backpressure, fx_teardown),
+		cmocka_unit_test_teardown(test_publish_until, fx_teardown),
 		cmocka_unit_test_teardown(test_kill9_restart, fx_teardown),
 		cmocka_unit_test_teardown(test_connection_lost_for_good, fx_teardown),
 		cmocka_unit_test_teardown(test_pull_consumer, fx_teardown),
