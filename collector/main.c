@@ -576,12 +576,15 @@ out:
 		rte_eal_mp_wait_lcore();
 	mdm_http_destroy(http);
 	collector_stats_destroy(cs);
+	resume_point_destroy(resume);
+	/* The bus before the publisher: destroying the bus hands every publish
+	 * still unacknowledged (a drain that timed out) back to the ack handler,
+	 * whose context is pb (a SIGSEGV at SIGTERM under starvation). */
+	mdm_bus_destroy(bus);
 	publish_destroy(pb);
 	rx_destroy(rx);
 	gap_report_destroy(gr);
 	rerequest_destroy(rr);
-	resume_point_destroy(resume);
-	mdm_bus_destroy(bus);
 	if (ring)
 		rte_ring_free(ring);
 	if (eal_up) {
