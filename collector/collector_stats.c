@@ -14,9 +14,8 @@
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
-#include "mdm_hdr_log.h"
 #include "mdm_json.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "mdm_metrics.h"
@@ -25,9 +24,6 @@
 #include "rerequest.h"
 #include "rx.h"
 #include "seq.h"
-
-static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
-#define N_Q (sizeof(quantiles) / sizeof(quantiles[0]))
 
 /* Dropped sequence ranges of both drop points (RX's newest, the publisher's
  * oldest), at most what their tables keep. */
@@ -48,13 +44,8 @@ struct collector_stats {
 	struct collector_stats_params p;
 	char instance[64], feed[64], stats_subject[128];
 	struct mdm_metrics *reg;
-	/* latency: this interval, and since start */
-	struct mdm_hdr *interval[STAGE_COUNT], *total[STAGE_COUNT];
-	pthread_mutex_t lock;            /* the histograms: ticks vs HTTP renders */
-	double last_q_ns[STAGE_COUNT][N_Q];
-	FILE *hlog;
-	struct mdm_hdr_log_writer hw;
-	double start_s, last_tick_s;
+	struct mdm_latency *lat;         /* stage latency: intervals, totals, hlog */
+	pthread_mutex_t lock;            /* port and ring_used: ticks vs HTTP renders */
 	struct mdm_port_stats port;      /* refreshed per tick (read under lock) */
 	uint64_t ring_used, ring_size, in_flight;
 	struct mdm_buf scratch;
@@ -305,20 +296,9 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	mdm_metrics_write_u64(w, NULL, cs->port.imissed);
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_port_nombuf_total", "ethdev rx_nombuf");
 	mdm_metrics_write_u64(w, NULL, cs->port.rx_nombuf);
-	mdm_metrics_write_family(w, MDM_METRICS_SUMMARY, "mdmesh_collector_stage_latency_seconds",
-				 "latency per stage over the last stats interval");
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		const char *l[] = { "stage", publish_stage_names[s], NULL };
-		struct mdm_metrics_quantile qs[N_Q];
-
-		for (size_t q = 0; q < N_Q; q++) {
-			qs[q].q = quantiles[q];
-			qs[q].value = cs->last_q_ns[s][q] / 1e9;
-		}
-		mdm_metrics_write_summary(w, l, qs, N_Q, mdm_hdr_mean(cs->total[s]) * (double)mdm_hdr_total_count(cs->total[s]) / 1e9,
-					  mdm_hdr_total_count(cs->total[s]));
-	}
 	pthread_mutex_unlock(&cs->lock);
+	mdm_latency_write_summary(cs->lat, w, "mdmesh_collector_stage_latency_seconds",
+				  "latency per stage over the last stats interval");
 }
 
 static void json_section(void *ctx, struct mdm_json *j)
@@ -422,20 +402,7 @@ static void json_section(void *ctx, struct mdm_json *j)
 		mdm_json_obj_end(j);
 	}
 	mdm_json_key(j, "latency_ns");
-	mdm_json_obj_begin(j);
-	pthread_mutex_lock(&cs->lock);
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		static const char *const qn[N_Q] = { "p50", "p90", "p99", "p99.9", "max" };
-
-		mdm_json_key(j, publish_stage_names[s]);
-		mdm_json_obj_begin(j);
-		for (size_t q = 0; q < N_Q; q++)
-			mdm_json_kdbl(j, qn[q], cs->last_q_ns[s][q]);
-		mdm_json_ku64(j, "count_total", mdm_hdr_total_count(cs->total[s]));
-		mdm_json_obj_end(j);
-	}
-	pthread_mutex_unlock(&cs->lock);
-	mdm_json_obj_end(j);
+	mdm_latency_write_json(cs->lat, j);
 	mdm_json_obj_end(j);
 }
 
@@ -520,26 +487,17 @@ int collector_stats_create(struct collector_stats **out, const struct collector_
 	pthread_mutex_init(&cs->lock, NULL);
 	for (unsigned i = 0; i < ITCH_MSG_TYPES; i++)
 		cs->type_labels[i][0] = (char)itch_desc_at(i)->type;
-	for (int s = 0; rc == 0 && s < STAGE_COUNT; s++) {
-		rc = mdm_hdr_create(&cs->interval[s], 1, 3600LL * 1000000000LL, 3);
-		if (rc == 0)
-			rc = mdm_hdr_create(&cs->total[s], 1, 3600LL * 1000000000LL, 3);
+	{
+		struct mdm_latency_params lp = { .stage_names = publish_stage_names, .n_stages = STAGE_COUNT,
+						 .hlog_path = p->hlog_path,
+						 .hlog_comment = "mdmesh-collector stage latency, ns; tags are stages" };
+
+		rc = mdm_latency_create(&cs->lat, &lp);
 	}
 	if (rc == 0)
 		rc = mdm_metrics_create(&cs->reg);
 	if (rc == 0)
 		rc = register_counters(cs);
-	if (rc == 0 && p->hlog_path && p->hlog_path[0]) {
-		cs->hlog = fopen(p->hlog_path, "w");
-		if (!cs->hlog)
-			rc = mdm_err_set(-errno, "latency.hlog %s: %s", p->hlog_path, strerror(errno));
-	}
-	cs->start_s = cs->last_tick_s = (double)mdm_real_ns() / 1e9;
-	if (rc == 0 && cs->hlog) {
-		mdm_hdr_log_writer_init(&cs->hw, cs->hlog);
-		rc = mdm_hdr_log_write_header(&cs->hw, "mdmesh-collector stage latency, ns; tags are stages",
-					      cs->start_s, true, cs->start_s);
-	}
 	cs->ring_size = rte_ring_get_capacity(p->ring);
 	if (rc != 0) {
 		collector_stats_destroy(cs);
@@ -553,15 +511,8 @@ void collector_stats_destroy(struct collector_stats *cs)
 {
 	if (!cs)
 		return;
-	if (cs->hlog) {
-		mdm_hdr_log_writer_fini(&cs->hw);
-		fclose(cs->hlog);
-	}
 	mdm_metrics_destroy(cs->reg);
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		mdm_hdr_destroy(cs->interval[s]);
-		mdm_hdr_destroy(cs->total[s]);
-	}
+	mdm_latency_destroy(cs->lat);
 	mdm_buf_fini(&cs->scratch);
 	mdm_free(cs);
 }
@@ -577,30 +528,13 @@ void collector_stats_tick(struct collector_stats *cs)
 	struct mdm_port_stats port;
 	struct mdm_json j;
 
-	for (int s = 0; s < STAGE_COUNT; s++)
-		mdm_hdr_reset(cs->interval[s]);
-	publish_latency_take(cs->p.pb, cs->interval);
+	publish_latency_take(cs->p.pb, mdm_latency_interval_begin(cs->lat));
 	mdm_port_stats_get(cs->p.port, &port);
 	pthread_mutex_lock(&cs->lock);
 	cs->port = port;
 	cs->ring_used = rte_ring_count(cs->p.ring);
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		mdm_hdr_add(cs->total[s], cs->interval[s]);
-		for (size_t q = 0; q < N_Q; q++)
-			cs->last_q_ns[s][q] = mdm_hdr_total_count(cs->interval[s])
-						      ? (double)(quantiles[q] >= 1.0 ? mdm_hdr_max(cs->interval[s])
-								: mdm_hdr_value_at_percentile(cs->interval[s], quantiles[q] * 100))
-						      : 0.0;
-	}
 	pthread_mutex_unlock(&cs->lock);
-	if (cs->hlog) {
-		for (int s = 0; s < STAGE_COUNT; s++)
-			if (mdm_hdr_total_count(cs->interval[s]))
-				mdm_hdr_log_write(&cs->hw, cs->last_tick_s - cs->start_s, now_s - cs->last_tick_s,
-						  publish_stage_names[s], cs->interval[s]);
-		fflush(cs->hlog);
-	}
-	cs->last_tick_s = now_s;
+	mdm_latency_interval_end(cs->lat, now_s);
 	drop_log(cs);
 	/* live stats for subscribers: the same JSON as /stats.json */
 	mdm_buf_reset(&cs->scratch);
@@ -690,13 +624,5 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 			bc.disconnects, bc.reconnects, bc.retries, (double)ld(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9,
 			ld(&publish_stats(cs->p.pb)->ring_peak));
 	}
-	fprintf(f, "  latency    (ns)            p50        p90        p99      p99.9        max      count\n");
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		const struct mdm_hdr *h = cs->total[s];
-
-		fprintf(f, "    %-20s %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRIu64 "\n",
-			publish_stage_names[s], mdm_hdr_value_at_percentile(h, 50), mdm_hdr_value_at_percentile(h, 90),
-			mdm_hdr_value_at_percentile(h, 99), mdm_hdr_value_at_percentile(h, 99.9), mdm_hdr_max(h),
-			mdm_hdr_total_count(h));
-	}
+	mdm_latency_print(cs->lat, f);
 }

@@ -8,7 +8,6 @@
 #include "publish.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -22,6 +21,7 @@
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_et.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "mdm_poll.h"
@@ -86,8 +86,10 @@ struct publish {
 	uint64_t in_flight;
 	uint32_t slot_mask;
 	struct slot *slots;
-	pthread_mutex_t lat_lock;
-	struct mdm_hdr *lat[STAGE_COUNT];
+	/* latency: the publisher lcore records the stages up to the publish,
+	 * the ack handler (nats.c threads, maybe two at once) the ack stages;
+	 * neither ever waits for the stats pass (mdm_latency.h) */
+	struct mdm_lat_recorder *lat_pub, *lat_ack;
 	struct rx_event burst[PUB_BURST];
 	uint8_t buf[ENCODE_MAX_EVENT_LEN];
 	/* drop policy (publish.h): shed the ring's oldest events from shed_high
@@ -139,23 +141,21 @@ static void on_ack(void *ctx, const struct mdm_bus_ack *ack)
 	}
 	if (mine) {
 		bool ok = ack->result != MDM_BUS_ACK_FAILED;
+		int64_t entered = mdm_lat_enter(pb->lat_ack);
 
-		if (ok || pb->batch)
-			pthread_mutex_lock(&pb->lat_lock);
 		if (ok) {
-			mdm_hdr_record_n(pb->lat[STAGE_PUBLISH_TO_ACK], (int64_t)(now - s->pub_ns), n);
+			mdm_lat_record_n(pb->lat_ack, STAGE_PUBLISH_TO_ACK, (int64_t)(now - s->pub_ns), n);
 			if (!pb->batch)
-				mdm_hdr_record(pb->lat[STAGE_WIRE_TO_ACK], (int64_t)(now - s->rx_ns));
+				mdm_lat_record(pb->lat_ack, STAGE_WIRE_TO_ACK, (int64_t)(now - s->rx_ns));
 		}
 		for (uint64_t i = 0; pb->batch && i < n; i++) {
 			uint64_t *rx = &pb->ev_rx[(s->ev_first + i) & pb->ev_mask];
 
 			if (ok)
-				mdm_hdr_record(pb->lat[STAGE_WIRE_TO_ACK], (int64_t)(now - *rx));
+				mdm_lat_record(pb->lat_ack, STAGE_WIRE_TO_ACK, (int64_t)(now - *rx));
 			__atomic_store_n(rx, 0, __ATOMIC_RELEASE);
 		}
-		if (ok || pb->batch)
-			pthread_mutex_unlock(&pb->lat_lock);
+		mdm_lat_exit(pb->lat_ack, entered);
 		__atomic_store_n(&s->token, 0, __ATOMIC_RELEASE);
 	}
 	__atomic_fetch_sub(&pb->in_flight, n, __ATOMIC_RELAXED);
@@ -216,8 +216,12 @@ int publish_create(struct publish **out, const struct publish_params *p)
 		return -ENOMEM;
 	pb->slots = mdm_calloc(n, sizeof(*pb->slots));
 	rc = pb->slots ? encode_create(&pb->enc, p->feed) : -ENOMEM;
-	for (int i = 0; rc == 0 && i < STAGE_COUNT; i++)
-		rc = mdm_hdr_create(&pb->lat[i], 1, 3600LL * 1000000000LL, 3);
+	if (rc == 0)
+		rc = mdm_lat_recorder_create(&pb->lat_pub, STAGE_COUNT,
+					     1u << STAGE_WIRE_TO_DECODED | 1u << STAGE_DECODED_TO_PUBLISH, false);
+	if (rc == 0)
+		rc = mdm_lat_recorder_create(&pb->lat_ack, STAGE_COUNT,
+					     1u << STAGE_PUBLISH_TO_ACK | 1u << STAGE_WIRE_TO_ACK, true);
 	if (rc != 0) {
 		publish_destroy(pb);
 		return rc;
@@ -229,7 +233,6 @@ int publish_create(struct publish **out, const struct publish_params *p)
 			return rc;
 		}
 	}
-	pthread_mutex_init(&pb->lat_lock, NULL);
 	pb->slot_mask = n - 1;
 	pb->ring = p->ring;
 	pb->bus = p->bus;
@@ -259,8 +262,8 @@ void publish_destroy(struct publish *pb)
 {
 	if (!pb)
 		return;
-	for (int i = 0; i < STAGE_COUNT; i++)
-		mdm_hdr_destroy(pb->lat[i]);
+	mdm_lat_recorder_destroy(pb->lat_pub);
+	mdm_lat_recorder_destroy(pb->lat_ack);
 	for (uint32_t i = 0; pb->parts && i < pb->n_parts; i++)
 		mdm_free(pb->parts[i].ev);
 	mdm_free(pb->parts);
@@ -297,12 +300,8 @@ uint64_t publish_in_flight(const struct publish *pb)
 
 void publish_latency_take(struct publish *pb, struct mdm_hdr *const *out)
 {
-	pthread_mutex_lock(&pb->lat_lock);
-	for (int i = 0; i < STAGE_COUNT; i++) {
-		mdm_hdr_add(out[i], pb->lat[i]);
-		mdm_hdr_reset(pb->lat[i]);
-	}
-	pthread_mutex_unlock(&pb->lat_lock);
+	mdm_lat_recorder_take(pb->lat_pub, out);
+	mdm_lat_recorder_take(pb->lat_ack, out);
 }
 
 /* The ITCH timestamp of m on the session date, in realtime ns (0 when the
@@ -537,6 +536,7 @@ static int part_flush(struct publish *pb, struct part *pt)
 	uint64_t token = pb->next_token, ev0 = pb->next_ev, now;
 	struct slot *s = &pb->slots[token & pb->slot_mask];
 	uint32_t n = pt->b.n;
+	int64_t entered;
 	int rc;
 
 	if (slot_wait(pb, s) != 0)
@@ -560,17 +560,17 @@ static int part_flush(struct publish *pb, struct part *pt)
 		return 0;
 	}
 	now = mdm_real_ns();
-	pthread_mutex_lock(&pb->lat_lock);
+	entered = mdm_lat_enter(pb->lat_pub);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pending_ev *pe = &pt->ev[i];
 		uint64_t ready = pe->rx_ns + pe->decode_ns;
 
-		mdm_hdr_record(pb->lat[STAGE_WIRE_TO_DECODED], (int64_t)pe->decode_ns);
-		mdm_hdr_record(pb->lat[STAGE_DECODED_TO_PUBLISH], (int64_t)(now > ready ? now - ready : 0));
+		mdm_lat_record(pb->lat_pub, STAGE_WIRE_TO_DECODED, (int64_t)pe->decode_ns);
+		mdm_lat_record(pb->lat_pub, STAGE_DECODED_TO_PUBLISH, (int64_t)(now > ready ? now - ready : 0));
 		/* rx_ts_ns is CLOCK_REALTIME, never 0: 0 marks a free entry */
 		pb->ev_rx[(ev0 + i) & pb->ev_mask] = pe->rx_ns ? pe->rx_ns : 1;
 	}
-	pthread_mutex_unlock(&pb->lat_lock);
+	mdm_lat_exit(pb->lat_pub, entered);
 	s->pub_ns = now;
 	s->ev_first = ev0;
 	s->n_events = n;
@@ -788,6 +788,7 @@ int publish_lcore_main(void *arg)
 		unsigned n = rte_ring_sc_dequeue_burst_elem(pb->ring, pb->burst, sizeof(struct rx_event), PUB_BURST,
 							    NULL);
 		unsigned done = 0;
+		int64_t entered;
 
 		if (n == 0) {
 			if (aborting(pb) ||
@@ -808,14 +809,14 @@ int publish_lcore_main(void *arg)
 			}
 			done++;
 		}
-		pthread_mutex_lock(&pb->lat_lock);
+		entered = mdm_lat_enter(pb->lat_pub);
 		for (unsigned i = 0; i < done; i++) {
 			if (dec[i] || queue[i]) {
-				mdm_hdr_record(pb->lat[STAGE_WIRE_TO_DECODED], (int64_t)dec[i]);
-				mdm_hdr_record(pb->lat[STAGE_DECODED_TO_PUBLISH], (int64_t)queue[i]);
+				mdm_lat_record(pb->lat_pub, STAGE_WIRE_TO_DECODED, (int64_t)dec[i]);
+				mdm_lat_record(pb->lat_pub, STAGE_DECODED_TO_PUBLISH, (int64_t)queue[i]);
 			}
 		}
-		pthread_mutex_unlock(&pb->lat_lock);
+		mdm_lat_exit(pb->lat_pub, entered);
 	}
 	return 0;
 }

@@ -13,7 +13,7 @@
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "processor_cfg.h"
@@ -64,7 +64,7 @@ static bool batch_subject(const char *subject)
 static void record_bus(struct worker *w, const Mdmesh__V1__MarketEvent *ev, uint64_t fetch_real_ns)
 {
 	if (ev && ev->header && ev->header->pub_ts_ns && fetch_real_ns >= ev->header->pub_ts_ns)
-		mdm_hdr_record(w->lat[WORKER_LAT_BUS], (int64_t)(fetch_real_ns - ev->header->pub_ts_ns));
+		mdm_lat_record(w->lat, WORKER_LAT_BUS, (int64_t)(fetch_real_ns - ev->header->pub_ts_ns));
 }
 
 /* Decode every message into items. -ENOMEM when memory ran out (the batch is
@@ -73,8 +73,8 @@ static int decode(struct worker *w, size_t n_msgs, size_t *n_items)
 {
 	ProtobufCAllocator *pa = arena_pb_allocator(w->arena);
 	size_t n = 0;
+	int64_t lat_entered = mdm_lat_enter(w->lat);
 
-	pthread_mutex_lock(&w->lat_mu);
 	for (size_t i = 0; i < n_msgs; i++) {
 		struct mdm_bus_msg *m = w->batch[i].msg;
 		const uint8_t *data = mdm_bus_msg_data(m);
@@ -125,11 +125,11 @@ static int decode(struct worker *w, size_t n_msgs, size_t *n_items)
 		}
 		record_bus(w, it->ev, w->batch[i].fetch_real_ns);
 	}
-	pthread_mutex_unlock(&w->lat_mu);
+	mdm_lat_exit(w->lat, lat_entered);
 	*n_items = n;
 	return 0;
 oom:
-	pthread_mutex_unlock(&w->lat_mu);
+	mdm_lat_exit(w->lat, lat_entered);
 	return mdm_err_set(-ENOMEM, "decode: out of memory");
 }
 
@@ -262,6 +262,7 @@ int batch_run(struct worker *w, size_t n_msgs)
 	struct mdm_stage_batch b = { 0 };
 	struct store_audit audit = { 0 };
 	size_t n_items = 0;
+	int64_t lat_entered;
 	int rc;
 
 	arena_reset(w->arena);
@@ -333,17 +334,17 @@ int batch_run(struct worker *w, size_t n_msgs)
 	}
 	worker_pool_done_msgs(w->pool, n_msgs);
 
-	pthread_mutex_lock(&w->lat_mu);
-	mdm_hdr_record(w->lat[WORKER_LAT_PROCESS], (int64_t)(t_commit - t0));
-	mdm_hdr_record(w->lat[WORKER_LAT_COMMIT], (int64_t)(t_done - t_commit));
+	lat_entered = mdm_lat_enter(w->lat);
+	mdm_lat_record(w->lat, WORKER_LAT_PROCESS, (int64_t)(t_commit - t0));
+	mdm_lat_record(w->lat, WORKER_LAT_COMMIT, (int64_t)(t_done - t_commit));
 	for (size_t i = 0; i < n_items; i++) {
 		const Mdmesh__V1__MarketEvent *ev = w->items[i].ev;
 
 		if (w->items[i].verdict == MDM_STAGE_PASS && ev && ev->header && ev->header->rx_ts_ns &&
 		    commit_real >= ev->header->rx_ts_ns)
-			mdm_hdr_record(w->lat[WORKER_LAT_E2E], (int64_t)(commit_real - ev->header->rx_ts_ns));
+			mdm_lat_record(w->lat, WORKER_LAT_E2E, (int64_t)(commit_real - ev->header->rx_ts_ns));
 	}
-	pthread_mutex_unlock(&w->lat_mu);
+	mdm_lat_exit(w->lat, lat_entered);
 
 	inc(&w->stats.batches, 1);
 	inc(&w->stats.messages, n_msgs);

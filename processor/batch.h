@@ -14,7 +14,7 @@
 
 struct arena;
 struct mdm_bus_msg;
-struct mdm_hdr;
+struct mdm_lat_recorder;
 
 /* A fetched message on its way through a worker. */
 struct batch_msg {
@@ -51,9 +51,9 @@ struct worker {
 	void **stage_ctx;
 	struct store *store;
 	uint64_t audit_seq;
-	/* latency since the reporter's last take */
-	pthread_mutex_t lat_mu;
-	struct mdm_hdr *lat[WORKER_LAT_COUNT];
+	/* latency since the reporter's last take (this worker writes, the
+	 * reporter flips intervals: mdm_latency.h) */
+	struct mdm_lat_recorder *lat;
 };
 
 /* Process w->batch[0..n): on success every message is acked, on failure every

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "dlq.h"
@@ -11,9 +10,8 @@
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
-#include "mdm_hdr_log.h"
 #include "mdm_json.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "mdm_metrics.h"
@@ -21,12 +19,8 @@
 #include "processor_cfg.h"
 #include "worker.h"
 
-#define LAT_HIGHEST_NS (3600LL * 1000000000LL)
 #define UNHEALTHY_FAILURES 3
 #define ALERT_CT "application/protobuf; proto=mdmesh.v1.Alert"
-
-static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
-#define N_Q (sizeof(quantiles) / sizeof(quantiles[0]))
 
 enum alarm { ALARM_DLQ_DEPTH, ALARM_LAG, ALARM_P99, ALARM_COUNT };
 static const char *const alarm_names[ALARM_COUNT] = { "dlq_depth", "lag", "p99" };
@@ -36,9 +30,7 @@ struct processor_stats {
 	char instance[64], stream[64], consumer[64], stats_subject[128];
 	char worker_labels[256][8];
 	struct mdm_metrics *reg;
-	struct mdm_hdr *interval[WORKER_LAT_COUNT], *total[WORKER_LAT_COUNT];
-	pthread_mutex_t lock;              /* quantiles and totals: ticks vs HTTP renders */
-	double last_q_ns[WORKER_LAT_COUNT][N_Q];
+	struct mdm_latency *lat;           /* stage latency: intervals, totals, hlog */
 	/* refreshed per tick; read by renders with relaxed loads */
 	uint64_t lag, ack_pending, redelivered, dlq_depth;
 	uint64_t info_errors;
@@ -46,9 +38,6 @@ struct processor_stats {
 	uint64_t alarm_value[ALARM_COUNT];
 	bool alarm_active[ALARM_COUNT];
 	uint64_t alarm_raised[ALARM_COUNT];
-	FILE *hlog;
-	struct mdm_hdr_log_writer hw;
-	double start_s, last_tick_s;
 	struct mdm_buf scratch;
 };
 
@@ -75,22 +64,8 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 
 		mdm_metrics_write_u64(w, l, ld(&ps->alarm_raised[a]));
 	}
-	pthread_mutex_lock(&ps->lock);
-	mdm_metrics_write_family(w, MDM_METRICS_SUMMARY, "mdmesh_processor_stage_latency_seconds",
-				 "latency per stage over the last stats interval");
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		const char *l[] = { "stage", worker_lat_names[s], NULL };
-		struct mdm_metrics_quantile qs[N_Q];
-
-		for (size_t q = 0; q < N_Q; q++) {
-			qs[q].q = quantiles[q];
-			qs[q].value = ps->last_q_ns[s][q] / 1e9;
-		}
-		mdm_metrics_write_summary(w, l, qs, N_Q,
-					  mdm_hdr_mean(ps->total[s]) * (double)mdm_hdr_total_count(ps->total[s]) / 1e9,
-					  mdm_hdr_total_count(ps->total[s]));
-	}
-	pthread_mutex_unlock(&ps->lock);
+	mdm_latency_write_summary(ps->lat, w, "mdmesh_processor_stage_latency_seconds",
+				  "latency per stage over the last stats interval");
 }
 
 /* Reference data (enrich.h): a miss is an event whose symbol the refdata
@@ -134,7 +109,6 @@ static void collect_refdata(void *ctx, struct mdm_metrics_writer *w)
 
 static void json_section(void *ctx, struct mdm_json *j)
 {
-	static const char *const qn[N_Q] = { "p50", "p90", "p99", "p99.9", "max" };
 	struct processor_stats *ps = ctx;
 
 	mdm_json_obj_begin(j);
@@ -156,18 +130,7 @@ static void json_section(void *ctx, struct mdm_json *j)
 	}
 	mdm_json_obj_end(j);
 	mdm_json_key(j, "latency_ns");
-	mdm_json_obj_begin(j);
-	pthread_mutex_lock(&ps->lock);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		mdm_json_key(j, worker_lat_names[s]);
-		mdm_json_obj_begin(j);
-		for (size_t q = 0; q < N_Q; q++)
-			mdm_json_kdbl(j, qn[q], ps->last_q_ns[s][q]);
-		mdm_json_ku64(j, "count_total", mdm_hdr_total_count(ps->total[s]));
-		mdm_json_obj_end(j);
-	}
-	pthread_mutex_unlock(&ps->lock);
-	mdm_json_obj_end(j);
+	mdm_latency_write_json(ps->lat, j);
 	mdm_json_obj_end(j);
 }
 
@@ -267,28 +230,17 @@ int processor_stats_create(struct processor_stats **out, const struct processor_
 	ps->alarm_threshold[ALARM_DLQ_DEPTH] = p->cfg->alarm_dlq_depth;
 	ps->alarm_threshold[ALARM_LAG] = p->cfg->alarm_lag;
 	ps->alarm_threshold[ALARM_P99] = p->cfg->alarm_p99_ns;
-	pthread_mutex_init(&ps->lock, NULL);
-	for (int s = 0; rc == 0 && s < WORKER_LAT_COUNT; s++) {
-		rc = mdm_hdr_create(&ps->interval[s], 1, LAT_HIGHEST_NS, 3);
-		if (rc == 0)
-			rc = mdm_hdr_create(&ps->total[s], 1, LAT_HIGHEST_NS, 3);
-	}
-	if (rc == 0)
-		rc = mdm_metrics_create(&ps->reg);
+	rc = mdm_metrics_create(&ps->reg);
 	if (rc == 0)
 		rc = register_all(ps);
 	if (rc != 0)
 		rc = mdm_err_set(rc, "stats: %s", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
-	ps->start_s = ps->last_tick_s = (double)mdm_real_ns() / 1e9;
-	if (rc == 0 && p->cfg->latency_hlog && p->cfg->latency_hlog[0]) {
-		ps->hlog = fopen(p->cfg->latency_hlog, "w");
-		if (!ps->hlog)
-			rc = mdm_err_set(-errno, "latency.hlog %s: %s", p->cfg->latency_hlog, strerror(errno));
-		if (rc == 0) {
-			mdm_hdr_log_writer_init(&ps->hw, ps->hlog);
-			rc = mdm_hdr_log_write_header(&ps->hw, "mdmesh-processor stage latency, ns; tags are stages",
-						      ps->start_s, true, ps->start_s);
-		}
+	if (rc == 0) {
+		struct mdm_latency_params lp = { .stage_names = worker_lat_names, .n_stages = WORKER_LAT_COUNT,
+						 .hlog_path = p->cfg->latency_hlog,
+						 .hlog_comment = "mdmesh-processor stage latency, ns; tags are stages" };
+
+		rc = mdm_latency_create(&ps->lat, &lp);
 	}
 	if (rc != 0) {
 		processor_stats_destroy(ps);
@@ -302,17 +254,9 @@ void processor_stats_destroy(struct processor_stats *ps)
 {
 	if (!ps)
 		return;
-	if (ps->hlog) {
-		mdm_hdr_log_writer_fini(&ps->hw);
-		fclose(ps->hlog);
-	}
 	mdm_metrics_destroy(ps->reg);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		mdm_hdr_destroy(ps->interval[s]);
-		mdm_hdr_destroy(ps->total[s]);
-	}
+	mdm_latency_destroy(ps->lat);
 	mdm_buf_fini(&ps->scratch);
-	pthread_mutex_destroy(&ps->lock);
 	mdm_free(ps);
 }
 
@@ -395,21 +339,8 @@ void processor_stats_tick(struct processor_stats *ps)
 	struct mdm_bus_stream_info si;
 	struct mdm_json j;
 
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		mdm_hdr_reset(ps->interval[s]);
-	worker_pool_latency_take(ps->p.pool, ps->interval);
-	pthread_mutex_lock(&ps->lock);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		mdm_hdr_add(ps->total[s], ps->interval[s]);
-		for (size_t q = 0; q < N_Q; q++)
-			ps->last_q_ns[s][q] =
-				mdm_hdr_total_count(ps->interval[s])
-					? (double)(quantiles[q] >= 1.0 ? mdm_hdr_max(ps->interval[s])
-								       : mdm_hdr_value_at_percentile(ps->interval[s],
-												     quantiles[q] * 100))
-					: 0.0;
-	}
-	pthread_mutex_unlock(&ps->lock);
+	worker_pool_latency_take(ps->p.pool, mdm_latency_interval_begin(ps->lat));
+	mdm_latency_interval_end(ps->lat, now_s);
 	if (mdm_bus_consumer_info(ps->p.bus, ps->stream, ps->consumer, &ci) == 0) {
 		st(&ps->lag, ci.num_pending);
 		st(&ps->ack_pending, ci.num_ack_pending);
@@ -425,16 +356,10 @@ void processor_stats_tick(struct processor_stats *ps)
 	st(&ps->alarm_value[ALARM_LAG], ld(&ps->lag));
 	/* p99 only counts in an interval that persisted something. */
 	st(&ps->alarm_value[ALARM_P99],
-	   mdm_hdr_total_count(ps->interval[WORKER_LAT_E2E]) ? (uint64_t)ps->last_q_ns[WORKER_LAT_E2E][2] : 0);
+	   mdm_latency_interval_count(ps->lat, WORKER_LAT_E2E)
+		   ? (uint64_t)mdm_latency_quantile_ns(ps->lat, WORKER_LAT_E2E, MDM_LATENCY_Q_P99)
+		   : 0);
 	alarms_check(ps);
-	if (ps->hlog) {
-		for (int s = 0; s < WORKER_LAT_COUNT; s++)
-			if (mdm_hdr_total_count(ps->interval[s]))
-				mdm_hdr_log_write(&ps->hw, ps->last_tick_s - ps->start_s, now_s - ps->last_tick_s,
-						  worker_lat_names[s], ps->interval[s]);
-		fflush(ps->hlog);
-	}
-	ps->last_tick_s = now_s;
 	mdm_buf_reset(&ps->scratch);
 	mdm_json_init(&j, &ps->scratch);
 	if (mdm_metrics_render_json(ps->reg, &j) == 0)
@@ -478,15 +403,5 @@ void processor_stats_summary(struct processor_stats *ps, FILE *f)
 		ld(&ds->max_deliver), ld(&ds->advisories));
 	fprintf(f, "  published  %" PRIu64 " stored, %" PRIu64 " failed; alerts raised %" PRIu64 "\n",
 		ld(&pst->async_stored), ld(&pst->async_failed), processor_stats_alerts(ps));
-	fprintf(f, "  latency    (ns)            p50        p90        p99      p99.9        max      count\n");
-	pthread_mutex_lock(&ps->lock);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		const struct mdm_hdr *h = ps->total[s];
-
-		fprintf(f, "    %-20s %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRIu64 "\n",
-			worker_lat_names[s], mdm_hdr_value_at_percentile(h, 50), mdm_hdr_value_at_percentile(h, 90),
-			mdm_hdr_value_at_percentile(h, 99), mdm_hdr_value_at_percentile(h, 99.9), mdm_hdr_max(h),
-			mdm_hdr_total_count(h));
-	}
-	pthread_mutex_unlock(&ps->lock);
+	mdm_latency_print(ps->lat, f);
 }

@@ -13,7 +13,7 @@
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "processor_cfg.h"
@@ -23,7 +23,6 @@ const char *const worker_lat_names[WORKER_LAT_COUNT] = {
 	"bus", "processing", "commit", "wire_to_persisted",
 };
 
-#define LAT_HIGHEST_NS (3600LL * 1000000000LL)
 #define WAIT_SLICE_NS (100 * MDM_NS_PER_MS)
 
 struct worker_pool {
@@ -269,7 +268,6 @@ static int worker_init(struct worker_pool *wp, struct worker *w, uint32_t id)
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->not_empty, NULL);
 	pthread_cond_init(&w->not_full, NULL);
-	pthread_mutex_init(&w->lat_mu, NULL);
 	w->q_cap = cfg->queue_depth;
 	w->batch_cap = cfg->fetch_batch;
 	w->q = mdm_calloc(w->q_cap, sizeof(*w->q));
@@ -280,9 +278,8 @@ static int worker_init(struct worker_pool *wp, struct worker *w, uint32_t id)
 		return mdm_err_set(-ENOMEM, "worker %u: out of memory", id);
 	if ((rc = arena_create(&w->arena, 256 * 1024)) != 0)
 		return mdm_err_set(rc, "worker %u: out of memory", id);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		if ((rc = mdm_hdr_create(&w->lat[s], 1, LAT_HIGHEST_NS, 3)) != 0)
-			return mdm_err_set(rc, "worker %u: histogram: out of memory", id);
+	if ((rc = mdm_lat_recorder_create(&w->lat, WORKER_LAT_COUNT, (1u << WORKER_LAT_COUNT) - 1, false)) != 0)
+		return mdm_err_set(rc, "worker %u: histogram: out of memory", id);
 	rc = wp->p.store_ops->open(&w->store, wp->p.store_url);
 	if (rc != 0)
 		return mdm_err_set(rc, "worker %u: store %s: %s", id, wp->p.store_ops->name, mdm_err_last());
@@ -307,8 +304,7 @@ static void worker_fini(struct worker_pool *wp, struct worker *w)
 		wp->p.store_ops->close(w->store);
 	for (size_t i = 0; w->q && i < w->q_len; i++)
 		mdm_bus_msg_free(w->q[(w->q_head + i) % w->q_cap].msg);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		mdm_hdr_destroy(w->lat[s]);
+	mdm_lat_recorder_destroy(w->lat);
 	arena_destroy(w->arena);
 	mdm_free(w->items);
 	mdm_free(w->info);
@@ -319,7 +315,6 @@ static void worker_fini(struct worker_pool *wp, struct worker *w)
 	pthread_cond_destroy(&w->not_empty);
 	pthread_cond_destroy(&w->not_full);
 	pthread_mutex_destroy(&w->mu);
-	pthread_mutex_destroy(&w->lat_mu);
 }
 
 int worker_pool_create(struct worker_pool **out, const struct worker_params *p)
@@ -473,14 +468,8 @@ const struct worker_pool_stats *worker_pool_stats(const struct worker_pool *wp)
 void worker_pool_latency_take(struct worker_pool *wp, struct mdm_hdr *const into[WORKER_LAT_COUNT])
 {
 	for (uint32_t i = 0; i < wp->n_workers; i++) {
-		struct worker *w = &wp->workers[i];
-
-		pthread_mutex_lock(&w->lat_mu);
-		for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-			mdm_hdr_add(into[s], w->lat[s]);
-			mdm_hdr_reset(w->lat[s]);
-		}
-		pthread_mutex_unlock(&w->lat_mu);
+		if (wp->workers[i].lat)
+			mdm_lat_recorder_take(wp->workers[i].lat, into);
 	}
 }
 
