@@ -13,6 +13,7 @@
 #include "gap_report.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
+#include "mdm_counter.h"
 #include "mdm_err.h"
 #include "mdm_json.h"
 #include "mdm_latency.h"
@@ -56,26 +57,21 @@ struct collector_stats {
 	uint64_t log_dropped;
 };
 
-static uint64_t ld(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 void collector_stats_account(struct collector_stats *cs, struct collector_account *a)
 {
 	const struct rx_stats *rs = rx_stats(cs->p.rx);
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
 
 	memset(a, 0, sizeof(*a));
-	a->events = ld(&rs->events);
-	a->dropped_ring = ld(&rs->dropped) + ld(&ps->dropped_full);
-	a->stored = ld(&ps->stored);
-	a->duplicates = ld(&ps->duplicates);
-	a->failed = ld(&ps->failed);
-	a->encode_errors = ld(&ps->encode_errors);
-	a->dropped_stop = ld(&ps->dropped_at_stop);
+	a->events = mdm_counter_get(&rs->events);
+	a->dropped_ring = mdm_counter_get(&rs->dropped) + mdm_counter_get(&ps->dropped_full);
+	a->stored = mdm_counter_get(&ps->stored);
+	a->duplicates = mdm_counter_get(&ps->duplicates);
+	a->failed = mdm_counter_get(&ps->failed);
+	a->encode_errors = mdm_counter_get(&ps->encode_errors);
+	a->dropped_stop = mdm_counter_get(&ps->dropped_at_stop);
 	a->in_flight = publish_in_flight(cs->p.pb);
-	a->in_ring = ld(&rs->enqueued) - ld(&ps->dequeued);
+	a->in_ring = mdm_counter_get(&rs->enqueued) - mdm_counter_get(&ps->dequeued);
 	a->balanced = a->events == a->stored + a->duplicates + a->dropped_ring + a->dropped_stop + a->failed +
 					   a->encode_errors + a->in_ring + a->in_flight;
 }
@@ -93,8 +89,8 @@ static size_t ranges_take(const uint64_t *first, const uint64_t *last, uint64_t 
 	size_t k = 0;
 
 	for (uint64_t i = n > cap ? n - cap : 0; i < n; i++, k++) {
-		out[k].first = ld(&first[i % cap]);
-		out[k].last = ld(&last[i % cap]);
+		out[k].first = mdm_counter_get(&first[i % cap]);
+		out[k].last = mdm_counter_get(&last[i % cap]);
 	}
 	return k;
 }
@@ -131,7 +127,7 @@ static void drop_log(struct collector_stats *cs)
 {
 	const struct rx_stats *rs = rx_stats(cs->p.rx);
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
-	uint64_t dropped = ld(&rs->dropped) + ld(&ps->dropped_full);
+	uint64_t dropped = mdm_counter_get(&rs->dropped) + mdm_counter_get(&ps->dropped_full);
 	struct {
 		const uint64_t *first, *last, *count;
 		size_t cap;
@@ -150,7 +146,7 @@ static void drop_log(struct collector_stats *cs)
 
 		if (i && i + src[t].cap > n) {
 			/* the newest range logged may have grown */
-			uint64_t last = ld(&src[t].last[(i - 1) % src[t].cap]);
+			uint64_t last = mdm_counter_get(&src[t].last[(i - 1) % src[t].cap]);
 
 			if (last > src[t].cur->last) {
 				if (listed < DROP_LOG_MAX && len < sizeof(list))
@@ -167,7 +163,7 @@ static void drop_log(struct collector_stats *cs)
 			i = n - src[t].cap;
 		}
 		for (; i < n; i++) {
-			uint64_t f = ld(&src[t].first[i % src[t].cap]), l = ld(&src[t].last[i % src[t].cap]);
+			uint64_t f = mdm_counter_get(&src[t].first[i % src[t].cap]), l = mdm_counter_get(&src[t].last[i % src[t].cap]);
 
 			if (listed < DROP_LOG_MAX && len < sizeof(list))
 				len += (size_t)snprintf(list + len, sizeof(list) - len, " %" PRIu64 "-%" PRIu64, f, l);
@@ -199,7 +195,7 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++) {
 		const char *l[] = { "reason", mold_status_name(-i), NULL };
 
-		mdm_metrics_write_u64(w, l, ld(&fs->malformed[i]));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&fs->malformed[i]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_bad_messages_total",
 				 "ITCH messages skipped (they consumed a sequence number), by reason");
@@ -207,25 +203,25 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 		const char *l1[] = { "reason", "unknown_type", NULL }, *l2[] = { "reason", "bad_length", NULL },
 			   *l3[] = { "reason", "empty", NULL };
 
-		mdm_metrics_write_u64(w, l1, ld(&fs->unknown_type));
-		mdm_metrics_write_u64(w, l2, ld(&fs->bad_length));
-		mdm_metrics_write_u64(w, l3, ld(&fs->empty_msgs));
+		mdm_metrics_write_u64(w, l1, mdm_counter_get(&fs->unknown_type));
+		mdm_metrics_write_u64(w, l2, mdm_counter_get(&fs->bad_length));
+		mdm_metrics_write_u64(w, l3, mdm_counter_get(&fs->empty_msgs));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_events_by_type_total",
 				 "events published, by ITCH message type");
 	for (unsigned i = 0; i < ITCH_MSG_TYPES; i++) {
 		const char *l[] = { "type", cs->type_labels[i], NULL };
 
-		mdm_metrics_write_u64(w, l, ld(&ps->by_type[itch_desc_at(i)->type]));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&ps->by_type[itch_desc_at(i)->type]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_gap_messages_missing",
 				 "declared missing sequence numbers not recovered");
-	mdm_metrics_write_u64(w, NULL, ld(&ss->missing_now));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ss->missing_now));
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_gaps_total", "gaps declared");
-	mdm_metrics_write_u64(w, NULL, ld(&ss->gaps_opened));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ss->gaps_opened));
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_duplicate_messages_total",
 				 "messages dropped by the sequencer as already delivered (A/B, retransmits)");
-	mdm_metrics_write_u64(w, NULL, ld(&ss->duplicates));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ss->duplicates));
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_permanent_gaps_by_reason_total",
 				 "gaps given up (alert.system.gap), by reason");
 	{
@@ -263,7 +259,7 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_drop_ranges_total",
 				 "runs of consecutive sequence numbers dropped (ring full), RX and publisher");
-	mdm_metrics_write_u64(w, NULL, ld(&rx_stats(cs->p.rx)->drop_ranges) + ld(&ps->drop_ranges));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&rx_stats(cs->p.rx)->drop_ranges) + mdm_counter_get(&ps->drop_ranges));
 	if (cs->p.bus) {
 		struct mdm_bus_counters bc;
 
@@ -279,14 +275,14 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 		mdm_metrics_write_u64(w, NULL, bc.retries);
 		mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_publish_bus_down_seconds_total",
 					 "time the publisher held an event while NATS was disconnected (the ring buffered behind it)");
-		mdm_metrics_write_double(w, NULL, (double)ld(&ps->bus_down_ns) / 1e9);
+		mdm_metrics_write_double(w, NULL, (double)mdm_counter_get(&ps->bus_down_ns) / 1e9);
 	}
 	pthread_mutex_lock(&cs->lock);
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used", "events queued RX -> publisher");
 	mdm_metrics_write_u64(w, NULL, cs->ring_used);
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used_peak",
 				 "most events queued in the ring while the publisher waited for NATS (outage buffer high water)");
-	mdm_metrics_write_u64(w, NULL, ld(&ps->ring_peak));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ps->ring_peak));
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_size", "ring capacity");
 	mdm_metrics_write_u64(w, NULL, cs->ring_size);
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_port_packets_total", "ethdev ipackets");
@@ -336,18 +332,18 @@ static void json_section(void *ctx, struct mdm_json *j)
 		mdm_json_key(j, "recovery");
 		mdm_json_obj_begin(j);
 		mdm_json_ku64(j, "servers", rerequest_servers(cs->p.rr));
-		mdm_json_ku64(j, "requests_sent", ld(&rs->requests_sent));
-		mdm_json_ku64(j, "requests_answered", ld(&rs->requests_answered));
-		mdm_json_ku64(j, "requests_timed_out", ld(&rs->requests_timed_out));
-		mdm_json_ku64(j, "rate_limited", ld(&rs->rate_limited));
-		mdm_json_ku64(j, "gaps_tracked", ld(&rs->gaps_tracked));
-		mdm_json_ku64(j, "gaps_recovered", ld(&rs->gaps_recovered));
-		mdm_json_ku64(j, "msgs_recovered", ld(&rs->msgs_recovered));
-		mdm_json_ku64(j, "msgs_filled_late", ld(&rs->msgs_filled_late));
-		mdm_json_ku64(j, "permanent_gaps", ld(&rs->permanent_gaps));
-		mdm_json_ku64(j, "permanent_msgs", ld(&rs->permanent_msgs));
-		mdm_json_ku64(j, "outstanding_gaps", ld(&rs->outstanding_gaps));
-		mdm_json_ku64(j, "outstanding_msgs", ld(&rs->outstanding_msgs));
+		mdm_json_ku64(j, "requests_sent", mdm_counter_get(&rs->requests_sent));
+		mdm_json_ku64(j, "requests_answered", mdm_counter_get(&rs->requests_answered));
+		mdm_json_ku64(j, "requests_timed_out", mdm_counter_get(&rs->requests_timed_out));
+		mdm_json_ku64(j, "rate_limited", mdm_counter_get(&rs->rate_limited));
+		mdm_json_ku64(j, "gaps_tracked", mdm_counter_get(&rs->gaps_tracked));
+		mdm_json_ku64(j, "gaps_recovered", mdm_counter_get(&rs->gaps_recovered));
+		mdm_json_ku64(j, "msgs_recovered", mdm_counter_get(&rs->msgs_recovered));
+		mdm_json_ku64(j, "msgs_filled_late", mdm_counter_get(&rs->msgs_filled_late));
+		mdm_json_ku64(j, "permanent_gaps", mdm_counter_get(&rs->permanent_gaps));
+		mdm_json_ku64(j, "permanent_msgs", mdm_counter_get(&rs->permanent_msgs));
+		mdm_json_ku64(j, "outstanding_gaps", mdm_counter_get(&rs->outstanding_gaps));
+		mdm_json_ku64(j, "outstanding_msgs", mdm_counter_get(&rs->outstanding_msgs));
 		mdm_json_ku64(j, "alerts_published", gc.alerts_published);
 		mdm_json_ku64(j, "alerts_failed", gc.alerts_failed);
 		mdm_json_key(j, "permanent");
@@ -555,15 +551,16 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 
 	collector_stats_account(cs, &a);
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++)
-		malformed += (unsigned)fs->malformed[i];
+		malformed += (unsigned)mdm_counter_get(&fs->malformed[i]);
 	fprintf(f, "mdmesh-collector %s summary (feed %s, session %s)\n", cs->instance, cs->feed, feed_session(fd));
 	fprintf(f, "  input      %" PRIu64 " packets, %" PRIu64 " not UDP, %" PRIu64 " other destination, "
 		   "%u malformed, %" PRIu64 " heartbeats; port imissed %" PRIu64 ", rx_nombuf %" PRIu64 "\n",
-		ld(&rs->packets), ld(&rs->not_udp), ld(&rs->other_dst), malformed, fs->heartbeats, cs->port.imissed,
+		mdm_counter_get(&rs->packets), mdm_counter_get(&rs->not_udp), mdm_counter_get(&rs->other_dst), malformed, mdm_counter_get(&fs->heartbeats), cs->port.imissed,
 		cs->port.rx_nombuf);
 	fprintf(f, "  sequence   next %" PRIu64 ", %" PRIu64 " duplicates dropped, %" PRIu64 " gaps (%" PRIu64
 		   " messages missing)\n",
-		seq_next(feed_seq(fd)), ss->duplicates, ss->gaps_opened, ss->missing_now);
+		seq_next(feed_seq(fd)), mdm_counter_get(&ss->duplicates), mdm_counter_get(&ss->gaps_opened),
+		mdm_counter_get(&ss->missing_now));
 	for (unsigned i = 0; i < ng; i++)
 		fprintf(f, "    missing  %" PRIu64 "-%" PRIu64 "\n", from[i], to[i]);
 	{
@@ -578,10 +575,10 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 			   ", rate-limited %" PRIu64 "; gaps recovered %" PRIu64 " of %" PRIu64 " (%" PRIu64
 			   " messages re-requested, %" PRIu64 " late on a line); permanent gaps %" PRIu64 " (%" PRIu64
 			   " messages, %" PRIu64 " alerts published); still recovering %" PRIu64 "\n",
-			rerequest_servers(cs->p.rr), ld(&q->requests_sent), ld(&q->requests_answered),
-			ld(&q->requests_timed_out), ld(&q->rate_limited), ld(&q->gaps_recovered), ld(&q->gaps_tracked),
-			ld(&q->msgs_recovered), ld(&q->msgs_filled_late), ld(&q->permanent_gaps), ld(&q->permanent_msgs),
-			gc.alerts_published, ld(&q->outstanding_gaps));
+			rerequest_servers(cs->p.rr), mdm_counter_get(&q->requests_sent), mdm_counter_get(&q->requests_answered),
+			mdm_counter_get(&q->requests_timed_out), mdm_counter_get(&q->rate_limited), mdm_counter_get(&q->gaps_recovered), mdm_counter_get(&q->gaps_tracked),
+			mdm_counter_get(&q->msgs_recovered), mdm_counter_get(&q->msgs_filled_late), mdm_counter_get(&q->permanent_gaps), mdm_counter_get(&q->permanent_msgs),
+			gc.alerts_published, mdm_counter_get(&q->outstanding_gaps));
 		for (unsigned i = 0; i < nr; i++)
 			fprintf(f, "    recovered %" PRIu64 "-%" PRIu64 " (%u requests)\n", rec[i].from, rec[i].to,
 				rec[i].requests);
@@ -596,7 +593,7 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		a.in_flight, a.balanced ? "balanced" : "NOT BALANCED");
 	{
 		const struct publish_stats *ps = publish_stats(cs->p.pb);
-		uint64_t first = ld(&ps->first_rx_ns), last = ld(&ps->last_ack_ns);
+		uint64_t first = mdm_counter_get(&ps->first_rx_ns), last = mdm_counter_get(&ps->last_ack_ns);
 
 		if (first && last > first)
 			fprintf(f, "  throughput %" PRIu64 " events acked in %.3f s = %.0f events/s (first packet to last ack)\n",
@@ -612,7 +609,7 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 			fprintf(f, "    dropped  %" PRIu64 "-%" PRIu64 "\n", r[i].first, r[i].last);
 		if (!complete)
 			fprintf(f, "    dropped  (older ranges not kept: %" PRIu64 " recorded in all)\n",
-				ld(&rs->drop_ranges) + ld(&publish_stats(cs->p.pb)->drop_ranges));
+				mdm_counter_get(&rs->drop_ranges) + mdm_counter_get(&publish_stats(cs->p.pb)->drop_ranges));
 	}
 	if (cs->p.bus) {
 		struct mdm_bus_counters bc;
@@ -621,8 +618,8 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		fprintf(f, "  bus        %" PRIu64 " disconnects, %" PRIu64 " reconnects, %" PRIu64
 			   " resends (same Nats-Msg-Id); the publisher waited %.3f s for a reconnect, the ring held up to %"
 			   PRIu64 " events meanwhile\n",
-			bc.disconnects, bc.reconnects, bc.retries, (double)ld(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9,
-			ld(&publish_stats(cs->p.pb)->ring_peak));
+			bc.disconnects, bc.reconnects, bc.retries, (double)mdm_counter_get(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9,
+			mdm_counter_get(&publish_stats(cs->p.pb)->ring_peak));
 	}
 	mdm_latency_print(cs->lat, f);
 }

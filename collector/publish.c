@@ -17,6 +17,7 @@
 #include "encode.h"
 #include "evbatch.h"
 #include "itch.h"
+#include "mdm_counter.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
@@ -115,11 +116,6 @@ struct publish {
 	uint64_t next_ev;        /* running event count: index into ev_rx */
 };
 
-static inline void stat_add(uint64_t *c, uint64_t v)
-{
-	__atomic_fetch_add(c, v, __ATOMIC_RELAXED);
-}
-
 /* Ack handler: runs on nats.c / bus threads, possibly two at once. */
 static void on_ack(void *ctx, const struct mdm_bus_ack *ack)
 {
@@ -132,10 +128,10 @@ static void on_ack(void *ctx, const struct mdm_bus_ack *ack)
 
 	__atomic_store_n(&pb->stats.last_ack_ns, now, __ATOMIC_RELAXED);
 	switch (ack->result) {
-	case MDM_BUS_ACK_STORED: stat_add(&pb->stats.stored, n); break;
-	case MDM_BUS_ACK_DUPLICATE: stat_add(&pb->stats.duplicates, n); break;
+	case MDM_BUS_ACK_STORED: mdm_counter_add_shared(&pb->stats.stored, n); break;
+	case MDM_BUS_ACK_DUPLICATE: mdm_counter_add_shared(&pb->stats.duplicates, n); break;
 	default:
-		stat_add(&pb->stats.failed, n);
+		mdm_counter_add_shared(&pb->stats.failed, n);
 		mdm_log_warn("publish of %s failed after %u attempts: %s", ack->msg_id, ack->attempts, ack->reason);
 		break;
 	}
@@ -369,7 +365,7 @@ static inline uint64_t latency_origin(struct publish *pb, const struct rx_event 
 	}
 	origin = itch_origin_ns(pb, m);
 	if (origin > decoded) {
-		__atomic_fetch_add(&pb->stats.origin_skew, 1, __ATOMIC_RELAXED);
+		mdm_counter_add(&pb->stats.origin_skew, 1);
 		*decode_ns = 0;
 	} else {
 		*decode_ns = decoded - origin;
@@ -416,8 +412,8 @@ static void shed_check(struct publish *pb)
 			break;
 		for (unsigned i = 0; i < n; i++)
 			drop_record(pb, &pb->shed[i]);
-		stat_add(&pb->stats.dequeued, n);
-		stat_add(&pb->stats.dropped_full, n);
+		mdm_counter_add(&pb->stats.dequeued, n);
+		mdm_counter_add(&pb->stats.dropped_full, n);
 		used -= n;
 	}
 }
@@ -427,7 +423,7 @@ static int slot_wait(struct publish *pb, const struct slot *s)
 {
 	while (__atomic_load_n(&s->token, __ATOMIC_ACQUIRE) != 0) {
 		/* the message that had this slot is still unacked: wait for it */
-		stat_add(&pb->stats.slot_waits, 1);
+		mdm_counter_add(&pb->stats.slot_waits, 1);
 		if (aborting(pb))
 			return -EINTR;
 		shed_check(pb);
@@ -449,7 +445,7 @@ static int bus_publish(struct publish *pb, const char *subject, const char *msg_
 		if (rc != -EAGAIN)
 			return rc;
 		/* back-pressure, never a silent drop */
-		stat_add(&pb->stats.stalls, 1);
+		mdm_counter_add(&pb->stats.stalls, 1);
 		if (aborting(pb))
 			return -EINTR;
 		shed_check(pb);
@@ -457,15 +453,14 @@ static int bus_publish(struct publish *pb, const char *subject, const char *msg_
 			/* the outage buffer's high-water mark (this is the rare path) */
 			uint64_t used = rte_ring_count(pb->ring);
 
-			if (used > pb->stats.ring_peak)
-				__atomic_store_n(&pb->stats.ring_peak, used, __ATOMIC_RELAXED);
+			mdm_counter_propose_max(&pb->stats.ring_peak, used);
 		}
 		if (mdm_bus_connected(pb->bus)) {
 			mdm_sleep_ns(BUS_RETRY_NS);
 		} else {
 			mdm_sleep_ns(BUS_DOWN_RETRY_NS);
 			/* the refused call (nats.c's stall wait) and the sleep */
-			stat_add(&pb->stats.bus_down_ns, mdm_mono_ns() - t0);
+			mdm_counter_add(&pb->stats.bus_down_ns, mdm_mono_ns() - t0);
 		}
 	}
 }
@@ -500,7 +495,7 @@ static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *d
 		__atomic_fetch_sub(&pb->in_flight, 1, __ATOMIC_RELAXED);
 		if (rc == -EINTR)
 			return rc;
-		stat_add(&pb->stats.failed, 1);
+		mdm_counter_add_shared(&pb->stats.failed, 1);
 		__atomic_store_n(&pb->stats.last_failed_seq, e->seq, __ATOMIC_RELAXED);
 		mdm_log_warn("publish of %s refused: %s", msg_id, mdm_err_last());
 		return 0;
@@ -508,13 +503,13 @@ static int publish_one(struct publish *pb, const struct rx_event *e, uint64_t *d
 	if (pb->next_token == 1)
 		__atomic_store_n(&pb->stats.first_rx_ns, e->rx_ts_ns, __ATOMIC_RELAXED);
 	pb->next_token++;
-	stat_add(&pb->stats.published, 1);
-	stat_add(&pb->stats.by_type[m.type], 1);
+	mdm_counter_add(&pb->stats.published, 1);
+	mdm_counter_add(&pb->stats.by_type[m.type], 1);
 	*queue_ns = now > e->rx_ts_ns + e->decode_ns ? now - e->rx_ts_ns - e->decode_ns : 0;
 	return 0;
 
 encode_error:
-	stat_add(&pb->stats.encode_errors, 1);
+	mdm_counter_add(&pb->stats.encode_errors, 1);
 	return 0;
 }
 
@@ -523,7 +518,7 @@ encode_error:
 /* Empty a partition's batch after it was published or dropped. */
 static void part_reset(struct publish *pb, struct part *pt)
 {
-	__atomic_fetch_sub(&pb->stats.batched, pt->b.n, __ATOMIC_RELAXED);
+	mdm_counter_sub(&pb->stats.batched, pt->b.n);
 	evbatch_clear(&pt->b);
 }
 
@@ -545,7 +540,7 @@ static int part_flush(struct publish *pb, struct part *pt)
 	 * had them (acks come in any order) */
 	for (uint32_t i = 0; i < n; i++) {
 		while (__atomic_load_n(&pb->ev_rx[(ev0 + i) & pb->ev_mask], __ATOMIC_ACQUIRE) != 0) {
-			stat_add(&pb->stats.slot_waits, 1);
+			mdm_counter_add(&pb->stats.slot_waits, 1);
 			if (aborting(pb))
 				goto stopped;
 			shed_check(pb);
@@ -555,7 +550,7 @@ static int part_flush(struct publish *pb, struct part *pt)
 	if (evbatch_subject(subject, sizeof(subject), pb->feed, pt->id) < 0 ||
 	    evbatch_msg_id(msg_id, sizeof(msg_id), pb->feed, pt->session, pt->first_seq, pt->last_seq, pt->id) < 0) {
 		/* cannot happen with the bounded feed and session names; counted, not lost silently */
-		stat_add(&pb->stats.encode_errors, n);
+		mdm_counter_add(&pb->stats.encode_errors, n);
 		part_reset(pb, pt);
 		return 0;
 	}
@@ -585,7 +580,7 @@ static int part_flush(struct publish *pb, struct part *pt)
 		__atomic_fetch_sub(&pb->in_flight, n, __ATOMIC_RELAXED);
 		if (rc == -EINTR)
 			goto stopped;
-		stat_add(&pb->stats.failed, n);
+		mdm_counter_add_shared(&pb->stats.failed, n);
 		__atomic_store_n(&pb->stats.last_failed_seq, pt->last_seq, __ATOMIC_RELAXED);
 		mdm_log_warn("publish of %s refused: %s", msg_id, mdm_err_last());
 		part_reset(pb, pt);
@@ -595,15 +590,15 @@ static int part_flush(struct publish *pb, struct part *pt)
 		__atomic_store_n(&pb->stats.first_rx_ns, pt->ev[0].rx_ns, __ATOMIC_RELAXED);
 	pb->next_token++;
 	pb->next_ev += n;
-	stat_add(&pb->stats.published, n);
-	stat_add(&pb->stats.batches, 1);
+	mdm_counter_add(&pb->stats.published, n);
+	mdm_counter_add(&pb->stats.batches, 1);
 	for (uint32_t i = 0; i < n; i++)
-		stat_add(&pb->stats.by_type[pt->ev[i].type], 1);
+		mdm_counter_add(&pb->stats.by_type[pt->ev[i].type], 1);
 	part_reset(pb, pt);
 	return 0;
 
 stopped:
-	stat_add(&pb->stats.dropped_at_stop, n);
+	mdm_counter_add(&pb->stats.dropped_at_stop, n);
 	part_reset(pb, pt);
 	return -EINTR;
 }
@@ -632,7 +627,7 @@ static int parts_flush(struct publish *pb, bool (*due)(const struct publish *, c
 		if (!pt->b.n)
 			continue;
 		if (drop || rc != 0) {
-			stat_add(&pb->stats.dropped_at_stop, pt->b.n);
+			mdm_counter_add(&pb->stats.dropped_at_stop, pt->b.n);
 			part_reset(pb, pt);
 		} else {
 			rc = part_flush(pb, pt);
@@ -693,7 +688,7 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 			return rc;
 	}
 	if (encode_record(pb, e, mdm_real_ns(), &m, symbol, session, &len) != 0) {
-		stat_add(&pb->stats.encode_errors, 1);
+		mdm_counter_add(&pb->stats.encode_errors, 1);
 		return 0;
 	}
 	if (pt->b.n && (pt->window != window || strcmp(pt->session, session) != 0 || e->seq <= pt->last_seq ||
@@ -707,7 +702,7 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 	if (pt->b.n == 0) {
 		if (evbatch_add(&pt->b, pb->buf, len) != 0) {
 			/* an empty batch holds any event (evbatch_init checked) */
-			stat_add(&pb->stats.encode_errors, 1);
+			mdm_counter_add(&pb->stats.encode_errors, 1);
 			return 0;
 		}
 		pt->window = window;
@@ -731,7 +726,7 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 		pt->ev[pt->b.n - 1] = (struct pending_ev){ .rx_ns = origin, .decode_ns = dec > UINT32_MAX ? UINT32_MAX : (uint32_t)dec,
 							    .type = m.type };
 	}
-	__atomic_fetch_add(&pb->stats.batched, 1, __ATOMIC_RELAXED);
+	mdm_counter_add(&pb->stats.batched, 1);
 	if (pt->b.n == pb->batch_events)
 		return part_flush(pb, pt); /* the whole window went to this partition */
 	return 0;
@@ -759,12 +754,12 @@ static int batch_lcore_main(struct publish *pb)
 			continue;
 		}
 		mdm_idle_reset(&pb->idle);
-		stat_add(&pb->stats.dequeued, n);
+		mdm_counter_add(&pb->stats.dequeued, n);
 		shed_check(pb);
 		for (unsigned i = 0; i < n; i++) {
 			if (batch_add(pb, &pb->burst[i]) == -EINTR) {
 				/* forced stop: what was taken off the ring unpublished is counted */
-				stat_add(&pb->stats.dropped_at_stop, n - i);
+				mdm_counter_add(&pb->stats.dropped_at_stop, n - i);
 				goto stop;
 			}
 		}
@@ -798,13 +793,13 @@ int publish_lcore_main(void *arg)
 			continue;
 		}
 		mdm_idle_reset(&pb->idle);
-		stat_add(&pb->stats.dequeued, n);
+		mdm_counter_add(&pb->stats.dequeued, n);
 		shed_check(pb);
 		for (unsigned i = 0; i < n; i++) {
 			dec[done] = queue[done] = 0;
 			if (publish_one(pb, &pb->burst[i], &dec[done], &queue[done]) == -EINTR) {
 				/* forced stop: what was taken off the ring unpublished is counted */
-				stat_add(&pb->stats.dropped_at_stop, n - i);
+				mdm_counter_add(&pb->stats.dropped_at_stop, n - i);
 				break;
 			}
 			done++;

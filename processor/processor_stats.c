@@ -9,6 +9,7 @@
 #include "enrich.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
+#include "mdm_counter.h"
 #include "mdm_err.h"
 #include "mdm_json.h"
 #include "mdm_latency.h"
@@ -41,16 +42,6 @@ struct processor_stats {
 	struct mdm_buf scratch;
 };
 
-static uint64_t ld(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
-static void st(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELAXED);
-}
-
 /* ---- metrics ---- */
 
 static void collect(void *ctx, struct mdm_metrics_writer *w)
@@ -62,7 +53,7 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	for (int a = 0; a < ALARM_COUNT; a++) {
 		const char *l[] = { "alarm", alarm_names[a], NULL };
 
-		mdm_metrics_write_u64(w, l, ld(&ps->alarm_raised[a]));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&ps->alarm_raised[a]));
 	}
 	mdm_latency_write_summary(ps->lat, w, "mdmesh_processor_stage_latency_seconds",
 				  "latency per stage over the last stats interval");
@@ -116,15 +107,15 @@ static void json_section(void *ctx, struct mdm_json *j)
 	mdm_json_kstr(j, "stream", ps->stream);
 	mdm_json_kstr(j, "consumer", ps->consumer);
 	mdm_json_ku64(j, "ts_ns", mdm_real_ns());
-	mdm_json_ku64(j, "lag", ld(&ps->lag));
-	mdm_json_ku64(j, "dlq_depth", ld(&ps->dlq_depth));
+	mdm_json_ku64(j, "lag", mdm_counter_get(&ps->lag));
+	mdm_json_ku64(j, "dlq_depth", mdm_counter_get(&ps->dlq_depth));
 	mdm_json_key(j, "alarms");
 	mdm_json_obj_begin(j);
 	for (int a = 0; a < ALARM_COUNT; a++) {
 		mdm_json_key(j, alarm_names[a]);
 		mdm_json_obj_begin(j);
 		mdm_json_ku64(j, "threshold", ps->alarm_threshold[a]);
-		mdm_json_ku64(j, "value", ld(&ps->alarm_value[a]));
+		mdm_json_ku64(j, "value", mdm_counter_get(&ps->alarm_value[a]));
 		mdm_json_kbool(j, "active", __atomic_load_n(&ps->alarm_active[a], __ATOMIC_RELAXED));
 		mdm_json_obj_end(j);
 	}
@@ -274,7 +265,7 @@ int processor_stats_health(void *ctx, struct mdm_buf *reason)
 		return 1;
 	}
 	for (uint32_t i = 0; i < worker_pool_count(ps->p.pool); i++) {
-		uint64_t f = ld(&worker_pool_worker_stats(ps->p.pool, i)->consecutive_failures);
+		uint64_t f = mdm_counter_get(&worker_pool_worker_stats(ps->p.pool, i)->consecutive_failures);
 
 		if (f >= UNHEALTHY_FAILURES) {
 			mdm_buf_printf(reason, "worker %u: %" PRIu64 " batches failed in a row (store or DLQ down?)", i, f);
@@ -313,7 +304,7 @@ static void alarm_raise(struct processor_stats *ps, int a, uint64_t value)
 		return;
 	mdmesh__v1__alert__pack(&al, (uint8_t *)ps->scratch.data);
 	rc = mdm_bus_publish_async(ps->p.bus, subject, msg_id, ALERT_CT, ps->scratch.data, len, 0);
-	st(&ps->alarm_raised[a], ld(&ps->alarm_raised[a]) + 1);
+	mdm_counter_add(&ps->alarm_raised[a], 1);
 	mdm_log_warn("alarm %s (%s)%s%s", alarm_names[a], message, rc < 0 ? "; alert not published: " : "",
 		     rc < 0 ? mdm_err_last() : "");
 }
@@ -321,7 +312,7 @@ static void alarm_raise(struct processor_stats *ps, int a, uint64_t value)
 static void alarms_check(struct processor_stats *ps)
 {
 	for (int a = 0; a < ALARM_COUNT; a++) {
-		uint64_t v = ld(&ps->alarm_value[a]), thr = ps->alarm_threshold[a];
+		uint64_t v = mdm_counter_get(&ps->alarm_value[a]), thr = ps->alarm_threshold[a];
 		bool over = thr && v > thr;
 
 		if (over && !ps->alarm_active[a])
@@ -342,20 +333,20 @@ void processor_stats_tick(struct processor_stats *ps)
 	worker_pool_latency_take(ps->p.pool, mdm_latency_interval_begin(ps->lat));
 	mdm_latency_interval_end(ps->lat, now_s);
 	if (mdm_bus_consumer_info(ps->p.bus, ps->stream, ps->consumer, &ci) == 0) {
-		st(&ps->lag, ci.num_pending);
-		st(&ps->ack_pending, ci.num_ack_pending);
-		st(&ps->redelivered, ci.num_redelivered);
+		mdm_counter_set(&ps->lag, ci.num_pending);
+		mdm_counter_set(&ps->ack_pending, ci.num_ack_pending);
+		mdm_counter_set(&ps->redelivered, ci.num_redelivered);
 	} else {
-		st(&ps->info_errors, ld(&ps->info_errors) + 1);
+		mdm_counter_add(&ps->info_errors, 1);
 	}
 	if (mdm_bus_stream_info(ps->p.bus, ps->p.cfg->dlq_stream, &si) == 0)
-		st(&ps->dlq_depth, si.msgs);
+		mdm_counter_set(&ps->dlq_depth, si.msgs);
 	else
-		st(&ps->info_errors, ld(&ps->info_errors) + 1);
-	st(&ps->alarm_value[ALARM_DLQ_DEPTH], ld(&ps->dlq_depth));
-	st(&ps->alarm_value[ALARM_LAG], ld(&ps->lag));
+		mdm_counter_add(&ps->info_errors, 1);
+	mdm_counter_set(&ps->alarm_value[ALARM_DLQ_DEPTH], mdm_counter_get(&ps->dlq_depth));
+	mdm_counter_set(&ps->alarm_value[ALARM_LAG], mdm_counter_get(&ps->lag));
 	/* p99 only counts in an interval that persisted something. */
-	st(&ps->alarm_value[ALARM_P99],
+	mdm_counter_set(&ps->alarm_value[ALARM_P99],
 	   mdm_latency_interval_count(ps->lat, WORKER_LAT_E2E)
 		   ? (uint64_t)mdm_latency_quantile_ns(ps->lat, WORKER_LAT_E2E, MDM_LATENCY_Q_P99)
 		   : 0);
@@ -371,7 +362,7 @@ uint64_t processor_stats_alerts(const struct processor_stats *ps)
 	uint64_t n = 0;
 
 	for (int a = 0; a < ALARM_COUNT; a++)
-		n += ld(&ps->alarm_raised[a]);
+		n += mdm_counter_get(&ps->alarm_raised[a]);
 	return n;
 }
 
@@ -384,24 +375,24 @@ void processor_stats_summary(struct processor_stats *ps, FILE *f)
 	for (uint32_t i = 0; i < worker_pool_count(ps->p.pool); i++) {
 		const struct worker_stats *ws = worker_pool_worker_stats(ps->p.pool, i);
 
-		batches += ld(&ws->batches);
-		msgs += ld(&ws->messages);
-		ok += ld(&ws->ok);
-		dead += ld(&ws->dead_lettered);
-		skipped += ld(&ws->skipped);
-		failed += ld(&ws->failed_batches);
-		naks += ld(&ws->naks);
+		batches += mdm_counter_get(&ws->batches);
+		msgs += mdm_counter_get(&ws->messages);
+		ok += mdm_counter_get(&ws->ok);
+		dead += mdm_counter_get(&ws->dead_lettered);
+		skipped += mdm_counter_get(&ws->skipped);
+		failed += mdm_counter_get(&ws->failed_batches);
+		naks += mdm_counter_get(&ws->naks);
 	}
 	fprintf(f, "mdmesh-processor %s summary (%s.%s)\n", ps->instance, ps->stream, ps->consumer);
 	fprintf(f, "  fetched    %" PRIu64 " messages in %" PRIu64 " fetches (%" PRIu64 " errors), %" PRIu64
-		   " in flight\n", ld(&pst->fetched), ld(&pst->fetches), ld(&pst->fetch_errors), ld(&pst->in_flight));
+		   " in flight\n", mdm_counter_get(&pst->fetched), mdm_counter_get(&pst->fetches), mdm_counter_get(&pst->fetch_errors), mdm_counter_get(&pst->in_flight));
 	fprintf(f, "  committed  %" PRIu64 " batches, %" PRIu64 " messages acked; events ok %" PRIu64
 		   ", dead-lettered %" PRIu64 ", skipped %" PRIu64 "\n", batches, msgs, ok, dead, skipped);
 	fprintf(f, "  failed     %" PRIu64 " batches, %" PRIu64 " messages naked\n", failed, naks);
 	fprintf(f, "  dlq        stored %" PRIu64 ", duplicate %" PRIu64 ", failed %" PRIu64 "; max_deliver %" PRIu64
-		   " of %" PRIu64 " advisories\n", ld(&ds->stored), ld(&ds->duplicates), ld(&ds->failed),
-		ld(&ds->max_deliver), ld(&ds->advisories));
+		   " of %" PRIu64 " advisories\n", mdm_counter_get(&ds->stored), mdm_counter_get(&ds->duplicates), mdm_counter_get(&ds->failed),
+		mdm_counter_get(&ds->max_deliver), mdm_counter_get(&ds->advisories));
 	fprintf(f, "  published  %" PRIu64 " stored, %" PRIu64 " failed; alerts raised %" PRIu64 "\n",
-		ld(&pst->async_stored), ld(&pst->async_failed), processor_stats_alerts(ps));
+		mdm_counter_get(&pst->async_stored), mdm_counter_get(&pst->async_failed), processor_stats_alerts(ps));
 	mdm_latency_print(ps->lat, f);
 }
