@@ -14,6 +14,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "batch_cut.h"
 #include "encode.h"
 #include "evbatch.h"
 #include "itch.h"
@@ -62,10 +63,8 @@ struct pending_ev {
 struct part {
 	struct evbatch b;
 	struct pending_ev *ev;   /* b.n entries used, batch_max_events allocated */
-	uint64_t window;         /* seq / batch_max_events of its events */
-	uint64_t first_seq, last_seq;
+	struct batch_cut_part cut; /* window, sequences, session (batch_cut.h) */
 	uint64_t oldest_ns;      /* monotonic time of its first event */
-	char session[11];
 	uint32_t id;
 	bool listed;             /* in `live[]` */
 };
@@ -309,13 +308,20 @@ static inline uint64_t itch_origin_ns(struct publish *pb, const struct itch_msg 
 	return pb->midnight_ns + m->timestamp_ns;
 }
 
-/* Decode a record's message again (the RX core checked it; this only
- * rebuilds the view) and encode it, stamped pub_ts_ns = now, into pb->buf.
- * Returns 0, or -EINVAL when it cannot be encoded. */
+/* Encode a record, stamped pub_ts_ns = now, into pb->buf. Returns 0, or
+ * -EINVAL when it cannot be encoded.
+ * Why itch_decode runs again here: struct itch_msg is a view (a pointer to
+ * the message bytes, the type's descriptor, the header fields), not decoded
+ * fields; the encoder reads every field from the bytes through the
+ * itch_msgs.def table. On the RX core the view points into the mbuf, freed
+ * after the burst, and no pointer crosses the ring (rx_event.h), so the ring
+ * carries the bytes and the publisher rebuilds the view over its copy: a
+ * type-table lookup, a length check and three header loads, no field is
+ * decoded twice. The RX core already checked the message; a failure here
+ * means the record was corrupted. */
 static int encode_record(struct publish *pb, const struct rx_event *e, uint64_t now, struct itch_msg *m,
 			 char symbol[9], char session[11], size_t *len)
 {
-	struct encode_order order;
 	struct encode_meta meta = { .seq = e->seq, .rx_ts_ns = e->rx_ts_ns, .wire_ts_ns = e->wire_ts_ns,
 				    .session_date = pb->session_date, .pub_ts_ns = now };
 
@@ -325,14 +331,8 @@ static int encode_record(struct publish *pb, const struct rx_event *e, uint64_t 
 	session[10] = '\0';
 	meta.symbol = symbol;
 	meta.session = session;
-	if (e->flags & RX_EV_ORDER) {
-		order.known = e->flags & RX_EV_ORDER_KNOWN;
-		order.side = e->order_side;
-		order.price = e->order_price;
-		order.remaining_shares = e->order_remaining;
-		order.ref = e->order_ref;
-		meta.order = &order;
-	}
+	if (e->flags & RX_EV_ORDER)
+		meta.order = &e->order;
 	if (unlikely(pb->session_date == 0)) {
 		/* no configured date: the trading date of the first packet, by its
 		 * capture time (replays) or receive time (live) */
@@ -520,6 +520,7 @@ static void part_reset(struct publish *pb, struct part *pt)
 {
 	mdm_counter_sub(&pb->stats.batched, pt->b.n);
 	evbatch_clear(&pt->b);
+	batch_cut_reset(&pt->cut);
 }
 
 /* Publish partition pt's batch (non-empty). Its events go in flight, or are
@@ -548,7 +549,8 @@ static int part_flush(struct publish *pb, struct part *pt)
 		}
 	}
 	if (evbatch_subject(subject, sizeof(subject), pb->feed, pt->id) < 0 ||
-	    evbatch_msg_id(msg_id, sizeof(msg_id), pb->feed, pt->session, pt->first_seq, pt->last_seq, pt->id) < 0) {
+	    evbatch_msg_id(msg_id, sizeof(msg_id), pb->feed, pt->cut.session, pt->cut.first_seq, pt->cut.last_seq,
+			   pt->id) < 0) {
 		/* cannot happen with the bounded feed and session names; counted, not lost silently */
 		mdm_counter_add(&pb->stats.encode_errors, n);
 		part_reset(pb, pt);
@@ -581,7 +583,7 @@ static int part_flush(struct publish *pb, struct part *pt)
 		if (rc == -EINTR)
 			goto stopped;
 		mdm_counter_add_shared(&pb->stats.failed, n);
-		__atomic_store_n(&pb->stats.last_failed_seq, pt->last_seq, __ATOMIC_RELAXED);
+		__atomic_store_n(&pb->stats.last_failed_seq, pt->cut.last_seq, __ATOMIC_RELAXED);
 		mdm_log_warn("publish of %s refused: %s", msg_id, mdm_err_last());
 		part_reset(pb, pt);
 		return 0;
@@ -640,7 +642,7 @@ static int parts_flush(struct publish *pb, bool (*due)(const struct publish *, c
 static bool older_window(const struct publish *pb, const struct part *pt, uint64_t window)
 {
 	(void)pb;
-	return pt->window < window;
+	return batch_cut_older(&pt->cut, window);
 }
 
 static bool delay_due(const struct publish *pb, const struct part *pt, uint64_t now)
@@ -668,31 +670,22 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 	char symbol[9], session[11];
 	struct itch_msg m;
 	struct part *pt = &pb->parts[evbatch_partition(e->symbol, pb->n_parts)];
-	uint64_t window = e->seq / pb->batch_events;
 	size_t len;
-	int rc;
+	int rc = 0;
 
-	if (window > pb->window) {
-		/* sequences only grow within a session: every batch of an older
-		 * window is complete */
-		pb->window = window;
-		rc = parts_flush(pb, older_window, window, false);
-		if (rc != 0)
-			return rc;
-	} else if (window < pb->window) {
-		/* a new session, or a late sequence: close every batch rather than
-		 * leave one of the old stretch waiting for a window to pass it */
-		pb->window = window;
-		rc = parts_flush(pb, NULL, 0, false);
-		if (rc != 0)
-			return rc;
+	switch (batch_cut_scope(&pb->window, e->seq, pb->batch_events)) {
+	case BATCH_CUT_OLDER: rc = parts_flush(pb, older_window, pb->window, false); break;
+	case BATCH_CUT_ALL: rc = parts_flush(pb, NULL, 0, false); break;
+	case BATCH_CUT_NONE: break;
 	}
+	if (rc != 0)
+		return rc;
 	if (encode_record(pb, e, mdm_real_ns(), &m, symbol, session, &len) != 0) {
 		mdm_counter_add(&pb->stats.encode_errors, 1);
 		return 0;
 	}
-	if (pt->b.n && (pt->window != window || strcmp(pt->session, session) != 0 || e->seq <= pt->last_seq ||
-			evbatch_add(&pt->b, pb->buf, len) != 0)) {
+	if (batch_cut_before(&pt->cut, session, e->seq, pb->batch_events) ||
+	    (pt->b.n && evbatch_add(&pt->b, pb->buf, len) != 0)) {
 		/* another window or session, an out-of-order sequence, or full in
 		 * bytes: this batch is done, the event starts the next */
 		rc = part_flush(pb, pt);
@@ -705,9 +698,6 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 			mdm_counter_add(&pb->stats.encode_errors, 1);
 			return 0;
 		}
-		pt->window = window;
-		pt->first_seq = e->seq;
-		memcpy(pt->session, session, sizeof(pt->session));
 		pt->oldest_ns = mdm_mono_ns();
 		if (pt->oldest_ns + pb->max_delay_ns < pb->next_deadline)
 			pb->next_deadline = pt->oldest_ns + pb->max_delay_ns;
@@ -716,7 +706,7 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 			pb->live[pb->n_live++] = pt->id;
 		}
 	}
-	pt->last_seq = e->seq;
+	batch_cut_take(&pt->cut, session, e->seq, pb->batch_events);
 	{
 		uint64_t dec;
 		uint64_t origin = latency_origin(pb, e, &m, &dec);
@@ -727,7 +717,7 @@ static int batch_add(struct publish *pb, const struct rx_event *e)
 							    .type = m.type };
 	}
 	mdm_counter_add(&pb->stats.batched, 1);
-	if (pt->b.n == pb->batch_events)
+	if (batch_cut_full(&pt->cut, pb->batch_events))
 		return part_flush(pb, pt); /* the whole window went to this partition */
 	return 0;
 }

@@ -194,11 +194,8 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 	memcpy(e->symbol, fm->symbol, sl);
 	strncpy(e->session, fm->session, sizeof(e->session));
 	if (fm->order) {
-		e->flags = RX_EV_ORDER | ((fm->order->flags & BOOK_VIEW_KNOWN) ? RX_EV_ORDER_KNOWN : 0);
-		e->order_side = (char)fm->order->side;
-		e->order_price = fm->order->price;
-		e->order_remaining = fm->order->shares;
-		e->order_ref = fm->order->ref;
+		e->flags = RX_EV_ORDER;
+		encode_order_from_view(&e->order, fm->order);
 	} else {
 		e->flags = 0;
 	}
