@@ -246,11 +246,7 @@ void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, co
 	meta->seq = fm->seq;
 	meta->symbol = fm->symbol;
 	if (fm->order) {
-		eo->known = fm->order->flags & BOOK_VIEW_KNOWN;
-		eo->side = (char)fm->order->side;
-		eo->price = fm->order->price;
-		eo->remaining_shares = fm->order->shares;
-		eo->ref = fm->order->ref;
+		encode_order_from_view(eo, fm->order);
 		meta->order = eo;
 	}
 }
