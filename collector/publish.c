@@ -17,15 +17,11 @@
 #include "mdm_mem.h"
 #include "publish_impl.h"
 
-/* Backoff while the bus refuses a publish: short while connected (its ack
- * window frees as acks arrive), 1 ms while disconnected (nothing can change
- * before the reconnect; spinning would take the CPU nats-server restarts on). */
-#define BUS_RETRY_NS (50 * MDM_NS_PER_US)
-#define BUS_DOWN_RETRY_NS MDM_NS_PER_MS
-
 const char *const publish_stage_names[STAGE_COUNT] = {
 	"wire_to_decoded", "decoded_to_publish", "publish_to_ack", "wire_to_ack",
 };
+
+static int publish_on_stall(void *ctx, bool connected);
 
 int publish_create(struct publish **out, const struct publish_params *p)
 {
@@ -57,6 +53,8 @@ int publish_create(struct publish **out, const struct publish_params *p)
 		return rc;
 	}
 	pb->bus = p->bus;
+	pb->bus_retry = (struct mdm_bus_retry){ .deadline_ns = MDM_BUS_NO_DEADLINE, .on_stall = publish_on_stall,
+						.ctx = pb, .down_ns = &pb->stats.bus_down_ns };
 	snprintf(pb->feed, sizeof(pb->feed), "%s", p->feed);
 	snprintf(pb->prefix, sizeof(pb->prefix), "%s", p->subject_prefix);
 	pb->session_date = p->session_date;
@@ -176,37 +174,30 @@ uint64_t publish_latency_origin(struct publish *pb, const struct rx_event *e, co
 	return origin;
 }
 
-/* Hand a message to the bus, retrying while it refuses for back-pressure
- * (window full, reconnecting): the event waits here and the ring behind it
- * is the buffer. 0, -EINTR (stop), or the bus's error. */
+/* Called by the bus after each refusal for back-pressure (window full,
+ * reconnecting), before its pause (50 us connected, 1 ms disconnected: the
+ * bus's one policy): the event waits and the ring behind it is the buffer. */
+static int publish_on_stall(void *ctx, bool connected)
+{
+	struct publish *pb = ctx;
+
+	(void)connected;
+	/* back-pressure, never a silent drop */
+	mdm_counter_add(&pb->stats.stalls, 1);
+	if (publish_aborting(pb))
+		return -EINTR;
+	publish_shed_check(pb);
+	/* the outage buffer's high-water mark (this is the rare path) */
+	mdm_counter_propose_max(&pb->stats.ring_peak, rte_ring_count(pb->ring));
+	return 0;
+}
+
+/* Hand a message to the bus, waiting while it refuses for back-pressure.
+ * 0, -EINTR (stop), or the bus's error. */
 int publish_bus(struct publish *pb, const char *subject, const char *msg_id, const char *ctype, const void *data,
 		size_t len, uint64_t token)
 {
-	for (;;) {
-		uint64_t t0 = mdm_mono_ns();
-		int rc = mdm_bus_publish_async(pb->bus, subject, msg_id, ctype, data, len, token);
-
-		if (rc != -EAGAIN)
-			return rc;
-		/* back-pressure, never a silent drop */
-		mdm_counter_add(&pb->stats.stalls, 1);
-		if (publish_aborting(pb))
-			return -EINTR;
-		publish_shed_check(pb);
-		{
-			/* the outage buffer's high-water mark (this is the rare path) */
-			uint64_t used = rte_ring_count(pb->ring);
-
-			mdm_counter_propose_max(&pb->stats.ring_peak, used);
-		}
-		if (mdm_bus_connected(pb->bus)) {
-			mdm_sleep_ns(BUS_RETRY_NS);
-		} else {
-			mdm_sleep_ns(BUS_DOWN_RETRY_NS);
-			/* the refused call (nats.c's stall wait) and the sleep */
-			mdm_counter_add(&pb->stats.bus_down_ns, mdm_mono_ns() - t0);
-		}
-	}
+	return mdm_bus_publish_async_until(pb->bus, subject, msg_id, ctype, data, len, token, &pb->bus_retry);
 }
 
 /* The same ring and stop protocol for both modes: a graceful stop publishes

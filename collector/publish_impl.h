@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_bus.h"
 #include "encode.h"
 #include "itch.h"
 #include "mdm_latency.h"
@@ -60,6 +61,7 @@ struct publish {
 	const struct publish_mode_ops *ops;
 	struct rte_ring *ring;
 	struct mdm_bus *bus;
+	struct mdm_bus_retry bus_retry; /* back-pressure: no deadline, publish_on_stall */
 	struct encoder *enc;
 	char feed[ENCODE_FEED_MAX + 1];
 	char prefix[16];
