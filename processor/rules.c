@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mdm_mem.h"
+#include "mdm_subject.h"
 #include "rules_impl.h"
 
 /* ITCH letter of each MarketEvent body. The compiler maps body_case values
@@ -268,8 +269,9 @@ static bool cond_match(const struct rules_cond *c, const Mdmesh__V1__MarketEvent
 
 /* ---- rendering ---- */
 
-/* Subject-safe token, as subject.h makes event subjects: bytes a NATS token
- * cannot hold become '_', and an empty value is "_". */
+/* In a subject, a value is one token by the rule every subject of mdmesh
+ * follows (mdm_subject_token). The NUL it writes lands at most on the byte
+ * render() keeps for its own NUL. */
 static size_t put_value(char *dst, size_t room, const char *v, size_t cap, bool subject)
 {
 	size_t n = strnlen(v ? v : "", cap);
@@ -280,16 +282,9 @@ static size_t put_value(char *dst, size_t room, const char *v, size_t cap, bool 
 		memcpy(dst, v, n);
 		return n;
 	}
-	if (n == 0 && room > 0) {
-		dst[0] = '_';
-		return 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		dst[i] = (c <= ' ' || c == '.' || c == '*' || c == '>' || c == 0x7f) ? '_' : (char)c;
-	}
-	return n;
+	if (room == 0)
+		return 0;
+	return mdm_subject_token(dst, (n ? n : 1) + 1, v, n); /* "" is "_": room >= 1 holds it */
 }
 
 struct render_ctx {

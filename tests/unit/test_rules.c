@@ -548,6 +548,10 @@ static void test_templates_and_alert_records(void **state)
 	t.hdr.feed = "f.x";
 	n = rules_match(r, &t.rev, a, 16, &fl);
 	assert_string_equal(a[0].target, "x.A_B_C_D_E.A.f_x.tpl");
+	/* bytes >= 0x80 and DEL too: the token the collector's md.* subject has */
+	mk(&t, 'A', "\x80X\xff\x7f");
+	n = rules_match(r, &t.rev, a, 16, &fl);
+	assert_string_equal(a[1].target, "alert.hv._X__");
 	/* values are cut at RULES_VALUE_MAX bytes */
 	mk(&t, 'A', "0123456789012345678901234567890123456789");
 	n = rules_match(r, &t.rev, a, 16, &fl);
