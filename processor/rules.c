@@ -11,33 +11,13 @@
 #include "mdm_subject.h"
 #include "rules_impl.h"
 
-/* ITCH letter of each MarketEvent body. The compiler maps body_case values
- * to these by looking the body names up in the descriptor, so the table's
- * order does not matter and a renamed body fails every load loudly. */
+/* ITCH letter of each MarketEvent body, from the ITCH table. The compiler
+ * maps body_case values to these by looking the body names up in the
+ * descriptor, so a renamed body fails every load loudly. */
 const struct rules_type rules_types[RULES_NTYPES] = {
-	{ 'S', "system_event" },
-	{ 'R', "stock_directory" },
-	{ 'H', "stock_trading_action" },
-	{ 'Y', "reg_sho_restriction" },
-	{ 'L', "market_participant_position" },
-	{ 'V', "mwcb_decline_level" },
-	{ 'W', "mwcb_status" },
-	{ 'K', "ipo_quoting_period_update" },
-	{ 'J', "luld_auction_collar" },
-	{ 'h', "operational_halt" },
-	{ 'A', "add_order" },
-	{ 'F', "add_order_mpid" },
-	{ 'E', "order_executed" },
-	{ 'C', "order_executed_with_price" },
-	{ 'X', "order_cancel" },
-	{ 'D', "order_delete" },
-	{ 'U', "order_replace" },
-	{ 'P', "non_cross_trade" },
-	{ 'Q', "cross_trade" },
-	{ 'B', "broken_trade" },
-	{ 'I', "noii" },
-	{ 'N', "retail_price_improvement" },
-	{ 'O', "direct_listing_price_discovery" },
+#define ITCH_MSG(type, name, ...) [MDM_ITCH_##name] = { (type), #name },
+#include "itch_msgs.def"
+#undef ITCH_MSG
 };
 
 /* ---- notional ---- */

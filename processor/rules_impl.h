@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_itch.h"
 #include "rules.h"
 
 /* One event type per MarketEvent body; index RULES_TYPE_NONE stands for an
  * event whose body is not set (only header and order fields exist there). */
-#define RULES_NTYPES 23
+#define RULES_NTYPES MDM_ITCH_NTYPES
 #define RULES_TYPE_NONE RULES_NTYPES
 #define RULES_TYPE_SLOTS (RULES_NTYPES + 1)
 #define RULES_TYPE_ALL ((1u << RULES_TYPE_SLOTS) - 1)
