@@ -334,6 +334,35 @@ static void fire(const struct rules_rule *rule, uint32_t idx, const struct rules
 	render(&al->message, rc, a->message, sizeof(a->message));
 }
 
+static int64_t clamp64(rules_num v)
+{
+	return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
+/* An alert record's value and threshold (rules_action): conditions are read
+ * again only for a rule that fired an alert record, never per event. */
+static void measure(const struct rules_rule *rule, const Mdmesh__V1__MarketEvent *ev, unsigned t,
+		    const char *subject, struct rules_action *a)
+{
+	for (size_t k = 0; k < rule->n_conds; k++) {
+		const struct rules_cond *c = &rule->conds[k];
+		struct val v;
+
+		if (c->kind == RULES_COND_SUBJECT)
+			continue;
+		read_val(c, ev, t, subject, &v);
+		for (size_t i = 0; i < c->n_pats; i++) {
+			const struct rules_pat *p = &c->pats[i];
+
+			if (p->kind == RULES_PAT_RANGE && pat_match(p, &v)) {
+				a->value = clamp64(v.num);
+				a->threshold = clamp64(p->bound);
+				return;
+			}
+		}
+	}
+}
+
 static unsigned event_type(const struct rules *r, const Mdmesh__V1__MarketEvent *ev)
 {
 	unsigned c = (unsigned)ev->body_case;
@@ -369,7 +398,11 @@ size_t rules_match(const struct rules *r, const struct rules_event *in, struct r
 				fl |= RULES_MATCH_OVERFLOW;
 				break;
 			}
-			fire(rule, (uint32_t)i, &rule->targets[k], &rc, &out[n++]);
+			fire(rule, (uint32_t)i, &rule->targets[k], &rc, &out[n]);
+			out[n].value = out[n].threshold = 0;
+			if (out[n].alert_record)
+				measure(rule, ev, t, in->subject, &out[n]);
+			n++;
 		}
 		if (rule->drop) {
 			fl |= RULES_MATCH_DROP;

@@ -61,6 +61,8 @@ struct rules_str {
 
 struct rules_pat {
 	rules_num lo, hi;        /* RANGE, inclusive (integer fields: "> 5" is lo = 6) */
+	rules_num bound;         /* RANGE: the number of its first comparison as written ("> 5": 5;
+				  * a plain value: itself): an alert record's threshold */
 	rules_num *nums;         /* NUM_NOT */
 	struct rules_str *strs;  /* STR_*, PREFIX, SUBJ* */
 	size_t n;                /* items in nums or strs */
