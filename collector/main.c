@@ -34,6 +34,7 @@
 #include "mdm_poll.h"
 #include "mdm_port.h"
 #include "mdm_signal.h"
+#include "mdm_subject.h"
 #include "publish.h"
 #include "rerequest.h"
 #include "resume.h"
@@ -164,11 +165,9 @@ static int resume_find(struct mdm_bus *bus, const struct collector_cfg *cfg, con
 	int rc;
 
 	snprintf(filter, sizeof(filter), "%s.%s.>", batch ? "mdb" : cfg->subject_prefix, cfg->feed_name);
-	/* consumer names are one token without '.', '*', '>' or spaces */
-	k = (size_t)snprintf(consumer, sizeof(consumer), "mdmesh_resume_%s", cfg->instance);
-	for (size_t i = 0; i < k && i < sizeof(consumer); i++)
-		if (consumer[i] == '.' || consumer[i] == '*' || consumer[i] == '>' || consumer[i] == ' ')
-			consumer[i] = '_';
+	/* a consumer name is one token: the instance by the subject-token rule */
+	k = (size_t)snprintf(consumer, sizeof(consumer), "mdmesh_resume_");
+	mdm_subject_token(consumer + k, sizeof(consumer) - k, cfg->instance, strlen(cfg->instance));
 	rc = resume_read(&p, out);
 	if (rc != 0) {
 		mdm_log_error("feed.resume: reading %s back: %s", stream, mdm_err_last());
