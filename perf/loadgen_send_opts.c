@@ -44,6 +44,8 @@ void send_opts_usage(FILE *f)
 		"  --pcap FILE             send this capture's UDP payloads instead of synthesizing\n"
 		"  --stats-interval S      progress line on stderr every S seconds (default 1; 0 = off)\n"
 		"  -h, --help              this text\n\n"
+		"Numbers are spelled as in config files; a time S is seconds (1.5) or has a unit\n"
+		"(250ms, 2s, 1m).\n\n"
 		"Faults (for recovery tests):\n"
 		"  --loss F                do not send a fraction F (0..1) of the data packets, chosen\n"
 		"                          by --loss-seed (the same packets on every run)\n"
