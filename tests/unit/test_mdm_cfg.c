@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "mdm_cfg.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "mdm_suggest.h"
 
 struct tcfg {
 	char *nats_url;
@@ -733,6 +735,28 @@ static void test_number_parsers(void **state)
 	assert_true(d == 0.25);
 }
 
+/* The did-you-mean distance: Levenshtein plus adjacent swaps, refusing
+ * words past MDM_SUGGEST_LEN_MAX. */
+static void test_suggest_distance(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		unsigned want;
+	} cases[] = {
+		{ "url", "url", 0 },   { "ulr", "url", 1 },        { "sahres", "shares", 1 }, { "nats.ur", "nats.url", 1 },
+		{ "", "abc", 3 },      { "kitten", "sitting", 3 }, { "ab", "ba", 1 },         { "abc", "ca", 3 },
+	};
+	char big[MDM_SUGGEST_LEN_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (mdm_suggest_distance(cases[i].a, strlen(cases[i].a), cases[i].b, strlen(cases[i].b)) != cases[i].want)
+			fail_msg("'%s' ~ '%s': want %u", cases[i].a, cases[i].b, cases[i].want);
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(mdm_suggest_distance(big, MDM_SUGGEST_LEN_MAX, big, MDM_SUGGEST_LEN_MAX), 0);
+	assert_int_equal(mdm_suggest_distance(big, MDM_SUGGEST_LEN_MAX + 1, "a", 1), UINT_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -751,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_load_string),
 		cmocka_unit_test(test_number_parsers),
+		cmocka_unit_test(test_suggest_distance),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
