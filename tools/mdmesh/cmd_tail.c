@@ -334,6 +334,7 @@ int cmd_tail(int argc, char **argv)
 	t.last_msg_ns = mdm_mono_ns();
 	the_tail = &t;
 	mdm_signal_start(on_signal, NULL);
+	mdm_err_clear();
 	rc = mdmesh_connect(url, "mdmesh-tail", &bus);
 	if (rc == 0)
 		rc = replay ? run_replay(&t, bus, from_seq, since_ns) : run_live(&t, bus);
