@@ -37,6 +37,7 @@ static bool is_section(const struct mdm_cfg_field *schema, size_t n, const char 
 			return true;
 	return false;
 }
+
 /* Nearest key or section name, if it is close enough to be the intended one. */
 static const char *suggest(const struct mdm_cfg_field *schema, size_t n, const char *key, size_t *out_len)
 {
@@ -66,6 +67,7 @@ static const char *suggest(const struct mdm_cfg_field *schema, size_t n, const c
 	}
 	return best <= limit ? hit : NULL;
 }
+
 static int unknown_key(const struct mdm_cfg_field *schema, size_t n, const struct where *w)
 {
 	size_t len = 0;
