@@ -182,4 +182,3 @@ void store_pg_discard_all(struct store *s)
 	for (i = 0; i < s->n_evtabs; i++)
 		pg_bulk_reset(&s->evtabs[i].bulk);
 }
-

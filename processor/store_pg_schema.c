@@ -286,4 +286,3 @@ int store_pg_evtab_get(struct store *s, const char *name, struct pg_evtab **out)
 	*out = t;
 	return 0;
 }
-
