@@ -16,7 +16,7 @@
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
-#include "mdm_pcap.h"
+#include "mdm_frame.h"
 #include "mdm_poll.h"
 #include "mdm_port.h"
 #include "rerequest.h"
