@@ -152,7 +152,7 @@ int encode_create(struct encoder **out, const char *feed)
 		return mdm_err_set(-EINVAL, "encode: feed name must be 1..%d characters", ENCODE_FEED_MAX);
 	e = mdm_calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "encode: out of memory");
 	memcpy(e->feed, feed, flen);
 	e->feed_len = (uint8_t)flen;
 	for (unsigned i = 0; i < ITCH_MSG_TYPES; i++) {

@@ -52,7 +52,7 @@ int feed_create(struct feed **out, const struct feed_params *params)
 		return mdm_err_set(-EINVAL, "feed: %u lines (1, or 2 for A/B)", params->n_lines);
 	f = mdm_calloc(1, sizeof(*f));
 	if (!f)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "feed: out of memory");
 	f->mold = params->mold;
 	f->no_book = params->no_book;
 	f->on_seq_event = params->on_seq_event;

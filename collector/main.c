@@ -140,6 +140,7 @@ static int ensure_stream(struct mdm_bus *bus, const struct collector_cfg *cfg, c
 		sc.max_bytes = cfg->stream_max_bytes ? (int64_t)cfg->stream_max_bytes : -1;
 		sc.duplicate_window_ns = cfg->stream_duplicate_window_ns;
 	}
+	mdm_err_clear();
 	rc = mdm_bus_stream_ensure(bus, &sc);
 	if (rc < 0) {
 		mdm_log_error("stream %s: %s", name, mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
@@ -442,6 +443,7 @@ int main(int argc, char **argv)
 		rp.feed.book_capacity = (uint32_t)cfg.feed_book_capacity;
 		rp.feed.gap_capacity = (uint32_t)cfg.feed_gap_capacity;
 		rp.feed.pending_ns = cfg.feed_gap_pending_ns;
+		mdm_err_clear(); /* the set-up message below must be this set-up's, never an older one */
 		{
 			struct rerequest_params rq = {
 				.servers = (const char *const *)cfg.feed_rerequest.v, .n_servers = cfg.feed_rerequest.n,

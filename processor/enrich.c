@@ -482,7 +482,7 @@ int enrich_create(struct enrich **out, const struct enrich_params *p)
 		return mdm_err_set(-EINVAL, "enrich: bad bucket name '%s'", bucket);
 	e = mdm_calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "enrich: out of memory");
 	e->bus = p->bus;
 	strcpy(e->bucket, bucket);
 	e->capacity = p->capacity ? p->capacity : DEFAULT_CAPACITY;
@@ -493,7 +493,7 @@ int enrich_create(struct enrich **out, const struct enrich_params *p)
 	e->entries = mdm_calloc(e->capacity, sizeof(*e->entries));
 	e->stripes_mem = mdm_calloc(STRIPES + 1, sizeof(struct stripe));
 	if (!e->slots || !e->entries || !e->stripes_mem) {
-		rc = -ENOMEM;
+		rc = mdm_err_set(-ENOMEM, "enrich: out of memory for %u entries", e->capacity);
 		goto err;
 	}
 	e->stripes = (struct stripe *)(((uintptr_t)e->stripes_mem + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1));

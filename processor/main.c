@@ -473,6 +473,7 @@ int main(int argc, char **argv)
 		struct processor_stats_params sp = { .cfg = &cfg, .bus = bus, .stream = cfg.stream_name,
 						     .consumer = durable };
 
+		mdm_err_clear(); /* the message below must be this set-up's, never an older one */
 		rc = dlq_create(&dlq, &dp);
 		wp.dlq = dlq;
 		if (rc == 0)
