@@ -119,6 +119,7 @@ struct mt {
 	struct mdm_lat_recorder *shared;        /* every writer records here too */
 	struct mdm_lat_recorder *own[WRITERS];  /* one per writer */
 	int writers_left;
+	unsigned takes;  /* the reader's flips so far (atomic) */
 };
 
 struct writer_arg {
@@ -139,6 +140,13 @@ static void *writer(void *arg)
 
 	for (int k = 0; k < PER_WRITER;) {
 		int burst = 1 + k % 37;
+
+		/* Halfway, wait for the reader to have flipped twice: on a loaded
+		 * machine the writers could otherwise finish before it ran at all,
+		 * and nothing would be checked concurrently. */
+		if (k >= PER_WRITER / 2 && k < PER_WRITER / 2 + 37)
+			while (__atomic_load_n(&mt->takes, __ATOMIC_ACQUIRE) < 2)
+				sched_yield();
 		int64_t es = mdm_lat_enter(mt->shared), eo = mdm_lat_enter(mt->own[a->id]);
 
 		for (int i = 0; i < burst && k < PER_WRITER; i++, k++) {
@@ -181,6 +189,7 @@ static void test_recorder_concurrent_totals(void **state)
 		mdm_hdr_add(sum[0], iv[0]);
 		mdm_hdr_add(sum[1], iv[1]);
 		takes++;
+		__atomic_store_n(&mt.takes, takes, __ATOMIC_RELEASE);
 	}
 	for (int w = 0; w < WRITERS; w++)
 		assert_int_equal(pthread_join(t[w], NULL), 0);
