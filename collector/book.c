@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mdm_counter.h"
 #include "mdm_mem.h"
 
 #define BOOK_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -144,8 +145,8 @@ int book_create(struct book **out, const struct book_params *params)
 	b->lmask = lslots - 1;
 	b->lshift = 64 - book_log2(lslots);
 	b->nlevels = lcap;
-	b->stats.capacity = cap;
-	b->stats.max_orders = cap - cap / 8;
+	mdm_counter_set(&b->stats.capacity, cap);
+	mdm_counter_set(&b->stats.max_orders, cap - cap / 8);
 	book_levels_init(b);
 	*out = b;
 	return 0;
@@ -201,7 +202,7 @@ static struct book_order *book_slot_new(struct book *b, uint64_t ref, bool *dup)
 		probe++;
 	}
 	if (BOOK_UNLIKELY(probe > b->stats.max_probe))
-		b->stats.max_probe = probe;
+		mdm_counter_propose_max(&b->stats.max_probe, probe);
 	return &b->orders[i];
 }
 
@@ -314,7 +315,7 @@ static uint32_t book_level_get(struct book *b, uint16_t locate, uint8_t side, ui
 		return li;
 	li = b->free_level;
 	if (BOOK_UNLIKELY(li == BOOK_NONE)) {
-		b->stats.level_full++;
+		mdm_counter_add(&b->stats.level_full, 1);
 		return BOOK_NONE;
 	}
 	l = &b->levels[li];
@@ -322,7 +323,7 @@ static uint32_t book_level_get(struct book *b, uint16_t locate, uint8_t side, ui
 	*l = (struct book_level){ .price = price, .locate = locate, .side = side };
 	b->lslots[slot] = (struct book_lslot){ .key = key, .level = li };
 	book_level_link(b, li);
-	b->stats.levels++;
+	mdm_counter_add(&b->stats.levels, 1);
 	return li;
 }
 
@@ -355,7 +356,7 @@ static void book_level_sub(struct book *b, uint32_t li, uint32_t shares, bool or
 	book_lslot_free(b, slot);
 	l->worse = b->free_level;
 	b->free_level = li;
-	b->stats.levels--;
+	mdm_counter_sub(&b->stats.levels, 1);
 }
 
 /* ---- messages ---- */
@@ -381,21 +382,21 @@ static int book_add(struct book *b, uint64_t ref, uint8_t side, uint32_t shares,
 	v->orig_ref = ref;
 	v->locate = locate;
 	if (BOOK_UNLIKELY(shares == 0 || (side != 'B' && side != 'S'))) {
-		b->stats.invalid++;
+		mdm_counter_add(&b->stats.invalid, 1);
 		return BOOK_INVALID;
 	}
 	if (BOOK_UNLIKELY(b->stats.orders >= b->stats.max_orders)) {
 		/* A dup is still a dup when full; report the more specific one. */
 		if (book_find(b, ref)) {
-			b->stats.dup_ref++;
+			mdm_counter_add(&b->stats.dup_ref, 1);
 			return BOOK_DUP_REF;
 		}
-		b->stats.full++;
+		mdm_counter_add(&b->stats.full, 1);
 		return BOOK_FULL;
 	}
 	o = book_slot_new(b, ref, &dup);
 	if (BOOK_UNLIKELY(dup)) {
-		b->stats.dup_ref++;
+		mdm_counter_add(&b->stats.dup_ref, 1);
 		return BOOK_DUP_REF;
 	}
 	*o = (struct book_order){ .ref = ref, .shares = shares, .price = price, .locate = locate, .side = side };
@@ -404,8 +405,8 @@ static int book_add(struct book *b, uint64_t ref, uint8_t side, uint32_t shares,
 		b->levels[o->level].shares += shares;
 		b->levels[o->level].orders++;
 	}
-	b->stats.orders++;
-	b->stats.adds++;
+	mdm_counter_add(&b->stats.orders, 1);
+	mdm_counter_add(&b->stats.adds, 1);
 	v->price = price;
 	v->shares = shares;
 	v->side = side;
@@ -419,13 +420,13 @@ static void book_reduce(struct book *b, struct book_order *o, uint32_t n, struct
 	bool gone = n >= o->shares;
 
 	if (BOOK_UNLIKELY(n > o->shares))
-		b->stats.overfill++;
+		mdm_counter_add(&b->stats.overfill, 1);
 	book_level_sub(b, o->level, gone ? o->shares : n, gone);
 	if (gone) {
 		v->shares = 0;
 		v->flags |= BOOK_VIEW_GONE;
 		book_slot_free(b, o);
-		b->stats.orders--;
+		mdm_counter_sub(&b->stats.orders, 1);
 	} else {
 		o->shares -= n;
 		v->shares = o->shares;
@@ -441,11 +442,11 @@ static struct book_order *book_target(struct book *b, const struct itch_msg *m, 
 	if (BOOK_UNLIKELY(!o)) {
 		v->ref = v->orig_ref = ref;
 		v->locate = m->stock_locate;
-		b->stats.unknown_ref++;
+		mdm_counter_add(&b->stats.unknown_ref, 1);
 		return NULL;
 	}
 	if (BOOK_UNLIKELY(o->locate != m->stock_locate))
-		b->stats.locate_mismatch++;
+		mdm_counter_add(&b->stats.locate_mismatch, 1);
 	book_view_of(v, o);
 	return o;
 }
@@ -475,7 +476,7 @@ int book_apply(struct book *b, const struct itch_msg *m, struct book_view *v)
 		}
 		v->trade_price = m->type == 'C' ? itch_be32(p + BOOK_OFF_C_PRICE) : o->price;
 		book_reduce(b, o, n, v);
-		b->stats.executions++;
+		mdm_counter_add(&b->stats.executions, 1);
 		return BOOK_APPLIED;
 	case 'X':
 		o = book_target(b, m, v);
@@ -484,7 +485,7 @@ int book_apply(struct book *b, const struct itch_msg *m, struct book_view *v)
 		if (!o)
 			return BOOK_UNKNOWN_REF;
 		book_reduce(b, o, n, v);
-		b->stats.cancels++;
+		mdm_counter_add(&b->stats.cancels, 1);
 		return BOOK_APPLIED;
 	case 'D':
 		o = book_target(b, m, v);
@@ -492,7 +493,7 @@ int book_apply(struct book *b, const struct itch_msg *m, struct book_view *v)
 			return BOOK_UNKNOWN_REF;
 		v->delta_shares = o->shares;
 		book_reduce(b, o, o->shares, v);
-		b->stats.deletes++;
+		mdm_counter_add(&b->stats.deletes, 1);
 		return BOOK_APPLIED;
 	case 'U': {
 		uint64_t new_ref = itch_be64(p + BOOK_OFF_U_NEW_REF), orig_ref;
@@ -511,7 +512,7 @@ int book_apply(struct book *b, const struct itch_msg *m, struct book_view *v)
 		locate = o->locate;
 		v->delta_shares = o->shares;
 		book_reduce(b, o, o->shares, v);
-		b->stats.replaces++;
+		mdm_counter_add(&b->stats.replaces, 1);
 		v->flags = 0;
 		rc = book_add(b, new_ref, side, itch_be32(p + BOOK_OFF_U_SHARES), itch_be32(p + BOOK_OFF_U_PRICE), locate, v);
 		v->orig_ref = orig_ref;
@@ -566,8 +567,8 @@ void book_reset(struct book *b)
 {
 	memset(b->orders, 0, (b->omask + 1) * sizeof(b->orders[0]));
 	book_levels_init(b);
-	b->stats.orders = 0;
-	b->stats.levels = 0;
+	mdm_counter_set(&b->stats.orders, 0);
+	mdm_counter_set(&b->stats.levels, 0);
 }
 
 const struct book_stats *book_stats(const struct book *b)

@@ -13,10 +13,10 @@
 #include "gap_report.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
+#include "mdm_counter.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
-#include "mdm_hdr_log.h"
 #include "mdm_json.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "mdm_metrics.h"
@@ -25,9 +25,6 @@
 #include "rerequest.h"
 #include "rx.h"
 #include "seq.h"
-
-static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
-#define N_Q (sizeof(quantiles) / sizeof(quantiles[0]))
 
 /* Dropped sequence ranges of both drop points (RX's newest, the publisher's
  * oldest), at most what their tables keep. */
@@ -48,13 +45,8 @@ struct collector_stats {
 	struct collector_stats_params p;
 	char instance[64], feed[64], stats_subject[128];
 	struct mdm_metrics *reg;
-	/* latency: this interval, and since start */
-	struct mdm_hdr *interval[STAGE_COUNT], *total[STAGE_COUNT];
-	pthread_mutex_t lock;            /* the histograms: ticks vs HTTP renders */
-	double last_q_ns[STAGE_COUNT][N_Q];
-	FILE *hlog;
-	struct mdm_hdr_log_writer hw;
-	double start_s, last_tick_s;
+	struct mdm_latency *lat;         /* stage latency: intervals, totals, hlog */
+	pthread_mutex_t lock;            /* port and ring_used: ticks vs HTTP renders */
 	struct mdm_port_stats port;      /* refreshed per tick (read under lock) */
 	uint64_t ring_used, ring_size, in_flight;
 	struct mdm_buf scratch;
@@ -65,26 +57,21 @@ struct collector_stats {
 	uint64_t log_dropped;
 };
 
-static uint64_t ld(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 void collector_stats_account(struct collector_stats *cs, struct collector_account *a)
 {
 	const struct rx_stats *rs = rx_stats(cs->p.rx);
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
 
 	memset(a, 0, sizeof(*a));
-	a->events = ld(&rs->events);
-	a->dropped_ring = ld(&rs->dropped) + ld(&ps->dropped_full);
-	a->stored = ld(&ps->stored);
-	a->duplicates = ld(&ps->duplicates);
-	a->failed = ld(&ps->failed);
-	a->encode_errors = ld(&ps->encode_errors);
-	a->dropped_stop = ld(&ps->dropped_at_stop);
+	a->events = mdm_counter_get(&rs->events);
+	a->dropped_ring = mdm_counter_get(&rs->dropped) + mdm_counter_get(&ps->dropped_full);
+	a->stored = mdm_counter_get(&ps->stored);
+	a->duplicates = mdm_counter_get(&ps->duplicates);
+	a->failed = mdm_counter_get(&ps->failed);
+	a->encode_errors = mdm_counter_get(&ps->encode_errors);
+	a->dropped_stop = mdm_counter_get(&ps->dropped_at_stop);
 	a->in_flight = publish_in_flight(cs->p.pb);
-	a->in_ring = ld(&rs->enqueued) - ld(&ps->dequeued);
+	a->in_ring = mdm_counter_get(&rs->enqueued) - mdm_counter_get(&ps->dequeued);
 	a->balanced = a->events == a->stored + a->duplicates + a->dropped_ring + a->dropped_stop + a->failed +
 					   a->encode_errors + a->in_ring + a->in_flight;
 }
@@ -102,8 +89,8 @@ static size_t ranges_take(const uint64_t *first, const uint64_t *last, uint64_t 
 	size_t k = 0;
 
 	for (uint64_t i = n > cap ? n - cap : 0; i < n; i++, k++) {
-		out[k].first = ld(&first[i % cap]);
-		out[k].last = ld(&last[i % cap]);
+		out[k].first = mdm_counter_get(&first[i % cap]);
+		out[k].last = mdm_counter_get(&last[i % cap]);
 	}
 	return k;
 }
@@ -140,7 +127,7 @@ static void drop_log(struct collector_stats *cs)
 {
 	const struct rx_stats *rs = rx_stats(cs->p.rx);
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
-	uint64_t dropped = ld(&rs->dropped) + ld(&ps->dropped_full);
+	uint64_t dropped = mdm_counter_get(&rs->dropped) + mdm_counter_get(&ps->dropped_full);
 	struct {
 		const uint64_t *first, *last, *count;
 		size_t cap;
@@ -159,7 +146,7 @@ static void drop_log(struct collector_stats *cs)
 
 		if (i && i + src[t].cap > n) {
 			/* the newest range logged may have grown */
-			uint64_t last = ld(&src[t].last[(i - 1) % src[t].cap]);
+			uint64_t last = mdm_counter_get(&src[t].last[(i - 1) % src[t].cap]);
 
 			if (last > src[t].cur->last) {
 				if (listed < DROP_LOG_MAX && len < sizeof(list))
@@ -176,7 +163,7 @@ static void drop_log(struct collector_stats *cs)
 			i = n - src[t].cap;
 		}
 		for (; i < n; i++) {
-			uint64_t f = ld(&src[t].first[i % src[t].cap]), l = ld(&src[t].last[i % src[t].cap]);
+			uint64_t f = mdm_counter_get(&src[t].first[i % src[t].cap]), l = mdm_counter_get(&src[t].last[i % src[t].cap]);
 
 			if (listed < DROP_LOG_MAX && len < sizeof(list))
 				len += (size_t)snprintf(list + len, sizeof(list) - len, " %" PRIu64 "-%" PRIu64, f, l);
@@ -208,7 +195,7 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++) {
 		const char *l[] = { "reason", mold_status_name(-i), NULL };
 
-		mdm_metrics_write_u64(w, l, ld(&fs->malformed[i]));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&fs->malformed[i]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_bad_messages_total",
 				 "ITCH messages skipped (they consumed a sequence number), by reason");
@@ -216,25 +203,25 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 		const char *l1[] = { "reason", "unknown_type", NULL }, *l2[] = { "reason", "bad_length", NULL },
 			   *l3[] = { "reason", "empty", NULL };
 
-		mdm_metrics_write_u64(w, l1, ld(&fs->unknown_type));
-		mdm_metrics_write_u64(w, l2, ld(&fs->bad_length));
-		mdm_metrics_write_u64(w, l3, ld(&fs->empty_msgs));
+		mdm_metrics_write_u64(w, l1, mdm_counter_get(&fs->unknown_type));
+		mdm_metrics_write_u64(w, l2, mdm_counter_get(&fs->bad_length));
+		mdm_metrics_write_u64(w, l3, mdm_counter_get(&fs->empty_msgs));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_events_by_type_total",
 				 "events published, by ITCH message type");
 	for (unsigned i = 0; i < ITCH_MSG_TYPES; i++) {
 		const char *l[] = { "type", cs->type_labels[i], NULL };
 
-		mdm_metrics_write_u64(w, l, ld(&ps->by_type[itch_desc_at(i)->type]));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&ps->by_type[itch_desc_at(i)->type]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_gap_messages_missing",
 				 "declared missing sequence numbers not recovered");
-	mdm_metrics_write_u64(w, NULL, ld(&ss->missing_now));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ss->missing_now));
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_gaps_total", "gaps declared");
-	mdm_metrics_write_u64(w, NULL, ld(&ss->gaps_opened));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ss->gaps_opened));
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_duplicate_messages_total",
 				 "messages dropped by the sequencer as already delivered (A/B, retransmits)");
-	mdm_metrics_write_u64(w, NULL, ld(&ss->duplicates));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ss->duplicates));
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_permanent_gaps_by_reason_total",
 				 "gaps given up (alert.system.gap), by reason");
 	{
@@ -272,7 +259,7 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_drop_ranges_total",
 				 "runs of consecutive sequence numbers dropped (ring full), RX and publisher");
-	mdm_metrics_write_u64(w, NULL, ld(&rx_stats(cs->p.rx)->drop_ranges) + ld(&ps->drop_ranges));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&rx_stats(cs->p.rx)->drop_ranges) + mdm_counter_get(&ps->drop_ranges));
 	if (cs->p.bus) {
 		struct mdm_bus_counters bc;
 
@@ -288,14 +275,14 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 		mdm_metrics_write_u64(w, NULL, bc.retries);
 		mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_publish_bus_down_seconds_total",
 					 "time the publisher held an event while NATS was disconnected (the ring buffered behind it)");
-		mdm_metrics_write_double(w, NULL, (double)ld(&ps->bus_down_ns) / 1e9);
+		mdm_metrics_write_double(w, NULL, (double)mdm_counter_get(&ps->bus_down_ns) / 1e9);
 	}
 	pthread_mutex_lock(&cs->lock);
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used", "events queued RX -> publisher");
 	mdm_metrics_write_u64(w, NULL, cs->ring_used);
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used_peak",
 				 "most events queued in the ring while the publisher waited for NATS (outage buffer high water)");
-	mdm_metrics_write_u64(w, NULL, ld(&ps->ring_peak));
+	mdm_metrics_write_u64(w, NULL, mdm_counter_get(&ps->ring_peak));
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_size", "ring capacity");
 	mdm_metrics_write_u64(w, NULL, cs->ring_size);
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_port_packets_total", "ethdev ipackets");
@@ -305,20 +292,9 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	mdm_metrics_write_u64(w, NULL, cs->port.imissed);
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_port_nombuf_total", "ethdev rx_nombuf");
 	mdm_metrics_write_u64(w, NULL, cs->port.rx_nombuf);
-	mdm_metrics_write_family(w, MDM_METRICS_SUMMARY, "mdmesh_collector_stage_latency_seconds",
-				 "latency per stage over the last stats interval");
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		const char *l[] = { "stage", publish_stage_names[s], NULL };
-		struct mdm_metrics_quantile qs[N_Q];
-
-		for (size_t q = 0; q < N_Q; q++) {
-			qs[q].q = quantiles[q];
-			qs[q].value = cs->last_q_ns[s][q] / 1e9;
-		}
-		mdm_metrics_write_summary(w, l, qs, N_Q, mdm_hdr_mean(cs->total[s]) * (double)mdm_hdr_total_count(cs->total[s]) / 1e9,
-					  mdm_hdr_total_count(cs->total[s]));
-	}
 	pthread_mutex_unlock(&cs->lock);
+	mdm_latency_write_summary(cs->lat, w, "mdmesh_collector_stage_latency_seconds",
+				  "latency per stage over the last stats interval");
 }
 
 static void json_section(void *ctx, struct mdm_json *j)
@@ -356,18 +332,18 @@ static void json_section(void *ctx, struct mdm_json *j)
 		mdm_json_key(j, "recovery");
 		mdm_json_obj_begin(j);
 		mdm_json_ku64(j, "servers", rerequest_servers(cs->p.rr));
-		mdm_json_ku64(j, "requests_sent", ld(&rs->requests_sent));
-		mdm_json_ku64(j, "requests_answered", ld(&rs->requests_answered));
-		mdm_json_ku64(j, "requests_timed_out", ld(&rs->requests_timed_out));
-		mdm_json_ku64(j, "rate_limited", ld(&rs->rate_limited));
-		mdm_json_ku64(j, "gaps_tracked", ld(&rs->gaps_tracked));
-		mdm_json_ku64(j, "gaps_recovered", ld(&rs->gaps_recovered));
-		mdm_json_ku64(j, "msgs_recovered", ld(&rs->msgs_recovered));
-		mdm_json_ku64(j, "msgs_filled_late", ld(&rs->msgs_filled_late));
-		mdm_json_ku64(j, "permanent_gaps", ld(&rs->permanent_gaps));
-		mdm_json_ku64(j, "permanent_msgs", ld(&rs->permanent_msgs));
-		mdm_json_ku64(j, "outstanding_gaps", ld(&rs->outstanding_gaps));
-		mdm_json_ku64(j, "outstanding_msgs", ld(&rs->outstanding_msgs));
+		mdm_json_ku64(j, "requests_sent", mdm_counter_get(&rs->requests_sent));
+		mdm_json_ku64(j, "requests_answered", mdm_counter_get(&rs->requests_answered));
+		mdm_json_ku64(j, "requests_timed_out", mdm_counter_get(&rs->requests_timed_out));
+		mdm_json_ku64(j, "rate_limited", mdm_counter_get(&rs->rate_limited));
+		mdm_json_ku64(j, "gaps_tracked", mdm_counter_get(&rs->gaps_tracked));
+		mdm_json_ku64(j, "gaps_recovered", mdm_counter_get(&rs->gaps_recovered));
+		mdm_json_ku64(j, "msgs_recovered", mdm_counter_get(&rs->msgs_recovered));
+		mdm_json_ku64(j, "msgs_filled_late", mdm_counter_get(&rs->msgs_filled_late));
+		mdm_json_ku64(j, "permanent_gaps", mdm_counter_get(&rs->permanent_gaps));
+		mdm_json_ku64(j, "permanent_msgs", mdm_counter_get(&rs->permanent_msgs));
+		mdm_json_ku64(j, "outstanding_gaps", mdm_counter_get(&rs->outstanding_gaps));
+		mdm_json_ku64(j, "outstanding_msgs", mdm_counter_get(&rs->outstanding_msgs));
 		mdm_json_ku64(j, "alerts_published", gc.alerts_published);
 		mdm_json_ku64(j, "alerts_failed", gc.alerts_failed);
 		mdm_json_key(j, "permanent");
@@ -422,20 +398,7 @@ static void json_section(void *ctx, struct mdm_json *j)
 		mdm_json_obj_end(j);
 	}
 	mdm_json_key(j, "latency_ns");
-	mdm_json_obj_begin(j);
-	pthread_mutex_lock(&cs->lock);
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		static const char *const qn[N_Q] = { "p50", "p90", "p99", "p99.9", "max" };
-
-		mdm_json_key(j, publish_stage_names[s]);
-		mdm_json_obj_begin(j);
-		for (size_t q = 0; q < N_Q; q++)
-			mdm_json_kdbl(j, qn[q], cs->last_q_ns[s][q]);
-		mdm_json_ku64(j, "count_total", mdm_hdr_total_count(cs->total[s]));
-		mdm_json_obj_end(j);
-	}
-	pthread_mutex_unlock(&cs->lock);
-	mdm_json_obj_end(j);
+	mdm_latency_write_json(cs->lat, j);
 	mdm_json_obj_end(j);
 }
 
@@ -520,26 +483,17 @@ int collector_stats_create(struct collector_stats **out, const struct collector_
 	pthread_mutex_init(&cs->lock, NULL);
 	for (unsigned i = 0; i < ITCH_MSG_TYPES; i++)
 		cs->type_labels[i][0] = (char)itch_desc_at(i)->type;
-	for (int s = 0; rc == 0 && s < STAGE_COUNT; s++) {
-		rc = mdm_hdr_create(&cs->interval[s], 1, 3600LL * 1000000000LL, 3);
-		if (rc == 0)
-			rc = mdm_hdr_create(&cs->total[s], 1, 3600LL * 1000000000LL, 3);
+	{
+		struct mdm_latency_params lp = { .stage_names = publish_stage_names, .n_stages = STAGE_COUNT,
+						 .hlog_path = p->hlog_path,
+						 .hlog_comment = "mdmesh-collector stage latency, ns; tags are stages" };
+
+		rc = mdm_latency_create(&cs->lat, &lp);
 	}
 	if (rc == 0)
 		rc = mdm_metrics_create(&cs->reg);
 	if (rc == 0)
 		rc = register_counters(cs);
-	if (rc == 0 && p->hlog_path && p->hlog_path[0]) {
-		cs->hlog = fopen(p->hlog_path, "w");
-		if (!cs->hlog)
-			rc = mdm_err_set(-errno, "latency.hlog %s: %s", p->hlog_path, strerror(errno));
-	}
-	cs->start_s = cs->last_tick_s = (double)mdm_real_ns() / 1e9;
-	if (rc == 0 && cs->hlog) {
-		mdm_hdr_log_writer_init(&cs->hw, cs->hlog);
-		rc = mdm_hdr_log_write_header(&cs->hw, "mdmesh-collector stage latency, ns; tags are stages",
-					      cs->start_s, true, cs->start_s);
-	}
 	cs->ring_size = rte_ring_get_capacity(p->ring);
 	if (rc != 0) {
 		collector_stats_destroy(cs);
@@ -553,15 +507,8 @@ void collector_stats_destroy(struct collector_stats *cs)
 {
 	if (!cs)
 		return;
-	if (cs->hlog) {
-		mdm_hdr_log_writer_fini(&cs->hw);
-		fclose(cs->hlog);
-	}
 	mdm_metrics_destroy(cs->reg);
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		mdm_hdr_destroy(cs->interval[s]);
-		mdm_hdr_destroy(cs->total[s]);
-	}
+	mdm_latency_destroy(cs->lat);
 	mdm_buf_fini(&cs->scratch);
 	mdm_free(cs);
 }
@@ -577,30 +524,13 @@ void collector_stats_tick(struct collector_stats *cs)
 	struct mdm_port_stats port;
 	struct mdm_json j;
 
-	for (int s = 0; s < STAGE_COUNT; s++)
-		mdm_hdr_reset(cs->interval[s]);
-	publish_latency_take(cs->p.pb, cs->interval);
+	publish_latency_take(cs->p.pb, mdm_latency_interval_begin(cs->lat));
 	mdm_port_stats_get(cs->p.port, &port);
 	pthread_mutex_lock(&cs->lock);
 	cs->port = port;
 	cs->ring_used = rte_ring_count(cs->p.ring);
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		mdm_hdr_add(cs->total[s], cs->interval[s]);
-		for (size_t q = 0; q < N_Q; q++)
-			cs->last_q_ns[s][q] = mdm_hdr_total_count(cs->interval[s])
-						      ? (double)(quantiles[q] >= 1.0 ? mdm_hdr_max(cs->interval[s])
-								: mdm_hdr_value_at_percentile(cs->interval[s], quantiles[q] * 100))
-						      : 0.0;
-	}
 	pthread_mutex_unlock(&cs->lock);
-	if (cs->hlog) {
-		for (int s = 0; s < STAGE_COUNT; s++)
-			if (mdm_hdr_total_count(cs->interval[s]))
-				mdm_hdr_log_write(&cs->hw, cs->last_tick_s - cs->start_s, now_s - cs->last_tick_s,
-						  publish_stage_names[s], cs->interval[s]);
-		fflush(cs->hlog);
-	}
-	cs->last_tick_s = now_s;
+	mdm_latency_interval_end(cs->lat, now_s);
 	drop_log(cs);
 	/* live stats for subscribers: the same JSON as /stats.json */
 	mdm_buf_reset(&cs->scratch);
@@ -621,15 +551,16 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 
 	collector_stats_account(cs, &a);
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++)
-		malformed += (unsigned)fs->malformed[i];
+		malformed += (unsigned)mdm_counter_get(&fs->malformed[i]);
 	fprintf(f, "mdmesh-collector %s summary (feed %s, session %s)\n", cs->instance, cs->feed, feed_session(fd));
 	fprintf(f, "  input      %" PRIu64 " packets, %" PRIu64 " not UDP, %" PRIu64 " other destination, "
 		   "%u malformed, %" PRIu64 " heartbeats; port imissed %" PRIu64 ", rx_nombuf %" PRIu64 "\n",
-		ld(&rs->packets), ld(&rs->not_udp), ld(&rs->other_dst), malformed, fs->heartbeats, cs->port.imissed,
+		mdm_counter_get(&rs->packets), mdm_counter_get(&rs->not_udp), mdm_counter_get(&rs->other_dst), malformed, mdm_counter_get(&fs->heartbeats), cs->port.imissed,
 		cs->port.rx_nombuf);
 	fprintf(f, "  sequence   next %" PRIu64 ", %" PRIu64 " duplicates dropped, %" PRIu64 " gaps (%" PRIu64
 		   " messages missing)\n",
-		seq_next(feed_seq(fd)), ss->duplicates, ss->gaps_opened, ss->missing_now);
+		seq_next(feed_seq(fd)), mdm_counter_get(&ss->duplicates), mdm_counter_get(&ss->gaps_opened),
+		mdm_counter_get(&ss->missing_now));
 	for (unsigned i = 0; i < ng; i++)
 		fprintf(f, "    missing  %" PRIu64 "-%" PRIu64 "\n", from[i], to[i]);
 	{
@@ -644,10 +575,10 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 			   ", rate-limited %" PRIu64 "; gaps recovered %" PRIu64 " of %" PRIu64 " (%" PRIu64
 			   " messages re-requested, %" PRIu64 " late on a line); permanent gaps %" PRIu64 " (%" PRIu64
 			   " messages, %" PRIu64 " alerts published); still recovering %" PRIu64 "\n",
-			rerequest_servers(cs->p.rr), ld(&q->requests_sent), ld(&q->requests_answered),
-			ld(&q->requests_timed_out), ld(&q->rate_limited), ld(&q->gaps_recovered), ld(&q->gaps_tracked),
-			ld(&q->msgs_recovered), ld(&q->msgs_filled_late), ld(&q->permanent_gaps), ld(&q->permanent_msgs),
-			gc.alerts_published, ld(&q->outstanding_gaps));
+			rerequest_servers(cs->p.rr), mdm_counter_get(&q->requests_sent), mdm_counter_get(&q->requests_answered),
+			mdm_counter_get(&q->requests_timed_out), mdm_counter_get(&q->rate_limited), mdm_counter_get(&q->gaps_recovered), mdm_counter_get(&q->gaps_tracked),
+			mdm_counter_get(&q->msgs_recovered), mdm_counter_get(&q->msgs_filled_late), mdm_counter_get(&q->permanent_gaps), mdm_counter_get(&q->permanent_msgs),
+			gc.alerts_published, mdm_counter_get(&q->outstanding_gaps));
 		for (unsigned i = 0; i < nr; i++)
 			fprintf(f, "    recovered %" PRIu64 "-%" PRIu64 " (%u requests)\n", rec[i].from, rec[i].to,
 				rec[i].requests);
@@ -662,7 +593,7 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		a.in_flight, a.balanced ? "balanced" : "NOT BALANCED");
 	{
 		const struct publish_stats *ps = publish_stats(cs->p.pb);
-		uint64_t first = ld(&ps->first_rx_ns), last = ld(&ps->last_ack_ns);
+		uint64_t first = mdm_counter_get(&ps->first_rx_ns), last = mdm_counter_get(&ps->last_ack_ns);
 
 		if (first && last > first)
 			fprintf(f, "  throughput %" PRIu64 " events acked in %.3f s = %.0f events/s (first packet to last ack)\n",
@@ -678,7 +609,7 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 			fprintf(f, "    dropped  %" PRIu64 "-%" PRIu64 "\n", r[i].first, r[i].last);
 		if (!complete)
 			fprintf(f, "    dropped  (older ranges not kept: %" PRIu64 " recorded in all)\n",
-				ld(&rs->drop_ranges) + ld(&publish_stats(cs->p.pb)->drop_ranges));
+				mdm_counter_get(&rs->drop_ranges) + mdm_counter_get(&publish_stats(cs->p.pb)->drop_ranges));
 	}
 	if (cs->p.bus) {
 		struct mdm_bus_counters bc;
@@ -687,16 +618,8 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		fprintf(f, "  bus        %" PRIu64 " disconnects, %" PRIu64 " reconnects, %" PRIu64
 			   " resends (same Nats-Msg-Id); the publisher waited %.3f s for a reconnect, the ring held up to %"
 			   PRIu64 " events meanwhile\n",
-			bc.disconnects, bc.reconnects, bc.retries, (double)ld(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9,
-			ld(&publish_stats(cs->p.pb)->ring_peak));
+			bc.disconnects, bc.reconnects, bc.retries, (double)mdm_counter_get(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9,
+			mdm_counter_get(&publish_stats(cs->p.pb)->ring_peak));
 	}
-	fprintf(f, "  latency    (ns)            p50        p90        p99      p99.9        max      count\n");
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		const struct mdm_hdr *h = cs->total[s];
-
-		fprintf(f, "    %-20s %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRIu64 "\n",
-			publish_stage_names[s], mdm_hdr_value_at_percentile(h, 50), mdm_hdr_value_at_percentile(h, 90),
-			mdm_hdr_value_at_percentile(h, 99), mdm_hdr_value_at_percentile(h, 99.9), mdm_hdr_max(h),
-			mdm_hdr_total_count(h));
-	}
+	mdm_latency_print(cs->lat, f);
 }

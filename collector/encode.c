@@ -152,7 +152,7 @@ int encode_create(struct encoder **out, const char *feed)
 		return mdm_err_set(-EINVAL, "encode: feed name must be 1..%d characters", ENCODE_FEED_MAX);
 	e = mdm_calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "encode: out of memory");
 	memcpy(e->feed, feed, flen);
 	e->feed_len = (uint8_t)flen;
 	for (unsigned i = 0; i < ITCH_MSG_TYPES; i++) {
@@ -246,11 +246,7 @@ void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, co
 	meta->seq = fm->seq;
 	meta->symbol = fm->symbol;
 	if (fm->order) {
-		eo->known = fm->order->flags & BOOK_VIEW_KNOWN;
-		eo->side = (char)fm->order->side;
-		eo->price = fm->order->price;
-		eo->remaining_shares = fm->order->shares;
-		eo->ref = fm->order->ref;
+		encode_order_from_view(eo, fm->order);
 		meta->order = eo;
 	}
 }

@@ -23,14 +23,26 @@
 
 struct encoder;
 
-/* The order an order-scoped message (E, C, X, D, U) refers to, from the book. */
+/* The order an order-scoped message (E, C, X, D, U) refers to, from the book.
+ * Carried by value in struct rx_event (24 bytes), so RX fills it once and the
+ * publisher hands it to the encoder as is. */
 struct encode_order {
-	bool known;                /* false: not in the book (joined mid-session) */
-	char side;                 /* 'B' / 'S' (0 when unknown) */
+	uint64_t ref;              /* order reference number */
 	uint32_t price;            /* Price(4) */
 	uint32_t remaining_shares; /* after this message */
-	uint64_t ref;              /* order reference number */
+	bool known;                /* false: not in the book (joined mid-session) */
+	char side;                 /* 'B' / 'S' (0 when unknown) */
 };
+
+/* The order state of a book view (feed_msg.order), for the encoder. */
+static inline void encode_order_from_view(struct encode_order *eo, const struct book_view *v)
+{
+	eo->ref = v->ref;
+	eo->price = v->price;
+	eo->remaining_shares = v->shares;
+	eo->known = v->flags & BOOK_VIEW_KNOWN;
+	eo->side = (char)v->side;
+}
 
 /* Per-event context the decoder does not know. Strings are borrowed for the
  * duration of the encode call. */

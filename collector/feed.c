@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mdm_counter.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
 #include "symbols.h"
@@ -51,7 +52,7 @@ int feed_create(struct feed **out, const struct feed_params *params)
 		return mdm_err_set(-EINVAL, "feed: %u lines (1, or 2 for A/B)", params->n_lines);
 	f = mdm_calloc(1, sizeof(*f));
 	if (!f)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "feed: out of memory");
 	f->mold = params->mold;
 	f->no_book = params->no_book;
 	f->on_seq_event = params->on_seq_event;
@@ -115,15 +116,15 @@ static inline unsigned deliver(struct feed *f, const uint8_t *p, size_t len, uin
 
 	if (rc != ITCH_OK) {
 		if (rc == ITCH_ERR_UNKNOWN_TYPE)
-			f->stats.unknown_type++;
+			mdm_counter_add(&f->stats.unknown_type, 1);
 		else if (rc == ITCH_ERR_LENGTH)
-			f->stats.bad_length++;
+			mdm_counter_add(&f->stats.bad_length, 1);
 		else
-			f->stats.empty_msgs++;
+			mdm_counter_add(&f->stats.empty_msgs, 1);
 		return 0;
 	}
-	f->stats.messages++;
-	f->stats.by_type[m.desc->index]++;
+	mdm_counter_add(&f->stats.messages, 1);
+	mdm_counter_add(&f->stats.by_type[m.desc->index], 1);
 	if (m.type == 'R')
 		symbols_apply(f->symbols, &m);
 	fm.order = NULL;
@@ -150,17 +151,17 @@ unsigned feed_on_packet(struct feed *f, const uint8_t *p, size_t len, uint8_t li
 	unsigned emitted = 0, idx = 0, r = 0;
 	int rc;
 
-	f->stats.packets++;
+	mdm_counter_add(&f->stats.packets, 1);
 	rc = mold_parse(p, len, &f->mold, &pkt);
 	if (rc != MOLD_OK) {
-		f->stats.malformed[-rc]++;
-		f->stats.malformed_total++;
+		mdm_counter_add(&f->stats.malformed[-rc], 1);
+		mdm_counter_add(&f->stats.malformed_total, 1);
 		return 0;
 	}
 	if (pkt.kind == MOLD_KIND_HEARTBEAT)
-		f->stats.heartbeats++;
+		mdm_counter_add(&f->stats.heartbeats, 1);
 	else if (pkt.kind == MOLD_KIND_END_OF_SESSION)
-		f->stats.end_of_session++;
+		mdm_counter_add(&f->stats.end_of_session, 1);
 	track_session(f, pkt.session);
 	sp.session = pkt.session;
 	sp.seq = pkt.seq;

@@ -40,7 +40,7 @@ int gap_report_create(struct gap_report **out, const struct gap_report_params *p
 
 	*out = NULL;
 	if (!gr)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "gap report: out of memory");
 	gr->rr = p->rr;
 	gr->bus = p->bus;
 	snprintf(gr->feed, sizeof(gr->feed), "%s", p->feed);
@@ -95,7 +95,8 @@ static int alert_publish(struct gap_report *gr, const struct rerequest_gap *g)
 	al.seq_last = g->to;
 	len = mdmesh__v1__alert__get_packed_size(&al);
 	if (len > sizeof(gr->buf))
-		return -EMSGSIZE; /* bounded strings: cannot happen */
+		return mdm_err_set(-EMSGSIZE, "gap alert: %zu bytes packed, above %zu", len,
+				   sizeof(gr->buf)); /* bounded strings: cannot happen */
 	mdmesh__v1__alert__pack(&al, gr->buf);
 	rc = mdm_bus_js_publish(gr->bus, gr->subject, msg_id, ALERT_CT, gr->buf, len, NULL);
 	return rc < 0 ? rc : 0;

@@ -1,4 +1,4 @@
-/* ITCH 5.0 decoder: every table here is generated from itch_msgs.def by
+/* ITCH 5.0 decoder: every table here is generated from common/itch_msgs.def by
  * X-macros, so a message type exists in exactly one place. Decoding is one
  * array lookup by type byte, one length compare and three header loads. */
 #include "itch.h"
@@ -7,14 +7,8 @@
 
 #define ITCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* Dense indexes, in .def order: desc->index and the itch_descs[] position. */
-enum {
-#define ITCH_MSG(type, name, length, ...) ITCH_IDX_##name,
-#include "itch_msgs.def"
-#undef ITCH_MSG
-	ITCH_IDX_COUNT_
-};
-_Static_assert(ITCH_IDX_COUNT_ == ITCH_MSG_TYPES, "ITCH_MSG_TYPES disagrees with itch_msgs.def");
+/* Dense indexes are mdm_itch.h's MDM_ITCH_<name> (.def order): desc->index
+ * and the itch_descs[] position. */
 
 /* One field array per type. F expands inside the ITCH_MSG arguments. */
 #define F(field, offset, size, kind) { #field, offset, size, ITCH_F_##kind }
@@ -34,9 +28,9 @@ _Static_assert(ITCH_IDX_COUNT_ == ITCH_MSG_TYPES, "ITCH_MSG_TYPES disagrees with
 
 static const struct itch_msg_desc itch_descs[ITCH_MSG_TYPES] = {
 #define ITCH_MSG(type_, name_, length_, ...)                          \
-	[ITCH_IDX_##name_] = { .type = (type_), .length = (length_), \
+	[MDM_ITCH_##name_] = { .type = (type_), .length = (length_), \
 			       .n_fields = ITCH_NFIELDS(name_),        \
-			       .index = ITCH_IDX_##name_, .name = #name_, \
+			       .index = MDM_ITCH_##name_, .name = #name_, \
 			       .fields = itch_fields_##name_ },
 #include "itch_msgs.def"
 #undef ITCH_MSG
@@ -44,7 +38,7 @@ static const struct itch_msg_desc itch_descs[ITCH_MSG_TYPES] = {
 
 /* The decoder's only lookup: NULL for every byte the .def does not list. */
 static const struct itch_msg_desc *const itch_by_type[256] = {
-#define ITCH_MSG(type_, name_, ...) [(uint8_t)(type_)] = &itch_descs[ITCH_IDX_##name_],
+#define ITCH_MSG(type_, name_, ...) [(uint8_t)(type_)] = &itch_descs[MDM_ITCH_##name_],
 #include "itch_msgs.def"
 #undef ITCH_MSG
 };

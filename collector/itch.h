@@ -1,5 +1,5 @@
 /* NASDAQ TotalView-ITCH 5.0 decoding: zero-copy views over message bytes,
- * driven by the table in itch_msgs.def (one row per type). Pure logic: no
+ * driven by the table in common/itch_msgs.def (one row per type). Pure logic: no
  * DPDK, no NATS, no allocation; hot-path safe and thread-safe (read-only
  * tables). */
 #ifndef ITCH_H
@@ -8,8 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_itch.h"
+
 #define ITCH_HEADER_LEN 11
-#define ITCH_MSG_TYPES 23      /* rows in itch_msgs.def */
+#define ITCH_MSG_TYPES MDM_ITCH_NTYPES /* rows in common/itch_msgs.def */
 #define ITCH_MAX_FIELDS 14     /* most fields in one type (R) */
 #define ITCH_MAX_MSG_LEN 50    /* longest type (I) */
 

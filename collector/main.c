@@ -34,6 +34,7 @@
 #include "mdm_poll.h"
 #include "mdm_port.h"
 #include "mdm_signal.h"
+#include "mdm_subject.h"
 #include "publish.h"
 #include "rerequest.h"
 #include "resume.h"
@@ -139,6 +140,7 @@ static int ensure_stream(struct mdm_bus *bus, const struct collector_cfg *cfg, c
 		sc.max_bytes = cfg->stream_max_bytes ? (int64_t)cfg->stream_max_bytes : -1;
 		sc.duplicate_window_ns = cfg->stream_duplicate_window_ns;
 	}
+	mdm_err_clear();
 	rc = mdm_bus_stream_ensure(bus, &sc);
 	if (rc < 0) {
 		mdm_log_error("stream %s: %s", name, mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
@@ -164,11 +166,9 @@ static int resume_find(struct mdm_bus *bus, const struct collector_cfg *cfg, con
 	int rc;
 
 	snprintf(filter, sizeof(filter), "%s.%s.>", batch ? "mdb" : cfg->subject_prefix, cfg->feed_name);
-	/* consumer names are one token without '.', '*', '>' or spaces */
-	k = (size_t)snprintf(consumer, sizeof(consumer), "mdmesh_resume_%s", cfg->instance);
-	for (size_t i = 0; i < k && i < sizeof(consumer); i++)
-		if (consumer[i] == '.' || consumer[i] == '*' || consumer[i] == '>' || consumer[i] == ' ')
-			consumer[i] = '_';
+	/* a consumer name is one token: the instance by the subject-token rule */
+	k = (size_t)snprintf(consumer, sizeof(consumer), "mdmesh_resume_");
+	mdm_subject_token(consumer + k, sizeof(consumer) - k, cfg->instance, strlen(cfg->instance));
 	rc = resume_read(&p, out);
 	if (rc != 0) {
 		mdm_log_error("feed.resume: reading %s back: %s", stream, mdm_err_last());
@@ -443,6 +443,7 @@ int main(int argc, char **argv)
 		rp.feed.book_capacity = (uint32_t)cfg.feed_book_capacity;
 		rp.feed.gap_capacity = (uint32_t)cfg.feed_gap_capacity;
 		rp.feed.pending_ns = cfg.feed_gap_pending_ns;
+		mdm_err_clear(); /* the set-up message below must be this set-up's, never an older one */
 		{
 			struct rerequest_params rq = {
 				.servers = (const char *const *)cfg.feed_rerequest.v, .n_servers = cfg.feed_rerequest.n,

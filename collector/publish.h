@@ -141,8 +141,10 @@ const struct publish_stats *publish_stats(const struct publish *pb);
 /* Events published and not yet acked/failed, plus events waiting in a batch. */
 uint64_t publish_in_flight(const struct publish *pb);
 
-/* Move the stage histograms' contents into `out[STAGE_COUNT]` (added), and
- * reset them: the interval swap for the stats pass. Any thread. */
+/* Add what the stages recorded since the last take into `out[STAGE_COUNT]`
+ * and start a new interval: the interval flip for the stats pass
+ * (mdm_lat_recorder_take; the publisher and ack handler never wait for it).
+ * Any thread. */
 void publish_latency_take(struct publish *pb, struct mdm_hdr *const *out);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mdm_counter.h"
 #include "mdm_addr.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
@@ -74,16 +75,6 @@ const char *rerequest_reason_name(int reason)
 	if (reason < 0 || reason >= (int)(sizeof(reason_names) / sizeof(reason_names[0])))
 		return "unknown";
 	return reason_names[reason];
-}
-
-static inline void st_set(uint64_t *c, uint64_t v)
-{
-	__atomic_store_n(c, v, __ATOMIC_RELAXED);
-}
-
-static inline void st_add(uint64_t *c, uint64_t v)
-{
-	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
 }
 
 static int parse_server(const char *s, struct sockaddr_in *out)
@@ -238,11 +229,11 @@ static void report(struct rerequest *rr, uint64_t from, uint64_t to, uint8_t rea
 	struct rerequest_gap *g;
 
 	if (reason != REREQUEST_RECOVERED) {
-		st_add(&rr->stats.permanent_gaps, 1);
-		st_add(&rr->stats.permanent_msgs, to - from + 1);
+		mdm_counter_add(&rr->stats.permanent_gaps, 1);
+		mdm_counter_add(&rr->stats.permanent_msgs, to - from + 1);
 	}
 	if (head - tail >= REREQUEST_REPORTS) {
-		st_add(&rr->stats.reports_dropped, 1);
+		mdm_counter_add(&rr->stats.reports_dropped, 1);
 		return;
 	}
 	g = &rr->rep[head & (REREQUEST_REPORTS - 1)];
@@ -283,13 +274,13 @@ static void range_cut(struct rerequest *rr, uint64_t a, uint64_t b, bool fill, u
 		struct rr_range *g = &rr->r[i];
 		uint64_t x = g->from > a ? g->from : a, y = g->to < b ? g->to : b, n = y - x + 1;
 
-		st_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - n);
+		mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - n);
 		if (fill) {
-			st_add(line == rr->line ? &rr->stats.msgs_recovered : &rr->stats.msgs_filled_late, n);
+			mdm_counter_add(line == rr->line ? &rr->stats.msgs_recovered : &rr->stats.msgs_filled_late, n);
 			if (g->in_flight && !g->answered && x <= g->req_to && y >= g->req_from) {
 				g->answered = true;
 				if (rr->n_servers)
-					st_add(&rr->stats.requests_answered, 1);
+					mdm_counter_add(&rr->stats.requests_answered, 1);
 			}
 		} else {
 			report(rr, x, y, reason, g->requests);
@@ -297,7 +288,7 @@ static void range_cut(struct rerequest *rr, uint64_t a, uint64_t b, bool fill, u
 		}
 		if (x == g->from && y == g->to) {
 			if (fill && !g->tainted && !gap_has_other(rr, g->gap_id, i)) {
-				st_add(&rr->stats.gaps_recovered, 1);
+				mdm_counter_add(&rr->stats.gaps_recovered, 1);
 				report(rr, g->gap_from, g->gap_to, REREQUEST_RECOVERED, g->requests);
 			}
 			range_erase(rr, i);
@@ -312,7 +303,7 @@ static void range_cut(struct rerequest *rr, uint64_t a, uint64_t b, bool fill, u
 			 * capacity, same splits). If it does, the upper piece is given up
 			 * rather than an unrelated range. */
 			report(rr, y + 1, g->to, REREQUEST_EVICTED, g->requests);
-			st_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - (g->to - y));
+			mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - (g->to - y));
 			g->tainted = true;
 			g->to = x - 1;
 		} else {
@@ -326,7 +317,7 @@ static void range_cut(struct rerequest *rr, uint64_t a, uint64_t b, bool fill, u
 		request_check(g);
 		i++;
 	}
-	st_set(&rr->stats.outstanding_gaps, rr->n);
+	mdm_counter_set(&rr->stats.outstanding_gaps, rr->n);
 }
 
 static void range_add(struct rerequest *rr, uint64_t from, uint64_t to)
@@ -337,7 +328,7 @@ static void range_add(struct rerequest *rr, uint64_t from, uint64_t to)
 		struct rr_range old = rr->r[0];
 
 		report(rr, old.from, old.to, REREQUEST_EVICTED, old.requests);
-		st_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - (old.to - old.from + 1));
+		mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - (old.to - old.from + 1));
 		range_erase(rr, 0);
 	}
 	/* the sequencer's new gaps open above every other; keep the order anyway */
@@ -346,9 +337,9 @@ static void range_add(struct rerequest *rr, uint64_t from, uint64_t to)
 		return; /* already tracked: the sequencer never declares a range twice */
 	range_open(rr, i);
 	rr->r[i] = (struct rr_range){ .from = from, .to = to, .gap_from = from, .gap_to = to, .gap_id = ++rr->next_gap_id };
-	st_add(&rr->stats.gaps_tracked, 1);
-	st_set(&rr->stats.outstanding_gaps, rr->n);
-	st_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs + (to - from + 1));
+	mdm_counter_add(&rr->stats.gaps_tracked, 1);
+	mdm_counter_set(&rr->stats.outstanding_gaps, rr->n);
+	mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs + (to - from + 1));
 }
 
 void rerequest_on_seq_event(struct rerequest *rr, const struct seq_event *ev)
@@ -407,10 +398,10 @@ static void request_send(struct rerequest *rr, struct rr_range *g, uint64_t now_
 	g->attempts++;
 	g->requests++;
 	g->deadline_ns = now_ns + rr->timeout_ns;
-	st_add(&rr->stats.requests_sent, 1);
+	mdm_counter_add(&rr->stats.requests_sent, 1);
 	if (mold_request_build(pkt, sizeof(pkt), rr->session, g->from, (uint16_t)(last - g->from + 1)) != MOLD_REQUEST_LEN ||
 	    sendto(rr->fd, pkt, sizeof(pkt), 0, (const struct sockaddr *)dst, sizeof(*dst)) != (ssize_t)sizeof(pkt))
-		st_add(&rr->stats.send_errors, 1); /* it times out like an unanswered one */
+		mdm_counter_add(&rr->stats.send_errors, 1); /* it times out like an unanswered one */
 }
 
 unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
@@ -419,7 +410,7 @@ unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
 	uint32_t i = 0;
 
 	if (rr->n == 0) {
-		st_set(&rr->stats.in_flight, 0);
+		mdm_counter_set(&rr->stats.in_flight, 0);
 		return 0;
 	}
 	bucket_refill(rr, now_ns);
@@ -436,7 +427,7 @@ unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
 			if (g->answered)
 				g->attempts = 0; /* progress: ask for the rest, no retry spent */
 			else if (rr->n_servers)
-				st_add(&rr->stats.requests_timed_out, 1);
+				mdm_counter_add(&rr->stats.requests_timed_out, 1);
 		}
 		if (rr->n_servers == 0 ? g->attempts > 0 : g->attempts > rr->retries) {
 			range_cut(rr, g->from, g->to, false, 0, rr->n_servers ? REREQUEST_NOT_SERVED : REREQUEST_NO_SERVER);
@@ -453,7 +444,7 @@ unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
 		if (rr->bucket < NS_PER_S) {
 			if (!g->throttled) {
 				g->throttled = true;
-				st_add(&rr->stats.rate_limited, 1);
+				mdm_counter_add(&rr->stats.rate_limited, 1);
 			}
 			i++;
 			continue;
@@ -462,7 +453,7 @@ unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
 		in_flight++;
 		i++;
 	}
-	st_set(&rr->stats.in_flight, in_flight);
+	mdm_counter_set(&rr->stats.in_flight, in_flight);
 	return in_flight;
 }
 
@@ -494,10 +485,10 @@ int rerequest_recv(struct rerequest *rr, uint8_t *buf, size_t cap)
 			return -errno;
 		}
 		if (slen != sizeof(src) || src.sin_family != AF_INET || !from_server(rr, &src)) {
-			st_add(&rr->stats.responses_foreign, 1);
+			mdm_counter_add(&rr->stats.responses_foreign, 1);
 			continue;
 		}
-		st_add(&rr->stats.responses, 1);
+		mdm_counter_add(&rr->stats.responses, 1);
 		return (int)n;
 	}
 }

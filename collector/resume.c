@@ -42,14 +42,14 @@ int resume_scan_create(struct resume_scan **out, uint64_t window)
 		size <<= 1;
 	sc = mdm_calloc(1, sizeof(*sc));
 	if (!sc)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "resume: out of memory for a %llu-sequence window", (unsigned long long)window);
 	sc->mask = size - 1;
 	sc->bits = mdm_calloc(size / 64, sizeof(uint64_t));
 	sc->has_sym = mdm_calloc(LOCATES, 1);
 	sc->sym = mdm_calloc(LOCATES, sizeof(*sc->sym));
 	if (!sc->bits || !sc->has_sym || !sc->sym) {
 		resume_scan_destroy(sc);
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "resume: out of memory for a %llu-sequence window", (unsigned long long)window);
 	}
 	*out = sc;
 	return 0;
@@ -171,7 +171,7 @@ int resume_scan_finish(struct resume_scan *sc, struct resume_point *out)
 			out->gap_from = mdm_calloc(n, sizeof(uint64_t));
 			out->gap_to = mdm_calloc(n, sizeof(uint64_t));
 			if (!out->gap_from || !out->gap_to)
-				return -ENOMEM;
+				return mdm_err_set(-ENOMEM, "resume: out of memory for %u gaps", n);
 		}
 	}
 	out->n_gaps = n;
@@ -182,7 +182,7 @@ int resume_scan_finish(struct resume_scan *sc, struct resume_point *out)
 		out->symbol_buf = mdm_calloc(k, sizeof(*out->symbol_buf));
 		out->symbols = mdm_calloc(k, sizeof(char *));
 		if (!out->locates || !out->symbol_buf || !out->symbols)
-			return -ENOMEM;
+			return mdm_err_set(-ENOMEM, "resume: out of memory for %u symbols", k);
 		k = 0;
 		for (uint32_t l = 0; l < LOCATES; l++) {
 			if (!sc->has_sym[l])
@@ -307,7 +307,7 @@ int resume_read(const struct resume_params *p, struct resume_point **out)
 	*out = NULL;
 	rp = mdm_calloc(1, sizeof(*rp));
 	if (!rp)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "resume: out of memory");
 	rc = mdm_bus_stream_info(p->bus, p->stream, &si);
 	if (rc == -ENOENT || (rc == 0 && si.msgs == 0)) {
 		*out = rp; /* nothing stored yet: a first start */

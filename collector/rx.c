@@ -12,10 +12,11 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "mdm_counter.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
-#include "mdm_pcap.h"
+#include "mdm_frame.h"
 #include "mdm_poll.h"
 #include "mdm_port.h"
 #include "rerequest.h"
@@ -129,19 +130,14 @@ int rx_resume(struct rx *rx, const struct feed_resume *r)
 const struct rx_stats *rx_stats(const struct rx *rx) { return &rx->stats; }
 const struct feed *rx_feed(const struct rx *rx) { return rx->feed; }
 
-static inline void stat_add(uint64_t *c, uint64_t v)
-{
-	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
-}
-
 static void record_drop(struct rx *rx, unsigned from, unsigned n)
 {
 	uint64_t k = rx->stats.drop_ranges % RX_DROP_RANGES;
 
 	rx->stats.drop_first[k] = rx->out[from].seq;
 	rx->stats.drop_last[k] = rx->out[from + n - 1].seq;
-	stat_add(&rx->stats.drop_ranges, 1);
-	stat_add(&rx->stats.dropped, n);
+	mdm_counter_add(&rx->stats.drop_ranges, 1);
+	mdm_counter_add(&rx->stats.dropped, n);
 }
 
 /* Hand the burst's records to the publisher. Block policy: retry until the
@@ -161,16 +157,16 @@ static void rx_flush(struct rx *rx)
 							    rx->n_out - done, NULL);
 
 		done += n;
-		stat_add(&rx->stats.enqueued, n);
+		mdm_counter_add(&rx->stats.enqueued, n);
 		if (done == rx->n_out)
 			break;
 		if (n == 0 || done < rx->n_out) {
-			stat_add(&rx->stats.ring_full, 1);
+			mdm_counter_add(&rx->stats.ring_full, 1);
 			if (rx->drop_when_full || mdm_poll_stopping()) {
 				record_drop(rx, done, rx->n_out - done);
 				break;
 			}
-			stat_add(&rx->stats.blocked_polls, 1);
+			mdm_counter_add(&rx->stats.blocked_polls, 1);
 			mdm_idle_wait(&blocked);
 		}
 	}
@@ -198,15 +194,12 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 	memcpy(e->symbol, fm->symbol, sl);
 	strncpy(e->session, fm->session, sizeof(e->session));
 	if (fm->order) {
-		e->flags = RX_EV_ORDER | ((fm->order->flags & BOOK_VIEW_KNOWN) ? RX_EV_ORDER_KNOWN : 0);
-		e->order_side = (char)fm->order->side;
-		e->order_price = fm->order->price;
-		e->order_remaining = fm->order->shares;
-		e->order_ref = fm->order->ref;
+		e->flags = RX_EV_ORDER;
+		encode_order_from_view(&e->order, fm->order);
 	} else {
 		e->flags = 0;
 	}
-	stat_add(&rx->stats.events, 1);
+	mdm_counter_add(&rx->stats.events, 1);
 }
 
 /* Which line a datagram belongs to, or -1 (software multicast/port filter:
@@ -229,14 +222,14 @@ static inline void rx_packet(struct rx *rx, struct rte_mbuf *m, uint64_t now_tsc
 	uint64_t ts;
 	int line;
 
-	stat_add(&rx->stats.bytes, rte_pktmbuf_pkt_len(m));
+	mdm_counter_add(&rx->stats.bytes, rte_pktmbuf_pkt_len(m));
 	if (unlikely(m->nb_segs != 1) || mdm_pcap_parse_udp(&fr, &u) != MDM_PCAP_UDP_OK) {
-		stat_add(&rx->stats.not_udp, 1);
+		mdm_counter_add(&rx->stats.not_udp, 1);
 		return;
 	}
 	line = rx_line(rx, &u);
 	if (line < 0) {
-		stat_add(&rx->stats.other_dst, 1);
+		mdm_counter_add(&rx->stats.other_dst, 1);
 		return;
 	}
 	/* net_pcap stamps microseconds since the epoch */
@@ -256,7 +249,7 @@ static void rx_recover(struct rx *rx, uint64_t now_ns)
 
 		if (n <= 0) {
 			if (unlikely(n < 0))
-				stat_add(&rx->stats.recovery_errors, 1);
+				mdm_counter_add(&rx->stats.recovery_errors, 1);
 			break;
 		}
 		if (got++ == 0) {
@@ -267,7 +260,7 @@ static void rx_recover(struct rx *rx, uint64_t now_ns)
 		feed_on_packet(rx->feed, rx->recover_buf, (size_t)n, (uint8_t)rx->n_lines, now_ns, rx_emit, rx);
 	}
 	if (got) {
-		stat_add(&rx->stats.recovery_packets, got);
+		mdm_counter_add(&rx->stats.recovery_packets, got);
 		rx_flush(rx);
 	}
 }
@@ -287,8 +280,8 @@ int rx_lcore_main(void *arg)
 			/* one clock read per burst: every message of the burst shares it */
 			rx->burst_rx_ns = mdm_real_ns();
 			rx->burst_tsc = now_tsc;
-			stat_add(&rx->stats.bursts, 1);
-			stat_add(&rx->stats.packets, n);
+			mdm_counter_add(&rx->stats.bursts, 1);
+			mdm_counter_add(&rx->stats.packets, n);
 			for (uint16_t i = 0; i < n; i++) {
 				if (i + PREFETCH_AHEAD < n)
 					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
@@ -320,8 +313,8 @@ int rx_lcore_main(void *arg)
 				}
 				/* let recovery finish: each range is answered or given up
 				 * within (1 + retries) timeouts */
-				if (!rx->rr || __atomic_load_n(&rerequest_stats(rx->rr)->outstanding_gaps, __ATOMIC_RELAXED) == 0) {
-					stat_add(&rx->stats.eof, 1);
+				if (!rx->rr || mdm_counter_get(&rerequest_stats(rx->rr)->outstanding_gaps) == 0) {
+					mdm_counter_add(&rx->stats.eof, 1);
 					break;
 				}
 			}

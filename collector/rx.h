@@ -39,8 +39,9 @@ struct rx_params {
 	struct rerequest *rr;
 };
 
-/* Counters: plain uint64_t written by the RX lcore only; other threads read
- * them with relaxed atomic loads (a consistent snapshot is not promised). */
+/* Counters: single-writer counters (mdm_counter.h) written by the RX lcore
+ * only, as are the feed's, sequencer's and book's; other threads read them
+ * with mdm_counter_get() (a consistent snapshot is not promised). */
 struct rx_stats {
 	uint64_t bursts, packets, bytes;
 	uint64_t not_udp, other_dst;

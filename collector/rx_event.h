@@ -7,12 +7,12 @@
 
 #include <stdint.h>
 
+#include "encode.h"
 #include "itch.h"
 
 #define RX_EVENT_SIZE 128
 
-#define RX_EV_ORDER 0x01       /* order-scoped message: order_* fields valid */
-#define RX_EV_ORDER_KNOWN 0x02 /* the order was in the book */
+#define RX_EV_ORDER 0x01 /* order-scoped message: `order` is valid */
 
 struct rx_event {
 	uint64_t seq;             /* MoldUDP64 sequence number */
@@ -20,17 +20,14 @@ struct rx_event {
 	uint64_t wire_ts_ns;      /* PMD/NIC timestamp in ns, 0 when none */
 	uint32_t decode_ns;       /* burst receive -> this record built (the decode stage) */
 	uint32_t reserved;
-	uint64_t order_ref;
-	uint32_t order_price;
-	uint32_t order_remaining;
+	struct encode_order order; /* the book's view of the order (RX_EV_ORDER) */
 	char symbol[8];           /* NUL-padded, not terminated when 8 long */
 	char session[10];         /* NUL-padded, trimmed */
 	uint8_t flags;            /* RX_EV_* */
-	char order_side;
 	uint8_t len;              /* message bytes in msg[] */
 	uint8_t line;
 	uint8_t msg[ITCH_MAX_MSG_LEN];
-	uint8_t pad[RX_EVENT_SIZE - 120];
+	uint8_t pad[RX_EVENT_SIZE - 127];
 };
 
 _Static_assert(sizeof(struct rx_event) == RX_EVENT_SIZE, "rx_event must be two cache lines");

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mdm_counter.h"
 #include "mdm_mem.h"
 
 #define SEQ_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -89,13 +90,13 @@ static void seq_gap_forget(struct seq *s, const struct seq_gap *g, bool abandon)
 	uint64_t n = g->to - g->from + 1;
 
 	if (g->declared) {
-		s->stats.missing_now -= n;
+		mdm_counter_sub(&s->stats.missing_now, n);
 		if (abandon)
-			s->stats.gap_msgs_abandoned += n;
+			mdm_counter_add(&s->stats.gap_msgs_abandoned, n);
 		else
-			s->stats.gap_msgs_evicted += n;
+			mdm_counter_add(&s->stats.gap_msgs_evicted, n);
 	} else {
-		s->stats.pending_now -= n;
+		mdm_counter_sub(&s->stats.pending_now, n);
 		s->n_pending--;
 	}
 }
@@ -113,7 +114,7 @@ static void seq_evict_oldest(struct seq *s, uint8_t line)
 
 	seq_gap_forget(s, &g, false);
 	seq_gap_erase(s, 0);
-	s->stats.gaps_evicted++;
+	mdm_counter_add(&s->stats.gaps_evicted, 1);
 	seq_emit(s, SEQ_EV_GAP_EVICTED, line, g.from, g.to, g.declared);
 }
 
@@ -123,7 +124,7 @@ static void seq_hole_add(struct seq *s, uint64_t from, uint64_t to, uint8_t line
 		seq_evict_oldest(s, line);
 	s->gaps[s->n++] = (struct seq_gap){ .from = from, .to = to, .opened_ns = now_ns };
 	s->n_pending++;
-	s->stats.pending_now += to - from + 1;
+	mdm_counter_add(&s->stats.pending_now, to - from + 1);
 }
 
 static void seq_gap_declare(struct seq *s, struct seq_gap *g, uint8_t line)
@@ -132,10 +133,10 @@ static void seq_gap_declare(struct seq *s, struct seq_gap *g, uint8_t line)
 
 	g->declared = true;
 	s->n_pending--;
-	s->stats.pending_now -= n;
-	s->stats.missing_now += n;
-	s->stats.gaps_opened++;
-	s->stats.gap_msgs_missing += n;
+	mdm_counter_sub(&s->stats.pending_now, n);
+	mdm_counter_add(&s->stats.missing_now, n);
+	mdm_counter_add(&s->stats.gaps_opened, 1);
+	mdm_counter_add(&s->stats.gap_msgs_missing, n);
 	seq_emit(s, SEQ_EV_GAP_OPENED, line, g->from, g->to, true);
 }
 
@@ -180,7 +181,7 @@ static void seq_session_adopt(struct seq *s, const uint8_t *session, uint64_t st
 	s->join = start;
 	s->eos_seen = false;
 	memset(s->line_next, 0, sizeof(s->line_next));
-	s->stats.sessions++;
+	mdm_counter_add(&s->stats.sessions, 1);
 	seq_emit(s, SEQ_EV_SESSION_CHANGE, line, start, start, false);
 }
 
@@ -276,7 +277,7 @@ static void seq_fill(struct seq *s, const struct seq_pkt *pkt, uint64_t lo, uint
 	if (lo < s->join) {
 		uint64_t pre = (hi < s->join ? hi : s->join - 1) - lo + 1;
 
-		s->stats.pre_join += pre;
+		mdm_counter_add(&s->stats.pre_join, pre);
 		total -= pre;
 		if (hi < s->join)
 			goto done;
@@ -293,17 +294,17 @@ static void seq_fill(struct seq *s, const struct seq_pkt *pkt, uint64_t lo, uint
 		taken += n;
 		if (!seq_verdict_add(v, (uint32_t)(a - pkt->seq), (uint32_t)n, limit)) {
 			v->deferred += (uint32_t)n;
-			s->stats.deferred += n;
+			mdm_counter_add(&s->stats.deferred, n);
 			i++;
 			continue;
 		}
 		if (declared) {
-			s->stats.missing_now -= n;
-			s->stats.gap_msgs_filled += n;
-			s->stats.gaps_filled++;
+			mdm_counter_sub(&s->stats.missing_now, n);
+			mdm_counter_add(&s->stats.gap_msgs_filled, n);
+			mdm_counter_add(&s->stats.gaps_filled, 1);
 		} else {
-			s->stats.pending_now -= n;
-			s->stats.pending_msgs_filled += n;
+			mdm_counter_sub(&s->stats.pending_now, n);
+			mdm_counter_add(&s->stats.pending_msgs_filled, n);
 		}
 		if (a == g->from && b == g->to) {
 			if (!declared)
@@ -345,7 +346,7 @@ static void seq_fill(struct seq *s, const struct seq_pkt *pkt, uint64_t lo, uint
 			seq_gap_forget(s, &low, false);
 			if (!declared)
 				s->n_pending++; /* forget() counted the whole range out */
-			s->stats.gaps_evicted++;
+			mdm_counter_add(&s->stats.gaps_evicted, 1);
 			g->from = b + 1;
 			seq_emit(s, SEQ_EV_GAP_EVICTED, pkt->line, low.from, low.to, low.declared);
 			i++;
@@ -368,31 +369,31 @@ int seq_on_packet(struct seq *s, const struct seq_pkt *pkt, struct seq_verdict *
 	if (SEQ_UNLIKELY(line >= SEQ_MAX_LINES))
 		return -EINVAL;
 	ls = &s->stats.line[line];
-	ls->packets++;
+	mdm_counter_add(&ls->packets, 1);
 	/* Before the session check: a garbage header must not change sessions. */
 	if (SEQ_UNLIKELY(pkt->seq == 0 || (count && pkt->seq > UINT64_MAX - count))) {
 		v->drop = SEQ_DROP_BAD_SEQ;
-		s->stats.bad_seq++;
-		ls->dropped++;
+		mdm_counter_add(&s->stats.bad_seq, 1);
+		mdm_counter_add(&ls->dropped, 1);
 		return 0;
 	}
 	if (SEQ_UNLIKELY(!seq_session_check(s, pkt))) {
 		v->drop = SEQ_DROP_STALE_SESSION;
-		s->stats.stale_session++;
-		ls->dropped++;
+		mdm_counter_add(&s->stats.stale_session, 1);
+		mdm_counter_add(&ls->dropped, 1);
 		return 0;
 	}
 	if (SEQ_UNLIKELY(count == 0)) {
 		/* Heartbeat or end-of-session: seq is the sender's next message,
 		 * so anything between our next and it was sent and lost. */
 		if (pkt->end_of_session) {
-			ls->eos++;
+			mdm_counter_add(&ls->eos, 1);
 			if (!s->eos_seen) {
 				s->eos_seen = true;
 				seq_emit(s, SEQ_EV_END_OF_SESSION, line, pkt->seq, pkt->seq, false);
 			}
 		} else {
-			ls->heartbeats++;
+			mdm_counter_add(&ls->heartbeats, 1);
 		}
 		if (pkt->seq > s->next) {
 			seq_hole_add(s, s->next, pkt->seq - 1, line, pkt->now_ns);
@@ -403,7 +404,7 @@ int seq_on_packet(struct seq *s, const struct seq_pkt *pkt, struct seq_verdict *
 		seq_declare(s, line, pkt->now_ns);
 		return 0;
 	}
-	ls->data++;
+	mdm_counter_add(&ls->data, 1);
 	last = pkt->seq + count - 1;
 	if (__builtin_expect(pkt->seq == s->next, 1)) {
 		/* The common case: in order, no table work. */
@@ -431,10 +432,10 @@ int seq_on_packet(struct seq *s, const struct seq_pkt *pkt, struct seq_verdict *
 	}
 	if (last + 1 > s->line_next[line])
 		s->line_next[line] = last + 1;
-	s->stats.delivered += v->delivered;
-	s->stats.duplicates += v->duplicates;
-	ls->delivered += v->delivered;
-	ls->duplicates += v->duplicates;
+	mdm_counter_add(&s->stats.delivered, v->delivered);
+	mdm_counter_add(&s->stats.duplicates, v->duplicates);
+	mdm_counter_add(&ls->delivered, v->delivered);
+	mdm_counter_add(&ls->duplicates, v->duplicates);
 	seq_declare(s, line, pkt->now_ns);
 	return 0;
 }

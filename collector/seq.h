@@ -43,10 +43,9 @@
  *                       + gap_msgs_abandoned + missing_now
  *
  * Threading: one owner thread calls everything except seq_stats(). The stats
- * are plain uint64_t written only by the owner; another thread may read them
- * through seq_stats() for monitoring. Each aligned 64-bit field reads whole on
- * the 64-bit targets we build for, but fields are not a consistent snapshot
- * of each other. seq_on_packet() is hot-path safe: no allocation, no syscall,
+ * are single-writer counters (mdm_counter.h) written only by the owner;
+ * another thread may read them through seq_stats() with mdm_counter_get() for
+ * monitoring. Fields are not a consistent snapshot of each other. seq_on_packet() is hot-path safe: no allocation, no syscall,
  * O(1) for in-order packets; O(log n + k) with a non-empty table (n ranges,
  * k ranges touched); a declaration pass over the table runs only while a
  * pending hole exists. */

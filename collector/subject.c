@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mdm_subject.h"
+
 static int put(char *out, size_t cap, size_t *at, const char *s, size_t n)
 {
 	if (*at + n >= cap)
@@ -16,19 +18,9 @@ static int put(char *out, size_t cap, size_t *at, const char *s, size_t n)
 
 int subject_token(char *out, size_t cap, const char *symbol)
 {
-	size_t n = strlen(symbol);
+	size_t n = mdm_subject_token(out, cap, symbol, strlen(symbol));
 
-	if (n == 0)
-		symbol = "_", n = 1;
-	if (n >= cap)
-		return -ENOSPC;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)symbol[i];
-
-		out[i] = (c <= ' ' || c == '.' || c == '*' || c == '>' || c >= 0x7f) ? '_' : (char)c;
-	}
-	out[n] = '\0';
-	return (int)n;
+	return n < cap ? (int)n : -ENOSPC;
 }
 
 int subject_event(char *out, size_t cap, const char *prefix, const char *feed, char type, const char *symbol)

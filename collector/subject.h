@@ -1,8 +1,9 @@
 /* NATS names of market events (DESIGN.md contract):
  *   subject     md.<feed>.<type>.<symbol>   ("_" when the message has no symbol)
  *   Nats-Msg-Id <feed>.<session>.<seq>      (JetStream de-duplication key)
- * Symbols are made subject-safe: a NATS token may not contain '.', '*', '>',
- * or whitespace, and ITCH symbols can ("BRK A"), so such bytes become '_'.
+ * Symbols are made subject-safe by mdm_subject_token (mdm_subject.h): a NATS
+ * token may not contain '.', '*', '>', or whitespace, and ITCH symbols can
+ * ("BRK A"), so such bytes (and controls, DEL, bytes >= 0x80) become '_'.
  * Pure functions, no allocation, hot-path safe. */
 #ifndef SUBJECT_H
 #define SUBJECT_H
@@ -20,7 +21,7 @@ int subject_event(char *out, size_t cap, const char *prefix, const char *feed, c
 /* Write the Nats-Msg-Id into out. Returns the length, or -ENOSPC. */
 int subject_msg_id(char *out, size_t cap, const char *feed, const char *session, uint64_t seq);
 
-/* Copy `symbol` as a subject token (unsafe bytes -> '_', "" -> "_").
+/* Copy `symbol` as a subject token (mdm_subject_token: unsafe bytes -> '_', "" -> "_").
  * Returns the token length, or -ENOSPC. */
 int subject_token(char *out, size_t cap, const char *symbol);
 

@@ -5,6 +5,7 @@
 #include "mdm_bus_private.h"
 
 #include "mdm_clock.h"
+#include "mdm_cond.h"
 #include "mdm_err.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
@@ -345,15 +346,13 @@ static int connect_fail(struct mdm_bus *bus, const struct mdm_bus_params *p, con
 
 static int bus_sync_init(struct mdm_bus *bus)
 {
-	pthread_condattr_t ca;
-
-	if (pthread_condattr_init(&ca) != 0)
+	if (mdm_cond_init(&bus->retry_cond) != 0)
 		return mdm_err_set(-ENOMEM, "bus: condattr");
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (mdm_cond_init(&bus->idle_cond) != 0) {
+		pthread_cond_destroy(&bus->retry_cond);
+		return mdm_err_set(-ENOMEM, "bus: condattr");
+	}
 	pthread_mutex_init(&bus->mu, NULL);
-	pthread_cond_init(&bus->retry_cond, &ca);
-	pthread_cond_init(&bus->idle_cond, &ca);
-	pthread_condattr_destroy(&ca);
 	bus->mu_ready = true;
 	return 0;
 }
@@ -463,10 +462,9 @@ err:
 bool bus_wait_locked(struct mdm_bus *bus, bool (*done)(const struct mdm_bus *), uint64_t timeout_ms)
 {
 	uint64_t until = mdm_mono_ns() + timeout_ms * MDM_NS_PER_MS;
-	struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
 
 	while (!done(bus)) {
-		if (pthread_cond_timedwait(&bus->idle_cond, &bus->mu, &ts) == ETIMEDOUT)
+		if (mdm_cond_wait_until(&bus->idle_cond, &bus->mu, until) == ETIMEDOUT)
 			return done(bus);
 	}
 	return true;

@@ -122,9 +122,15 @@ int bus_fail(natsStatus s, jsErrCode jerr, const char *fmt, ...)
 	return mdm_err_set(err, "%s: %s", what, bus_nats_text(s));
 }
 
+/* JSStreamTooManyRequests (429): the stream's ingest queue is full (2.11+;
+ * nats.c 3.4.1 predates it). A collector resending its whole window after a
+ * server restart meets it under load: it means "later", as a timeout does. */
+#define BUS_JS_TOO_MANY_REQUESTS 10167
+
 bool bus_transient(natsStatus s, jsErrCode jerr)
 {
 	return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || jerr == JSClusterNotAvailErr ||
+	       (int)jerr == BUS_JS_TOO_MANY_REQUESTS ||
 	       s == NATS_INSUFFICIENT_BUFFER || s == NATS_IO_ERROR || s == NATS_CONNECTION_DISCONNECTED ||
 	       s == NATS_STALE_CONNECTION;
 }

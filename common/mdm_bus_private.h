@@ -100,7 +100,8 @@ int bus_errno(natsStatus s, jsErrCode jerr);
 /* The bus's one definition of a transient failure of a JetStream send, one
  * that may be repeated with the same Msg-Id: no ack in time (server down,
  * message or ack lost, or nats.c's window full for StallWait), nobody
- * listening yet (stream leader moving), the reconnect buffer full, or the
+ * listening yet (stream leader moving), the stream's ingest queue full (429,
+ * 2.11+), the reconnect buffer full, or the
  * socket breaking under the write while a disconnect is being noticed.
  * publish_async answers these with -EAGAIN (the caller sends again), the ack
  * handler queues a resend. */

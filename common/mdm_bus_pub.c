@@ -6,6 +6,7 @@
 #include "mdm_bus_private.h"
 
 #include "mdm_clock.h"
+#include "mdm_cond.h"
 #include "mdm_err.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
@@ -249,10 +250,7 @@ void *bus_pub_retry_main(void *arg)
 			/* Resending into the reconnect buffer would only burn attempts;
 			 * on_reconnected wakes us, the timeout covers a missed wake-up. */
 			uint64_t wait_ns = bus->connected ? r->due_ns - now : 100 * MDM_NS_PER_MS;
-			uint64_t until = now + wait_ns;
-			struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
-
-			pthread_cond_timedwait(&bus->retry_cond, &bus->mu, &ts);
+			mdm_cond_wait_until(&bus->retry_cond, &bus->mu, now + wait_ns);
 			continue;
 		}
 		bus->retry_head = r->next;

@@ -3,6 +3,7 @@
 #include "mdm_bus_private.h"
 
 #include "mdm_clock.h"
+#include "mdm_cond.h"
 #include "mdm_err.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
@@ -64,7 +65,7 @@ struct mdm_bus_sub *bus_sub_new(struct mdm_bus *bus, bool pull)
 	sub->bus = bus;
 	sub->pull = pull;
 	pthread_mutex_init(&sub->mu, NULL);
-	pthread_cond_init(&sub->cond, NULL);
+	mdm_cond_init(&sub->cond);
 	return sub;
 }
 
@@ -121,12 +122,11 @@ int mdm_bus_subscribe(struct mdm_bus *bus, const char *subject, mdm_bus_msg_fn f
 
 static bool sub_wait_done(struct mdm_bus_sub *sub, uint64_t timeout_ms)
 {
-	uint64_t until = mdm_real_ns() + timeout_ms * MDM_NS_PER_MS;
-	struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
+	uint64_t until = mdm_mono_ns() + timeout_ms * MDM_NS_PER_MS;
 	bool done;
 
 	pthread_mutex_lock(&sub->mu);
-	while (!sub->done && pthread_cond_timedwait(&sub->cond, &sub->mu, &ts) != ETIMEDOUT)
+	while (!sub->done && mdm_cond_wait_until(&sub->cond, &sub->mu, until) != ETIMEDOUT)
 		;
 	done = sub->done;
 	pthread_mutex_unlock(&sub->mu);

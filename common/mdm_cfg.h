@@ -122,4 +122,22 @@ void mdm_cfg_free(const struct mdm_cfg_field *schema, size_t n, void *out);
  * or -EIO when writing to f failed. */
 int mdm_cfg_print(const struct mdm_cfg_field *schema, size_t n, const void *cfg, FILE *f);
 
+
+/* The number parsers behind MDM_CFG_UINT, MDM_CFG_DOUBLE, MDM_CFG_DURATION
+ * and MDM_CFG_SIZE, for numbers that are not config keys (command-line
+ * options), so a number is spelled the same everywhere. Blanks around the
+ * text are ignored; bounds are the caller's. Leaves: they do not set
+ * mdm_err_last(), the caller names the option. Thread-safe, not hot-path.
+ * mdm_cfg_parse_duration: a plain number counts `bare_ns` ns (1 in config
+ * files; MDM_NS_PER_S for an option given in seconds), so "1.5" with
+ * bare_ns 1e9 is 1.5 s and "250ms" is 250 ms either way.
+ * @return 0; -EINVAL (not that kind of number: "12x", "-1", "1e3" for a
+ *         uint, "5 parsecs", "nan"), -ERANGE (does not fit in 64 bits /
+ *         a double), -EDOM (not a whole number of ns or bytes). *out is
+ *         untouched on failure. */
+int mdm_cfg_parse_uint(const char *text, uint64_t *out);
+int mdm_cfg_parse_double(const char *text, double *out);
+int mdm_cfg_parse_duration(const char *text, uint64_t bare_ns, uint64_t *out_ns);
+int mdm_cfg_parse_size(const char *text, uint64_t *out_bytes);
+
 #endif

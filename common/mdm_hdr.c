@@ -414,7 +414,7 @@ int mdm_hdr_encode_v2(const struct mdm_hdr *h, struct mdm_buf *out)
 	put_be64(hdr + 24, (uint64_t)h->highest);
 	put_be64(hdr + 32, RATIO_ONE_BITS);
 	if (mdm_buf_append(out, hdr, sizeof(hdr)) != 0)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "hdr: out of memory encoding");
 	while (i < limit) {
 		uint64_t c = h->counts[i];
 		int64_t n;
@@ -436,7 +436,7 @@ int mdm_hdr_encode_v2(const struct mdm_hdr *h, struct mdm_buf *out)
 			i++;
 		}
 		if (mdm_buf_append(out, zz, mdm_hdr_zz_put(zz, n)) != 0)
-			return -ENOMEM;
+			return mdm_err_set(-ENOMEM, "hdr: out of memory encoding");
 	}
 	payload = out->len - start - V2_HEADER_LEN;
 	if (payload > INT32_MAX) {
@@ -703,7 +703,9 @@ int mdm_hdr_decode(struct mdm_hdr **out, const char *b64, size_t len)
 	rc = mdm_base64_decode(&raw, b64, len);
 	if (rc == -EINVAL)
 		rc = mdm_err_set(-EINVAL, "hdr: not base64");
-	else if (rc == 0)
+	else if (rc != 0)
+		rc = mdm_err_set(rc, "hdr: out of memory decoding base64");
+	else
 		rc = mdm_hdr_decode_bytes(out, (const uint8_t *)raw.data, raw.len);
 	mdm_buf_fini(&raw);
 	return rc;

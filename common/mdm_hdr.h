@@ -106,6 +106,32 @@ static inline bool mdm_hdr_record_n(struct mdm_hdr *h, int64_t v, uint64_t n)
 	return true;
 }
 
+/* As mdm_hdr_record_n, for a histogram that several threads record into at
+ * once (HdrHistogram_c's hdr_record_values_atomic): every field is updated
+ * with an atomic read-modify-write, min/max by compare-and-swap. Readers must
+ * still not read while writers record (mdm_latency.h flips them out first). */
+static inline bool mdm_hdr_record_n_atomic(struct mdm_hdr *h, int64_t v, uint64_t n)
+{
+	int64_t cur;
+
+	if (__builtin_expect(v < 0 || v > h->highest, 0)) {
+		__atomic_fetch_add(&h->out_of_range, n, __ATOMIC_RELAXED);
+		return false;
+	}
+	if (n == 0)
+		return true;
+	__atomic_fetch_add(&h->counts[mdm_hdr_index_of(h, v)], n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->total_count, n, __ATOMIC_RELAXED);
+	cur = __atomic_load_n(&h->min_nz, __ATOMIC_RELAXED);
+	while (v != 0 && v < cur &&
+	       !__atomic_compare_exchange_n(&h->min_nz, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	cur = __atomic_load_n(&h->max_val, __ATOMIC_RELAXED);
+	while (v > cur && !__atomic_compare_exchange_n(&h->max_val, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	return true;
+}
+
 /* Record v once. As mdm_hdr_record_n. */
 static inline bool mdm_hdr_record(struct mdm_hdr *h, int64_t v)
 {

@@ -142,7 +142,7 @@ static int read_line(struct mdm_hdr_log_reader *r)
 		if (n > LINE_MAX_BYTES)
 			return mdm_err_set(-EINVAL, "hdr log: line %zu longer than 64 MiB", r->line_no + 1);
 		if (mdm_buf_append(&r->line, s, n) != 0)
-			return -ENOMEM;
+			return mdm_err_set(-ENOMEM, "hdr log: out of memory for line %zu", r->line_no + 1);
 	} else {
 		char chunk[4096];
 		bool got = false;
@@ -153,7 +153,7 @@ static int read_line(struct mdm_hdr_log_reader *r)
 
 			got = true;
 			if (mdm_buf_append(&r->line, chunk, eol ? n - 1 : n) != 0)
-				return -ENOMEM;
+				return mdm_err_set(-ENOMEM, "hdr log: out of memory for line %zu", r->line_no + 1);
 			if (r->line.len > LINE_MAX_BYTES)
 				return mdm_err_set(-EINVAL, "hdr log: line %zu longer than 64 MiB", r->line_no + 1);
 			if (eol)
@@ -289,7 +289,7 @@ static int parse_interval(struct mdm_hdr_log_reader *r, struct mdm_hdr_log_inter
 		if (mdm_buf_append(&r->tag, tag, tag_len) != 0) {
 			mdm_hdr_destroy(out->h);
 			out->h = NULL;
-			return -ENOMEM;
+			return mdm_err_set(-ENOMEM, "hdr log: out of memory for a tag");
 		}
 		out->tag = r->tag.data;
 	}

@@ -1,7 +1,8 @@
 /* Capture file I/O without libpcap. The reader is one record parser over a
  * "source" that is either the caller's memory (frames are views into it) or
  * a stdio stream behind a window buffer that holds at least one record. The
- * writer emits classic pcap with hand-built Ethernet/IPv4/UDP headers. */
+ * writer emits classic pcap with hand-built Ethernet/IPv4/UDP headers (the
+ * frame parser that reads them back is mdm_frame.c). */
 #include "mdm_pcap.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "mdm_endian.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
 
@@ -63,18 +65,13 @@ struct mdm_pcap_reader {
 	struct mdm_pcap_reader_stats st;
 };
 
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[1] << 8 | p[0]); }
 static inline uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
-static inline uint16_t rd16(const struct mdm_pcap_reader *r, const uint8_t *p) { return r->be ? be16(p) : le16(p); }
-static inline uint32_t rd32(const struct mdm_pcap_reader *r, const uint8_t *p) { return r->be ? be32(p) : le32(p); }
+static inline uint16_t rd16(const struct mdm_pcap_reader *r, const uint8_t *p) { return r->be ? mdm_be16(p) : le16(p); }
+static inline uint32_t rd32(const struct mdm_pcap_reader *r, const uint8_t *p) { return r->be ? mdm_be32(p) : le32(p); }
 
 /* Make file bytes [off, off + n) addressable. Returns how many of them exist
  * (< n only at end of input), *p pointing at the first, or a negative errno.
@@ -166,10 +163,10 @@ static int read_header(struct mdm_pcap_reader *r)
 	}
 	if (magic_le == PCAP_MAGIC_US || magic_le == PCAP_MAGIC_NS) {
 		r->be = false;
-	} else if (be32(p) == PCAP_MAGIC_US || be32(p) == PCAP_MAGIC_NS) {
+	} else if (mdm_be32(p) == PCAP_MAGIC_US || mdm_be32(p) == PCAP_MAGIC_NS) {
 		r->be = true;
 	} else {
-		return mdm_err_set(-EINVAL, "%s: not a pcap or pcapng file (magic 0x%08x)", r->name, be32(p));
+		return mdm_err_set(-EINVAL, "%s: not a pcap or pcapng file (magic 0x%08x)", r->name, mdm_be32(p));
 	}
 	r->ts_ns = rd32(r, p) == PCAP_MAGIC_NS;
 	r->format = r->ts_ns ? MDM_PCAP_FORMAT_PCAP_NS : MDM_PCAP_FORMAT_PCAP_US;
@@ -362,7 +359,7 @@ static int ng_idb(struct mdm_pcap_reader *r, const uint8_t *b, uint32_t blen)
 			if ((ifc.tsresol & 0x80) ? (ifc.tsresol & 0x7f) > 63 : ifc.tsresol > 19)
 				return corrupt(r, "unsupported if_tsresol", r->pos);
 		} else if (code == OPT_IF_TSOFFSET && len == 8) {
-			uint64_t v = r->be ? (uint64_t)be32(b + o + 4) << 32 | be32(b + o + 8)
+			uint64_t v = r->be ? (uint64_t)mdm_be32(b + o + 4) << 32 | mdm_be32(b + o + 8)
 					   : (uint64_t)le32(b + o + 8) << 32 | le32(b + o + 4);
 			ifc.tsoffset_s = (int64_t)v;
 		}
@@ -403,7 +400,7 @@ static int next_ng(struct mdm_pcap_reader *r, struct mdm_pcap_frame *fr)
 				return corrupt(r, "truncated section header block", r->pos);
 			if (le32(b + 8) == PCAPNG_BOM)
 				r->be = false;
-			else if (be32(b + 8) == PCAPNG_BOM)
+			else if (mdm_be32(b + 8) == PCAPNG_BOM)
 				r->be = true;
 			else
 				return corrupt(r, "bad byte-order magic", r->pos);
@@ -689,118 +686,4 @@ int mdm_pcap_writer_close(struct mdm_pcap_writer *w)
 	mdm_free(w->path);
 	mdm_free(w);
 	return rc;
-}
-
-/* ---- UDP frame parser ---- */
-
-uint16_t mdm_pcap_inet_csum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint32_t sum = 0;
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += be16(b + i);
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-int mdm_pcap_parse_udp(const struct mdm_pcap_frame *frame, struct mdm_pcap_udp *out)
-{
-	const uint8_t *p = frame->data;
-	uint32_t cap = frame->caplen, off, ihl, total, ip_end, ulen;
-	uint16_t et, vid = 0, frag;
-	uint8_t n_vlans = 0;
-
-	switch (frame->linktype) {
-	case MDM_PCAP_LINKTYPE_ETHERNET:
-		if (cap < ETH_HDR)
-			return MDM_PCAP_UDP_TRUNC_L2;
-		et = be16(p + 12);
-		off = ETH_HDR;
-		while (et == 0x8100 || et == 0x88a8 || et == 0x9100) {
-			if (n_vlans == 2)
-				return MDM_PCAP_UDP_NOT_IPV4;
-			if (cap < off + VLAN_TAG)
-				return MDM_PCAP_UDP_TRUNC_L2;
-			vid = be16(p + off) & 0x0fff;
-			et = be16(p + off + 2);
-			off += VLAN_TAG;
-			n_vlans++;
-		}
-		break;
-	case MDM_PCAP_LINKTYPE_LINUX_SLL:
-		if (cap < 16)
-			return MDM_PCAP_UDP_TRUNC_L2;
-		et = be16(p + 14);
-		off = 16;
-		break;
-	case MDM_PCAP_LINKTYPE_RAW:
-	case MDM_PCAP_LINKTYPE_IPV4:
-		if (cap < 1)
-			return MDM_PCAP_UDP_TRUNC_IP;
-		et = (p[0] >> 4) == 4 ? 0x0800 : 0;
-		off = 0;
-		break;
-	default:
-		return MDM_PCAP_UDP_LINKTYPE;
-	}
-	if (et != 0x0800)
-		return MDM_PCAP_UDP_NOT_IPV4;
-	if (cap < off + IP_HDR)
-		return MDM_PCAP_UDP_TRUNC_IP;
-	ihl = (uint32_t)(p[off] & 0x0f) * 4;
-	total = be16(p + off + 2);
-	if ((p[off] >> 4) != 4 || ihl < IP_HDR || total < ihl)
-		return MDM_PCAP_UDP_BAD_IP;
-	if (cap < off + ihl)
-		return MDM_PCAP_UDP_TRUNC_IP;
-	frag = be16(p + off + 6);
-	if (frag & 0x3fff) /* MF flag or a fragment offset */
-		return MDM_PCAP_UDP_FRAGMENT;
-	if (p[off + 9] != 17)
-		return MDM_PCAP_UDP_NOT_UDP;
-	ip_end = off + total; /* anything after it is Ethernet padding */
-	if (ip_end > cap)
-		return MDM_PCAP_UDP_TRUNC_IP;
-	if (ip_end - (off + ihl) < UDP_HDR)
-		return MDM_PCAP_UDP_TRUNC_UDP;
-	ulen = be16(p + off + ihl + 4);
-	if (ulen < UDP_HDR)
-		return MDM_PCAP_UDP_BAD_UDP;
-	if (ulen > ip_end - (off + ihl))
-		return MDM_PCAP_UDP_TRUNC_UDP;
-	out->src_ip = be32(p + off + 12);
-	out->dst_ip = be32(p + off + 16);
-	out->ttl = p[off + 8];
-	out->src_port = be16(p + off + ihl);
-	out->dst_port = be16(p + off + ihl + 2);
-	out->vlan_id = vid;
-	out->n_vlans = n_vlans;
-	out->payload = p + off + ihl + UDP_HDR;
-	out->payload_len = ulen - UDP_HDR;
-	return MDM_PCAP_UDP_OK;
-}
-
-const char *mdm_pcap_udp_reason_str(int reason)
-{
-	static const char *const names[MDM_PCAP_UDP_NREASONS] = {
-		[MDM_PCAP_UDP_OK] = "ok",
-		[MDM_PCAP_UDP_LINKTYPE] = "linktype",
-		[MDM_PCAP_UDP_TRUNC_L2] = "truncated_l2",
-		[MDM_PCAP_UDP_NOT_IPV4] = "not_ipv4",
-		[MDM_PCAP_UDP_TRUNC_IP] = "truncated_ip",
-		[MDM_PCAP_UDP_BAD_IP] = "bad_ip",
-		[MDM_PCAP_UDP_FRAGMENT] = "fragment",
-		[MDM_PCAP_UDP_NOT_UDP] = "not_udp",
-		[MDM_PCAP_UDP_TRUNC_UDP] = "truncated_udp",
-		[MDM_PCAP_UDP_BAD_UDP] = "bad_udp",
-	};
-
-	if (reason < 0 || reason >= MDM_PCAP_UDP_NREASONS)
-		return "unknown";
-	return names[reason];
 }

@@ -140,6 +140,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mdmesh-bench-ceiling: --pcap FILE is required (see --help)\n");
 		return 2;
 	}
+	mdm_err_clear();
 	rc = load(pcap, &file, &flen);
 	if (rc == 0)
 		rc = mdm_pcap_reader_open_mem(&r, file, flen);

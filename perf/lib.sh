@@ -10,6 +10,8 @@ TCK=$(getconf CLK_TCK)
 # shellcheck source=../scripts/lib/nats.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/nats.sh"
 MDM_ROOT=${MDM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)} mdm_nats_resolve
+# shellcheck source=../scripts/lib/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/net.sh"
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 log() { echo "==> $*" >&2; }
@@ -71,19 +73,19 @@ NATS_W0=
 # nats_start PHASE: a JetStream server (own store $W/js, monitoring port) in
 # NS_EXEC; sets NATS_URL, NATS_MON, NATS_PID
 nats_start() {
-	local p=$((20000 + RANDOM % 20000)) m
-	m=$((p + 1))
+	local p m ns=
+	# ports free here; inside a fresh namespace every port is
+	p=$(mdm_free_port) && m=$(mdm_free_port) && [ "$m" != "$p" ] || die "no free ports"
 	NATS_URL="nats://127.0.0.1:$p"
 	NATS_MON="http://127.0.0.1:$m"
-	rm -rf "$W/js"
-	${NS_EXEC[@]+"${NS_EXEC[@]}"} "$MDM_NATS_SERVER" -a 127.0.0.1 -p "$p" -m "$m" -js -sd "$W/js" > "$W/nats-$1.log" 2>&1 &
-	NATS_PID=$!
+	rm -rf "$W/js" "$W/nats-$1.log"
+	[ ${#NS_EXEC[@]} -eq 0 ] || ns=${NS_EXEC[3]}
+	mdm_nats_start "$W/nats-$1.log" "$ns" -a 127.0.0.1 -p "$p" -m "$m" -js -sd "$W/js" || {
+		PIDS+=("$MDM_NATS_PID")
+		die "nats-server did not start: $(tail -3 "$W/nats-$1.log")"
+	}
+	NATS_PID=$MDM_NATS_PID
 	PIDS+=("$NATS_PID")
-	for _ in $(seq 1 200); do
-		${NS_EXEC[@]+"${NS_EXEC[@]}"} curl -sf "$NATS_MON/healthz" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
-	${NS_EXEC[@]+"${NS_EXEC[@]}"} curl -sf "$NATS_MON/healthz" >/dev/null || die "nats-server did not start: $(tail -3 "$W/nats-$1.log")"
 	# the server's own pid inside `ip netns exec`: exec replaces, so it is the same
 	NATS_CPU_TAKEN=
 	NATS_T0=$(ticks "$NATS_PID")
@@ -143,22 +145,15 @@ stages() {
 }
 
 # --- a veth pair between two network namespaces ------------------------------
-# veth_up RX TX: namespaces RX and TX joined by vrx (RX) <-> vtx (TX, 10.77.0.1),
-# IPv6 off so no MLD/RS frames reach the feed; sets NS_EXEC to run in RX.
+# veth_up RX TX: namespaces RX and TX joined by vrx (RX, 10.77.0.2) <-> vtx (TX,
+# 10.77.0.1), IPv6 off so no MLD/RS frames reach the feed (mdm_veth_pair);
+# sets NS_EXEC to run in RX.
 # Returns 1 (nothing made) when namespaces cannot be created here.
 veth_up() {
-	local ns
-	ip netns add "$1" 2>/dev/null || return 1
-	NETNS+=("$1")
-	ip netns add "$2" || die "ip netns add $2 failed"
-	NETNS+=("$2")
-	ip link add vrx netns "$1" type veth peer name vtx netns "$2" || die "veth pair failed"
-	for ns in "$1" "$2"; do
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-		ip -n "$ns" link set lo up
-	done
-	ip -n "$2" addr add 10.77.0.1/24 dev vtx
-	ip -n "$2" link set vtx up
-	ip -n "$1" link set vrx up
+	local rc=0
+	mdm_veth_pair "$1" "$2" || rc=$?
+	[ $rc -ne 1 ] || return 1
+	NETNS+=("$1" "$2")
+	[ $rc -eq 0 ] || die "veth pair $1 <-> $2 failed"
 	NS_EXEC=(ip netns exec "$1")
 }

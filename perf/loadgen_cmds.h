@@ -4,12 +4,6 @@
 #ifndef LOADGEN_CMDS_H
 #define LOADGEN_CMDS_H
 
-struct loadgen_cmd {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-};
-
 int loadgen_synth(int argc, char **argv);
 int loadgen_send(int argc, char **argv);
 

@@ -11,7 +11,6 @@
  * thread, refusing given ranges so permanent gaps can be provoked. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <net/if.h>
@@ -29,7 +28,7 @@
 #include <unistd.h>
 
 #include "loadgen_cmds.h"
-#include "mdm_addr.h"
+#include "loadgen_send.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_hdr.h"
@@ -38,60 +37,6 @@
 #include "mdm_signal.h"
 #include "sender.h"
 #include "synth.h"
-
-#define SEND_BATCH 32              /* packets per sendmmsg at most */
-#define SEND_SLOT_BYTES 65536      /* one slot holds any UDP payload (<= 65507) */
-/* clock_nanosleep wakes tens of µs late on a VM: sleep to 50 µs before the
- * intended time, then spin, so the schedule is held to about a µs. */
-#define SEND_SPIN_NS (50 * MDM_NS_PER_US)
-/* Sent more than this after its intended time = behind schedule. */
-#define SEND_LATE_NS (100 * MDM_NS_PER_US)
-/* Longest single sleep, so a stop request or a stats line is never late. */
-#define SEND_NAP_MAX_NS (50 * MDM_NS_PER_MS)
-#define SEND_LAG_MAX_NS (3600 * MDM_NS_PER_S) /* lag histogram range */
-#define SEND_MAX_RANGES 8                     /* --drop-range / --rerequest-refuse each */
-#define MOLD_HDR_LEN 20
-
-static const char prog[] = "mdmesh-loadgen send";
-
-struct send_opts {
-	struct sockaddr_in dst;
-	const char *iface;           /* --iface NAME, or NULL */
-	struct in_addr iface_addr;   /* --iface-addr, when has_iface_addr */
-	bool has_iface_addr;
-	struct sender_sched_params sched; /* --rate and the burst options */
-	uint64_t duration_ns;        /* 0 = until the capture ends (--pcap only) */
-	uint32_t ttl;
-	uint64_t stats_interval_ns;  /* 0 = no progress lines */
-	const char *pcap;            /* send this capture's UDP payloads */
-	struct mdm_synth_params synth;
-	bool synth_opt_set;          /* --symbols/--seed/--session given */
-	double loss;                 /* --loss: fraction of data packets not sent */
-	uint64_t loss_seed;
-	struct sender_range drop[SEND_MAX_RANGES]; /* --drop-range */
-	unsigned n_drop;
-	struct sockaddr_in rr_addr;  /* --rerequest: serve re-requests here */
-	bool rr_serve;
-	struct sender_range refuse[SEND_MAX_RANGES]; /* --rerequest-refuse */
-	unsigned n_refuse;
-	uint64_t linger_ns;          /* --rerequest-linger */
-};
-
-/* The re-request server: its own thread, answering from the store. */
-struct rr_server {
-	int fd;
-	pthread_t thread;
-	bool running;
-	atomic_bool stop;
-	struct sender_store *store;
-	pthread_mutex_t lock;        /* store: the send loop adds, the server answers */
-	const struct send_opts *o;
-	/* counters (server thread; read after join) */
-	uint64_t requests, answered, unanswered, packets, messages, refused_msgs, unknown_session, bad;
-	uint64_t *req_ns;            /* mono time of every request (for the rate check) */
-	uint64_t n_req_ns, cap_req_ns;
-	uint64_t first_ns, last_ns;
-};
 
 /* Where packets come from: the synthesizer or a capture. */
 struct send_src {
@@ -166,7 +111,7 @@ struct send_run {
 	struct iovec iov[SEND_BATCH];
 	atomic_bool *stop;
 	uint64_t data_packets;       /* data packets fetched (the loss draw's index) */
-	struct rr_server *rr;        /* NULL unless --rerequest */
+	struct send_rr *rr;        /* NULL unless --rerequest */
 };
 
 static void on_signal(int sig, void *ctx)
@@ -233,7 +178,7 @@ static void print_progress(struct send_run *r, uint64_t now_ns, uint64_t *prev_n
 	fprintf(stderr,
 		"%s: %.2f s: intended %.0f ev/s, achieved %.0f ev/s, packets %" PRIu64 " (+%" PRIu64
 		"), events %" PRIu64 ", behind schedule %" PRIu64 ", max lag %.1f us\n",
-		prog, (double)(now_ns - r->t0_ns) / 1e9, (double)(sched - *prev_sched) * 1e9 / (double)span,
+		SEND_PROG, (double)(now_ns - r->t0_ns) / 1e9, (double)(sched - *prev_sched) * 1e9 / (double)span,
 		(double)(r->st.events - prev->events) * 1e9 / (double)span, r->st.packets,
 		r->st.packets - prev->packets, r->st.events, r->st.behind, (double)r->st.max_lag_ns / 1e3);
 	*prev_ns = now_ns;
@@ -436,168 +381,6 @@ static int run_loop(struct send_run *r)
 	return 0;
 }
 
-/* ---- the re-request server ---- */
-
-static size_t trimmed(const uint8_t *p)
-{
-	size_t n = 10;
-
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\0'))
-		n--;
-	return n;
-}
-
-static void rr_note_time(struct rr_server *sv, uint64_t now)
-{
-	if (sv->n_req_ns == sv->cap_req_ns) {
-		uint64_t cap = sv->cap_req_ns ? sv->cap_req_ns * 2 : 1024;
-		uint64_t *q = mdm_realloc(sv->req_ns, cap * sizeof(*q));
-
-		if (!q)
-			return; /* the rate figure then covers fewer requests */
-		sv->req_ns = q;
-		sv->cap_req_ns = cap;
-	}
-	sv->req_ns[sv->n_req_ns++] = now;
-	if (!sv->first_ns)
-		sv->first_ns = now;
-	sv->last_ns = now;
-}
-
-/* Answer one 20-byte request (session, first sequence, count) from `src`
- * with as many downstream packets as the stored range takes. */
-static void rr_answer(struct rr_server *sv, const uint8_t *req, const struct sockaddr_in *src)
-{
-	const struct send_opts *o = sv->o;
-	uint8_t pkt[SENDER_ANSWER_MAX];
-	uint64_t seq = 0, last;
-	uint32_t count = (uint32_t)req[18] << 8 | req[19], len;
-	const uint8_t *have;
-	bool any = false;
-
-	for (int b = 0; b < 8; b++)
-		seq = seq << 8 | req[10 + b];
-	if (seq == 0 || count == 0 || count == 0xffff) {
-		sv->bad++;
-		return;
-	}
-	sv->requests++;
-	rr_note_time(sv, mdm_mono_ns());
-	last = seq + count - 1;
-	pthread_mutex_lock(&sv->lock);
-	have = sender_store_session(sv->store);
-	/* sessions compare by name: padding may differ between implementations */
-	if (!have || trimmed(have) != trimmed(req) || memcmp(have, req, trimmed(req)) != 0) {
-		pthread_mutex_unlock(&sv->lock);
-		sv->unknown_session++;
-		return;
-	}
-	for (uint64_t s = seq; s <= last; s++)
-		for (unsigned i = 0; i < o->n_refuse; i++)
-			if (s >= o->refuse[i].first && s <= o->refuse[i].last) {
-				sv->refused_msgs++;
-				break;
-			}
-	while (seq <= last) {
-		len = sender_store_answer(sv->store, &seq, last, o->refuse, o->n_refuse, pkt, sizeof(pkt));
-		if (!len)
-			continue;
-		/* count from the header: the messages this packet carries */
-		sv->messages += (uint32_t)pkt[18] << 8 | pkt[19];
-		sv->packets++;
-		any = true;
-		/* answers go back to the requesting socket, unicast */
-		(void)sendto(sv->fd, pkt, len, 0, (const struct sockaddr *)src, sizeof(*src));
-	}
-	pthread_mutex_unlock(&sv->lock);
-	if (any)
-		sv->answered++;
-	else
-		sv->unanswered++;
-}
-
-static void *rr_server_main(void *arg)
-{
-	struct rr_server *sv = arg;
-	uint8_t buf[2048];
-
-	while (!atomic_load(&sv->stop)) {
-		struct sockaddr_in src;
-		socklen_t slen = sizeof(src);
-		ssize_t n = recvfrom(sv->fd, buf, sizeof(buf), 0, (struct sockaddr *)&src, &slen);
-
-		if (n < 0)
-			continue; /* the 100 ms receive timeout, or a signal: check stop */
-		if (n != MOLD_HDR_LEN || slen != sizeof(src)) {
-			sv->bad++;
-			continue;
-		}
-		rr_answer(sv, buf, &src);
-	}
-	return NULL;
-}
-
-static int rr_start(struct rr_server *sv, const struct send_opts *o)
-{
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
-	char a[INET_ADDRSTRLEN];
-	int rc;
-
-	sv->o = o;
-	sv->fd = -1;
-	pthread_mutex_init(&sv->lock, NULL);
-	rc = sender_store_create(&sv->store);
-	if (rc != 0)
-		return mdm_err_set(rc, "re-request store: out of memory");
-	sv->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	inet_ntop(AF_INET, &o->rr_addr.sin_addr, a, sizeof(a));
-	if (sv->fd < 0 || setsockopt(sv->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    bind(sv->fd, (const struct sockaddr *)&o->rr_addr, sizeof(o->rr_addr)))
-		return mdm_err_set(-errno, "--rerequest %s:%u: %s", a, ntohs(o->rr_addr.sin_port), strerror(errno));
-	rc = pthread_create(&sv->thread, NULL, rr_server_main, sv);
-	if (rc != 0)
-		return mdm_err_set(-rc, "re-request server thread: %s", strerror(rc));
-	sv->running = true;
-	return 0;
-}
-
-/* Stop answering (the counters stay readable). */
-static void rr_stop(struct rr_server *sv)
-{
-	if (sv->running) {
-		atomic_store(&sv->stop, true);
-		pthread_join(sv->thread, NULL);
-		sv->running = false;
-	}
-	if (sv->fd >= 0)
-		close(sv->fd);
-	sv->fd = -1;
-}
-
-static void rr_free(struct rr_server *sv)
-{
-	rr_stop(sv);
-	sender_store_destroy(sv->store);
-	sv->store = NULL;
-	mdm_free(sv->req_ns);
-	sv->req_ns = NULL;
-	pthread_mutex_destroy(&sv->lock);
-}
-
-/* Most requests in any 1-second window (times are in arrival order). */
-static uint64_t rr_max_per_s(const struct rr_server *sv)
-{
-	uint64_t best = 0, j = 0;
-
-	for (uint64_t i = 0; i < sv->n_req_ns; i++) {
-		while (sv->req_ns[i] - sv->req_ns[j] >= MDM_NS_PER_S)
-			j++;
-		if (i - j + 1 > best)
-			best = i - j + 1;
-	}
-	return best;
-}
-
 /* After the feed: keep answering re-requests for --rerequest-linger, with a
  * MoldUDP64 heartbeat (count 0, the next sequence number) every second so a
  * receiver learns of a lost tail. */
@@ -612,19 +395,8 @@ static int linger(struct send_run *r)
 			break;
 		if (now >= next_hb) {
 			uint8_t hb[MOLD_HDR_LEN];
-			uint64_t next;
-			const uint8_t *session;
 
-			pthread_mutex_lock(&r->rr->lock);
-			session = sender_store_session(r->rr->store);
-			next = sender_store_next(r->rr->store);
-			if (session)
-				memcpy(hb, session, 10);
-			pthread_mutex_unlock(&r->rr->lock);
-			if (session) {
-				for (int b = 0; b < 8; b++)
-					hb[10 + b] = (uint8_t)(next >> (56 - 8 * b));
-				hb[18] = hb[19] = 0;
+			if (send_rr_heartbeat(r->rr, hb)) {
 				if (sendto(r->fd, hb, sizeof(hb), 0, (const struct sockaddr *)&r->o->dst, sizeof(r->o->dst)) < 0)
 					return mdm_err_set(-errno, "heartbeat: %s", strerror(errno));
 				r->st.heartbeats++;
@@ -649,7 +421,7 @@ static void print_summary(struct send_run *r, bool stopped)
 		"%s: %s: %" PRIu64 " events in %" PRIu64 " packets over %.3f s; intended %.0f ev/s, achieved %.0f ev/s; "
 		"behind schedule %" PRIu64 " packets, max lag %.1f us, lag p50 %.1f us p99 %.1f us p99.9 %.1f us; "
 		"%" PRIu64 " sendmmsg calls",
-		prog, stopped ? "stopped" : "done", r->st.events, r->st.packets, secs, intended,
+		SEND_PROG, stopped ? "stopped" : "done", r->st.events, r->st.packets, secs, intended,
 		achieved, r->st.behind, (double)r->st.max_lag_ns / 1e3,
 		(double)mdm_hdr_value_at_percentile(r->lag, 50) / 1e3,
 		(double)mdm_hdr_value_at_percentile(r->lag, 99) / 1e3,
@@ -661,358 +433,28 @@ static void print_summary(struct send_run *r, bool stopped)
 			r->src.skipped_frames, r->src.cut_frames);
 	fputc('\n', stderr);
 	if (r->o->loss > 0 || r->o->n_drop)
-		fprintf(stderr, "%s: lost on purpose: %" PRIu64 " packets (%" PRIu64 " events) not sent\n", prog,
+		fprintf(stderr, "%s: lost on purpose: %" PRIu64 " packets (%" PRIu64 " events) not sent\n", SEND_PROG,
 			r->st.dropped_packets, r->st.dropped_events);
-}
-
-static void print_rr_summary(const struct rr_server *sv, uint64_t heartbeats)
-{
-	fprintf(stderr,
-		"%s: rerequest: %" PRIu64 " requests (max %" PRIu64 " in 1 s, over %.3f s), %" PRIu64 " answered with %" PRIu64
-		" packets / %" PRIu64 " messages, %" PRIu64 " unanswered, %" PRIu64 " refused messages, %" PRIu64
-		" unknown session, %" PRIu64 " malformed; %" PRIu64 " heartbeats\n",
-		prog, sv->requests, rr_max_per_s(sv), sv->last_ns > sv->first_ns ? (double)(sv->last_ns - sv->first_ns) / 1e9 : 0.0,
-		sv->answered, sv->packets, sv->messages, sv->unanswered, sv->refused_msgs, sv->unknown_session, sv->bad,
-		heartbeats);
-}
-
-static void send_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: mdmesh-loadgen send --rate EVENTS_PER_S --duration S [options]\n"
-		"       mdmesh-loadgen send --pcap FILE --rate EVENTS_PER_S [--duration S] [options]\n\n"
-		"Multicasts a deterministic NASDAQ TotalView-ITCH 5.0 session in MoldUDP64 packets (or a\n"
-		"capture's UDP payloads, in order) over a UDP socket, at a constant event rate.\n\n"
-		"Schedule (wrk2-style): ITCH message k has the slot t0 + k/rate (inside a burst,\n"
-		"at --burst-rate); a packet's intended send time is the slot of its last message.\n"
-		"The sender sleeps until that time (never after a send); when it falls behind it\n"
-		"sends at once, and counts packets sent more than 100 us late as behind schedule.\n\n"
-		"Timestamps: every ITCH message's timestamp is rewritten to its packet's intended\n"
-		"send time in ns since midnight US/Eastern, so the collector's exchange_ts_ns plus\n"
-		"the session date is the intended send time (CLOCK_REALTIME): latency measured\n"
-		"from it includes any delay of the sender itself (no coordinated omission).\n\n"
-		"  --dst ADDR:PORT         destination group (default 233.54.12.111:26477)\n"
-		"  --iface-addr ADDR       send from this local address (IP_MULTICAST_IF)\n"
-		"  --iface NAME            send through this interface (SO_BINDTODEVICE)\n"
-		"  --rate R                ITCH messages per second (required)\n"
-		"  --duration S            seconds of schedule: rate x S messages (required\n"
-		"                          without --pcap; with it, stops the capture early)\n"
-		"  --symbols K             symbols, 1..65535 (default 100)\n"
-		"  --seed S                random seed (default 1)\n"
-		"  --session NAME          MoldUDP64 session (default %s)\n"
-		"  --burst-rate R          messages per second inside bursts ...\n"
-		"  --burst-every S         ... starting every S seconds (at S, 2S, ...) ...\n"
-		"  --burst-length S        ... lasting S seconds (less than --burst-every)\n"
-		"  --ttl N                 multicast TTL (default 1)\n"
-		"  --pcap FILE             send this capture's UDP payloads instead of synthesizing\n"
-		"  --stats-interval S      progress line on stderr every S seconds (default 1; 0 = off)\n"
-		"  -h, --help              this text\n\n"
-		"Faults (for recovery tests):\n"
-		"  --loss F                do not send a fraction F (0..1) of the data packets, chosen\n"
-		"                          by --loss-seed (the same packets on every run)\n"
-		"  --loss-seed N           seed of the --loss draw (default 1)\n"
-		"  --drop-range A-B        do not send the packets holding any of sequence numbers\n"
-		"                          A..B (repeatable, up to %d)\n"
-		"  --rerequest ADDR:PORT   serve MoldUDP64 re-requests (20 bytes: session, first\n"
-		"                          sequence, count) on this local UDP address, from the feed as\n"
-		"                          sent (lost packets included): answers are downstream packets\n"
-		"                          of at most %d bytes, whole messages, same session, unicast\n"
-		"                          to the requester; after the feed, keep serving for\n"
-		"                          --rerequest-linger seconds with a heartbeat every second\n"
-		"  --rerequest-refuse A-B  never serve sequence numbers A..B (answers skip them),\n"
-		"                          to provoke permanent gaps (repeatable, up to %d)\n"
-		"  --rerequest-linger S    seconds to keep serving after the feed (default 3)\n\n"
-		"Exit status: 0 when done or stopped by SIGINT/SIGTERM (a summary line either way),\n"
-		"1 on a runtime error (socket, interface, sendmmsg), 2 on a usage error.\n",
-		MDM_SYNTH_SESSION_DEFAULT, SEND_MAX_RANGES, SENDER_ANSWER_MAX, SEND_MAX_RANGES);
-}
-
-static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end != '\0')
-		goto bad;
-	if (v < min || v > max) {
-		fprintf(stderr, "%s: --%s %s out of range %" PRIu64 "..%" PRIu64 "\n", prog, opt, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "%s: --%s: '%s' is not a number\n", prog, opt, s);
-	return -1;
-}
-
-/* Seconds (decimals allowed) to ns; `zero_ok` admits 0. */
-static int parse_secs(const char *opt, const char *s, bool zero_ok, uint64_t *out_ns)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (*s == '\0' || errno || *end != '\0' || !isfinite(v) || v < 0 || (v == 0 && !zero_ok) || v > 1e6) {
-		fprintf(stderr, "%s: --%s: '%s' is not a number of seconds in %s..1000000\n", prog, opt, s,
-			zero_ok ? "0" : "(0");
-		return -1;
-	}
-	*out_ns = (uint64_t)llround(v * 1e9);
-	if (*out_ns == 0 && !zero_ok) {
-		fprintf(stderr, "%s: --%s: '%s' is below a nanosecond\n", prog, opt, s);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_dst(const char *opt, const char *s, struct sockaddr_in *out)
-{
-	if (mdm_addr_parse_v4(s, out) != 0) {
-		fprintf(stderr, "%s: --%s: %s\n", prog, opt, mdm_err_last());
-		return -1;
-	}
-	return 0;
-}
-
-/* "A-B" with 1 <= A <= B into one of `max` range slots. */
-static int parse_range(const char *opt, const char *s, struct sender_range *v, unsigned *n)
-{
-	char *end, *dash = strchr(s, '-');
-	unsigned long long a, b;
-
-	if (*n == SEND_MAX_RANGES) {
-		fprintf(stderr, "%s: --%s given more than %d times\n", prog, opt, SEND_MAX_RANGES);
-		return -1;
-	}
-	errno = 0;
-	if (!dash || *s < '0' || *s > '9' || dash[1] < '0' || dash[1] > '9')
-		goto bad;
-	a = strtoull(s, &end, 10);
-	if (end != dash || errno)
-		goto bad;
-	b = strtoull(dash + 1, &end, 10);
-	if (*end || errno || a == 0 || b < a)
-		goto bad;
-	v[*n].first = a;
-	v[(*n)++].last = b;
-	return 0;
-bad:
-	fprintf(stderr, "%s: --%s: '%s' is not a range A-B of sequence numbers (1 <= A <= B)\n", prog, opt, s);
-	return -1;
-}
-
-/* argv -> opts. 0, or 2 (usage error, already reported), or -1 for --help. */
-static int parse_args(int argc, char **argv, struct send_opts *o)
-{
-	enum { O_DST = 256, O_IFACE_ADDR, O_IFACE, O_RATE, O_DURATION, O_SYMBOLS, O_SEED, O_SESSION, O_BRATE,
-	       O_BEVERY, O_BLEN, O_TTL, O_PCAP, O_STATS, O_LOSS, O_LOSS_SEED, O_DROP, O_RR, O_REFUSE, O_LINGER };
-	static const struct option opts[] = {
-		{ "dst", required_argument, NULL, O_DST },
-		{ "iface-addr", required_argument, NULL, O_IFACE_ADDR },
-		{ "iface", required_argument, NULL, O_IFACE },
-		{ "rate", required_argument, NULL, O_RATE },
-		{ "duration", required_argument, NULL, O_DURATION },
-		{ "symbols", required_argument, NULL, O_SYMBOLS },
-		{ "seed", required_argument, NULL, O_SEED },
-		{ "session", required_argument, NULL, O_SESSION },
-		{ "burst-rate", required_argument, NULL, O_BRATE },
-		{ "burst-every", required_argument, NULL, O_BEVERY },
-		{ "burst-length", required_argument, NULL, O_BLEN },
-		{ "ttl", required_argument, NULL, O_TTL },
-		{ "pcap", required_argument, NULL, O_PCAP },
-		{ "stats-interval", required_argument, NULL, O_STATS },
-		{ "loss", required_argument, NULL, O_LOSS },
-		{ "loss-seed", required_argument, NULL, O_LOSS_SEED },
-		{ "drop-range", required_argument, NULL, O_DROP },
-		{ "rerequest", required_argument, NULL, O_RR },
-		{ "rerequest-refuse", required_argument, NULL, O_REFUSE },
-		{ "rerequest-linger", required_argument, NULL, O_LINGER },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int c, n_burst;
-
-	memset(o, 0, sizeof(*o));
-	mdm_synth_params_init(&o->synth);
-	o->dst.sin_family = AF_INET;
-	o->dst.sin_addr.s_addr = htonl(MDM_SYNTH_DST_IP_DEFAULT);
-	o->dst.sin_port = htons(MDM_SYNTH_DST_PORT_DEFAULT);
-	o->ttl = 1;
-	o->stats_interval_ns = MDM_NS_PER_S;
-	o->loss_seed = 1;
-	o->linger_ns = 3 * MDM_NS_PER_S;
-	optind = 1;
-	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_DST:
-			if (parse_dst("dst", optarg, &o->dst))
-				return 2;
-			break;
-		case O_IFACE_ADDR:
-			if (inet_pton(AF_INET, optarg, &o->iface_addr) != 1) {
-				fprintf(stderr, "%s: --iface-addr: '%s' is not an IPv4 address\n", prog, optarg);
-				return 2;
-			}
-			o->has_iface_addr = true;
-			break;
-		case O_IFACE:
-			if (*optarg == '\0' || strlen(optarg) >= IFNAMSIZ) {
-				fprintf(stderr, "%s: --iface: '%s' is not an interface name\n", prog, optarg);
-				return 2;
-			}
-			o->iface = optarg;
-			break;
-		case O_RATE:
-			if (parse_u64("rate", optarg, 1, 1000000000, &o->sched.rate))
-				return 2;
-			break;
-		case O_DURATION:
-			if (parse_secs("duration", optarg, false, &o->duration_ns))
-				return 2;
-			break;
-		case O_SYMBOLS:
-			if (parse_u64("symbols", optarg, 1, MDM_SYNTH_MAX_SYMBOLS, &v))
-				return 2;
-			o->synth.symbols = (uint32_t)v;
-			o->synth_opt_set = true;
-			break;
-		case O_SEED:
-			if (parse_u64("seed", optarg, 0, UINT64_MAX, &o->synth.seed))
-				return 2;
-			o->synth_opt_set = true;
-			break;
-		case O_SESSION:
-			if (strlen(optarg) > 10) {
-				fprintf(stderr, "%s: --session '%s' is longer than 10 characters\n", prog, optarg);
-				return 2;
-			}
-			snprintf(o->synth.session, sizeof(o->synth.session), "%s", optarg);
-			o->synth_opt_set = true;
-			break;
-		case O_BRATE:
-			if (parse_u64("burst-rate", optarg, 1, 1000000000, &o->sched.burst_rate))
-				return 2;
-			break;
-		case O_BEVERY:
-			if (parse_secs("burst-every", optarg, false, &o->sched.burst_every_ns))
-				return 2;
-			break;
-		case O_BLEN:
-			if (parse_secs("burst-length", optarg, false, &o->sched.burst_length_ns))
-				return 2;
-			break;
-		case O_TTL:
-			if (parse_u64("ttl", optarg, 0, 255, &v))
-				return 2;
-			o->ttl = (uint32_t)v;
-			break;
-		case O_PCAP: o->pcap = optarg; break;
-		case O_STATS:
-			if (parse_secs("stats-interval", optarg, true, &o->stats_interval_ns))
-				return 2;
-			break;
-		case O_LOSS: {
-			char *end;
-
-			errno = 0;
-			o->loss = strtod(optarg, &end);
-			if (*optarg == '\0' || *end || errno || !(o->loss >= 0 && o->loss <= 1)) {
-				fprintf(stderr, "%s: --loss: '%s' is not a fraction in 0..1\n", prog, optarg);
-				return 2;
-			}
-			break;
-		}
-		case O_LOSS_SEED:
-			if (parse_u64("loss-seed", optarg, 0, UINT64_MAX, &o->loss_seed))
-				return 2;
-			break;
-		case O_DROP:
-			if (parse_range("drop-range", optarg, o->drop, &o->n_drop))
-				return 2;
-			break;
-		case O_RR:
-			if (parse_dst("rerequest", optarg, &o->rr_addr))
-				return 2;
-			o->rr_serve = true;
-			break;
-		case O_REFUSE:
-			if (parse_range("rerequest-refuse", optarg, o->refuse, &o->n_refuse))
-				return 2;
-			break;
-		case O_LINGER:
-			if (parse_secs("rerequest-linger", optarg, true, &o->linger_ns))
-				return 2;
-			break;
-		case 'h': return -1;
-		case ':':
-			fprintf(stderr, "%s: option '%s' needs a value\n", prog, argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr, "%s: unknown option '%s' (try --help)\n", prog, argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
-		return 2;
-	}
-	if (!o->sched.rate) {
-		fprintf(stderr, "%s: --rate EVENTS_PER_S is required (try --help)\n", prog);
-		return 2;
-	}
-	if (!o->pcap && !o->duration_ns) {
-		fprintf(stderr, "%s: --duration S is required without --pcap (try --help)\n", prog);
-		return 2;
-	}
-	if (o->pcap && o->synth_opt_set) {
-		fprintf(stderr, "%s: --symbols, --seed and --session shape a synthesized feed, not --pcap\n", prog);
-		return 2;
-	}
-	if (o->iface && o->has_iface_addr) {
-		fprintf(stderr, "%s: give --iface or --iface-addr, not both\n", prog);
-		return 2;
-	}
-	n_burst = (o->sched.burst_rate != 0) + (o->sched.burst_every_ns != 0) + (o->sched.burst_length_ns != 0);
-	if (n_burst != 0 && n_burst != 3) {
-		fprintf(stderr, "%s: --burst-rate, --burst-every and --burst-length go together\n", prog);
-		return 2;
-	}
-	if (o->sched.burst_rate && o->sched.burst_length_ns >= o->sched.burst_every_ns) {
-		fprintf(stderr, "%s: --burst-length must be shorter than --burst-every\n", prog);
-		return 2;
-	}
-	if (o->n_refuse && !o->rr_serve) {
-		fprintf(stderr, "%s: --rerequest-refuse needs --rerequest ADDR:PORT\n", prog);
-		return 2;
-	}
-	return 0;
 }
 
 int loadgen_send(int argc, char **argv)
 {
 	static atomic_bool stop;
-	static struct rr_server rr;
+	static struct send_rr rr;
 	struct send_opts o;
 	struct send_run *r = NULL;
 	bool stopped;
-	int rc = parse_args(argc, argv, &o);
+	int rc = send_opts_parse(argc, argv, &o);
 
 	if (rc == -1) {
-		send_usage(stdout);
+		send_opts_usage(stdout);
 		return 0;
 	}
 	if (rc)
 		return rc;
 	r = mdm_calloc(1, sizeof(*r));
 	if (!r) {
-		fprintf(stderr, "%s: out of memory\n", prog);
+		fprintf(stderr, "%s: out of memory\n", SEND_PROG);
 		return 1;
 	}
 	r->o = &o;
@@ -1035,7 +477,7 @@ int loadgen_send(int argc, char **argv)
 		rc = mdm_synth_create(&r->src.synth, &o.synth);
 		if (rc == -EINVAL) {
 			/* e.g. too few messages for the symbols: the command line's fault */
-			fprintf(stderr, "%s: --rate x --duration = %" PRIu64 " messages: %s\n", prog, o.synth.messages,
+			fprintf(stderr, "%s: --rate x --duration = %" PRIu64 " messages: %s\n", SEND_PROG, o.synth.messages,
 				mdm_err_last());
 			rc = 2;
 			goto out;
@@ -1048,7 +490,7 @@ int loadgen_send(int argc, char **argv)
 	if (rc == 0 && o.rr_serve) {
 		/* before the first packet: a receiver may ask as soon as it sees a gap */
 		r->rr = &rr;
-		rc = rr_start(&rr, &o);
+		rc = send_rr_start(&rr, &o);
 	}
 	if (rc == 0)
 		rc = run_loop(r);
@@ -1058,18 +500,18 @@ int loadgen_send(int argc, char **argv)
 	if (rc == 0 || r->st.packets)
 		print_summary(r, stopped || rc != 0);
 	if (r->rr) {
-		rr_stop(&rr);
-		print_rr_summary(&rr, r->st.heartbeats);
+		send_rr_stop(&rr);
+		send_rr_print_summary(&rr, r->st.heartbeats);
 	}
 	if (rc) {
 		const char *why = mdm_err_last();
 
-		fprintf(stderr, "%s: %s\n", prog, *why ? why : mdm_strerror(rc));
+		fprintf(stderr, "%s: %s\n", SEND_PROG, *why ? why : mdm_strerror(rc));
 		rc = 1;
 	}
 out:
 	if (r->rr)
-		rr_free(&rr);
+		send_rr_free(&rr);
 	if (r->fd >= 0)
 		close(r->fd);
 	mdm_synth_destroy(r->src.synth);

@@ -9,12 +9,13 @@
 #include <string.h>
 
 #include "loadgen_cmds.h"
-#include "mdm_addr.h"
+#include "loadgen_opt.h"
 #include "mdm_buf.h"
 #include "mdm_err.h"
 #include "synth.h"
 
 /* Message types in the order of the spec's table, for the summary. */
+static const char prog[] = "mdmesh-loadgen synth";
 static const char spec_types[] = "SRHYLVWKJhAFECXDUPQBINO";
 
 static void synth_usage(FILE *f)
@@ -68,52 +69,12 @@ static void synth_usage(FILE *f)
 		MDM_SYNTH_SESSION_DEFAULT);
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno || *end != '\0')
-		goto bad;
-	if (v < min || v > max) {
-		fprintf(stderr, "mdmesh-loadgen synth: --%s %s out of range %" PRIu64 "..%" PRIu64 "\n", opt, s,
-			min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not a number\n", opt, s);
-	return -1;
-}
-
-static int parse_fraction(const char *opt, const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (*s == '\0' || errno || *end != '\0' || !(v >= 0 && v <= 1)) {
-		fprintf(stderr, "mdmesh-loadgen synth: --%s: '%s' is not a fraction in 0..1\n", opt, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_addr(const char *opt, const char *s, uint32_t *ip, uint16_t *port)
 {
 	struct sockaddr_in sa;
 
-	if (mdm_addr_parse_v4(s, &sa) != 0) {
-		fprintf(stderr, "mdmesh-loadgen synth: --%s: %s\n", opt, mdm_err_last());
+	if (loadgen_opt_addr(prog, opt, s, &sa) != 0)
 		return -1;
-	}
 	*ip = ntohl(sa.sin_addr.s_addr);
 	*port = ntohs(sa.sin_port);
 	return 0;
@@ -189,20 +150,20 @@ int loadgen_synth(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'n':
-			if (parse_u64("messages", optarg, 1, UINT64_MAX / 2, &p.messages))
+			if (loadgen_opt_uint(prog, "messages", optarg, 1, UINT64_MAX / 2, &p.messages))
 				return 2;
 			break;
 		case 'k':
-			if (parse_u64("symbols", optarg, 1, MDM_SYNTH_MAX_SYMBOLS, &v))
+			if (loadgen_opt_uint(prog, "symbols", optarg, 1, MDM_SYNTH_MAX_SYMBOLS, &v))
 				return 2;
 			p.symbols = (uint32_t)v;
 			break;
 		case 's':
-			if (parse_u64("seed", optarg, 0, UINT64_MAX, &p.seed))
+			if (loadgen_opt_uint(prog, "seed", optarg, 0, UINT64_MAX, &p.seed))
 				return 2;
 			break;
 		case O_RATE:
-			if (parse_u64("rate", optarg, 1, 1000000000, &p.rate))
+			if (loadgen_opt_uint(prog, "rate", optarg, 1, 1000000000, &p.rate))
 				return 2;
 			break;
 		case O_SESSION:
@@ -214,23 +175,23 @@ int loadgen_synth(int argc, char **argv)
 			snprintf(p.session, sizeof(p.session), "%s", optarg);
 			break;
 		case O_START_SEQ:
-			if (parse_u64("start-seq", optarg, 1, UINT64_MAX / 2, &p.start_seq))
+			if (loadgen_opt_uint(prog, "start-seq", optarg, 1, UINT64_MAX / 2, &p.start_seq))
 				return 2;
 			break;
 		case O_GAP:
-			if (parse_u64("gap-every", optarg, 1, UINT64_MAX, &p.gap_every))
+			if (loadgen_opt_uint(prog, "gap-every", optarg, 1, UINT64_MAX, &p.gap_every))
 				return 2;
 			break;
 		case O_DUP:
-			if (parse_u64("dup-every", optarg, 1, UINT64_MAX, &p.dup_every))
+			if (loadgen_opt_uint(prog, "dup-every", optarg, 1, UINT64_MAX, &p.dup_every))
 				return 2;
 			break;
 		case O_MALFORMED:
-			if (parse_fraction("malformed", optarg, &p.malformed))
+			if (loadgen_opt_fraction(prog, "malformed", optarg, &p.malformed))
 				return 2;
 			break;
 		case O_BAD:
-			if (parse_fraction("bad-messages", optarg, &p.bad_messages))
+			if (loadgen_opt_fraction(prog, "bad-messages", optarg, &p.bad_messages))
 				return 2;
 			if (p.bad_messages >= 1) {
 				fprintf(stderr, "mdmesh-loadgen synth: --bad-messages must be below 1 (every slot bad "
@@ -239,7 +200,7 @@ int loadgen_synth(int argc, char **argv)
 			}
 			break;
 		case O_HOSTILE:
-			if (parse_fraction("hostile", optarg, &p.hostile))
+			if (loadgen_opt_fraction(prog, "hostile", optarg, &p.hostile))
 				return 2;
 			break;
 		case O_HOSTILE_KINDS:
@@ -250,13 +211,13 @@ int loadgen_synth(int argc, char **argv)
 			break;
 		case O_EXPECT: expect = optarg; break;
 		case O_LINES:
-			if (parse_u64("lines", optarg, 1, MDM_SYNTH_MAX_LINES, &v))
+			if (loadgen_opt_uint(prog, "lines", optarg, 1, MDM_SYNTH_MAX_LINES, &v))
 				return 2;
 			p.lines = (unsigned)v;
 			break;
 		case O_MERGE: merge = true; break;
 		case O_LINE_LOSS:
-			if (parse_fraction("line-loss", optarg, &p.line_loss))
+			if (loadgen_opt_fraction(prog, "line-loss", optarg, &p.line_loss))
 				return 2;
 			loss_set = true;
 			break;

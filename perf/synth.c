@@ -348,7 +348,7 @@ int mdm_synth_create(struct mdm_synth **out, const struct mdm_synth_params *p)
 		return rc;
 	s = mdm_calloc(1, sizeof(*s));
 	if (!s)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "synth: out of memory");
 	s->p = *p;
 	s->p.session[10] = '\0';
 	snprintf(s->session_trim, sizeof(s->session_trim), "%s", s->p.session);
@@ -376,12 +376,12 @@ int mdm_synth_create(struct mdm_synth **out, const struct mdm_synth_params *p)
 		}
 		s->truth_buf = mdm_malloc(1u << 20);
 		if (!s->truth_buf) {
-			rc = -ENOMEM;
+			rc = mdm_err_set(-ENOMEM, "synth: out of memory for the truth file buffers");
 			goto err;
 		}
 		setvbuf(s->truth, s->truth_buf, _IOFBF, 1u << 20);
 		if (mdm_buf_reserve(&s->cur_truth, 1024) || mdm_buf_reserve(&s->pkt_truth, 64u << 10)) {
-			rc = -ENOMEM;
+			rc = mdm_err_set(-ENOMEM, "synth: out of memory for the truth file buffers");
 			goto err;
 		}
 	}

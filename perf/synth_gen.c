@@ -447,7 +447,7 @@ int synth_gen_init(struct mdm_synth *s)
 	s->syms = mdm_calloc(k + 1u, sizeof(*s->syms));
 	s->popular = mdm_malloc(k * sizeof(*s->popular));
 	if (!s->syms || !s->popular)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "synth: out of memory for %u symbols", k);
 	make_symbols(s);
 	for (uint32_t i = 0; i < k; i++)
 		s->popular[i] = (uint16_t)(i + 1);

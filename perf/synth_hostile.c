@@ -489,7 +489,7 @@ int mdm_synth_stats_write_json(const struct mdm_synth_stats *st, const char *pat
 	mdm_json_obj_end(&j);
 	if (mdm_json_status(&j) != 0 || b.oom) {
 		mdm_buf_fini(&b);
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "%s: out of memory", path);
 	}
 	f = fopen(path, "w");
 	if (!f) {

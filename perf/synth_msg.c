@@ -1,7 +1,7 @@
 /* ITCH 5.0 encoders of the synthesizer: one explicit function per message
  * type, writing each field at its offset from the spec (ITCH_FACTS.md section
  * 2) and the same value into the truth object. Deliberately independent of
- * collector/itch_msgs.def, so comparing a decoder with the truth tests it. */
+ * common/itch_msgs.def, so comparing a decoder with the truth tests it. */
 #include <string.h>
 
 #include "synth_impl.h"

@@ -15,7 +15,7 @@
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "processor_cfg.h"
@@ -25,7 +25,6 @@
 /* How long an audit record may wait for room in the publish window: once per
  * batch, so a short wait (the budget of the former 50 x 2 ms retries). */
 #define AUDIT_PUBLISH_WAIT_NS (100 * MDM_NS_PER_MS)
-#define LAT_HIGHEST_NS (3600LL * 1000000000LL)
 
 /* What batch_run learnt about each message of the batch. */
 struct batch_info {
@@ -46,8 +45,9 @@ struct batch {
 	struct store *store;
 	uint64_t audit_seq;
 	/* latency since the reporter's last take */
-	pthread_mutex_t lat_mu;
-	struct mdm_hdr *lat[WORKER_LAT_COUNT];
+	/* latency since the reporter's last take (this batch's worker writes,
+	 * the reporter flips intervals: mdm_latency.h) */
+	struct mdm_lat_recorder *lat;
 };
 
 /* Why a batch failed, for the counters. */
@@ -86,7 +86,7 @@ static bool batch_subject(const char *subject)
 static void record_bus(struct batch *b, const Mdmesh__V1__MarketEvent *ev, uint64_t fetch_real_ns)
 {
 	if (ev && ev->header && ev->header->pub_ts_ns && fetch_real_ns >= ev->header->pub_ts_ns)
-		mdm_hdr_record(b->lat[WORKER_LAT_BUS], (int64_t)(fetch_real_ns - ev->header->pub_ts_ns));
+		mdm_lat_record(b->lat, WORKER_LAT_BUS, (int64_t)(fetch_real_ns - ev->header->pub_ts_ns));
 }
 
 /* Decode every message into items. -ENOMEM when memory ran out (the batch is
@@ -95,8 +95,8 @@ static int decode(struct batch *b, size_t n_msgs, size_t *n_items)
 {
 	ProtobufCAllocator *pa = arena_pb_allocator(b->arena);
 	size_t n = 0;
+	int64_t lat_entered = mdm_lat_enter(b->lat);
 
-	pthread_mutex_lock(&b->lat_mu);
 	for (size_t i = 0; i < n_msgs; i++) {
 		struct mdm_bus_msg *m = b->slots[i].msg;
 		const uint8_t *data = mdm_bus_msg_data(m);
@@ -147,11 +147,11 @@ static int decode(struct batch *b, size_t n_msgs, size_t *n_items)
 		}
 		record_bus(b, it->ev, b->slots[i].fetch_real_ns);
 	}
-	pthread_mutex_unlock(&b->lat_mu);
+	mdm_lat_exit(b->lat, lat_entered);
 	*n_items = n;
 	return 0;
 oom:
-	pthread_mutex_unlock(&b->lat_mu);
+	mdm_lat_exit(b->lat, lat_entered);
 	return mdm_err_set(-ENOMEM, "decode: out of memory");
 }
 
@@ -279,6 +279,7 @@ int batch_run(struct batch *b, size_t n_msgs)
 	struct mdm_stage_batch sb = { 0 };
 	struct store_audit audit = { 0 };
 	size_t n_items = 0;
+	int64_t lat_entered;
 	int rc;
 
 	arena_reset(b->arena);
@@ -349,17 +350,17 @@ int batch_run(struct batch *b, size_t n_msgs)
 		b->slots[i].msg = NULL;
 	}
 
-	pthread_mutex_lock(&b->lat_mu);
-	mdm_hdr_record(b->lat[WORKER_LAT_PROCESS], (int64_t)(t_commit - t0));
-	mdm_hdr_record(b->lat[WORKER_LAT_COMMIT], (int64_t)(t_done - t_commit));
+	lat_entered = mdm_lat_enter(b->lat);
+	mdm_lat_record(b->lat, WORKER_LAT_PROCESS, (int64_t)(t_commit - t0));
+	mdm_lat_record(b->lat, WORKER_LAT_COMMIT, (int64_t)(t_done - t_commit));
 	for (size_t i = 0; i < n_items; i++) {
 		const Mdmesh__V1__MarketEvent *ev = b->items[i].ev;
 
 		if (b->items[i].verdict == MDM_STAGE_PASS && ev && ev->header && ev->header->rx_ts_ns &&
 		    commit_real >= ev->header->rx_ts_ns)
-			mdm_hdr_record(b->lat[WORKER_LAT_E2E], (int64_t)(commit_real - ev->header->rx_ts_ns));
+			mdm_lat_record(b->lat, WORKER_LAT_E2E, (int64_t)(commit_real - ev->header->rx_ts_ns));
 	}
-	pthread_mutex_unlock(&b->lat_mu);
+	mdm_lat_exit(b->lat, lat_entered);
 
 	inc(&b->stats->batches, 1);
 	inc(&b->stats->messages, n_msgs);
@@ -386,7 +387,6 @@ int batch_create(struct batch **out, const struct batch_params *p)
 		return mdm_err_set(-ENOMEM, "worker %u: out of memory", id);
 	b->p = *p;
 	b->stats = p->stats;
-	pthread_mutex_init(&b->lat_mu, NULL);
 	b->slots = mdm_calloc(p->max_msgs, sizeof(*b->slots));
 	b->info = mdm_calloc(p->max_msgs, sizeof(*b->info));
 	b->stage_ctx = mdm_calloc(p->n_stages ? p->n_stages : 1, sizeof(*b->stage_ctx));
@@ -398,11 +398,10 @@ int batch_create(struct batch **out, const struct batch_params *p)
 		rc = mdm_err_set(rc, "worker %u: out of memory", id);
 		goto err;
 	}
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		if ((rc = mdm_hdr_create(&b->lat[s], 1, LAT_HIGHEST_NS, 3)) != 0) {
-			rc = mdm_err_set(rc, "worker %u: histogram: out of memory", id);
-			goto err;
-		}
+	if ((rc = mdm_lat_recorder_create(&b->lat, WORKER_LAT_COUNT, (1u << WORKER_LAT_COUNT) - 1, false)) != 0) {
+		rc = mdm_err_set(rc, "worker %u: histogram: out of memory", id);
+		goto err;
+	}
 	rc = p->store_ops->open(&b->store, p->store_url);
 	if (rc != 0) {
 		rc = mdm_err_set(rc, "worker %u: store %s: %s", id, p->store_ops->name, mdm_err_last());
@@ -435,15 +434,13 @@ void batch_destroy(struct batch *b)
 		b->p.store_ops->close(b->store);
 	for (size_t i = 0; b->slots && i < b->p.max_msgs; i++)
 		mdm_bus_msg_free(b->slots[i].msg);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		mdm_hdr_destroy(b->lat[s]);
+	mdm_lat_recorder_destroy(b->lat);
 	arena_destroy(b->arena);
 	mdm_free(b->items);
 	mdm_free(b->info);
 	mdm_buf_fini(&b->scratch);
 	mdm_free(b->stage_ctx);
 	mdm_free(b->slots);
-	pthread_mutex_destroy(&b->lat_mu);
 	mdm_free(b);
 }
 
@@ -454,10 +451,6 @@ struct batch_msg *batch_slots(struct batch *b)
 
 void batch_latency_take(struct batch *b, struct mdm_hdr *const into[WORKER_LAT_COUNT])
 {
-	pthread_mutex_lock(&b->lat_mu);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		mdm_hdr_add(into[s], b->lat[s]);
-		mdm_hdr_reset(b->lat[s]);
-	}
-	pthread_mutex_unlock(&b->lat_mu);
+	if (b && b->lat)
+		mdm_lat_recorder_take(b->lat, into);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mdm_counter.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
@@ -23,11 +24,6 @@ struct dlq {
 	char stream[64], consumer[64];
 	char subject[160];
 };
-
-static void cnt_add(uint64_t *c, uint64_t n)
-{
-	__atomic_add_fetch(c, n, __ATOMIC_RELAXED);
-}
 
 /* Find "key": and parse the unsigned number after it. The advisory is
  * produced by nats-server, flat, with unique keys, so a scan is exact. */
@@ -84,7 +80,7 @@ int dlq_publish(struct dlq *d, const char *subject, uint64_t stream_seq, uint32_
 	n = mdmesh__v1__dead_letter__get_packed_size(&dl);
 	buf = mdm_malloc(n ? n : 1);
 	if (!buf) {
-		cnt_add(&d->stats.failed, 1);
+		mdm_counter_add_shared(&d->stats.failed, 1);
 		return mdm_err_set(-ENOMEM, "dead letter: out of memory");
 	}
 	mdmesh__v1__dead_letter__pack(&dl, buf);
@@ -95,10 +91,10 @@ int dlq_publish(struct dlq *d, const char *subject, uint64_t stream_seq, uint32_
 	rc = mdm_bus_js_publish(d->bus, d->subject, msg_id, DLQ_CONTENT_TYPE, buf, n, NULL);
 	mdm_free(buf);
 	if (rc < 0) {
-		cnt_add(&d->stats.failed, 1);
+		mdm_counter_add_shared(&d->stats.failed, 1);
 		return rc;
 	}
-	cnt_add(rc == 1 ? &d->stats.duplicates : &d->stats.stored, 1);
+	mdm_counter_add_shared(rc == 1 ? &d->stats.duplicates : &d->stats.stored, 1);
 	return 0;
 }
 
@@ -111,16 +107,16 @@ static void on_advisory(void *ctx, struct mdm_bus_msg *msg)
 	uint64_t seq = 0, deliveries = 0;
 	int rc;
 
-	cnt_add(&d->stats.advisories, 1);
+	mdm_counter_add_shared(&d->stats.advisories, 1);
 	if (dlq_advisory_parse(mdm_bus_msg_data(msg), mdm_bus_msg_len(msg), &seq, &deliveries) != 0) {
-		cnt_add(&d->stats.advisory_errors, 1);
+		mdm_counter_add_shared(&d->stats.advisory_errors, 1);
 		mdm_log_warn("max_deliver advisory without stream_seq/deliveries: %.*s", (int)mdm_bus_msg_len(msg),
 			     (const char *)mdm_bus_msg_data(msg));
 		return;
 	}
 	rc = mdm_bus_stream_msg_get(d->bus, d->stream, seq, &orig);
 	if (rc != 0) {
-		cnt_add(&d->stats.advisory_errors, 1);
+		mdm_counter_add_shared(&d->stats.advisory_errors, 1);
 		mdm_log_warn("max_deliver: %s seq %" PRIu64 " after %" PRIu64 " deliveries, original not readable: %s",
 			     d->stream, seq, deliveries, mdm_err_last());
 		return;
@@ -128,10 +124,10 @@ static void on_advisory(void *ctx, struct mdm_bus_msg *msg)
 	rc = dlq_publish(d, mdm_bus_msg_subject(orig), seq, 0, deliveries, "max_deliver", mdm_bus_msg_data(orig),
 			 mdm_bus_msg_len(orig));
 	if (rc != 0) {
-		cnt_add(&d->stats.advisory_errors, 1);
+		mdm_counter_add_shared(&d->stats.advisory_errors, 1);
 		mdm_log_error("max_deliver: %s seq %" PRIu64 " not dead-lettered: %s", d->stream, seq, mdm_err_last());
 	} else {
-		cnt_add(&d->stats.max_deliver, 1);
+		mdm_counter_add_shared(&d->stats.max_deliver, 1);
 		mdm_log_warn("max_deliver: %s seq %" PRIu64 " (%s) dead-lettered after %" PRIu64 " deliveries", d->stream,
 			     seq, mdm_bus_msg_subject(orig), deliveries);
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "enrich.h"
+#include "mdm_counter.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
@@ -34,8 +35,8 @@ _Static_assert(sizeof(struct enrich_instrument) % sizeof(uint64_t) == 0,
 /* Lookup counters, one cache line per stripe, so that workers counting on
  * every event do not bounce a shared line between cores. */
 struct stripe {
-	_Atomic uint64_t lookups;
-	_Atomic uint64_t misses;
+	uint64_t lookups;               /* mdm_counter: workers sharing the stripe */
+	uint64_t misses;
 	char pad[CACHE_LINE - 2 * sizeof(uint64_t)];
 };
 
@@ -74,7 +75,7 @@ struct enrich {
 	atomic_bool stop;
 	uint32_t gen;                   /* bumped per watch (re)creation */
 
-	_Atomic uint64_t n_entries, n_updates, n_deletes, n_bad, n_dropped, n_watch_errors;
+	uint64_t n_entries, n_updates, n_deletes, n_bad, n_dropped, n_watch_errors; /* mdm_counter, watcher writes */
 };
 
 static _Atomic uint32_t stripe_next;
@@ -83,13 +84,6 @@ static __thread uint32_t stripe_mine; /* stripe index + 1; 0 = not assigned yet 
 void enrich_params_init(struct enrich_params *p)
 {
 	memset(p, 0, sizeof(*p));
-}
-
-/* Counters with a single writer: a relaxed load + store is enough. */
-static void bump(_Atomic uint64_t *c, int64_t d)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)d,
-			      memory_order_relaxed);
 }
 
 /* FNV-1a: symbols are short, and the hash is recomputed per lookup. */
@@ -211,14 +205,14 @@ bool enrich_lookup(const struct enrich *e, const char *symbol, struct enrich_ins
 	if (!e)
 		return false;
 	st = my_stripe(e);
-	atomic_fetch_add_explicit(&st->lookups, 1, memory_order_relaxed);
+	mdm_counter_add_shared(&st->lookups, 1);
 	n = sym_len(symbol);
 	if (n && out && (en = find(e, symbol, n, sym_hash(symbol, n)))) {
 		rec_load(en, out);
 		if (out->revision != 0)
 			return true;
 	}
-	atomic_fetch_add_explicit(&st->misses, 1, memory_order_relaxed);
+	mdm_counter_add_shared(&st->misses, 1);
 	return false;
 }
 
@@ -256,15 +250,15 @@ void enrich_counters_get(const struct enrich *e, struct enrich_counters *out)
 	memset(out, 0, sizeof(*out));
 	if (!e)
 		return;
-	out->entries = atomic_load_explicit(&e->n_entries, memory_order_relaxed);
-	out->updates = atomic_load_explicit(&e->n_updates, memory_order_relaxed);
-	out->deletes = atomic_load_explicit(&e->n_deletes, memory_order_relaxed);
-	out->bad_values = atomic_load_explicit(&e->n_bad, memory_order_relaxed);
-	out->dropped = atomic_load_explicit(&e->n_dropped, memory_order_relaxed);
-	out->watch_errors = atomic_load_explicit(&e->n_watch_errors, memory_order_relaxed);
+	out->entries = mdm_counter_get(&e->n_entries);
+	out->updates = mdm_counter_get(&e->n_updates);
+	out->deletes = mdm_counter_get(&e->n_deletes);
+	out->bad_values = mdm_counter_get(&e->n_bad);
+	out->dropped = mdm_counter_get(&e->n_dropped);
+	out->watch_errors = mdm_counter_get(&e->n_watch_errors);
 	for (int i = 0; i < STRIPES; i++) {
-		out->lookups += atomic_load_explicit(&e->stripes[i].lookups, memory_order_relaxed);
-		out->misses += atomic_load_explicit(&e->stripes[i].misses, memory_order_relaxed);
+		out->lookups += mdm_counter_get(&e->stripes[i].lookups);
+		out->misses += mdm_counter_get(&e->stripes[i].misses);
 	}
 }
 
@@ -311,8 +305,8 @@ static void entry_clear(struct enrich *e, struct entry *en)
 
 	/* counters before the change is published: a reader that sees it sees them */
 	en->present = false;
-	bump(&e->n_entries, -1);
-	bump(&e->n_deletes, 1);
+	mdm_counter_sub(&e->n_entries, 1);
+	mdm_counter_add(&e->n_deletes, 1);
 	rec_store(en, &none);
 	pthread_mutex_lock(&e->json_mu);
 	old = en->json;
@@ -332,7 +326,7 @@ static void apply_put(struct enrich *e, const char *sym, size_t n, uint32_t h, s
 	char *copy, *old;
 
 	if (len > ENRICH_JSON_MAX || parse_value(val, len, &in) < 0) {
-		bump(&e->n_bad, 1);
+		mdm_counter_add(&e->n_bad, 1);
 		/* the key is still in the bucket: a resync must not remove the
 		 * data it had before this bad value */
 		if ((en = find(e, sym, n, h)))
@@ -346,7 +340,7 @@ static void apply_put(struct enrich *e, const char *sym, size_t n, uint32_t h, s
 	en = find_or_add(e, sym, n, h);
 	copy = en ? mdm_malloc(len + 1) : NULL;
 	if (!copy) {
-		bump(&e->n_dropped, 1);
+		mdm_counter_add(&e->n_dropped, 1);
 		return;
 	}
 	if (len)
@@ -355,9 +349,9 @@ static void apply_put(struct enrich *e, const char *sym, size_t n, uint32_t h, s
 	/* counters before the change is published: a reader that sees it sees them */
 	if (!en->present) {
 		en->present = true;
-		bump(&e->n_entries, 1);
+		mdm_counter_add(&e->n_entries, 1);
 	}
-	bump(&e->n_updates, 1);
+	mdm_counter_add(&e->n_updates, 1);
 	rec_store(en, &in);
 	pthread_mutex_lock(&e->json_mu);
 	old = en->json;
@@ -378,7 +372,7 @@ static void apply(struct enrich *e, struct mdm_bus_kv_entry *kve)
 	size_t n;
 
 	if (!key || strncmp(key, ENRICH_KEY_PREFIX, PREFIX_LEN) != 0 || !(n = sym_len(key + PREFIX_LEN))) {
-		bump(&e->n_bad, 1);
+		mdm_counter_add(&e->n_bad, 1);
 		return;
 	}
 	sym = key + PREFIX_LEN;
@@ -452,13 +446,13 @@ static void *watch_thread(void *arg)
 			rc = step(e, WATCH_POLL_MS);
 		if (rc == 1 && failing) {
 			mdm_log_info("enrich: %s: watch re-created, %" PRIu64 " instruments", e->bucket,
-				     atomic_load_explicit(&e->n_entries, memory_order_relaxed));
+				     mdm_counter_get(&e->n_entries));
 			failing = false;
 			backoff = BACKOFF_MIN_MS;
 		}
 		if (rc >= 0 || rc == -ETIMEDOUT)
 			continue;
-		bump(&e->n_watch_errors, 1);
+		mdm_counter_add(&e->n_watch_errors, 1);
 		/* logged once per outage: the counter tells how long it lasted */
 		if (!failing)
 			mdm_log_warn("enrich: %s: watch failed (%s), re-creating it; lookups serve the last data",
@@ -488,7 +482,7 @@ int enrich_create(struct enrich **out, const struct enrich_params *p)
 		return mdm_err_set(-EINVAL, "enrich: bad bucket name '%s'", bucket);
 	e = mdm_calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return mdm_err_set(-ENOMEM, "enrich: out of memory");
 	e->bus = p->bus;
 	strcpy(e->bucket, bucket);
 	e->capacity = p->capacity ? p->capacity : DEFAULT_CAPACITY;
@@ -499,7 +493,7 @@ int enrich_create(struct enrich **out, const struct enrich_params *p)
 	e->entries = mdm_calloc(e->capacity, sizeof(*e->entries));
 	e->stripes_mem = mdm_calloc(STRIPES + 1, sizeof(struct stripe));
 	if (!e->slots || !e->entries || !e->stripes_mem) {
-		rc = -ENOMEM;
+		rc = mdm_err_set(-ENOMEM, "enrich: out of memory for %u entries", e->capacity);
 		goto err;
 	}
 	e->stripes = (struct stripe *)(((uintptr_t)e->stripes_mem + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1));
@@ -522,7 +516,7 @@ int enrich_create(struct enrich **out, const struct enrich_params *p)
 		if (now >= deadline) {
 			rc = mdm_err_set(-ETIMEDOUT, "enrich: %s: initial values not complete after %" PRIu64
 						     " ms (%" PRIu64 " loaded)", bucket, timeout_ms,
-					 atomic_load_explicit(&e->n_entries, memory_order_relaxed));
+					 mdm_counter_get(&e->n_entries));
 			goto err;
 		}
 		rc = step(e, (deadline - now + MDM_NS_PER_MS - 1) / MDM_NS_PER_MS);

@@ -51,7 +51,7 @@ static void usage(FILE *f)
 		"      --nats URL          nats.url\n"
 		"      --store URL         store.url: SQLite path, or postgresql://...\n"
 		"      --workers N         worker threads (workers)\n"
-		"      --rules FILE        rules.file ('' = no routing rules)\n"
+		"      --rules FILE        rules.file (builtin = the shipped rules, the default; '' = none)\n"
 		"      --http ADDR:PORT    metrics/stats listener, '' to disable (http.listen)\n"
 		"      --instance NAME     instance name (stats.processor.<instance>, audit records)\n"
 		"      --exit-when-idle S  exit 0 once nothing new arrived for S seconds and every fetched\n"
@@ -323,7 +323,7 @@ static void reload_rules(struct rules_holder *holder, const char *path)
 		mdm_log_warn("SIGHUP: no rules file configured (rules.file), nothing to reload");
 		return;
 	}
-	if (rules_load(path, &next) != 0) {
+	if (rules_load_setting(path, &next) != 0) {
 		mdm_log_error("SIGHUP: %s; keeping the current rules", mdm_err_last());
 		return;
 	}
@@ -396,7 +396,7 @@ int main(int argc, char **argv)
 	if (cfg.rules_file && cfg.rules_file[0]) {
 		struct rules *r = NULL;
 
-		if (rules_load(cfg.rules_file, &r) != 0 || rules_holder_create(&rules, &r) != 0) {
+		if (rules_load_setting(cfg.rules_file, &r) != 0 || rules_holder_create(&rules, &r) != 0) {
 			fprintf(stderr, PROG ": rules.file: %s\n", mdm_err_last());
 			rules_unref(r);
 			processor_cfg_free(&cfg);
@@ -473,6 +473,7 @@ int main(int argc, char **argv)
 		struct processor_stats_params sp = { .cfg = &cfg, .bus = bus, .stream = cfg.stream_name,
 						     .consumer = durable };
 
+		mdm_err_clear(); /* the message below must be this set-up's, never an older one */
 		rc = dlq_create(&dlq, &dp);
 		wp.dlq = dlq;
 		if (rc == 0)

@@ -45,8 +45,8 @@ const struct mdm_cfg_field processor_cfg_schema[] = {
 
 	F("store.url", MDM_CFG_STR, store_url, "var/mdmesh.db", 0, 0, NULL,
 	  "SQLite file, or postgresql://user@host/db for PostgreSQL"),
-	F("rules.file", MDM_CFG_STR, rules_file, "configs/rules.yaml", 0, 0, NULL,
-	  "routing rules (reloaded on SIGHUP; a bad file keeps the old rules)"),
+	F("rules.file", MDM_CFG_STR, rules_file, "builtin", 0, 0, NULL,
+	  "routing rules: a file (reloaded on SIGHUP; a bad file keeps the old rules), builtin (the shipped configs/rules.yaml, compiled in) or \"\" (none)"),
 	F("refdata.bucket", MDM_CFG_STR, refdata_bucket, "refdata", 0, 0, NULL,
 	  "KV bucket of reference data, keys instrument.<SYMBOL>"),
 

@@ -3,17 +3,16 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "dlq.h"
 #include "enrich.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
+#include "mdm_counter.h"
 #include "mdm_err.h"
-#include "mdm_hdr.h"
-#include "mdm_hdr_log.h"
 #include "mdm_json.h"
+#include "mdm_latency.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 #include "mdm_metrics.h"
@@ -21,12 +20,8 @@
 #include "processor_cfg.h"
 #include "worker.h"
 
-#define LAT_HIGHEST_NS (3600LL * 1000000000LL)
 #define UNHEALTHY_FAILURES 3
 #define ALERT_CT "application/protobuf; proto=mdmesh.v1.Alert"
-
-static const double quantiles[] = { 0.5, 0.9, 0.99, 0.999, 1.0 };
-#define N_Q (sizeof(quantiles) / sizeof(quantiles[0]))
 
 enum alarm { ALARM_DLQ_DEPTH, ALARM_LAG, ALARM_P99, ALARM_COUNT };
 static const char *const alarm_names[ALARM_COUNT] = { "dlq_depth", "lag", "p99" };
@@ -36,9 +31,7 @@ struct processor_stats {
 	char instance[64], stream[64], consumer[64], stats_subject[128];
 	char worker_labels[256][8];
 	struct mdm_metrics *reg;
-	struct mdm_hdr *interval[WORKER_LAT_COUNT], *total[WORKER_LAT_COUNT];
-	pthread_mutex_t lock;              /* quantiles and totals: ticks vs HTTP renders */
-	double last_q_ns[WORKER_LAT_COUNT][N_Q];
+	struct mdm_latency *lat;           /* stage latency: intervals, totals, hlog */
 	/* refreshed per tick; read by renders with relaxed loads */
 	uint64_t lag, ack_pending, redelivered, dlq_depth;
 	uint64_t info_errors;
@@ -46,21 +39,8 @@ struct processor_stats {
 	uint64_t alarm_value[ALARM_COUNT];
 	bool alarm_active[ALARM_COUNT];
 	uint64_t alarm_raised[ALARM_COUNT];
-	FILE *hlog;
-	struct mdm_hdr_log_writer hw;
-	double start_s, last_tick_s;
 	struct mdm_buf scratch;
 };
-
-static uint64_t ld(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
-static void st(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELAXED);
-}
 
 /* ---- metrics ---- */
 
@@ -73,24 +53,10 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	for (int a = 0; a < ALARM_COUNT; a++) {
 		const char *l[] = { "alarm", alarm_names[a], NULL };
 
-		mdm_metrics_write_u64(w, l, ld(&ps->alarm_raised[a]));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&ps->alarm_raised[a]));
 	}
-	pthread_mutex_lock(&ps->lock);
-	mdm_metrics_write_family(w, MDM_METRICS_SUMMARY, "mdmesh_processor_stage_latency_seconds",
-				 "latency per stage over the last stats interval");
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		const char *l[] = { "stage", worker_lat_names[s], NULL };
-		struct mdm_metrics_quantile qs[N_Q];
-
-		for (size_t q = 0; q < N_Q; q++) {
-			qs[q].q = quantiles[q];
-			qs[q].value = ps->last_q_ns[s][q] / 1e9;
-		}
-		mdm_metrics_write_summary(w, l, qs, N_Q,
-					  mdm_hdr_mean(ps->total[s]) * (double)mdm_hdr_total_count(ps->total[s]) / 1e9,
-					  mdm_hdr_total_count(ps->total[s]));
-	}
-	pthread_mutex_unlock(&ps->lock);
+	mdm_latency_write_summary(ps->lat, w, "mdmesh_processor_stage_latency_seconds",
+				  "latency per stage over the last stats interval");
 }
 
 /* Reference data (enrich.h): a miss is an event whose symbol the refdata
@@ -134,7 +100,6 @@ static void collect_refdata(void *ctx, struct mdm_metrics_writer *w)
 
 static void json_section(void *ctx, struct mdm_json *j)
 {
-	static const char *const qn[N_Q] = { "p50", "p90", "p99", "p99.9", "max" };
 	struct processor_stats *ps = ctx;
 
 	mdm_json_obj_begin(j);
@@ -142,32 +107,21 @@ static void json_section(void *ctx, struct mdm_json *j)
 	mdm_json_kstr(j, "stream", ps->stream);
 	mdm_json_kstr(j, "consumer", ps->consumer);
 	mdm_json_ku64(j, "ts_ns", mdm_real_ns());
-	mdm_json_ku64(j, "lag", ld(&ps->lag));
-	mdm_json_ku64(j, "dlq_depth", ld(&ps->dlq_depth));
+	mdm_json_ku64(j, "lag", mdm_counter_get(&ps->lag));
+	mdm_json_ku64(j, "dlq_depth", mdm_counter_get(&ps->dlq_depth));
 	mdm_json_key(j, "alarms");
 	mdm_json_obj_begin(j);
 	for (int a = 0; a < ALARM_COUNT; a++) {
 		mdm_json_key(j, alarm_names[a]);
 		mdm_json_obj_begin(j);
 		mdm_json_ku64(j, "threshold", ps->alarm_threshold[a]);
-		mdm_json_ku64(j, "value", ld(&ps->alarm_value[a]));
+		mdm_json_ku64(j, "value", mdm_counter_get(&ps->alarm_value[a]));
 		mdm_json_kbool(j, "active", __atomic_load_n(&ps->alarm_active[a], __ATOMIC_RELAXED));
 		mdm_json_obj_end(j);
 	}
 	mdm_json_obj_end(j);
 	mdm_json_key(j, "latency_ns");
-	mdm_json_obj_begin(j);
-	pthread_mutex_lock(&ps->lock);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		mdm_json_key(j, worker_lat_names[s]);
-		mdm_json_obj_begin(j);
-		for (size_t q = 0; q < N_Q; q++)
-			mdm_json_kdbl(j, qn[q], ps->last_q_ns[s][q]);
-		mdm_json_ku64(j, "count_total", mdm_hdr_total_count(ps->total[s]));
-		mdm_json_obj_end(j);
-	}
-	pthread_mutex_unlock(&ps->lock);
-	mdm_json_obj_end(j);
+	mdm_latency_write_json(ps->lat, j);
 	mdm_json_obj_end(j);
 }
 
@@ -267,28 +221,17 @@ int processor_stats_create(struct processor_stats **out, const struct processor_
 	ps->alarm_threshold[ALARM_DLQ_DEPTH] = p->cfg->alarm_dlq_depth;
 	ps->alarm_threshold[ALARM_LAG] = p->cfg->alarm_lag;
 	ps->alarm_threshold[ALARM_P99] = p->cfg->alarm_p99_ns;
-	pthread_mutex_init(&ps->lock, NULL);
-	for (int s = 0; rc == 0 && s < WORKER_LAT_COUNT; s++) {
-		rc = mdm_hdr_create(&ps->interval[s], 1, LAT_HIGHEST_NS, 3);
-		if (rc == 0)
-			rc = mdm_hdr_create(&ps->total[s], 1, LAT_HIGHEST_NS, 3);
-	}
-	if (rc == 0)
-		rc = mdm_metrics_create(&ps->reg);
+	rc = mdm_metrics_create(&ps->reg);
 	if (rc == 0)
 		rc = register_all(ps);
 	if (rc != 0)
 		rc = mdm_err_set(rc, "stats: %s", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
-	ps->start_s = ps->last_tick_s = (double)mdm_real_ns() / 1e9;
-	if (rc == 0 && p->cfg->latency_hlog && p->cfg->latency_hlog[0]) {
-		ps->hlog = fopen(p->cfg->latency_hlog, "w");
-		if (!ps->hlog)
-			rc = mdm_err_set(-errno, "latency.hlog %s: %s", p->cfg->latency_hlog, strerror(errno));
-		if (rc == 0) {
-			mdm_hdr_log_writer_init(&ps->hw, ps->hlog);
-			rc = mdm_hdr_log_write_header(&ps->hw, "mdmesh-processor stage latency, ns; tags are stages",
-						      ps->start_s, true, ps->start_s);
-		}
+	if (rc == 0) {
+		struct mdm_latency_params lp = { .stage_names = worker_lat_names, .n_stages = WORKER_LAT_COUNT,
+						 .hlog_path = p->cfg->latency_hlog,
+						 .hlog_comment = "mdmesh-processor stage latency, ns; tags are stages" };
+
+		rc = mdm_latency_create(&ps->lat, &lp);
 	}
 	if (rc != 0) {
 		processor_stats_destroy(ps);
@@ -302,17 +245,9 @@ void processor_stats_destroy(struct processor_stats *ps)
 {
 	if (!ps)
 		return;
-	if (ps->hlog) {
-		mdm_hdr_log_writer_fini(&ps->hw);
-		fclose(ps->hlog);
-	}
 	mdm_metrics_destroy(ps->reg);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		mdm_hdr_destroy(ps->interval[s]);
-		mdm_hdr_destroy(ps->total[s]);
-	}
+	mdm_latency_destroy(ps->lat);
 	mdm_buf_fini(&ps->scratch);
-	pthread_mutex_destroy(&ps->lock);
 	mdm_free(ps);
 }
 
@@ -330,7 +265,7 @@ int processor_stats_health(void *ctx, struct mdm_buf *reason)
 		return 1;
 	}
 	for (uint32_t i = 0; i < worker_pool_count(ps->p.pool); i++) {
-		uint64_t f = ld(&worker_pool_worker_stats(ps->p.pool, i)->consecutive_failures);
+		uint64_t f = mdm_counter_get(&worker_pool_worker_stats(ps->p.pool, i)->consecutive_failures);
 
 		if (f >= UNHEALTHY_FAILURES) {
 			mdm_buf_printf(reason, "worker %u: %" PRIu64 " batches failed in a row (store or DLQ down?)", i, f);
@@ -369,7 +304,7 @@ static void alarm_raise(struct processor_stats *ps, int a, uint64_t value)
 		return;
 	mdmesh__v1__alert__pack(&al, (uint8_t *)ps->scratch.data);
 	rc = mdm_bus_publish_async(ps->p.bus, subject, msg_id, ALERT_CT, ps->scratch.data, len, 0);
-	st(&ps->alarm_raised[a], ld(&ps->alarm_raised[a]) + 1);
+	mdm_counter_add(&ps->alarm_raised[a], 1);
 	mdm_log_warn("alarm %s (%s)%s%s", alarm_names[a], message, rc < 0 ? "; alert not published: " : "",
 		     rc < 0 ? mdm_err_last() : "");
 }
@@ -377,7 +312,7 @@ static void alarm_raise(struct processor_stats *ps, int a, uint64_t value)
 static void alarms_check(struct processor_stats *ps)
 {
 	for (int a = 0; a < ALARM_COUNT; a++) {
-		uint64_t v = ld(&ps->alarm_value[a]), thr = ps->alarm_threshold[a];
+		uint64_t v = mdm_counter_get(&ps->alarm_value[a]), thr = ps->alarm_threshold[a];
 		bool over = thr && v > thr;
 
 		if (over && !ps->alarm_active[a])
@@ -395,46 +330,27 @@ void processor_stats_tick(struct processor_stats *ps)
 	struct mdm_bus_stream_info si;
 	struct mdm_json j;
 
-	for (int s = 0; s < WORKER_LAT_COUNT; s++)
-		mdm_hdr_reset(ps->interval[s]);
-	worker_pool_latency_take(ps->p.pool, ps->interval);
-	pthread_mutex_lock(&ps->lock);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		mdm_hdr_add(ps->total[s], ps->interval[s]);
-		for (size_t q = 0; q < N_Q; q++)
-			ps->last_q_ns[s][q] =
-				mdm_hdr_total_count(ps->interval[s])
-					? (double)(quantiles[q] >= 1.0 ? mdm_hdr_max(ps->interval[s])
-								       : mdm_hdr_value_at_percentile(ps->interval[s],
-												     quantiles[q] * 100))
-					: 0.0;
-	}
-	pthread_mutex_unlock(&ps->lock);
+	worker_pool_latency_take(ps->p.pool, mdm_latency_interval_begin(ps->lat));
+	mdm_latency_interval_end(ps->lat, now_s);
 	if (mdm_bus_consumer_info(ps->p.bus, ps->stream, ps->consumer, &ci) == 0) {
-		st(&ps->lag, ci.num_pending);
-		st(&ps->ack_pending, ci.num_ack_pending);
-		st(&ps->redelivered, ci.num_redelivered);
+		mdm_counter_set(&ps->lag, ci.num_pending);
+		mdm_counter_set(&ps->ack_pending, ci.num_ack_pending);
+		mdm_counter_set(&ps->redelivered, ci.num_redelivered);
 	} else {
-		st(&ps->info_errors, ld(&ps->info_errors) + 1);
+		mdm_counter_add(&ps->info_errors, 1);
 	}
 	if (mdm_bus_stream_info(ps->p.bus, ps->p.cfg->dlq_stream, &si) == 0)
-		st(&ps->dlq_depth, si.msgs);
+		mdm_counter_set(&ps->dlq_depth, si.msgs);
 	else
-		st(&ps->info_errors, ld(&ps->info_errors) + 1);
-	st(&ps->alarm_value[ALARM_DLQ_DEPTH], ld(&ps->dlq_depth));
-	st(&ps->alarm_value[ALARM_LAG], ld(&ps->lag));
+		mdm_counter_add(&ps->info_errors, 1);
+	mdm_counter_set(&ps->alarm_value[ALARM_DLQ_DEPTH], mdm_counter_get(&ps->dlq_depth));
+	mdm_counter_set(&ps->alarm_value[ALARM_LAG], mdm_counter_get(&ps->lag));
 	/* p99 only counts in an interval that persisted something. */
-	st(&ps->alarm_value[ALARM_P99],
-	   mdm_hdr_total_count(ps->interval[WORKER_LAT_E2E]) ? (uint64_t)ps->last_q_ns[WORKER_LAT_E2E][2] : 0);
+	mdm_counter_set(&ps->alarm_value[ALARM_P99],
+	   mdm_latency_interval_count(ps->lat, WORKER_LAT_E2E)
+		   ? (uint64_t)mdm_latency_quantile_ns(ps->lat, WORKER_LAT_E2E, MDM_LATENCY_Q_P99)
+		   : 0);
 	alarms_check(ps);
-	if (ps->hlog) {
-		for (int s = 0; s < WORKER_LAT_COUNT; s++)
-			if (mdm_hdr_total_count(ps->interval[s]))
-				mdm_hdr_log_write(&ps->hw, ps->last_tick_s - ps->start_s, now_s - ps->last_tick_s,
-						  worker_lat_names[s], ps->interval[s]);
-		fflush(ps->hlog);
-	}
-	ps->last_tick_s = now_s;
 	mdm_buf_reset(&ps->scratch);
 	mdm_json_init(&j, &ps->scratch);
 	if (mdm_metrics_render_json(ps->reg, &j) == 0)
@@ -446,7 +362,7 @@ uint64_t processor_stats_alerts(const struct processor_stats *ps)
 	uint64_t n = 0;
 
 	for (int a = 0; a < ALARM_COUNT; a++)
-		n += ld(&ps->alarm_raised[a]);
+		n += mdm_counter_get(&ps->alarm_raised[a]);
 	return n;
 }
 
@@ -459,34 +375,24 @@ void processor_stats_summary(struct processor_stats *ps, FILE *f)
 	for (uint32_t i = 0; i < worker_pool_count(ps->p.pool); i++) {
 		const struct worker_stats *ws = worker_pool_worker_stats(ps->p.pool, i);
 
-		batches += ld(&ws->batches);
-		msgs += ld(&ws->messages);
-		ok += ld(&ws->ok);
-		dead += ld(&ws->dead_lettered);
-		skipped += ld(&ws->skipped);
-		failed += ld(&ws->failed_batches);
-		naks += ld(&ws->naks);
+		batches += mdm_counter_get(&ws->batches);
+		msgs += mdm_counter_get(&ws->messages);
+		ok += mdm_counter_get(&ws->ok);
+		dead += mdm_counter_get(&ws->dead_lettered);
+		skipped += mdm_counter_get(&ws->skipped);
+		failed += mdm_counter_get(&ws->failed_batches);
+		naks += mdm_counter_get(&ws->naks);
 	}
 	fprintf(f, "mdmesh-processor %s summary (%s.%s)\n", ps->instance, ps->stream, ps->consumer);
 	fprintf(f, "  fetched    %" PRIu64 " messages in %" PRIu64 " fetches (%" PRIu64 " errors), %" PRIu64
-		   " in flight\n", ld(&pst->fetched), ld(&pst->fetches), ld(&pst->fetch_errors), ld(&pst->in_flight));
+		   " in flight\n", mdm_counter_get(&pst->fetched), mdm_counter_get(&pst->fetches), mdm_counter_get(&pst->fetch_errors), mdm_counter_get(&pst->in_flight));
 	fprintf(f, "  committed  %" PRIu64 " batches, %" PRIu64 " messages acked; events ok %" PRIu64
 		   ", dead-lettered %" PRIu64 ", skipped %" PRIu64 "\n", batches, msgs, ok, dead, skipped);
 	fprintf(f, "  failed     %" PRIu64 " batches, %" PRIu64 " messages naked\n", failed, naks);
 	fprintf(f, "  dlq        stored %" PRIu64 ", duplicate %" PRIu64 ", failed %" PRIu64 "; max_deliver %" PRIu64
-		   " of %" PRIu64 " advisories\n", ld(&ds->stored), ld(&ds->duplicates), ld(&ds->failed),
-		ld(&ds->max_deliver), ld(&ds->advisories));
+		   " of %" PRIu64 " advisories\n", mdm_counter_get(&ds->stored), mdm_counter_get(&ds->duplicates), mdm_counter_get(&ds->failed),
+		mdm_counter_get(&ds->max_deliver), mdm_counter_get(&ds->advisories));
 	fprintf(f, "  published  %" PRIu64 " stored, %" PRIu64 " failed; alerts raised %" PRIu64 "\n",
-		ld(&pst->async_stored), ld(&pst->async_failed), processor_stats_alerts(ps));
-	fprintf(f, "  latency    (ns)            p50        p90        p99      p99.9        max      count\n");
-	pthread_mutex_lock(&ps->lock);
-	for (int s = 0; s < WORKER_LAT_COUNT; s++) {
-		const struct mdm_hdr *h = ps->total[s];
-
-		fprintf(f, "    %-20s %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRId64 " %10" PRIu64 "\n",
-			worker_lat_names[s], mdm_hdr_value_at_percentile(h, 50), mdm_hdr_value_at_percentile(h, 90),
-			mdm_hdr_value_at_percentile(h, 99), mdm_hdr_value_at_percentile(h, 99.9), mdm_hdr_max(h),
-			mdm_hdr_total_count(h));
-	}
-	pthread_mutex_unlock(&ps->lock);
+		mdm_counter_get(&pst->async_stored), mdm_counter_get(&pst->async_failed), processor_stats_alerts(ps));
+	mdm_latency_print(ps->lat, f);
 }

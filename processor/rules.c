@@ -8,35 +8,16 @@
 #include <string.h>
 
 #include "mdm_mem.h"
+#include "mdm_subject.h"
 #include "rules_impl.h"
 
-/* ITCH letter of each MarketEvent body. The compiler maps body_case values
- * to these by looking the body names up in the descriptor, so the table's
- * order does not matter and a renamed body fails every load loudly. */
+/* ITCH letter of each MarketEvent body, from the ITCH table. The compiler
+ * maps body_case values to these by looking the body names up in the
+ * descriptor, so a renamed body fails every load loudly. */
 const struct rules_type rules_types[RULES_NTYPES] = {
-	{ 'S', "system_event" },
-	{ 'R', "stock_directory" },
-	{ 'H', "stock_trading_action" },
-	{ 'Y', "reg_sho_restriction" },
-	{ 'L', "market_participant_position" },
-	{ 'V', "mwcb_decline_level" },
-	{ 'W', "mwcb_status" },
-	{ 'K', "ipo_quoting_period_update" },
-	{ 'J', "luld_auction_collar" },
-	{ 'h', "operational_halt" },
-	{ 'A', "add_order" },
-	{ 'F', "add_order_mpid" },
-	{ 'E', "order_executed" },
-	{ 'C', "order_executed_with_price" },
-	{ 'X', "order_cancel" },
-	{ 'D', "order_delete" },
-	{ 'U', "order_replace" },
-	{ 'P', "non_cross_trade" },
-	{ 'Q', "cross_trade" },
-	{ 'B', "broken_trade" },
-	{ 'I', "noii" },
-	{ 'N', "retail_price_improvement" },
-	{ 'O', "direct_listing_price_discovery" },
+#define ITCH_MSG(type, name, ...) [MDM_ITCH_##name] = { (type), #name },
+#include "itch_msgs.def"
+#undef ITCH_MSG
 };
 
 /* ---- notional ---- */
@@ -268,8 +249,9 @@ static bool cond_match(const struct rules_cond *c, const Mdmesh__V1__MarketEvent
 
 /* ---- rendering ---- */
 
-/* Subject-safe token, as subject.h makes event subjects: bytes a NATS token
- * cannot hold become '_', and an empty value is "_". */
+/* In a subject, a value is one token by the rule every subject of mdmesh
+ * follows (mdm_subject_token). The NUL it writes lands at most on the byte
+ * render() keeps for its own NUL. */
 static size_t put_value(char *dst, size_t room, const char *v, size_t cap, bool subject)
 {
 	size_t n = strnlen(v ? v : "", cap);
@@ -280,16 +262,9 @@ static size_t put_value(char *dst, size_t room, const char *v, size_t cap, bool 
 		memcpy(dst, v, n);
 		return n;
 	}
-	if (n == 0 && room > 0) {
-		dst[0] = '_';
-		return 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		dst[i] = (c <= ' ' || c == '.' || c == '*' || c == '>' || c == 0x7f) ? '_' : (char)c;
-	}
-	return n;
+	if (room == 0)
+		return 0;
+	return mdm_subject_token(dst, (n ? n : 1) + 1, v, n); /* "" is "_": room >= 1 holds it */
 }
 
 struct render_ctx {
@@ -359,6 +334,35 @@ static void fire(const struct rules_rule *rule, uint32_t idx, const struct rules
 	render(&al->message, rc, a->message, sizeof(a->message));
 }
 
+static int64_t clamp64(rules_num v)
+{
+	return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
+/* An alert record's value and threshold (rules_action): conditions are read
+ * again only for a rule that fired an alert record, never per event. */
+static void measure(const struct rules_rule *rule, const Mdmesh__V1__MarketEvent *ev, unsigned t,
+		    const char *subject, struct rules_action *a)
+{
+	for (size_t k = 0; k < rule->n_conds; k++) {
+		const struct rules_cond *c = &rule->conds[k];
+		struct val v;
+
+		if (c->kind == RULES_COND_SUBJECT)
+			continue;
+		read_val(c, ev, t, subject, &v);
+		for (size_t i = 0; i < c->n_pats; i++) {
+			const struct rules_pat *p = &c->pats[i];
+
+			if (p->kind == RULES_PAT_RANGE && pat_match(p, &v)) {
+				a->value = clamp64(v.num);
+				a->threshold = clamp64(p->bound);
+				return;
+			}
+		}
+	}
+}
+
 static unsigned event_type(const struct rules *r, const Mdmesh__V1__MarketEvent *ev)
 {
 	unsigned c = (unsigned)ev->body_case;
@@ -394,7 +398,11 @@ size_t rules_match(const struct rules *r, const struct rules_event *in, struct r
 				fl |= RULES_MATCH_OVERFLOW;
 				break;
 			}
-			fire(rule, (uint32_t)i, &rule->targets[k], &rc, &out[n++]);
+			fire(rule, (uint32_t)i, &rule->targets[k], &rc, &out[n]);
+			out[n].value = out[n].threshold = 0;
+			if (out[n].alert_record)
+				measure(rule, ev, t, in->subject, &out[n]);
+			n++;
 		}
 		if (rule->drop) {
 			fl |= RULES_MATCH_DROP;

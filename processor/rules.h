@@ -55,6 +55,19 @@ int rules_load(const char *path, struct rules **out);
  * in messages (fuzzers, tests, a rules document from the environment). */
 int rules_load_string(const char *text, size_t len, const char *name, struct rules **out);
 
+/* The name that stands for the shipped rules: configs/rules.yaml as it was
+ * when the binary was built, compiled in (the default of `rules.file`). A file
+ * of that name is spelled ./builtin. */
+#define RULES_BUILTIN "builtin"
+
+/* As rules_load, from the shipped rules (RULES_BUILTIN); messages name them
+ * "builtin (configs/rules.yaml as built)". */
+int rules_load_builtin(struct rules **out);
+
+/* The rules a `rules.file` setting names: RULES_BUILTIN or a file path (as
+ * rules_load). file must not be NULL or "" (no rules: do not load). */
+int rules_load_setting(const char *file, struct rules **out);
+
 /* As rules_load, from an already parsed `rules:` sequence (e.g. an mdm_cfg
  * MDM_CFG_RAW key in the processor config). `origin` names the source in
  * messages; `list` may be NULL (an empty ruleset). The tree is only read. */
@@ -107,6 +120,11 @@ struct rules_action {
 	const char *severity;  /* "info" | "warning" | "critical" (static); NULL when !alert_record */
 	char target[RULES_TARGET_MAX];   /* table name or rendered subject, NUL-terminated */
 	char message[RULES_MESSAGE_MAX]; /* rendered alert message; "" when !alert_record */
+	/* Alert records: what made the rule fire, from its first numeric
+	 * condition (notional or a number field) whose pattern held: the event's
+	 * value and that pattern's bound as written (`{numeric: [">", 10]}`: 10),
+	 * clamped to int64. Both 0 without such a condition or !alert_record. */
+	int64_t value, threshold;
 };
 
 /* rules_match flags */

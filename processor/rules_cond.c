@@ -321,7 +321,7 @@ static int pat_value(struct rules_cc *c, const struct mdm_yaml_node *n, enum fcl
 		if (!integral)
 			return rules_cc_fail(c, n, "%s never equals an integer field", n->text);
 		p->kind = RULES_PAT_RANGE;
-		p->lo = p->hi = iv;
+		p->lo = p->hi = p->bound = iv;
 		return 0;
 	case FC_BOOL:
 		p->kind = RULES_PAT_BOOL;
@@ -437,6 +437,8 @@ static int pat_numeric(struct rules_cc *c, const struct mdm_yaml_node *v, enum f
 			else
 				hi = op[1] ? clamp_num(floor(dv)) : clamp_num(ceil(dv)) - 1;
 		}
+		if (i == 0) /* the bound a reader of the rule sees; a fraction as the integer it means */
+			p->bound = integral ? iv : op[0] == '<' ? hi : lo;
 		if (lo > p->lo)
 			p->lo = lo;
 		if (hi < p->hi)

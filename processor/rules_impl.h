@@ -8,11 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_itch.h"
 #include "rules.h"
 
 /* One event type per MarketEvent body; index RULES_TYPE_NONE stands for an
  * event whose body is not set (only header and order fields exist there). */
-#define RULES_NTYPES 23
+#define RULES_NTYPES MDM_ITCH_NTYPES
 #define RULES_TYPE_NONE RULES_NTYPES
 #define RULES_TYPE_SLOTS (RULES_NTYPES + 1)
 #define RULES_TYPE_ALL ((1u << RULES_TYPE_SLOTS) - 1)
@@ -60,6 +61,8 @@ struct rules_str {
 
 struct rules_pat {
 	rules_num lo, hi;        /* RANGE, inclusive (integer fields: "> 5" is lo = 6) */
+	rules_num bound;         /* RANGE: the number of its first comparison as written ("> 5": 5;
+				  * a plain value: itself): an alert record's threshold */
 	rules_num *nums;         /* NUM_NOT */
 	struct rules_str *strs;  /* STR_*, PREFIX, SUBJ* */
 	size_t n;                /* items in nums or strs */

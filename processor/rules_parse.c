@@ -10,6 +10,7 @@
 
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "mdm_suggest.h"
 #include "rules_impl.h"
 #include "store.h"
 
@@ -54,36 +55,6 @@ int rules_cc_oom(const struct rules_cc *c)
 
 /* ---- did you mean ---- */
 
-/* Optimal string alignment distance: Levenshtein plus adjacent swaps, so a
- * transposed "sahres" is one edit from "shares". */
-static unsigned osa(const char *a, size_t la, const char *b, size_t lb)
-{
-	unsigned m[3][RULES_FIELD_NAME_MAX + 1];
-	unsigned *pp = m[0], *p = m[1], *cur = m[2];
-
-	for (size_t j = 0; j <= lb; j++)
-		p[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned d = p[j - 1] + (a[i - 1] != b[j - 1]);
-
-			if (p[j] + 1 < d)
-				d = p[j] + 1;
-			if (cur[j - 1] + 1 < d)
-				d = cur[j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
-				d = pp[j - 2] + 1;
-			cur[j] = d;
-		}
-		unsigned *t = pp;
-		pp = p;
-		p = cur;
-		cur = t;
-	}
-	return p[lb];
-}
-
 void rules_suggest_init(struct rules_suggest *s, const char *word)
 {
 	s->word = word;
@@ -101,10 +72,10 @@ void rules_suggest_try(struct rules_suggest *s, const char *prefix, const char *
 
 	if (n <= 0 || (size_t)n >= sizeof(cand) || s->wlen >= RULES_FIELD_NAME_MAX)
 		return;
-	d = osa(s->word, s->wlen, cand, (size_t)n);
+	d = mdm_suggest_distance(s->word, s->wlen, cand, (size_t)n);
 	/* "price" for "order.price": naming the submessage is one edit away. */
 	if (prefix && strlen(name) < RULES_FIELD_NAME_MAX) {
-		unsigned bare = 1 + osa(s->word, s->wlen, name, strlen(name));
+		unsigned bare = 1 + mdm_suggest_distance(s->word, s->wlen, name, strlen(name));
 
 		if (bare < d)
 			d = bare;

@@ -11,6 +11,7 @@
 #include "derive.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "mdm_subject.h"
 #include "processor_cfg.h"
 #include "store.h"
 
@@ -69,6 +70,15 @@ static int minute_cmp(const void *a, const void *b)
 	return x->minute_ns < y->minute_ns ? -1 : x->minute_ns > y->minute_ns;
 }
 
+/* The symbol as one subject token (mdm_subject_token: the collector's rule). */
+static const char *symbol_token(char *out, size_t cap, const char *symbol)
+{
+	const char *s = symbol ? symbol : "";
+
+	mdm_subject_token(out, cap, s, strlen(s));
+	return out;
+}
+
 static int queue_trade(struct derive_stage *ds, struct mdm_stage_batch *b, const struct store_trade *t)
 {
 	Mdmesh__V1__Trade pb;
@@ -82,7 +92,7 @@ static int queue_trade(struct derive_stage *ds, struct mdm_stage_batch *b, const
 	if (!buf)
 		return mdm_err_set(-ENOMEM, "derive: out of memory");
 	mdmesh__v1__trade__pack(&pb, buf);
-	snprintf(subject, sizeof(subject), "trade.%s", stage_subject_token(tok, sizeof(tok), t->symbol));
+	snprintf(subject, sizeof(subject), "trade.%s", symbol_token(tok, sizeof(tok), t->symbol));
 	snprintf(msg_id, sizeof(msg_id), "trade.%s.%s.%" PRIu64, t->feed, t->session, t->seq);
 	return stage_outbox_add(&ds->out, b, subject, msg_id, TRADE_CT, buf, len);
 }
@@ -156,7 +166,7 @@ static int stage_flush(void *ctx, struct mdm_stage_batch *b)
 		if (!buf)
 			return mdm_err_set(-ENOMEM, "derive: out of memory");
 		mdmesh__v1__bar__pack(&pb, buf);
-		snprintf(subject, sizeof(subject), "bar.1m.%s", stage_subject_token(tok, sizeof(tok), k->symbol));
+		snprintf(subject, sizeof(subject), "bar.1m.%s", symbol_token(tok, sizeof(tok), k->symbol));
 		/* A bar changes as trades arrive: its id names the state it is in. */
 		snprintf(msg_id, sizeof(msg_id), "bar.%s.%" PRIu64 ".%" PRIu64 ".%" PRIu64, tok, k->minute_ns,
 			 bar.trade_count, bar.volume);

@@ -84,17 +84,3 @@ void stage_outbox_fini(struct stage_outbox *o)
 	o->v = NULL;
 	o->n = o->cap = 0;
 }
-
-char *stage_subject_token(char *out, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	if (cap == 0)
-		return out;
-	for (; s && *s && n + 1 < cap; s++)
-		out[n++] = (*s == '.' || *s == '*' || *s == '>' || *s == ' ' || *s == '\t') ? '_' : *s;
-	if (n == 0 && cap > 1)
-		out[n++] = '_';
-	out[n] = '\0';
-	return out;
-}

@@ -80,6 +80,8 @@ static int queue_alert(struct route_stage *rs, struct mdm_stage_batch *b, const 
 	pb.feed = (char *)al->feed;
 	pb.session = (char *)al->session;
 	pb.seq = al->seq;
+	pb.value = al->value;
+	pb.threshold = al->threshold;
 	len = mdmesh__v1__alert__get_packed_size(&pb);
 	buf = b->alloc(b->arena, len ? len : 1);
 	if (!buf)
@@ -151,7 +153,7 @@ static int route_item(struct route_stage *rs, struct mdm_stage_batch *b, struct 
 			.rule = a->rule_name, .symbol = str_or(h ? h->symbol : NULL, ""),
 			.severity = a->severity ? a->severity : "info", .message = a->message,
 			.feed = str_or(h ? h->feed : NULL, ""), .session = str_or(h ? h->session : NULL, ""),
-			.seq = h ? h->seq : 0, .ts_ns = ts_ns,
+			.seq = h ? h->seq : 0, .ts_ns = ts_ns, .value = a->value, .threshold = a->threshold,
 		};
 
 		switch (a->kind) {

@@ -52,8 +52,4 @@ void stage_outbox_send(struct stage_outbox *o, struct mdm_bus *bus);
 void stage_outbox_clear(struct stage_outbox *o);
 void stage_outbox_fini(struct stage_outbox *o);
 
-/* Copy `s` as one NATS subject token into out[cap]: '.', '*', '>' and blanks
- * become '_', "" becomes "_". Returns out. */
-char *stage_subject_token(char *out, size_t cap, const char *s);
-
 #endif

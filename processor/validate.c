@@ -4,17 +4,21 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mdm_itch.h"
 #include "mdm_mem.h"
 #include "processor_cfg.h"
 
 #define BODY_FIRST MDMESH__V1__MARKET_EVENT__BODY_SYSTEM_EVENT
 #define BODY_LAST MDMESH__V1__MARKET_EVENT__BODY_DIRECT_LISTING_PRICE_DISCOVERY
 
-/* ITCH type letter per body case, in proto field order (10..32). */
+/* ITCH type letter per body case, from the ITCH table: its rows are in
+ * the oneof's field order (10..32), which test_validate checks by name. */
 static const char body_types[BODY_LAST - BODY_FIRST + 1] = {
-	'S', 'R', 'H', 'Y', 'L', 'V', 'W', 'K', 'J', 'h', 'A', 'F',
-	'E', 'C', 'X', 'D', 'U', 'P', 'Q', 'B', 'I', 'N', 'O',
+#define ITCH_MSG(type, name, ...) [MDM_ITCH_##name] = (type),
+#include "itch_msgs.def"
+#undef ITCH_MSG
 };
+_Static_assert(BODY_LAST - BODY_FIRST + 1 == MDM_ITCH_NTYPES, "MarketEvent bodies and itch_msgs.def differ in number");
 
 char validate_body_type(Mdmesh__V1__MarketEvent__BodyCase body_case)
 {

@@ -1,6 +1,7 @@
 /* Fetcher, per-worker queues and worker threads; see worker.h for the
  * partitioning and the ack/nak rules. The per-batch work (decode, stages,
  * dead letters, audit, commit, ack) is in batch.c. */
+#include "mdm_cond.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -126,10 +127,7 @@ static size_t queue_take(struct worker *w, struct batch_msg *out, size_t max)
 
 	pthread_mutex_lock(&w->mu);
 	while (w->q_len == 0 && !__atomic_load_n(&w->pool->fetch_done, __ATOMIC_ACQUIRE)) {
-		uint64_t until = mdm_real_ns() + WAIT_SLICE_NS;
-		struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
-
-		pthread_cond_timedwait(&w->not_empty, &w->mu, &ts);
+		mdm_cond_wait_until(&w->not_empty, &w->mu, mdm_mono_ns() + WAIT_SLICE_NS);
 	}
 	while (n < max && w->q_len > 0) {
 		out[n++] = w->q[w->q_head];
@@ -165,10 +163,7 @@ static uint64_t wait_room(struct worker_pool *wp)
 
 	pthread_mutex_lock(&wp->mu);
 	while ((in = __atomic_load_n(&wp->stats.in_flight, __ATOMIC_ACQUIRE)) >= wp->in_flight_max && !stopping(wp)) {
-		uint64_t until = mdm_real_ns() + WAIT_SLICE_NS;
-		struct timespec ts = { (time_t)(until / MDM_NS_PER_S), (long)(until % MDM_NS_PER_S) };
-
-		pthread_cond_timedwait(&wp->room_cond, &wp->mu, &ts);
+		mdm_cond_wait_until(&wp->room_cond, &wp->mu, mdm_mono_ns() + WAIT_SLICE_NS);
 	}
 	pthread_mutex_unlock(&wp->mu);
 	return stopping(wp) ? 0 : wp->in_flight_max - in;
@@ -277,8 +272,8 @@ static int worker_init(struct worker_pool *wp, struct worker *w, uint32_t id)
 	w->pool = wp;
 	w->id = id;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->not_empty, NULL);
-	pthread_cond_init(&w->not_full, NULL);
+	mdm_cond_init(&w->not_empty);
+	mdm_cond_init(&w->not_full);
 	w->q_cap = cfg->queue_depth;
 	w->batch_cap = cfg->fetch_batch;
 	w->q = mdm_calloc(w->q_cap, sizeof(*w->q));
@@ -320,7 +315,7 @@ int worker_pool_create(struct worker_pool **out, const struct worker_params *p)
 		wp->in_flight_max = cfg->consumer_max_ack_pending;
 	wp->last_msg_mono_ns = mdm_mono_ns();
 	pthread_mutex_init(&wp->mu, NULL);
-	pthread_cond_init(&wp->room_cond, NULL);
+	mdm_cond_init(&wp->room_cond);
 	wp->stages = mdm_calloc(p->n_stages ? p->n_stages : 1, sizeof(*wp->stages));
 	wp->workers = mdm_calloc(wp->n_workers, sizeof(*wp->workers));
 	wp->fetched = mdm_calloc(wp->fetch_batch, sizeof(*wp->fetched));

@@ -117,8 +117,9 @@ uint32_t worker_pool_count(const struct worker_pool *wp);
 const struct worker_stats *worker_pool_worker_stats(const struct worker_pool *wp, uint32_t i);
 const struct worker_pool_stats *worker_pool_stats(const struct worker_pool *wp);
 
-/* Add every worker's latency since the last take into into[stage] and reset
- * the workers' histograms (a short lock per worker). Reporter thread. */
+/* Add every worker's latency since the last take into into[stage] and start
+ * a new interval (an interval flip per worker: workers never wait for it).
+ * Reporter thread. */
 void worker_pool_latency_take(struct worker_pool *wp, struct mdm_hdr *const into[WORKER_LAT_COUNT]);
 
 /* Delay before redelivery of a message delivered `delivered` times

@@ -11,18 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mdm_buf.h"
 #include "mdm_cfg.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)         \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
 
 struct fz_cfg {
 	char *name;

@@ -8,17 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "encode.h"
 #include "feed.h"
 #include "mdmesh/v1/events.pb-c.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)         \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
 
 struct fz {
 	struct encoder *enc;

@@ -8,16 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
 #include "feed.h"
 #include "mdm_pcap.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)         \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
 
 static const uint16_t linktypes[] = { MDM_PCAP_LINKTYPE_ETHERNET, MDM_PCAP_LINKTYPE_LINUX_SLL,
 				      MDM_PCAP_LINKTYPE_RAW, MDM_PCAP_LINKTYPE_IPV4 };

@@ -9,13 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "book.h"
 #include "itch.h"
 #include "mold.h"
 #include "seq.h"
 #include "symbols.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_ORDERS 256
 #define FUZZ_LEVELS 64
@@ -27,12 +26,6 @@ static struct {
 	uint64_t msgs_seen; /* messages offered to the sequencer since reset */
 	uint64_t sink;      /* keeps field reads from being optimised away */
 } fz;
-
-#define FUZZ_CHECK(cond) \
-	do {             \
-		if (!(cond)) \
-			abort(); \
-	} while (0)
 
 static void fuzz_init(void)
 {

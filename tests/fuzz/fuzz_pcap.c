@@ -8,15 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
 #include "mdm_pcap.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)         \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
 
 /* a frame takes at least a 16-byte record header (pcapng blocks more) */
 #define FUZZ_MAX_FRAMES(size) ((size) / 16 + 1)

@@ -8,17 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
 #include "rules.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)         \
-	do {                     \
-		if (!(cond))     \
-			abort(); \
-	} while (0)
 
 #define N_EVENTS 8
 

@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "fuzz.h"
 #include "mdm_mem.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int replay_file(const char *path)
 {

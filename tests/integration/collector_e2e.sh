@@ -83,21 +83,23 @@ HTTP_PORT=$(free_port)
 "$COL" --nats "$NATS_URL" --pcap big.pcap --exit-on-eof "${COLLECT[@]}" --http "127.0.0.1:$HTTP_PORT" 2> run3.log &
 col=$!
 MDM_T_PIDS+=("$col")
-for _ in $(seq 1 100); do grep -q "receiving on" run3.log && break; sleep 0.05; done
-sleep 0.4
-http_get "$HTTP_PORT" /metrics > metrics.txt || fail "GET /metrics failed"
-grep -q '^mdmesh_collector_rx_packets_total [1-9]' metrics.txt || fail "/metrics has no packet count: $(head -5 metrics.txt)"
+wait_for 30 'grep -q "receiving on" run3.log || ! kill -0 $col 2>/dev/null'
+grep -q "receiving on" run3.log || fail "collector did not start: $(tail -5 run3.log)"
+# running: it has read packets and published events
+wait_for 30 'http_get "$HTTP_PORT" /metrics > metrics.txt && grep -q "^mdmesh_collector_rx_packets_total [1-9]" metrics.txt &&
+	http_get "$HTTP_PORT" /stats.json | jq -e ".collector.account.events > 0" >/dev/null' ||
+	fail "/metrics has no packet count: $(head -5 metrics.txt)"
 grep -q '^mdmesh_collector_malformed_packets_total{reason="short_header"} 0' metrics.txt || fail "/metrics lacks malformed by reason"
 grep -q 'mdmesh_collector_stage_latency_seconds{stage="wire_to_ack",quantile="0.99"}' metrics.txt || fail "/metrics lacks stage latency"
 http_get "$HTTP_PORT" /stats.json | jq -e '.collector.account.events > 0' >/dev/null || fail "/stats.json has no account"
 [ "$(http_get "$HTTP_PORT" /healthz)" = "ok" ] || fail "/healthz not ok"
 pass "/metrics (packets, malformed by reason, stage latency), /stats.json, /healthz served while running"
-kill -9 "$NATS_PID"; wait "$NATS_PID" 2>/dev/null || true
-sleep 1
-"$MDM_NATS_SERVER" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" >>"$MDM_T_TMP/nats.log" 2>&1 &
-NATS_PID=$!
-MDM_T_PIDS+=("$NATS_PID")
-wait_port "$NATS_PORT" 10 || fail "nats-server did not restart"
+kill -9 "$NATS_PID"
+wait "$NATS_PID" 2>/dev/null || [ $? -eq 137 ] || fail "nats-server: exit $? after kill -9"
+# down until the collector has seen it go (mid-run: it must still be running)
+wait_for 30 'grep -q "bus: disconnected" run3.log || ! kill -0 $col 2>/dev/null'
+grep -q "bus: disconnected" run3.log || fail "the collector exited before it saw the broker go: $(tail -3 run3.log)"
+restart_nats
 wait "$col" || fail "collector exit $? after the restart: $(tail -8 run3.log)"
 grep -q "events     200000 = .* : balanced" run3.log || fail "restart summary: $(grep events run3.log)"
 "$MD" tail --nats "$NATS_URL" --all --idle-timeout 3 --headers 'md.>' > big.raw

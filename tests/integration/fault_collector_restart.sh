@@ -25,23 +25,25 @@ start_collector() {
 	local feed=$1 log=$2
 	shift 2
 	ip netns exec "$RX" "$MDM_BIN/mdmesh-collector" --iface vrx --feed-dst 233.54.12.111:26477 \
-		--http '' --set eal.mem_mb=256 --set input.mbufs=8191 --set feed.name="$feed" "$@" 2> "$log" &
+		--http 127.0.0.1:9101 --set eal.mem_mb=256 --set input.mbufs=8191 --set feed.name="$feed" "$@" 2> "$log" &
 	col=$!
 	MDM_T_PIDS+=("$col")
-	for _ in $(seq 1 200); do grep -q "receiving on" "$log" && break; sleep 0.05; done
+	wait_for 20 'grep -q "receiving on" "$log" || ! kill -0 $col 2>/dev/null'
 	grep -q "receiving on net_af_packet0" "$log" || fail "collector did not start: $(tail -5 "$log")"
 }
+
+# col_json FIELD: a field of the running collector's /stats.json (.collector.FIELD)
+col_json() { ns_http_get 9101 /stats.json | jq -r ".collector.$1 // empty"; }
 
 stream_seqs() {
 	ip netns exec "$RX" "$MDM_BIN/mdmesh" tail --nats "$NATS" --all --idle-timeout 1 "md.$1.>" | jq -r .header.seq
 }
 
+# wait_stream FEED N: until the stream holds N events of FEED; fails after 60 s
 wait_stream() {
-	for _ in $(seq 1 40); do
-		[ "$(stream_seqs "$1" | wc -l)" -ge "$2" ] && return 0
-		sleep 0.5
-	done
-	return 0
+	local feed=$1 want=$2
+	wait_for 60 '[ "$(stream_seqs "$feed" | wc -l)" -ge "$want" ]' ||
+		fail "stream md.$feed.> holds $(stream_seqs "$feed" | wc -l) events, want $want"
 }
 
 # run FEED SESSION SENDER_EXTRA -- COLLECTOR_EXTRA: the feed (10 s at 5000/s =
@@ -59,12 +61,14 @@ run() {
 		2> "send-$feed.log" &
 	sender=$!
 	MDM_T_PIDS+=("$sender")
-	sleep 2
+	# killed while it publishes: once it has stored a good part (1 s of feed)
+	wait_for 30 '[ "$(col_json account.stored)" -ge 5000 ] 2>/dev/null' ||
+		fail "collector not publishing: $(col_json account)"
 	kill -9 "$col"
-	wait "$col" 2>/dev/null || true
+	wait "$col" 2>/dev/null || [ $? -eq 137 ] || fail "collector: exit $? after kill -9"
 	LAST=$(stream_seqs "$feed" | awk '$1 > m { m = $1 } END { print m + 0 }')
 	[ "$LAST" -gt 1000 ] || fail "only $LAST events stored before the kill"
-	sleep 1.5
+	sleep 1.5 # the downtime itself (the fault under test, not a wait): the feed goes on unheard
 	start_collector "$feed" "col-$feed-2.log" "${cx[@]}"
 	# the restart must see the feed again (a sanitizer build starts slowly)
 	kill -0 "$sender" 2>/dev/null || fail "the feed ended before the collector was back: $(tail -2 "send-$feed.log")"
@@ -97,8 +101,18 @@ pass "kill -9 + restart with recovery: resumed at $((LAST + 1)), downtime gap $g
 
 # ---- 2. no re-request server: the downtime is a permanent gap, exactly ----
 run k2 RESTART2 -- --set feed.rerequest_timeout=100ms
-for _ in $(seq 1 40); do grep -q "permanent gap " col-k2-2.log && break; sleep 0.25; done
-sleep 1 # the events published after the gap reach the stream
+# the feed is over (run waited for the sender): once every message after the
+# resume point is either taken on or given up, and nothing waits in the
+# ring or for an ack, the stream holds all it ever will
+settled() {
+	local ev pm
+	ev=$(col_json account.events) && pm=$(col_json recovery.permanent_msgs) && [ -n "$ev" ] && [ -n "$pm" ] &&
+		[ $((ev + pm)) -ge $((N - LAST)) ] && [ "$(col_json recovery.outstanding_gaps)" = 0 ] &&
+		[ "$(col_json account.in_ring)" = 0 ] && [ "$(col_json account.in_flight)" = 0 ]
+}
+wait_for 60 settled ||
+	fail "restarted collector did not settle: $(col_json account) $(col_json recovery | jq -c 'del(.permanent, .recovered)')"
+wait_for 10 'grep -q "permanent gap " col-k2-2.log' || fail "no permanent gap logged: $(grep -A3 '  recovery' col-k2-2.log)"
 kill -INT "$col"
 wait "$col" || fail "restarted collector exit $?: $(tail -12 col-k2-2.log)"
 grep -q "feed.resume: session RESTART2 continues at $((LAST + 1)) " col-k2-2.log ||

@@ -40,8 +40,12 @@ wait_for 30 '[ "$(metric mdmesh_processor_failed_batches_total cause=\"store\")"
 grep -q "database or disk is full" proc.log || fail "no disk-full log line: $(grep -i fail proc.log | tail -2)"
 at_full=$(rows)
 [ "$at_full" -lt "$N" ] || fail "all $N events fit in 4 MiB: the disk never filled"
-sleep 2
+# it keeps trying (and failing) rather than stopping or exiting
+f0=$(metric mdmesh_processor_failed_batches_total cause=\"store\")
+wait_for 60 '[ "$(metric mdmesh_processor_failed_batches_total cause=\"store\")" -ge $((f0 + 3)) ] || ! kill -0 $proc 2>/dev/null'
 kill -0 "$proc" 2>/dev/null || fail "processor exited on a full disk: $(tail -5 proc.log)"
+[ "$(metric mdmesh_processor_failed_batches_total cause=\"store\")" -ge $((f0 + 3)) ] ||
+	fail "processor stopped retrying on a full disk: $(metric mdmesh_processor_failed_batches_total) failed batches"
 failed=$(metric mdmesh_processor_failed_batches_total cause=\"store\")
 naks=$(metric mdmesh_processor_naks_total)
 dlq_empty "$NATS_URL" || fail "messages dead-lettered while the disk was full"

@@ -20,9 +20,7 @@ ns_nats_start
 NATS=nats://127.0.0.1:4222
 
 # http_rx PORT PATH: lib.sh's http_get inside the collector's namespace
-http_rx() {
-	ip netns exec "$RX" bash -c "$(declare -f http_get); http_get \"\$1\" \"\$2\"" _ "$1" "$2"
-}
+http_rx() { ns_http_get "$1" "$2"; }
 
 # start_collector FEED LOG EXTRA...: the collector on vrx with recovery from the sender
 start_collector() {

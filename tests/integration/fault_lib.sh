@@ -60,13 +60,16 @@ metric_of() {
 # (ip execs x, so $! is x itself and a signal reaches it).
 in_rx() { ip netns exec "$RX" "$@"; }
 
-# rx_http PORT PATH: body of http://127.0.0.1:PORT/PATH inside RX ("" on error).
-rx_http() { in_rx curl -s --max-time 5 "http://127.0.0.1:$1$2" || true; }
+# rx_http PORT PATH: body of http://127.0.0.1:PORT/PATH inside RX; fails when
+# the GET does (no connection, a status other than 200).
+rx_http() { ns_http_get "$1" "$2"; }
 
-# ns_nats_kill: kill -9, as a crash would.
+# ns_nats_kill: kill -9, as a crash would; fails unless the server is gone.
 ns_nats_kill() {
-	kill -9 "$NATS_PID"
-	wait "$NATS_PID" 2>/dev/null || true
+	local rc=0
+	kill -9 "$NATS_PID" || fail "nats-server $NATS_PID was not running"
+	wait "$NATS_PID" 2>/dev/null || rc=$?
+	[ "$rc" -eq 137 ] || fail "nats-server $NATS_PID: exit $rc after kill -9, want 137"
 }
 
 # start_collector LOG ARGS...: the collector in RX, live on vrx through

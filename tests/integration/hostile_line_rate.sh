@@ -193,7 +193,7 @@ grep -q "receiving on net_af_packet0" col3.log || fail "collector did not start:
 ip netns exec "$TX" "$LG" send --pcap live.pcap --rate 30000 --dst 233.54.12.111:26477 --iface-addr 10.77.0.1 \
 	--ttl 1 --stats-interval 0 2> send.log || fail "send exit $?: $(tail -3 send.log)"
 grep -q "^mdmesh-loadgen send: done" send.log || fail "sender: $(tail -1 send.log)"
-ns_get() { ip netns exec "$RX" bash -c "$(declare -f http_get); http_get 9101 $1"; }
+ns_get() { ns_http_get 9101 "$1"; }
 wait_counts ns_get "$events" "$frames"
 kill -INT "$col"
 wait "$col" || fail "collector exit $? after SIGINT: $(tail -8 col3.log)"

@@ -10,6 +10,9 @@ MDM_T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mdm-${MDM_T_NAME}.XXXXXX")
 # shellcheck source=../../scripts/lib/nats.sh
 . "${MDM_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/scripts/lib/nats.sh"
 mdm_nats_resolve
+# Ports, HTTP, veth pairs and starting nats-server: one copy for tests, perf and scripts.
+# shellcheck source=../../scripts/lib/net.sh
+. "${MDM_SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/scripts/lib/net.sh"
 
 pass() { MDM_T_PASS=$((MDM_T_PASS + 1)); echo "ok $MDM_T_PASS - $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -43,71 +46,36 @@ wait_for() {
 
 # veth_pair [MTU]: network namespaces RX (the receiving side: collector,
 # nats-server, processor; vrx = 10.77.0.2) and TX (the sender; vtx =
-# 10.77.0.1) joined by a veth pair, IPv6 off, deleted when the test exits.
-# Skips the test where namespaces cannot be made (needs root).
+# 10.77.0.1) joined by a veth pair (mdm_veth_pair), deleted when the test
+# exits. Skips the test where namespaces cannot be made (needs root).
 veth_pair() {
-	local ns
+	local rc=0
 	RX=mdm-$MDM_T_NAME-rx-$$
 	TX=mdm-$MDM_T_NAME-tx-$$
-	ip netns add "$RX" 2>/dev/null || skip "cannot create network namespaces here (needs root / CAP_SYS_ADMIN)"
-	MDM_T_NETNS+=("$RX")
-	ip netns add "$TX" || fail "ip netns add $TX"
-	MDM_T_NETNS+=("$TX")
-	ip link add vrx netns "$RX" type veth peer name vtx netns "$TX" || fail "cannot make a veth pair"
-	for ns in "$RX" "$TX"; do
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-		ip -n "$ns" link set lo up
-	done
-	if [ -n "${1:-}" ]; then
-		ip -n "$TX" link set vtx mtu "$1"
-		ip -n "$RX" link set vrx mtu "$1"
-	fi
-	ip -n "$TX" addr add 10.77.0.1/24 dev vtx
-	ip -n "$RX" addr add 10.77.0.2/24 dev vrx # e.g. for the collector's re-request socket
-	ip -n "$TX" link set vtx up
-	ip -n "$RX" link set vrx up
+	mdm_veth_pair "$RX" "$TX" "${1:-}" || rc=$?
+	[ $rc -ne 1 ] || skip "cannot create network namespaces here (needs root / CAP_SYS_ADMIN)"
+	MDM_T_NETNS+=("$RX" "$TX")
+	[ $rc -eq 0 ] || fail "cannot make the veth pair $RX <-> $TX"
 }
 
 # ns_nats_start [NAME]: nats-server with JetStream in RX on 127.0.0.1:4222
 # (the namespace's own loopback), store $MDM_T_TMP/NAME (default js), log
 # $MDM_T_TMP/NAME.log; the same port and store on every restart. Waits until
-# it is ready (after JetStream restored its streams: a log line, no process
-# per poll, which a loaded 2-core machine makes slow). Sets NATS_PID; NATS_URL
-# is the URL inside RX.
+# it is ready (mdm_nats_start). Sets NATS_PID; NATS_URL is the URL inside RX.
 ns_nats_start() {
-	local log="$MDM_T_TMP/${1:-js}.log" ready
-	ready=$(grep -c "Server is ready" "$log" 2>/dev/null || true)
+	local log="$MDM_T_TMP/${1:-js}.log"
 	need_nats_server
-	ip netns exec "$RX" "$MDM_NATS_SERVER" -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/${1:-js}" >>"$log" 2>&1 &
-	NATS_PID=$!
+	mdm_nats_start "$log" "$RX" -a 127.0.0.1 -p 4222 -js -sd "$MDM_T_TMP/${1:-js}" && NATS_PID=$MDM_NATS_PID ||
+		{ MDM_T_PIDS+=("$MDM_NATS_PID"); fail "nats-server did not start: $(tail -3 "$log")"; }
 	MDM_T_PIDS+=("$NATS_PID")
 	NATS_URL=nats://127.0.0.1:4222
-	wait_for 30 '[ "$(grep -c "Server is ready" "$log")" -gt "${ready:-0}" ]' ||
-		fail "nats-server did not start: $(tail -3 "$log")"
 }
 
-# free_port: print a TCP port on 127.0.0.1 nobody listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+# free_port: print a TCP port on 127.0.0.1 nobody listens on (mdm_free_port).
+free_port() { mdm_free_port; }
 
 # wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
-wait_port() {
-	local deadline=$((SECONDS + ${2:-10}))
-	while [ $SECONDS -lt $deadline ]; do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+wait_port() { mdm_wait_port "$1" "${2:-10}"; }
 
 # need_nats_server: fail unless MDM_NATS_SERVER runs; log its version once.
 need_nats_server() {
@@ -134,25 +102,29 @@ need_nats_cli() {
 # store; sets NATS_PORT, NATS_URL, NATS_PID.
 start_nats() {
 	need_nats_server
-	NATS_PORT=$(free_port)
+	NATS_PORT=$(free_port) || fail "no free port"
 	mkdir -p "$MDM_T_TMP/js"
-	"$MDM_NATS_SERVER" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" ${NATS_EXTRA_ARGS:-} \
-		>"$MDM_T_TMP/nats.log" 2>&1 &
-	NATS_PID=$!
+	# shellcheck disable=SC2086 # NATS_EXTRA_ARGS is a list of words
+	mdm_nats_start "$MDM_T_TMP/nats.log" "" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" \
+		${NATS_EXTRA_ARGS:-} && NATS_PID=$MDM_NATS_PID ||
+		{ MDM_T_PIDS+=("$MDM_NATS_PID"); fail "nats-server did not start: $(tail -5 "$MDM_T_TMP/nats.log")"; }
 	MDM_T_PIDS+=("$NATS_PID")
 	NATS_URL="nats://127.0.0.1:$NATS_PORT"
-	wait_port "$NATS_PORT" 10 || fail "nats-server did not start: $(tail -5 "$MDM_T_TMP/nats.log")"
+}
+
+# restart_nats: start_nats's server again, on the same port and store (after
+# a kill); sets NATS_PID.
+restart_nats() {
+	# shellcheck disable=SC2086 # NATS_EXTRA_ARGS is a list of words
+	mdm_nats_start "$MDM_T_TMP/nats.log" "" -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$MDM_T_TMP/js" \
+		${NATS_EXTRA_ARGS:-} && NATS_PID=$MDM_NATS_PID ||
+		{ MDM_T_PIDS+=("$MDM_NATS_PID"); fail "nats-server did not restart: $(tail -5 "$MDM_T_TMP/nats.log")"; }
+	MDM_T_PIDS+=("$NATS_PID")
 }
 
 # http_get PORT PATH: body of GET http://127.0.0.1:PORT/PATH on stdout
-# (bash /dev/tcp: no curl needed). Fails on a non-200 status.
-http_get() {
-	local status line
-	exec 5<>"/dev/tcp/127.0.0.1/$1" || return 1
-	printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&5
-	IFS= read -r status <&5
-	while IFS= read -r line <&5 && [ "$line" != $'\r' ]; do :; done
-	cat <&5
-	exec 5<&-
-	case "$status" in *" 200 "*) return 0 ;; *) echo "$status" >&2; return 1 ;; esac
-}
+# (mdm_http_get: bash /dev/tcp, no curl needed). Fails on a non-200 status.
+http_get() { mdm_http_get "$1" "$2"; }
+
+# ns_http_get PORT PATH: http_get inside the RX namespace (veth_pair).
+ns_http_get() { mdm_ns_http_get "$RX" "$1" "$2"; }

@@ -5,6 +5,7 @@
  *
  *   md_publish URL publish [--count N] [--start SEQ] [--session S] [--symbols A,B]
  *                          [--poison SEQ,..] [--zero-price SEQ,..] [--stream MD]
+ *                          [--big SEQ,..]  12,000 shares at $100.0000 ($1.2M) each
  *                          [--batch K]   EventBatch messages of K events on
  *                                        mdb.itch.<symbol index> (stream MDB)
  *   md_publish URL dump STREAM     one line per message: seq subject [dead letter]
@@ -100,7 +101,7 @@ static int cmd_publish(struct mdm_bus *bus, int argc, char **argv)
 	uint64_t count = 100, start = 1, batch = 0;
 	static struct part parts[16];
 	const char *session = "S1", *stream = "MD", *symbols_arg = "AAPL,MSFT,IBM,GOOG";
-	struct list poison = { .n = 0 }, zero = { .n = 0 };
+	struct list poison = { .n = 0 }, zero = { .n = 0 }, big = { .n = 0 };
 	char symbols[16][16], syms_buf[256];
 	size_t n_sym = 0;
 	const char *subjects[] = { "md.>" };
@@ -125,6 +126,8 @@ static int cmd_publish(struct mdm_bus *bus, int argc, char **argv)
 		else if (!strcmp(argv[i], "--poison") && parse_list(argv[i + 1], &poison) == 0)
 			continue;
 		else if (!strcmp(argv[i], "--zero-price") && parse_list(argv[i + 1], &zero) == 0)
+			continue;
+		else if (!strcmp(argv[i], "--big") && parse_list(argv[i + 1], &big) == 0)
 			continue;
 		else {
 			fprintf(stderr, "md_publish: bad option %s\n", argv[i]);
@@ -171,6 +174,8 @@ static int cmd_publish(struct mdm_bus *bus, int argc, char **argv)
 		p.shares = 100 + (uint32_t)(seq % 10);
 		p.stock = (char *)sym;
 		p.price = in_list(&zero, seq) ? 0 : 1000000 + (uint32_t)(seq % 1000) * 100;
+		if (in_list(&big, seq))
+			p.shares = 12000, p.price = 1000000;
 		p.match_number = 1000000 + seq;
 		ev.header = &h;
 		ev.body_case = MDMESH__V1__MARKET_EVENT__BODY_NON_CROSS_TRADE;

@@ -38,17 +38,8 @@ pg__as() {
 	fi
 }
 
-pg__free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=../../scripts/lib/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/net.sh" # mdm_free_port
 
 pg_start() {
 	local dir=${1:?pg_start DIR [PORT]} port=${2:-} bin pw
@@ -82,7 +73,7 @@ pg_start() {
 	if (cd "$dir" && pg__as "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1); then
 		port=$(cat "$dir/port") # already running: same server, same URL
 	else
-		[ -n "$port" ] || port=$(cat "$dir/port" 2>/dev/null || pg__free_port) || return 1
+		[ -n "$port" ] || port=$(cat "$dir/port" 2>/dev/null || mdm_free_port) || return 1
 		echo "$port" >"$dir/port"
 		(cd "$dir" && pg__as "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
 			-o "-k $dir -h 127.0.0.1 -p $port" start >"$dir/pg_ctl.log" 2>&1) || {

@@ -29,13 +29,6 @@ metric() {
 }
 sector() { q "select coalesce(json_extract(json, '\$.sector'), '') from instruments where symbol = '$1'"; }
 trades_of() { q "select count(*) from trades where symbol = '$1'"; }
-wait_for() { # wait_for SECONDS 'SHELL CONDITION': until it holds (evaluated each time)
-	local deadline=$((SECONDS + $1))
-	until eval "$2"; do
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.1
-	done
-}
 # A one-row refdata file for SYMBOL with SECTOR (all required columns).
 row_csv() {
 	printf 'symbol,sector,currency,exchange,name,lot_size\n%s,%s,USD,XNAS,%s test row,100\n' "$1" "$2" "$1" \

@@ -30,16 +30,18 @@ sec_certs() {
 }
 
 # sec_start_nats CONF [ARGS...]: nats-server -c CONF (whose listen port is
-# $NATS_PORT) in the background, from $MDM_T_TMP; waits for the port. Sets
-# NATS_PID; the log is $MDM_T_TMP/nats.log (appended).
+# $NATS_PORT) in the background, from $MDM_T_TMP (mdm_nats_start); waits until
+# it is ready. Sets NATS_PID; the log is $MDM_T_TMP/nats.log (appended).
 sec_start_nats() {
-	local conf=$1
+	local conf=$1 rc=0
 	shift
 	need_nats_server
-	(cd "$MDM_T_TMP" && exec "$MDM_NATS_SERVER" -c "$conf" "$@") >>"$MDM_T_TMP/nats.log" 2>&1 &
-	NATS_PID=$!
+	pushd "$MDM_T_TMP" >/dev/null
+	mdm_nats_start "$MDM_T_TMP/nats.log" "" -c "$conf" "$@" || rc=$?
+	popd >/dev/null
+	NATS_PID=$MDM_NATS_PID
 	MDM_T_PIDS+=("$NATS_PID")
-	wait_port "$NATS_PORT" 10 || fail "nats-server did not start: $(tail -5 "$MDM_T_TMP/nats.log")"
+	[ $rc -eq 0 ] || fail "nats-server did not start: $(tail -5 "$MDM_T_TMP/nats.log")"
 }
 
 # sec_stop_nats: stop the server sec_start_nats started.

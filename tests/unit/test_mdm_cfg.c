@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "mdm_cfg.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "mdm_suggest.h"
 
 struct tcfg {
 	char *nats_url;
@@ -666,6 +668,95 @@ static void test_load_string(void **state)
 	expect_no_leak();
 }
 
+/* The exported number parsers accept exactly the config's spellings, so a
+ * command-line option and a config key read the same text the same way. */
+static void test_number_parsers(void **state)
+{
+	static const struct {
+		const char *kind, *text;
+		int rc;
+		uint64_t want;
+	} cases[] = {
+		{ "uint", "42", 0, 42 },
+		{ "uint", " +7 ", 0, 7 },
+		{ "uint", "18446744073709551615", 0, UINT64_MAX },
+		{ "uint", "18446744073709551616", -ERANGE, 0 },
+		{ "uint", "-1", -EINVAL, 0 },
+		{ "uint", "12x", -EINVAL, 0 },
+		{ "uint", "1e3", -EINVAL, 0 },
+		{ "uint", "0x10", -EINVAL, 0 },
+		{ "uint", "", -EINVAL, 0 },
+		{ "dur", "250", 0, 250 },
+		{ "dur", "1.5s", 0, 1500000000 },
+		{ "dur", "250ms", 0, 250000000 },
+		{ "dur", "2 m", 0, 120000000000ULL },
+		{ "dur", "1.5", -EDOM, 0 },
+		{ "dur", "5 parsecs", -EINVAL, 0 },
+		{ "dur", "-1s", -EINVAL, 0 },
+		{ "dur", ".5s", -EINVAL, 0 },
+		{ "dur_s", "1.5", 0, 1500000000 },
+		{ "dur_s", "3", 0, 3000000000ULL },
+		{ "dur_s", "100ms", 0, 100000000 },
+		{ "dur_s", "0", 0, 0 },
+		{ "dur_s", "0.0000000001", -EDOM, 0 },
+		{ "dur_s", "1e3", -EINVAL, 0 },
+		{ "dur_s", "inf", -EINVAL, 0 },
+		{ "size", "64KiB", 0, 65536 },
+		{ "size", "10MB", 0, 10000000 },
+		{ "size", "1.5KiB", 0, 1536 },
+		{ "size", "1.3B", -EDOM, 0 },
+		{ "size", "3 furlongs", -EINVAL, 0 },
+		{ "size", "20000000TB", -ERANGE, 0 },
+	};
+	double d = -1;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 12345;
+		int rc;
+
+		if (strcmp(cases[i].kind, "uint") == 0)
+			rc = mdm_cfg_parse_uint(cases[i].text, &v);
+		else if (strcmp(cases[i].kind, "dur") == 0)
+			rc = mdm_cfg_parse_duration(cases[i].text, 1, &v);
+		else if (strcmp(cases[i].kind, "dur_s") == 0)
+			rc = mdm_cfg_parse_duration(cases[i].text, 1000000000ULL, &v);
+		else
+			rc = mdm_cfg_parse_size(cases[i].text, &v);
+		if (rc != cases[i].rc)
+			fail_msg("%s '%s': rc %d, want %d", cases[i].kind, cases[i].text, rc, cases[i].rc);
+		assert_int_equal(v, rc == 0 ? cases[i].want : 12345);
+	}
+	assert_int_equal(mdm_cfg_parse_double("0.25", &d), 0);
+	assert_true(d == 0.25);
+	assert_int_equal(mdm_cfg_parse_double("1e-400", &d), -ERANGE);
+	assert_int_equal(mdm_cfg_parse_double("nan", &d), -EINVAL);
+	assert_int_equal(mdm_cfg_parse_double("0.5x", &d), -EINVAL);
+	assert_true(d == 0.25);
+}
+
+/* The did-you-mean distance: Levenshtein plus adjacent swaps, refusing
+ * words past MDM_SUGGEST_LEN_MAX. */
+static void test_suggest_distance(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		unsigned want;
+	} cases[] = {
+		{ "url", "url", 0 },   { "ulr", "url", 1 },        { "sahres", "shares", 1 }, { "nats.ur", "nats.url", 1 },
+		{ "", "abc", 3 },      { "kitten", "sitting", 3 }, { "ab", "ba", 1 },         { "abc", "ca", 3 },
+	};
+	char big[MDM_SUGGEST_LEN_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (mdm_suggest_distance(cases[i].a, strlen(cases[i].a), cases[i].b, strlen(cases[i].b)) != cases[i].want)
+			fail_msg("'%s' ~ '%s': want %u", cases[i].a, cases[i].b, cases[i].want);
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(mdm_suggest_distance(big, MDM_SUGGEST_LEN_MAX, big, MDM_SUGGEST_LEN_MAX), 0);
+	assert_int_equal(mdm_suggest_distance(big, MDM_SUGGEST_LEN_MAX + 1, "a", 1), UINT_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +774,8 @@ int main(void)
 		cmocka_unit_test(test_schema_errors),
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_load_string),
+		cmocka_unit_test(test_number_parsers),
+		cmocka_unit_test(test_suggest_distance),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

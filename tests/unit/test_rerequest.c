@@ -15,9 +15,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mdm_clock.h"
 #include "mdm_mem.h"
 #include "mold.h"
 #include "rerequest.h"
@@ -189,27 +191,41 @@ static unsigned server_answer(struct server *sv, struct world *w, const struct s
 	return sent;
 }
 
-/* The RX core's side: feed every answer waiting on the socket as line 1. */
-static unsigned client_pump(struct world *w, uint64_t now_ns)
+/* rerequest_recv, waiting up to `timeout_ns` for something to arrive (or be
+ * counted: a foreign datagram returns 0 but moves responses_foreign). */
+static int recv_within(struct rerequest *rr, uint8_t *buf, size_t cap, uint64_t foreign0, uint64_t timeout_ns)
+{
+	uint64_t end = mdm_mono_ns() + timeout_ns;
+
+	for (;;) {
+		int n = rerequest_recv(rr, buf, cap);
+
+		if (n != 0 || rerequest_stats(rr)->responses_foreign != foreign0 || mdm_mono_ns() >= end)
+			return n;
+		sched_yield();
+	}
+}
+
+/* The RX core's side: feed the `expect` answers the server sent as line 1,
+ * waiting for each with a generous deadline (loopback delivery may lag on a
+ * loaded machine), then whatever else is waiting. */
+static unsigned client_pump(struct world *w, uint64_t now_ns, unsigned expect)
 {
 	uint8_t buf[2048];
 	unsigned got = 0;
 
-	for (int tries = 0; tries < 200; tries++) {
-		int n = rerequest_recv(w->rr, buf, sizeof(buf));
+	for (;;) {
+		int n = got < expect ? recv_within(w->rr, buf, sizeof(buf), rerequest_stats(w->rr)->responses_foreign,
+						   5000 * MS)
+				     : rerequest_recv(w->rr, buf, sizeof(buf));
 
 		if (n < 0)
 			fail_msg("rerequest_recv: %d", n);
-		if (n == 0) {
-			if (got)
-				break;
-			usleep(1000); /* loopback delivery is asynchronous */
-			continue;
-		}
+		if (n == 0)
+			return got;
 		deliver(w, buf, (size_t)n, 1, now_ns);
 		got++;
 	}
-	return got;
 }
 
 static void take_reports(struct world *w)
@@ -226,6 +242,7 @@ static void test_recover_in_parts(void **state)
 	struct world w;
 	const struct rerequest_stats *st;
 	uint64_t first, now = 10 * MS;
+	unsigned sent;
 	uint16_t count;
 
 	(void)state;
@@ -241,19 +258,19 @@ static void test_recover_in_parts(void **state)
 	assert_int_equal(first, 11);
 	assert_int_equal(count, 1000);
 	assert_true(server_idle(&sv, 20)); /* nothing else while one is in flight */
-	assert_int_equal(client_pump(&w, now + MS), 11);
+	assert_int_equal(client_pump(&w, now + MS, 11), 11);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 1510);
 	/* the first part complete: the next goes at the next poll, no timeout */
 	assert_int_equal(rerequest_poll(w.rr, now + 2 * MS), 1);
 	assert_int_equal(server_answer(&sv, &w, NULL, 0, &first, &count), 11);
 	assert_int_equal(first, 1011);
 	assert_int_equal(count, 1000);
-	client_pump(&w, now + 3 * MS);
+	client_pump(&w, now + 3 * MS, 11);
 	assert_int_equal(rerequest_poll(w.rr, now + 4 * MS), 1);
-	server_answer(&sv, &w, NULL, 0, &first, &count);
+	sent = server_answer(&sv, &w, NULL, 0, &first, &count);
 	assert_int_equal(first, 2011);
 	assert_int_equal(count, 510);
-	client_pump(&w, now + 5 * MS);
+	client_pump(&w, now + 5 * MS, sent);
 	assert_int_equal(rerequest_poll(w.rr, now + 6 * MS), 0);
 	st = rerequest_stats(w.rr);
 	assert_int_equal(st->requests_sent, 3);
@@ -354,7 +371,7 @@ static void test_refused_range_is_exact(void **state)
 	exchange(&w, 1, 100, 31, 60, now); /* lost 31..60 */
 	assert_int_equal(rerequest_poll(w.rr, now), 1);
 	assert_int_equal(server_answer(&sv, &w, &refuse, 1, &first, &count), 2); /* 31..44 and 53..60 */
-	client_pump(&w, now + MS);
+	client_pump(&w, now + MS, 2);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 8);
 	/* partly answered: renewed at the deadline without spending a retry */
 	assert_int_equal(rerequest_poll(w.rr, now + 10 * MS), 1);
@@ -467,12 +484,10 @@ static void test_foreign_answer(void **state)
 	assert_true(dst.sin_port != 0);
 	len = mk_packet(pkt, SESSION, 1, 3);
 	assert_int_equal(sendto(other.fd, pkt, len, 0, (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)len);
-	usleep(20000);
-	assert_int_equal(rerequest_recv(w.rr, buf, sizeof(buf)), 0);
+	assert_int_equal(recv_within(w.rr, buf, sizeof(buf), 0, 5000 * MS), 0);
 	assert_int_equal(rerequest_stats(w.rr)->responses_foreign, 1);
 	assert_int_equal(sendto(sv.fd, pkt, len, 0, (struct sockaddr *)&dst, sizeof(dst)), (ssize_t)len);
-	usleep(20000);
-	assert_int_equal(rerequest_recv(w.rr, buf, sizeof(buf)), (int)len);
+	assert_int_equal(recv_within(w.rr, buf, sizeof(buf), 1, 5000 * MS), (int)len);
 	assert_int_equal(rerequest_stats(w.rr)->responses, 1);
 	world_fini(&w);
 	server_close(&sv);
@@ -550,6 +565,7 @@ static void test_resume_then_recover(void **state)
 	const char *servers[1];
 	struct world w;
 	uint64_t first, now = 7 * MS;
+	unsigned sent;
 	uint16_t count;
 	uint8_t pkt[2048];
 	uint32_t len;
@@ -600,14 +616,13 @@ static void test_resume_then_recover(void **state)
 	assert_int_equal(seq_stats(w.seq)->sessions, 1);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 10 + 50);
 	assert_int_equal(rerequest_poll(w.rr, now), 2);
-	server_answer(&sv, &w, NULL, 0, &first, &count);
+	sent = server_answer(&sv, &w, NULL, 0, &first, &count);
 	assert_int_equal(first, 301);
 	assert_int_equal(count, 10);
-	server_answer(&sv, &w, NULL, 0, &first, &count);
+	sent += server_answer(&sv, &w, NULL, 0, &first, &count);
 	assert_int_equal(first, 501);
 	assert_int_equal(count, 50);
-	client_pump(&w, now + MS);
-	client_pump(&w, now + MS);
+	assert_int_equal(client_pump(&w, now + MS, sent), sent);
 	assert_int_equal(rerequest_poll(w.rr, now + 2 * MS), 0);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 0);
 	assert_int_equal(rerequest_stats(w.rr)->gaps_recovered, 2);

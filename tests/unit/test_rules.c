@@ -548,6 +548,10 @@ static void test_templates_and_alert_records(void **state)
 	t.hdr.feed = "f.x";
 	n = rules_match(r, &t.rev, a, 16, &fl);
 	assert_string_equal(a[0].target, "x.A_B_C_D_E.A.f_x.tpl");
+	/* bytes >= 0x80 and DEL too: the token the collector's md.* subject has */
+	mk(&t, 'A', "\x80X\xff\x7f");
+	n = rules_match(r, &t.rev, a, 16, &fl);
+	assert_string_equal(a[1].target, "alert.hv._X__");
 	/* values are cut at RULES_VALUE_MAX bytes */
 	mk(&t, 'A', "0123456789012345678901234567890123456789");
 	n = rules_match(r, &t.rev, a, 16, &fl);
@@ -866,6 +870,99 @@ static void test_shipped_rules_yaml(void **state)
 	rules_unref(r);
 }
 
+/* The default rules.file is compiled in: it loads from any directory, and
+ * it is the shipped file rule for rule. */
+static void test_builtin_rules(void **state)
+{
+	const char *src = getenv("MDM_SRC_DIR");
+	struct rules *b = NULL, *f = NULL;
+	char path[512], cwd[1024];
+	struct tev t;
+
+	assert_non_null(src);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(path, sizeof(path), "%s/configs/rules.yaml", src);
+	assert_int_equal(chdir("/"), 0);
+	assert_int_equal(rules_load_setting("configs/rules.yaml", &f), -ENOENT);
+	if (rules_load_setting(RULES_BUILTIN, &b) != 0)
+		fail_msg("%s", mdm_err_last());
+	if (rules_load_setting(path, &f) != 0)
+		fail_msg("%s", mdm_err_last());
+	assert_int_equal(chdir(cwd), 0);
+	assert_true(rules_count(b) >= 2);
+	assert_int_equal(rules_count(b), rules_count(f));
+	for (size_t i = 0; i < rules_count(f); i++)
+		assert_string_equal(rules_name(b, i), rules_name(f, i));
+	mk(&t, 'P', "AAPL");
+	t.p.price = 2000000, t.p.shares = 10000;
+	assert_string_equal(outcome(b, &t.rev), outcome(f, &t.rev));
+	assert_string_equal(outcome(b, &t.rev), "high_value_trades/publish:alert.high_value.AAPL "
+						"high_value_trades/table:alerts all_trades/table:trades");
+	rules_unref(b);
+	rules_unref(f);
+}
+
+/* An alert record carries the number that fired the rule and the bound it
+ * crossed, as written in the rule. */
+static void test_alert_value_threshold(void **state)
+{
+	struct rules *r = load("rules:\n"
+			       "  - name: hv\n"
+			       "    match: {notional: [{numeric: ['>', 10000000000]}]}\n"
+			       "    targets: [{publish: alert.hv.x}, {table: alerts}, {publish: out.hv}, {table: hv_t}]\n"
+			       "  - name: big_bid\n"
+			       "    match: {symbol: [AAPL], shares: [5, {numeric: ['>=', 10000, '<', 1000000]}]}\n"
+			       "    targets: [{alert: {message: m}}]\n"
+			       "  - name: frac\n"
+			       "    match: {price: [{numeric: ['<', 2.5]}]}\n"
+			       "    targets: [{table: alerts}]\n"
+			       "  - name: plain\n"
+			       "    match: {symbol: [AAPL]}\n"
+			       "    targets: [{table: alerts}]\n");
+	struct rules_action a[16];
+	struct tev t;
+	unsigned fl;
+	size_t n;
+
+	/* a $1.2M trade: $100.0000 x 12,000 shares */
+	mk(&t, 'P', "AAPL");
+	t.p.price = 1000000, t.p.shares = 12000;
+	n = rules_match(r, &t.rev, a, 16, &fl);
+	assert_int_equal(n, 6);
+	for (int i = 0; i < 2; i++) {
+		assert_true(a[i].alert_record);
+		assert_int_equal(a[i].value, 12000000000LL);
+		assert_int_equal(a[i].threshold, 10000000000LL);
+	}
+	/* not alert records: nothing measured */
+	assert_false(a[2].alert_record);
+	assert_int_equal(a[2].value, 0);
+	assert_int_equal(a[3].threshold, 0);
+	/* the second alternative held: shares, against the numeric's first bound */
+	assert_string_equal(a[4].rule_name, "big_bid");
+	assert_int_equal(a[4].value, 12000);
+	assert_int_equal(a[4].threshold, 10000);
+	/* no numeric condition: 0 and 0 */
+	assert_string_equal(a[5].rule_name, "plain");
+	assert_int_equal(a[5].value, 0);
+	assert_int_equal(a[5].threshold, 0);
+	/* an equality alternative is its own bound; a fraction is the integer it means */
+	t.p.shares = 5, t.p.price = 2;
+	n = rules_match(r, &t.rev, a, 16, &fl);
+	assert_int_equal(n, 3);
+	assert_string_equal(a[0].rule_name, "big_bid");
+	assert_int_equal(a[0].value, 5);
+	assert_int_equal(a[0].threshold, 5);
+	assert_string_equal(a[1].rule_name, "frac");
+	assert_int_equal(a[1].value, 2);
+	assert_int_equal(a[1].threshold, 2);
+	/* a notional beyond int64 is clamped */
+	t.p.price = 4000000000u, t.p.shares = 4000000000u;
+	n = rules_match(r, &t.rev, a, 16, &fl);
+	assert_int_equal(a[0].value, INT64_MAX);
+	rules_unref(r);
+}
+
 /* ---- reload and concurrency ---- */
 
 static void test_reload_keeps_old_on_error(void **state)
@@ -1122,6 +1219,8 @@ int main(void)
 		cmocka_unit_test(test_error_messages),
 		cmocka_unit_test(test_error_line_in_long_file),
 		cmocka_unit_test(test_shipped_rules_yaml),
+		cmocka_unit_test(test_builtin_rules),
+		cmocka_unit_test(test_alert_value_threshold),
 		cmocka_unit_test(test_reload_keeps_old_on_error),
 		cmocka_unit_test(test_concurrent_readers_during_swaps),
 		cmocka_unit_test(test_allocation_failures),

@@ -222,7 +222,14 @@ static void test_two_writers_one_bar(void **state)
 	assert_int_equal(bar.volume, 10);
 	CHECK(store_pg_ops.begin(b), 0);
 	assert_int_equal(pthread_create(&th, NULL, writer_run, &w), 0);
-	mdm_sleep_ns(300 * MDM_NS_PER_MS); /* b is now waiting for a's bar */
+	/* until b waits for a's bar: its advisory lock, not granted while a holds it */
+	for (uint64_t end = mdm_mono_ns() + 60 * MDM_NS_PER_S;;) {
+		if (pg_query(store_suite_env.url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0)
+			break;
+		if (mdm_mono_ns() >= end)
+			fail_msg("the second writer never waited for the first's bar lock");
+		mdm_sleep_ns(10 * MDM_NS_PER_MS);
+	}
 	CHECK(store_pg_ops.commit(a), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(w.rc_put, 0);

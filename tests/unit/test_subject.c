@@ -19,6 +19,7 @@ static void test_event_subjects(void **state)
 		{ 'S', "", "md.itch.S._" },
 		{ 'R', "BRK A", "md.itch.R.BRK_A" },
 		{ 'Q', "A.B*>C", "md.itch.Q.A_B__C" },
+		{ 'A', "\x80X\xff\x7f", "md.itch.A._X__" },
 	};
 	char out[SUBJECT_MAX];
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "mdm_itch.h"
 #include "processor_cfg.h"
 #include "validate.h"
 
@@ -190,6 +191,18 @@ static void test_body_types(void **state)
 		assert_int_equal(validate_body_type((Mdmesh__V1__MarketEvent__BodyCase)(10 + i)), letters[i]);
 	assert_int_equal(validate_body_type(MDMESH__V1__MARKET_EVENT__BODY__NOT_SET), 0);
 	assert_int_equal(validate_body_type((Mdmesh__V1__MarketEvent__BodyCase)33), 0);
+	/* the ITCH table's row order is the oneof's field order, and each row's
+	 * name is its body's name: what validate.c and rules.c build on */
+#define ITCH_MSG(type, name, ...)                                                                              \
+	{                                                                                                      \
+		const ProtobufCFieldDescriptor *fd =                                                           \
+			protobuf_c_message_descriptor_get_field_by_name(&mdmesh__v1__market_event__descriptor, #name); \
+		assert_non_null(fd);                                                                           \
+		assert_int_equal(fd->id, MDMESH__V1__MARKET_EVENT__BODY_SYSTEM_EVENT + MDM_ITCH_##name);       \
+		assert_int_equal(validate_body_type((Mdmesh__V1__MarketEvent__BodyCase)fd->id), (type));       \
+	}
+#include "itch_msgs.def"
+#undef ITCH_MSG
 }
 
 static void test_stage(void **state)

@@ -283,8 +283,10 @@ static int run_dump(const struct feed_opts *o, struct payloads *pl)
 				  .gap_capacity = DUMP_GAP_CAPACITY };
 	struct dump_ctx c = { .out = MDM_BUF_INIT, .print = !o->summary };
 	struct feed *f;
-	int rc = feed_create(&f, &fp);
+	int rc;
 
+	mdm_err_clear(); /* feed_create may fail without a message: no stale one then */
+	rc = feed_create(&f, &fp);
 	if (rc != 0) {
 		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 		return 1;
@@ -372,8 +374,10 @@ static int run_bench(const struct feed_opts *o, struct payloads *pl)
 	struct bench_ctx c = { 0 };
 	double dec, book, enc;
 	uint64_t msgs = 0;
-	int rc = encode_create(&c.enc, "itch");
+	int rc;
 
+	mdm_err_clear(); /* encode_create may fail without a message: no stale one then */
+	rc = encode_create(&c.enc, "itch");
 	if (rc == 0)
 		rc = bench_pass_set(o, pl, false, bench_decode_emit, &c, &dec, &msgs);
 	if (rc == 0)
@@ -465,6 +469,7 @@ int cmd_feed(int argc, char **argv)
 		return 2;
 	}
 	o.path = argv[optind];
+	mdm_err_clear();
 	rc = load_file(o.path, &buf, &len);
 	if (rc == 0) {
 		rc = collect_payloads(&o, buf, len, &pl);

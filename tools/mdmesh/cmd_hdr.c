@@ -311,8 +311,10 @@ static int encode_hlog(struct mdm_hdr *h, const struct encode_opts *o)
 	if (cur >= 0 && mdm_hdr_total_count(h) &&
 	    mdm_hdr_log_write(&w, (double)cur * o->hlog_s, o->hlog_s, o->tag, h) != 0)
 		goto io;
-	if (fflush(stdout) != 0)
+	if (fflush(stdout) != 0) {
+		mdm_err_set(-errno, "stdout: %s", strerror(errno));
 		goto io;
+	}
 	ret = 0;
 	goto out;
 io:

@@ -73,6 +73,7 @@ int cmd_pub(int argc, char **argv)
 		fprintf(stderr, "mdmesh pub: reading the message: %s\n", mdm_strerror(rc));
 		return 1;
 	}
+	mdm_err_clear();
 	rc = mdmesh_connect(url, "mdmesh-pub", &bus);
 	if (rc == 0)
 		rc = mdm_bus_publish(bus, subject, data, len);

@@ -16,6 +16,7 @@
 #include "cmds.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
+#include "mdm_cond.h"
 #include "mdm_err.h"
 #include "mdm_json.h"
 #include "mdm_mem.h"
@@ -240,12 +241,7 @@ static int run_live(struct tail *t, struct mdm_bus *bus)
 		return rc;
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
-		struct timespec ts;
-		uint64_t wake = mdm_real_ns() + 200 * MDM_NS_PER_MS;
-
-		ts.tv_sec = (time_t)(wake / MDM_NS_PER_S);
-		ts.tv_nsec = (long)(wake % MDM_NS_PER_S);
-		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+		mdm_cond_wait_until(&t->cond, &t->lock, mdm_mono_ns() + 200 * MDM_NS_PER_MS);
 		if (t->idle_ms && mdm_mono_ns() - t->last_msg_ns > t->idle_ms * MDM_NS_PER_MS)
 			break;
 	}
@@ -334,10 +330,11 @@ int cmd_tail(int argc, char **argv)
 		return 2;
 	}
 	pthread_mutex_init(&t.lock, NULL);
-	pthread_cond_init(&t.cond, NULL);
+	mdm_cond_init(&t.cond);
 	t.last_msg_ns = mdm_mono_ns();
 	the_tail = &t;
 	mdm_signal_start(on_signal, NULL);
+	mdm_err_clear();
 	rc = mdmesh_connect(url, "mdmesh-tail", &bus);
 	if (rc == 0)
 		rc = replay ? run_replay(&t, bus, from_seq, since_ns) : run_live(&t, bus);

@@ -6,12 +6,6 @@
 
 #include <stddef.h>
 
-struct mdmesh_cmd {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-};
-
 int cmd_decode(int argc, char **argv);
 int cmd_hdr(int argc, char **argv);
 int cmd_feed(int argc, char **argv);

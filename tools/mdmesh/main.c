@@ -1,14 +1,13 @@
 /* `mdmesh`: operator tool. Dispatches to one subcommand per file (cmd_*.c). */
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cmds.h"
+#include "mdm_cmd.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
 
-static const struct mdmesh_cmd commands[] = {
+static const struct mdm_cmd commands[] = {
 	{ "decode", cmd_decode, "protobuf message on stdin -> one JSON line (for nats sub --translate)" },
 	{ "feed", cmd_feed, "run a capture through the collector's decode chain: dump as JSON, or bench" },
 	{ "tail", cmd_tail, "subscribe (live, or replay the stream) and print events as JSON lines" },
@@ -18,17 +17,10 @@ static const struct mdmesh_cmd commands[] = {
 	{ "nkey", cmd_nkey, "NATS nkey pairs: gen (seed to a 0600 file, public key printed), pub SEED_FILE" },
 };
 
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: mdmesh <command> [options]\n\n"
-		   "mdmesh is the operator tool of the mdmesh market-data mesh.\n\ncommands:\n");
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'mdmesh <command> --help' describes a command's options.\n"
-		   "  --help       this text\n  --version    print the version\n");
-}
+static const struct mdm_cmd_table table = {
+	"mdmesh", "mdmesh is the operator tool of the mdmesh market-data mesh.", commands,
+	sizeof(commands) / sizeof(commands[0]),
+};
 
 int mdmesh_read_all(int fd, unsigned char **out, size_t *len)
 {
@@ -72,22 +64,5 @@ int main(int argc, char **argv)
 	/* the commands report through their own output; the library's progress
 	 * lines (connected, stream updated) are for the daemons' logs */
 	mdm_log_set_level(MDM_LOG_WARN);
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("mdmesh %s\n", MDM_VERSION);
-		return 0;
-	}
-	for (size_t i = 0; i < N_COMMANDS; i++) {
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
-	}
-	fprintf(stderr, "mdmesh: unknown command '%s' (try 'mdmesh --help')\n", argv[1]);
-	return 2;
+	return mdm_cmd_main(&table, argc, argv);
 }
