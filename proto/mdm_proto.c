@@ -1,4 +1,5 @@
-/* Name → descriptor table over every message of mdmesh/v1/events.proto. */
+/* Name → descriptor table over every message of mdmesh/v1/events.proto and
+ * execution.proto. */
 #include "mdm_proto.h"
 
 #include <strings.h>
@@ -13,6 +14,7 @@ static const ProtobufCMessageDescriptor *const all[] = {
 	&mdmesh__v1__audit_record__descriptor,
 	&mdmesh__v1__event_header__descriptor,
 	&mdmesh__v1__order_state__descriptor,
+	&mdmesh__v1__execution__descriptor,
 };
 
 const ProtobufCMessageDescriptor *mdm_proto_find(const char *name)

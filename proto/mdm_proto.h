@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "mdmesh/v1/events.pb-c.h"
+#include "mdmesh/v1/execution.pb-c.h"
 
 /* Descriptor for "Trade", "mdmesh.v1.Trade" or "trade" (case-insensitive);
  * NULL when unknown. */
