@@ -62,12 +62,13 @@ uint64_t fix_window_push(struct fix_window *w, uint64_t seq, uint64_t rx_ns, uin
 	return t;
 }
 
-const struct fix_slot *fix_window_done(struct fix_window *w, uint64_t t, bool ok)
+void fix_window_done(struct fix_window *w, uint64_t t, bool ok, uint64_t *rx_ns, uint64_t *pub_ns)
 {
 	struct fix_slot *s = &w->slots[t & w->mask];
 
+	*rx_ns = s->rx_ns;
+	*pub_ns = s->pub_ns;
 	__atomic_store_n(&s->state, ok ? FIX_SLOT_DONE : FIX_SLOT_FAILED, __ATOMIC_RELEASE);
-	return s;
 }
 
 uint32_t fix_window_advance(struct fix_window *w, uint64_t *failed_seq)

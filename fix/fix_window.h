@@ -39,7 +39,8 @@ uint32_t fix_window_advance(struct fix_window *w, uint64_t *failed_seq);
 /* The lowest inbound number still pending, or 0 when nothing is. */
 uint64_t fix_window_low_seq(const struct fix_window *w);
 
-/* Any thread: the outcome of ticket `t`; returns its slot (for latency). */
-const struct fix_slot *fix_window_done(struct fix_window *w, uint64_t t, bool ok);
+/* Any thread: the outcome of ticket `t`. Its receive and publish times are
+ * read into *rx_ns / *pub_ns first: once marked, the slot may be reused. */
+void fix_window_done(struct fix_window *w, uint64_t t, bool ok, uint64_t *rx_ns, uint64_t *pub_ns);
 
 #endif
