@@ -6,5 +6,6 @@
 
 int loadgen_synth(int argc, char **argv);
 int loadgen_send(int argc, char **argv);
+int loadgen_fix(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 static const struct mdm_cmd commands[] = {
 	{ "synth", loadgen_synth, "deterministic ITCH 5.0 / MoldUDP64 session -> pcap (+ ground truth)" },
 	{ "send", loadgen_send, "live MoldUDP64 multicast at a constant event rate (wrk2-style schedule)" },
+	{ "fix", loadgen_fix, "a FIX drop-copy counterparty sending ExecutionReports (gaps, PossDup, disconnects)" },
 };
 
 static const struct mdm_cmd_table table = {
