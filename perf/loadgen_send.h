@@ -39,6 +39,11 @@ struct send_opts {
 	uint32_t ttl;
 	uint64_t stats_interval_ns;  /* 0 = no progress lines */
 	const char *pcap;            /* send this capture's UDP payloads */
+	const char *itch;            /* --from-itch: send this BinaryFILE, packed (mdm_itchsrc) */
+	double speed;                /* --speed: ITCH-timestamp pacing scaled by this; 0 = --rate */
+	uint64_t from_ns;            /* --from: ITCH time where pacing starts (earlier: at once) */
+	uint64_t pack_span_ns;       /* --pack-span */
+	bool session_set;            /* --session given */
 	struct mdm_synth_params synth;
 	bool synth_opt_set;          /* --symbols/--seed/--session given */
 	double loss;                 /* --loss: fraction of data packets not sent */
