@@ -128,6 +128,7 @@ struct send_run {
 	atomic_bool *stop;
 	uint64_t data_packets;       /* data packets fetched (the loss draw's index) */
 	struct send_rr *rr;        /* NULL unless --rerequest */
+	struct send_soup *soup;    /* NULL unless --soup */
 };
 
 static void on_signal(int sig, void *ctx)
@@ -347,6 +348,8 @@ again:
 		if (rc < 0)
 			return mdm_err_set(rc, "re-request store: out of memory");
 	}
+	if (r->soup && (rc = send_soup_add(r->soup, r->slot[i], r->slot_len[i])) < 0)
+		return mdm_err_set(rc, "soup store: out of memory");
 	if (n && lost(r, r->slot[i], r->slot_len[i], n)) {
 		/* lost on the way: its slot in the schedule passes unsent */
 		r->st.dropped_packets++;
@@ -496,6 +499,7 @@ int loadgen_send(int argc, char **argv)
 {
 	static atomic_bool stop;
 	static struct send_rr rr;
+	static struct send_soup soup;
 	struct send_opts o;
 	struct send_run *r = NULL;
 	bool stopped;
@@ -553,10 +557,16 @@ int loadgen_send(int argc, char **argv)
 		r->rr = &rr;
 		rc = send_rr_start(&rr, &o);
 	}
+	if (rc == 0 && o.soup_serve) {
+		r->soup = &soup;
+		rc = send_soup_start(&soup, &o);
+	}
 	if (rc == 0)
 		rc = run_loop(r);
 	if (rc == 0 && r->rr)
 		rc = linger(r);
+	if (r->soup)
+		send_soup_finish(&soup, &stop);
 	stopped = atomic_load(&stop);
 	if (rc == 0 || r->st.packets)
 		print_summary(r, stopped || rc != 0);
@@ -564,6 +574,8 @@ int loadgen_send(int argc, char **argv)
 		send_rr_stop(&rr);
 		send_rr_print_summary(&rr, r->st.heartbeats);
 	}
+	if (r->soup)
+		send_soup_print_summary(&soup);
 	if (rc) {
 		const char *why = mdm_err_last();
 
@@ -573,6 +585,8 @@ int loadgen_send(int argc, char **argv)
 out:
 	if (r->rr)
 		send_rr_free(&rr);
+	if (r->soup)
+		send_soup_free(&soup);
 	if (r->fd >= 0)
 		close(r->fd);
 	mdm_synth_destroy(r->src.synth);

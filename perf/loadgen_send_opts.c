@@ -78,6 +78,19 @@ void send_opts_usage(FILE *f)
 		"  --rerequest-refuse A-B  never serve sequence numbers A..B (answers skip them),\n"
 		"                          to provoke permanent gaps (repeatable, up to %d)\n"
 		"  --rerequest-linger S    seconds to keep serving after the feed (default 3)\n\n"
+		"SoupBinTCP 3.00 (the feed over TCP, as NASDAQ serves it):\n"
+		"  --soup ADDR:PORT        also serve the feed as sent over SoupBinTCP on this local TCP\n"
+		"                          address, one client at a time: login with a session (blank =\n"
+		"                          current) and the sequence number wanted next (0 = most\n"
+		"                          recent), every stored message from there as Sequenced Data,\n"
+		"                          then the live tail; heartbeats both ways (1 s; a client\n"
+		"                          silent 15 s is dropped); End of Session after the feed\n"
+		"  --soup-user NAME        accept only this username (default: any)\n"
+		"  --soup-password P       accept only this password (default: any)\n"
+		"  --soup-drop-after N     close the first connection after N messages (a forced\n"
+		"                          disconnect: the client must log in again at N + 1)\n"
+		"  --soup-linger S         after the feed, wait up to S seconds for the client to take\n"
+		"                          it all and get End of Session (default 30)\n\n"
 		"Exit status: 0 when done or stopped by SIGINT/SIGTERM (a summary line either way),\n"
 		"1 on a runtime error (socket, interface, sendmmsg), 2 on a usage error.\n",
 		MDM_SYNTH_SESSION_DEFAULT, SEND_MAX_RANGES, SENDER_ANSWER_MAX, SEND_MAX_RANGES);
@@ -114,7 +127,7 @@ int send_opts_parse(int argc, char **argv, struct send_opts *o)
 {
 	enum { O_DST = 256, O_IFACE_ADDR, O_IFACE, O_RATE, O_DURATION, O_SYMBOLS, O_SEED, O_SESSION, O_BRATE,
 	       O_BEVERY, O_BLEN, O_TTL, O_PCAP, O_STATS, O_LOSS, O_LOSS_SEED, O_DROP, O_RR, O_REFUSE, O_LINGER,
-	       O_ITCH, O_SPEED, O_FROM, O_SPAN };
+	       O_ITCH, O_SPEED, O_FROM, O_SPAN, O_SOUP, O_SOUP_USER, O_SOUP_PASS, O_SOUP_DROP, O_SOUP_LINGER };
 	static const struct option opts[] = {
 		{ "dst", required_argument, NULL, O_DST },
 		{ "iface-addr", required_argument, NULL, O_IFACE_ADDR },
@@ -137,6 +150,11 @@ int send_opts_parse(int argc, char **argv, struct send_opts *o)
 		{ "rerequest-refuse", required_argument, NULL, O_REFUSE },
 		{ "rerequest-linger", required_argument, NULL, O_LINGER },
 		{ "from-itch", required_argument, NULL, O_ITCH },
+		{ "soup", required_argument, NULL, O_SOUP },
+		{ "soup-user", required_argument, NULL, O_SOUP_USER },
+		{ "soup-password", required_argument, NULL, O_SOUP_PASS },
+		{ "soup-drop-after", required_argument, NULL, O_SOUP_DROP },
+		{ "soup-linger", required_argument, NULL, O_SOUP_LINGER },
 		{ "speed", required_argument, NULL, O_SPEED },
 		{ "from", required_argument, NULL, O_FROM },
 		{ "pack-span", required_argument, NULL, O_SPAN },
@@ -156,6 +174,7 @@ int send_opts_parse(int argc, char **argv, struct send_opts *o)
 	o->loss_seed = 1;
 	o->linger_ns = 3 * MDM_NS_PER_S;
 	o->pack_span_ns = LOADGEN_ITCH_SPAN_NS_DEFAULT;
+	o->soup_linger_ns = 30 * MDM_NS_PER_S;
 	optind = 1;
 	opterr = 0; /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -224,6 +243,33 @@ int send_opts_parse(int argc, char **argv, struct send_opts *o)
 			break;
 		case O_PCAP: o->pcap = optarg; break;
 		case O_ITCH: o->itch = optarg; break;
+		case O_SOUP:
+			if (loadgen_opt_addr(SEND_PROG, "soup", optarg, &o->soup_addr))
+				return 2;
+			o->soup_serve = true;
+			break;
+		case O_SOUP_USER:
+			if (strlen(optarg) > 6) {
+				fprintf(stderr, "%s: --soup-user '%s' is longer than 6 characters\n", SEND_PROG, optarg);
+				return 2;
+			}
+			o->soup_user = optarg;
+			break;
+		case O_SOUP_PASS:
+			if (strlen(optarg) > 10) {
+				fprintf(stderr, "%s: --soup-password is longer than 10 characters\n", SEND_PROG);
+				return 2;
+			}
+			o->soup_password = optarg;
+			break;
+		case O_SOUP_DROP:
+			if (loadgen_opt_uint(SEND_PROG, "soup-drop-after", optarg, 1, UINT64_MAX, &o->soup_drop_after))
+				return 2;
+			break;
+		case O_SOUP_LINGER:
+			if (loadgen_opt_secs(SEND_PROG, "soup-linger", optarg, true, &o->soup_linger_ns))
+				return 2;
+			break;
 		case O_SPEED: {
 			char *end;
 
@@ -333,6 +379,11 @@ int send_opts_parse(int argc, char **argv, struct send_opts *o)
 	}
 	if (o->sched.burst_rate && o->sched.burst_length_ns >= o->sched.burst_every_ns) {
 		fprintf(stderr, "%s: --burst-length must be shorter than --burst-every\n", SEND_PROG);
+		return 2;
+	}
+	if ((o->soup_user || o->soup_password || o->soup_drop_after) && !o->soup_serve) {
+		fprintf(stderr, "%s: --soup-user, --soup-password and --soup-drop-after need --soup ADDR:PORT\n",
+			SEND_PROG);
 		return 2;
 	}
 	if (o->n_refuse && !o->rr_serve) {
