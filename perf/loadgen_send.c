@@ -32,16 +32,19 @@
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_hdr.h"
+#include "mdm_itchsrc.h"
 #include "mdm_mem.h"
 #include "mdm_pcap.h"
 #include "mdm_signal.h"
 #include "sender.h"
 #include "synth.h"
 
-/* Where packets come from: the synthesizer or a capture. */
+/* Where packets come from: the synthesizer, a capture or a BinaryFILE. */
 struct send_src {
 	struct mdm_synth *synth;
 	struct mdm_pcap_reader *pcap;
+	struct mdm_itchsrc *itch;
+	uint64_t itch_ts_ns;         /* ITCH time of the last message of the last BinaryFILE packet */
 	uint64_t skipped_frames;     /* capture frames without a UDP datagram */
 	uint64_t cut_frames;         /* capture datagrams cut by the snaplen (sent as captured) */
 };
@@ -58,6 +61,17 @@ static int src_next(struct send_src *src, uint8_t *buf, uint32_t *len)
 			return rc;
 		memcpy(buf, pkt.payload, pkt.len);
 		*len = pkt.len;
+		return 1;
+	}
+	if (src->itch) {
+		struct mdm_itchsrc_packet pkt;
+		int rc = mdm_itchsrc_next(src->itch, &pkt);
+
+		if (rc <= 0)
+			return rc;
+		memcpy(buf, pkt.payload, pkt.len);
+		*len = (uint32_t)pkt.len;
+		src->itch_ts_ns = pkt.last_ts_ns;
 		return 1;
 	}
 	for (;;) {
@@ -99,6 +113,8 @@ struct send_run {
 	struct send_stats st;
 	struct mdm_hdr *lag;         /* ns from intended to sendmmsg return, per packet */
 	uint64_t t0_ns;              /* mono ns of slot offset 0 */
+	uint64_t pace_t0_ns;         /* --from-itch: mono ns of the first paced packet (0 = none yet) */
+	uint64_t pace_ts_ns;         /* --speed: its ITCH time */
 	uint64_t real_off_ns;        /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
 	uint64_t total_events;       /* slots within --duration; UINT64_MAX without one */
 	uint64_t next_slot;          /* schedule slots handed out so far */
@@ -112,6 +128,7 @@ struct send_run {
 	atomic_bool *stop;
 	uint64_t data_packets;       /* data packets fetched (the loss draw's index) */
 	struct send_rr *rr;        /* NULL unless --rerequest */
+	struct send_soup *soup;    /* NULL unless --soup */
 };
 
 static void on_signal(int sig, void *ctx)
@@ -171,7 +188,9 @@ err:
 static void print_progress(struct send_run *r, uint64_t now_ns, uint64_t *prev_ns, struct send_stats *prev,
 			   uint64_t *prev_sched)
 {
-	uint64_t span = now_ns - *prev_ns, sched = sender_sched_count(&r->o->sched, now_ns - r->t0_ns);
+	uint64_t span = now_ns - *prev_ns;
+	uint64_t sched = r->o->speed > 0 || r->pace_t0_ns ? r->next_slot
+						      : sender_sched_count(&r->o->sched, now_ns - r->t0_ns);
 
 	if (sched > r->total_events)
 		sched = r->total_events;
@@ -259,6 +278,38 @@ static bool lost(struct send_run *r, const uint8_t *p, uint32_t len, uint32_t n)
 	return false;
 }
 
+/* The intended time of BinaryFILE packet `i` (n messages): before --from at
+ * once; from there on --speed (its ITCH time after the first paced packet's,
+ * divided by the speed) or --rate (the schedule's slot of its last message),
+ * counted from when the first paced packet was fetched. Timestamps stay as
+ * in the file. false when --duration is over. */
+static bool pace_itch(struct send_run *r, unsigned i, uint32_t n)
+{
+	const struct send_opts *o = r->o;
+	uint64_t ts = r->src.itch_ts_ns, off;
+
+	if (ts < o->from_ns) {
+		r->slot_due_ns[i] = mdm_mono_ns(); /* due now: its lag is the send's own */
+		return true;
+	}
+	if (!r->pace_t0_ns) {
+		r->pace_t0_ns = mdm_mono_ns();
+		r->pace_ts_ns = ts;
+	}
+	if (o->speed > 0) {
+		off = (uint64_t)((double)(ts - r->pace_ts_ns) / o->speed);
+		r->next_slot += n ? n : 1;
+	} else {
+		off = sender_sched_at(&r->sched, r->next_slot + (n ? n : 1) - 1);
+		r->next_slot += n ? n : 1;
+	}
+	if (o->duration_ns && off >= o->duration_ns)
+		return false;
+	r->slot_due_ns[i] = r->pace_t0_ns + off;
+	r->last_off_ns = off;
+	return true;
+}
+
 /* Fetch the next datagram into slot `i`, give it its intended time and stamp
  * it (and record it for re-requests; a lost packet is recorded, not sent, and
  * the next one is fetched). 1, 0 when the source or the --duration schedule is exhausted, or a
@@ -277,14 +328,19 @@ again:
 	if (rc <= 0)
 		return rc;
 	n = sender_mold_walk(r->slot[i], r->slot_len[i], false, 0);
-	/* A packet without messages (heartbeat, end of session) still takes a slot, so it is paced too. */
 	r->slot_events[i] = n;
-	off = sender_sched_at(&r->sched, *next_slot + (n ? n : 1) - 1);
-	*next_slot += n ? n : 1;
-	r->slot_due_ns[i] = r->t0_ns + off;
-	r->last_off_ns = off;
-	sender_mold_walk(r->slot[i], r->slot_len[i], true,
-			 sender_et_since_midnight(&r->et, r->slot_due_ns[i] + r->real_off_ns));
+	if (r->src.itch) {
+		if (!pace_itch(r, i, n))
+			return 0;
+	} else {
+		/* A packet without messages (heartbeat, end of session) still takes a slot, so it is paced too. */
+		off = sender_sched_at(&r->sched, *next_slot + (n ? n : 1) - 1);
+		*next_slot += n ? n : 1;
+		r->slot_due_ns[i] = r->t0_ns + off;
+		r->last_off_ns = off;
+		sender_mold_walk(r->slot[i], r->slot_len[i], true,
+				 sender_et_since_midnight(&r->et, r->slot_due_ns[i] + r->real_off_ns));
+	}
 	if (r->rr) {
 		pthread_mutex_lock(&r->rr->lock);
 		rc = sender_store_add(r->rr->store, r->slot[i], r->slot_len[i]);
@@ -292,6 +348,8 @@ again:
 		if (rc < 0)
 			return mdm_err_set(rc, "re-request store: out of memory");
 	}
+	if (r->soup && (rc = send_soup_add(r->soup, r->slot[i], r->slot_len[i])) < 0)
+		return mdm_err_set(rc, "soup store: out of memory");
 	if (n && lost(r, r->slot[i], r->slot_len[i], n)) {
 		/* lost on the way: its slot in the schedule passes unsent */
 		r->st.dropped_packets++;
@@ -413,7 +471,7 @@ static void print_summary(struct send_run *r, bool stopped)
 	uint64_t end = r->st.last_send_ns ? r->st.last_send_ns : mdm_mono_ns();
 	/* N slots span the last one's offset plus one interval, so a perfectly
 	 * held constant schedule reads exactly --rate on both sides. */
-	double tick = 1e9 / (double)r->o->sched.rate, secs = (double)(end - r->t0_ns) / 1e9;
+	double tick = r->o->sched.rate ? 1e9 / (double)r->o->sched.rate : 0, secs = (double)(end - r->t0_ns) / 1e9;
 	double intended = r->next_slot ? (double)r->next_slot * 1e9 / ((double)r->last_off_ns + tick) : 0;
 	double achieved = r->st.events ? (double)r->st.events * 1e9 / ((double)(end - r->t0_ns) + tick) : 0;
 
@@ -441,6 +499,7 @@ int loadgen_send(int argc, char **argv)
 {
 	static atomic_bool stop;
 	static struct send_rr rr;
+	static struct send_soup soup;
 	struct send_opts o;
 	struct send_run *r = NULL;
 	bool stopped;
@@ -471,6 +530,12 @@ int loadgen_send(int argc, char **argv)
 	}
 	if (rc == 0 && o.pcap) {
 		rc = mdm_pcap_reader_open(&r->src.pcap, o.pcap);
+	} else if (rc == 0 && o.itch) {
+		struct mdm_itchsrc_params sp = { .path = o.itch, .session = o.synth.session,
+						 .max_payload = MDM_SYNTH_PAYLOAD_MAX, .max_span_ns = o.pack_span_ns };
+
+		r->total_events = UINT64_MAX; /* --duration is checked against the pacing */
+		rc = mdm_itchsrc_open(&r->src.itch, &sp);
 	} else if (rc == 0) {
 		o.synth.messages = r->total_events;
 		o.synth.rate = o.sched.rate;
@@ -492,10 +557,16 @@ int loadgen_send(int argc, char **argv)
 		r->rr = &rr;
 		rc = send_rr_start(&rr, &o);
 	}
+	if (rc == 0 && o.soup_serve) {
+		r->soup = &soup;
+		rc = send_soup_start(&soup, &o);
+	}
 	if (rc == 0)
 		rc = run_loop(r);
 	if (rc == 0 && r->rr)
 		rc = linger(r);
+	if (r->soup)
+		send_soup_finish(&soup, &stop);
 	stopped = atomic_load(&stop);
 	if (rc == 0 || r->st.packets)
 		print_summary(r, stopped || rc != 0);
@@ -503,6 +574,8 @@ int loadgen_send(int argc, char **argv)
 		send_rr_stop(&rr);
 		send_rr_print_summary(&rr, r->st.heartbeats);
 	}
+	if (r->soup)
+		send_soup_print_summary(&soup);
 	if (rc) {
 		const char *why = mdm_err_last();
 
@@ -512,10 +585,20 @@ int loadgen_send(int argc, char **argv)
 out:
 	if (r->rr)
 		send_rr_free(&rr);
+	if (r->soup)
+		send_soup_free(&soup);
 	if (r->fd >= 0)
 		close(r->fd);
 	mdm_synth_destroy(r->src.synth);
 	mdm_pcap_reader_close(r->src.pcap);
+	if (r->src.itch) {
+		char line[512];
+
+		if (mdm_itchfile_stats(mdm_itchsrc_file(r->src.itch))->truncated)
+			fprintf(stderr, "%s: %s\n", SEND_PROG,
+				mdm_itchfile_truncated_str(mdm_itchsrc_file(r->src.itch), line, sizeof(line)));
+		mdm_itchsrc_close(r->src.itch);
+	}
 	for (unsigned i = 0; i <= SEND_BATCH; i++)
 		mdm_free(r->slot[i]);
 	mdm_hdr_destroy(r->lag);

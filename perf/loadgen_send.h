@@ -39,6 +39,11 @@ struct send_opts {
 	uint32_t ttl;
 	uint64_t stats_interval_ns;  /* 0 = no progress lines */
 	const char *pcap;            /* send this capture's UDP payloads */
+	const char *itch;            /* --from-itch: send this BinaryFILE, packed (mdm_itchsrc) */
+	double speed;                /* --speed: ITCH-timestamp pacing scaled by this; 0 = --rate */
+	uint64_t from_ns;            /* --from: ITCH time where pacing starts (earlier: at once) */
+	uint64_t pack_span_ns;       /* --pack-span */
+	bool session_set;            /* --session given */
 	struct mdm_synth_params synth;
 	bool synth_opt_set;          /* --symbols/--seed/--session given */
 	double loss;                 /* --loss: fraction of data packets not sent */
@@ -50,6 +55,33 @@ struct send_opts {
 	struct sender_range refuse[SEND_MAX_RANGES]; /* --rerequest-refuse */
 	unsigned n_refuse;
 	uint64_t linger_ns;          /* --rerequest-linger */
+	struct sockaddr_in soup_addr; /* --soup: serve the feed over SoupBinTCP here */
+	bool soup_serve;
+	const char *soup_user, *soup_password; /* NULL = any login accepted */
+	uint64_t soup_drop_after;    /* close the first connection after this many messages; 0 = never */
+	uint64_t soup_linger_ns;     /* after the feed: wait this long for the client to take it all */
+};
+
+/* The SoupBinTCP server (--soup): its own thread serves one client at a
+ * time from the store of what the paced loop sent, at the sequence number
+ * the client logs in at, following the live tail; End of Session once the
+ * feed is over and the client has everything. */
+struct send_soup {
+	int lfd, cfd;
+	pthread_t thread;
+	bool running;
+	atomic_bool stop, feed_done, ended; /* ended: End of Session sent */
+	struct sender_store *store;
+	pthread_mutex_t lock;        /* store: the send loop adds, the server reads */
+	const struct send_opts *o;
+	/* server thread state */
+	bool logged_in, dropped;
+	uint64_t next_seq, last_rx_ns, last_tx_ns;
+	size_t in_len;
+	uint8_t in[4096];
+	/* counters (server thread; read after join) */
+	uint64_t connections, logins, rejected, messages, heartbeats_tx, heartbeats_rx, logouts, timeouts, forced_drops;
+	uint64_t errors[8];          /* by enum mdm_soup_reason */
 };
 
 /* The re-request server: its own thread, answering from the store. */
@@ -83,6 +115,17 @@ void send_rr_free(struct send_rr *sv);
  * sequence number) into hb; false before the first packet. Thread-safe
  * against the server thread. */
 bool send_rr_heartbeat(struct send_rr *sv, uint8_t hb[MOLD_HDR_LEN]);
+/* Listen on o->soup_addr and start the server thread (sv zeroed by the
+ * caller). 0 or -errno with detail; call send_soup_free either way. */
+int send_soup_start(struct send_soup *sv, const struct send_opts *o);
+/* Record one sent packet for the server (the paced loop). 0 or -ENOMEM. */
+int send_soup_add(struct send_soup *sv, const uint8_t *p, uint32_t len);
+/* The feed is over: wait up to soup_linger for the client to take it and
+ * get End of Session (or until a stop is asked), then stop the thread. */
+void send_soup_finish(struct send_soup *sv, atomic_bool *stop);
+void send_soup_free(struct send_soup *sv);
+void send_soup_print_summary(const struct send_soup *sv);
+
 /* One summary line on stderr; heartbeats is the loop's count. */
 void send_rr_print_summary(const struct send_rr *sv, uint64_t heartbeats);
 

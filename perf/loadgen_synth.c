@@ -9,9 +9,12 @@
 #include <string.h>
 
 #include "loadgen_cmds.h"
+#include "loadgen_itch.h"
 #include "loadgen_opt.h"
 #include "mdm_buf.h"
 #include "mdm_err.h"
+#include "mdm_et.h"
+#include "mdm_itchsrc.h"
 #include "synth.h"
 
 /* Message types in the order of the spec's table, for the summary. */
@@ -21,10 +24,27 @@ static const char spec_types[] = "SRHYLVWKJhAFECXDUPQBINO";
 static void synth_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mdmesh-loadgen synth --out FILE.pcap [options]\n\n"
+		"usage: mdmesh-loadgen synth --out FILE.pcap [--itch-out FILE[.gz]] [options]\n"
+		"       mdmesh-loadgen synth --from-itch FILE[.gz] --out FILE.pcap [--session NAME]\n"
+		"                            [--date YYYYMMDD] [--pack-span S] [--dst/--src ADDR:PORT]\n\n"
 		"Writes a deterministic NASDAQ TotalView-ITCH 5.0 session in MoldUDP64 packets\n"
 		"(Ethernet/IPv4/UDP, pcap with ns timestamps). The same seed gives the same bytes.\n\n"
-		"  -o, --out FILE        pcap to write (required)\n"
+		"  -o, --out FILE        pcap to write (required unless --itch-out is given)\n"
+		"      --itch-out FILE   also (or only) write the session as a NASDAQ BinaryFILE\n"
+		"                        ([u16 length][message]..., gzip'd when FILE ends in .gz):\n"
+		"                        the messages of the data packets, once each, in sequence\n"
+		"                        order (a packet dropped on every line is missing there too)\n"
+		"      --from-itch FILE  instead of synthesizing, pack this BinaryFILE (e.g. a NASDAQ\n"
+		"                        day, 01302019.NASDAQ_ITCH50.gz; streamed) into MoldUDP64\n"
+		"                        packets as the exchange does: consecutive messages share a\n"
+		"                        packet up to 1400 bytes and --pack-span of ITCH time;\n"
+		"                        sequence number = record number from 1, session --session\n"
+		"                        (default " MDM_ITCHSRC_SESSION_DEFAULT "); pcap time = the date's midnight\n"
+		"                        US/Eastern + the packet's last ITCH timestamp\n"
+		"      --date YYYYMMDD   --from-itch: trading date (default: from a MMDDYYYY file name,\n"
+		"                        else 20260105)\n"
+		"      --pack-span S     --from-itch: ITCH time one packet may span (default 1ms;\n"
+		"                        0 = fill to the size limit)\n"
 		"  -n, --messages N      ITCH messages in the session (default 100000)\n"
 		"  -k, --symbols K       symbols, 1..65535 (default 100)\n"
 		"  -s, --seed S          random seed (default 1)\n"
@@ -108,10 +128,45 @@ static void print_summary(const char *out, const struct mdm_synth_params *p, boo
 	mdm_buf_fini(&b);
 }
 
+/* `synth --from-itch`: a BinaryFILE into a pcap, nothing synthesized. */
+static int synth_from_itch(const char *in, const char *out, struct mdm_synth_params *p, bool session_set,
+			   uint32_t date, uint64_t span_ns, bool shaped)
+{
+	struct loadgen_itch_pcap_stats st;
+	int rc;
+
+	if (!out) {
+		fprintf(stderr, "mdmesh-loadgen synth: --from-itch needs --out FILE.pcap\n");
+		return 2;
+	}
+	if (shaped) {
+		fprintf(stderr, "mdmesh-loadgen synth: --from-itch packs a file as it is: the fault, line, truth "
+				"and --itch-out options shape a synthesized session\n");
+		return 2;
+	}
+	if (!session_set)
+		snprintf(p->session, sizeof(p->session), "%s", MDM_ITCHSRC_SESSION_DEFAULT);
+	if (!date)
+		date = loadgen_itch_date_of(in);
+	if (!date)
+		date = LOADGEN_ITCH_DATE_DEFAULT;
+	mdm_err_clear();
+	rc = loadgen_itch_to_pcap(in, p, date, span_ns, out, &st);
+	if (rc) {
+		fprintf(stderr, "mdmesh-loadgen synth: %s\n", *mdm_err_last() ? mdm_err_last() : mdm_strerror(rc));
+		return 1;
+	}
+	fprintf(stderr, "mdmesh-loadgen synth: %s: %" PRIu64 " records in %" PRIu64 " packets (largest %" PRIu64
+		" bytes), date %u%s -> %s\n", in, st.records, st.packets, st.max_packet, date,
+		st.truncated ? ", last record truncated" : "", out);
+	return 0;
+}
+
 int loadgen_synth(int argc, char **argv)
 {
 	enum { O_RATE = 256, O_SESSION, O_START_SEQ, O_GAP, O_DUP, O_MALFORMED, O_LINES, O_MERGE,
-	       O_LINE_LOSS, O_TRUTH, O_DST, O_SRC, O_BAD, O_HOSTILE, O_HOSTILE_KINDS, O_EXPECT };
+	       O_LINE_LOSS, O_TRUTH, O_DST, O_SRC, O_BAD, O_HOSTILE, O_HOSTILE_KINDS, O_EXPECT, O_ITCH_OUT,
+	       O_FROM_ITCH, O_DATE, O_SPAN };
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "messages", required_argument, NULL, 'n' },
@@ -133,14 +188,19 @@ int loadgen_synth(int argc, char **argv)
 		{ "truth", required_argument, NULL, O_TRUTH },
 		{ "dst", required_argument, NULL, O_DST },
 		{ "src", required_argument, NULL, O_SRC },
+		{ "itch-out", required_argument, NULL, O_ITCH_OUT },
+		{ "from-itch", required_argument, NULL, O_FROM_ITCH },
+		{ "date", required_argument, NULL, O_DATE },
+		{ "pack-span", required_argument, NULL, O_SPAN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mdm_synth_params p;
 	struct mdm_synth_stats st;
-	const char *out = NULL, *expect = NULL;
-	bool merge = false, loss_set = false;
-	uint64_t v;
+	const char *out = NULL, *expect = NULL, *itch_out = NULL, *from_itch = NULL;
+	bool merge = false, loss_set = false, session_set = false, shaped = false;
+	uint64_t v, span_ns = LOADGEN_ITCH_SPAN_NS_DEFAULT;
+	uint32_t date = 0;
 	int c, rc;
 
 	mdm_synth_params_init(&p);
@@ -173,6 +233,7 @@ int loadgen_synth(int argc, char **argv)
 				return 2;
 			}
 			snprintf(p.session, sizeof(p.session), "%s", optarg);
+			session_set = true;
 			break;
 		case O_START_SEQ:
 			if (loadgen_opt_uint(prog, "start-seq", optarg, 1, UINT64_MAX / 2, &p.start_seq))
@@ -222,6 +283,21 @@ int loadgen_synth(int argc, char **argv)
 			loss_set = true;
 			break;
 		case O_TRUTH: p.truth_path = optarg; break;
+		case O_ITCH_OUT: itch_out = optarg; break;
+		case O_FROM_ITCH: from_itch = optarg; break;
+		case O_DATE:
+			if (loadgen_opt_uint(prog, "date", optarg, 19700101, 99991231, &v))
+				return 2;
+			if (!mdm_et_date_valid((uint32_t)v)) {
+				fprintf(stderr, "mdmesh-loadgen synth: --date '%s' is not a date YYYYMMDD\n", optarg);
+				return 2;
+			}
+			date = (uint32_t)v;
+			break;
+		case O_SPAN:
+			if (loadgen_opt_secs(prog, "pack-span", optarg, true, &span_ns))
+				return 2;
+			break;
 		case O_DST:
 			if (parse_addr("dst", optarg, &p.dst_ip, &p.dst_port))
 				return 2;
@@ -245,7 +321,11 @@ int loadgen_synth(int argc, char **argv)
 		fprintf(stderr, "mdmesh-loadgen synth: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (!out) {
+	shaped = p.gap_every || p.dup_every || p.malformed > 0 || p.bad_messages > 0 || p.hostile > 0 ||
+		 p.lines > 1 || p.truth_path || expect || itch_out;
+	if (from_itch)
+		return synth_from_itch(from_itch, out, &p, session_set, date, span_ns, shaped);
+	if (!out && !itch_out) {
 		fprintf(stderr, "mdmesh-loadgen synth: --out FILE is required (try --help)\n");
 		return 2;
 	}
@@ -257,7 +337,19 @@ int loadgen_synth(int argc, char **argv)
 		p.line_loss = MDM_SYNTH_LINE_LOSS_DEFAULT;
 
 	mdm_err_clear();
-	rc = mdm_synth_write_pcap(&p, out, merge, &st);
+	if (itch_out) {
+		uint64_t records;
+
+		rc = loadgen_itch_write_synth(&p, itch_out, &records);
+		if (rc == 0)
+			fprintf(stderr, "mdmesh-loadgen synth: %" PRIu64 " records -> %s\n", records, itch_out);
+		if (rc == 0 && !out)
+			return 0;
+	} else {
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = mdm_synth_write_pcap(&p, out, merge, &st);
 	if (rc) {
 		const char *why = mdm_err_last();
 

@@ -1,5 +1,6 @@
-/* `mdmesh feed dump|bench FILE`: run a capture through the collector's own
- * decode chain (collector/feed.c) without DPDK or NATS. */
+/* `mdmesh feed dump|bench FILE`: run a capture, or a NASDAQ BinaryFILE
+ * packed into MoldUDP64 packets as the exchange does (mdm_itchsrc), through
+ * the collector's own decode chain (collector/feed.c) without DPDK or NATS. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,8 +15,10 @@
 #include "feed_input.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
+#include "mdm_itchsrc.h"
 #include "mdm_json.h"
 #include "mdm_mem.h"
+#include "mdm_moldpack.h"
 #include "mdm_pcap.h"
 #include "symbols.h"
 
@@ -24,6 +27,8 @@
 
 struct feed_opts {
 	const char *path;
+	bool itch;               /* path is a BinaryFILE */
+	const char *session;     /* --itch: MoldUDP64 session name */
 	struct feed_dst dst_a, dst_b;
 	bool summary, json;
 	unsigned passes;
@@ -34,18 +39,27 @@ static void feed_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mdmesh feed dump FILE.pcap [--dst ADDR:PORT] [--dst-b ADDR:PORT] [--summary [--json]]\n"
-		"       mdmesh feed bench FILE.pcap [--dst ADDR:PORT] [--passes N] [--book-capacity N]\n\n"
+		"       mdmesh feed bench FILE.pcap [--dst ADDR:PORT] [--passes N] [--book-capacity N]\n"
+		"       mdmesh feed dump|bench --itch FILE[.gz] [--session NAME] [options above]\n\n"
 		"Runs a capture (pcap or pcapng; Ethernet, 802.1Q, IPv4, UDP) through the collector's\n"
 		"decode chain: MoldUDP64 framing, sequencing (gaps, duplicates, A/B), ITCH 5.0, symbols,\n"
 		"order book. No DPDK, no NATS.\n\n"
+		"With --itch the input is a NASDAQ BinaryFILE ([u16 length][message]..., gzip'd or\n"
+		"plain, e.g. 01302019.NASDAQ_ITCH50.gz), streamed in constant memory and packed into\n"
+		"MoldUDP64 packets of up to 1400 bytes (sequence number = record number, from 1), so\n"
+		"it goes through the same chain as a capture. A truncated last record is reported on\n"
+		"stderr and the run succeeds.\n\n"
 		"  dump     one JSON object per delivered ITCH message (fields named as in the spec)\n"
 		"  bench    messages/s on one core, median of passes over the file held in memory;\n"
 		"           the last line reads 'decode_mps=N book_mps=N encode_mps=N'\n\n"
 		"  --dst ADDR:PORT     line A destination (default: every UDP datagram is line A)\n"
 		"  --dst-b ADDR:PORT   line B destination: A/B arbitration, each sequence delivered once\n"
+		"  --itch FILE         the input is a BinaryFILE (no positional FILE then)\n"
+		"  --session NAME      --itch: session name in the packets (default " MDM_ITCHSRC_SESSION_DEFAULT ")\n"
 		"  --summary           dump: print counts per type, gaps, duplicates, malformed by reason\n"
 		"  --json              with --summary: one JSON object\n"
-		"  --passes N          bench: timed passes per measurement (default 5)\n"
+		"  --passes N          bench: timed passes per measurement (default 5; with --itch each\n"
+		"                      pass streams the file again and only the decode chain is timed)\n"
 		"  --book-capacity N   order table slots, a power of two (default 4194304)\n");
 }
 
@@ -185,7 +199,8 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 	fwrite(c->out.data, 1, c->out.len, stdout);
 }
 
-static void print_summary(const struct feed_opts *o, struct feed *f, const struct payloads *pl)
+static void print_summary(const struct feed_opts *o, struct feed *f, const struct payloads *pl,
+			  const struct mdm_itchfile_stats *is)
 {
 	const struct feed_stats *fs = feed_stats(f);
 	const struct seq_stats *ss = seq_stats(feed_seq(f));
@@ -200,7 +215,13 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 	mdm_json_obj_begin(&j);
 	mdm_json_kstr(&j, "file", o->path);
 	mdm_json_kstr(&j, "session", feed_session(f));
-	mdm_json_ku64(&j, "frames", pl->in.frames);
+	if (is) {
+		mdm_json_ku64(&j, "records", is->records);
+		mdm_json_ku64(&j, "zero_length_records", is->zero_length);
+		mdm_json_kbool(&j, "truncated", is->truncated);
+	} else {
+		mdm_json_ku64(&j, "frames", pl->in.frames);
+	}
 	mdm_json_ku64(&j, "packets", fs->packets);
 	mdm_json_ku64(&j, "messages", fs->messages);
 	mdm_json_ku64(&j, "next_seq", seq_next(feed_seq(f)));
@@ -253,6 +274,10 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 	if (o->json) {
 		printf("%s\n", out.data);
 	} else {
+		if (is)
+			printf("records         %" PRIu64 "%s%s\n", is->records,
+			       is->zero_length ? " (some with a zero length prefix)" : "",
+			       is->truncated ? ", last record truncated" : "");
 		printf("file            %s\nsession         %s\npackets         %" PRIu64 "\nmessages        %" PRIu64
 		       "\nnext seq        %" PRIu64 "\n",
 		       o->path, feed_session(f), fs->packets, fs->messages, seq_next(feed_seq(f)));
@@ -277,26 +302,74 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 	mdm_free(to);
 }
 
+/* Report a BinaryFILE's cut-off tail (not an error). */
+static void report_truncated(const struct mdm_itchsrc *src)
+{
+	char line[512];
+
+	if (mdm_itchfile_stats(mdm_itchsrc_file(src))->truncated)
+		fprintf(stderr, "mdmesh feed: %s\n", mdm_itchfile_truncated_str(mdm_itchsrc_file(src), line, sizeof(line)));
+}
+
+static int open_itch(const struct feed_opts *o, struct mdm_itchsrc **src)
+{
+	struct mdm_itchsrc_params sp = { .path = o->path, .session = o->session };
+
+	mdm_err_clear();
+	return mdm_itchsrc_open(src, &sp);
+}
+
+/* A BinaryFILE's packets may hold one oversized record alone: let framing
+ * accept it, so the decoder counts it by reason instead of a gap. */
+static void itch_feed_params(const struct feed_opts *o, struct feed_params *fp)
+{
+	if (o->itch)
+		fp->mold.max_packet_len = MDM_MOLDPACK_BUF;
+}
+
 static int run_dump(const struct feed_opts *o, struct payloads *pl)
 {
 	struct feed_params fp = { .n_lines = o->dst_b.set ? 2 : 1, .book_capacity = o->book_capacity,
 				  .gap_capacity = DUMP_GAP_CAPACITY };
+	struct mdm_itchsrc *src = NULL;
+	struct mdm_itchsrc_packet pkt;
 	struct dump_ctx c = { .out = MDM_BUF_INIT, .print = !o->summary };
 	struct feed *f;
 	int rc;
 
+	itch_feed_params(o, &fp);
 	mdm_err_clear(); /* feed_create may fail without a message: no stale one then */
 	rc = feed_create(&f, &fp);
 	if (rc != 0) {
 		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 		return 1;
 	}
-	for (size_t i = 0; i < pl->n; i++)
-		feed_on_packet(f, pl->p[i], pl->len[i], pl->line[i], i, dump_emit, &c);
+	if (o->itch) {
+		uint64_t i = 0;
+
+		rc = open_itch(o, &src);
+		while (rc == 0 && (rc = mdm_itchsrc_next(src, &pkt)) == 1) {
+			feed_on_packet(f, pkt.payload, pkt.len, 0, i++, dump_emit, &c);
+			rc = 0;
+		}
+	} else {
+		for (size_t i = 0; i < pl->n; i++)
+			feed_on_packet(f, pl->p[i], pl->len[i], pl->line[i], i, dump_emit, &c);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		mdm_itchsrc_close(src);
+		feed_destroy(f);
+		mdm_buf_fini(&c.out);
+		return 1;
+	}
 	/* End of capture: no other line can still fill a pending hole. */
 	feed_poll(f, UINT64_MAX);
 	if (o->summary)
-		print_summary(o, f, pl);
+		print_summary(o, f, pl, src ? mdm_itchfile_stats(mdm_itchsrc_file(src)) : NULL);
+	if (src)
+		report_truncated(src);
+	mdm_itchsrc_close(src);
 	feed_destroy(f);
 	mdm_buf_fini(&c.out);
 	if (fflush(stdout) != 0) {
@@ -340,8 +413,71 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Packets a BinaryFILE pass decodes per timed stretch: about 5.6 MB of
+ * packets, so the clock is read rarely and memory stays constant. */
+#define BENCH_CHUNK_PKTS 4096
+
+/* Where a pass's packets come from: the capture held in memory (one chunk),
+ * or a BinaryFILE streamed again on every pass in chunks. */
+struct bench_src {
+	const struct feed_opts *o;
+	const struct payloads *whole;
+	struct mdm_itchsrc *itch;
+	struct payloads chunk;
+	uint8_t *arena;
+	bool done;
+	uint64_t packets, read_ns; /* last pass: packets, time spent reading and packing */
+};
+
+static int bench_src_begin(struct bench_src *b)
+{
+	b->done = false;
+	b->packets = 0;
+	b->read_ns = 0;
+	if (!b->o->itch)
+		return 0;
+	mdm_itchsrc_close(b->itch);
+	b->itch = NULL;
+	return open_itch(b->o, &b->itch);
+}
+
+/* Next chunk of payloads: 1, 0 at the end, or -errno. */
+static int bench_src_next(struct bench_src *b, const struct payloads **out)
+{
+	struct mdm_itchsrc_packet pkt;
+	uint64_t t0 = mdm_mono_ns();
+	size_t used = 0;
+	int rc = 0;
+
+	if (b->done)
+		return 0;
+	if (!b->o->itch) {
+		b->done = true;
+		b->packets = b->whole->n;
+		*out = b->whole;
+		return 1;
+	}
+	b->chunk.n = 0;
+	while (b->chunk.n < BENCH_CHUNK_PKTS && (rc = mdm_itchsrc_next(b->itch, &pkt)) == 1) {
+		memcpy(b->arena + used, pkt.payload, pkt.len);
+		b->chunk.p[b->chunk.n] = b->arena + used;
+		b->chunk.len[b->chunk.n] = (uint32_t)pkt.len;
+		b->chunk.line[b->chunk.n] = 0;
+		b->chunk.n++;
+		used += pkt.len;
+	}
+	b->read_ns += mdm_mono_ns() - t0;
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		b->done = true;
+	b->packets += b->chunk.n;
+	*out = &b->chunk;
+	return b->chunk.n > 0;
+}
+
 /* Median messages/s over o->passes passes; each pass a fresh feed (seq state). */
-static int bench_pass_set(const struct feed_opts *o, const struct payloads *pl, bool book, feed_emit_fn emit,
+static int bench_pass_set(const struct feed_opts *o, struct bench_src *src, bool book, feed_emit_fn emit,
 			  struct bench_ctx *c, double *median_mps, uint64_t *msgs)
 {
 	double rates[64];
@@ -350,18 +486,28 @@ static int bench_pass_set(const struct feed_opts *o, const struct payloads *pl, 
 	for (unsigned k = 0; k < passes; k++) {
 		struct feed_params fp = { .n_lines = o->dst_b.set ? 2 : 1, .book_capacity = o->book_capacity,
 					  .no_book = !book };
+		const struct payloads *pl;
 		struct feed *f;
-		uint64_t t0, t1, n = 0;
-		int rc = feed_create(&f, &fp);
+		uint64_t ns = 0, n = 0, seen = 0;
+		int rc;
 
-		if (rc != 0)
-			return rc;
-		t0 = mdm_mono_ns();
-		for (size_t i = 0; i < pl->n; i++)
-			n += feed_on_packet(f, pl->p[i], pl->len[i], pl->line[i], i, emit, c);
-		t1 = mdm_mono_ns();
+		itch_feed_params(o, &fp);
+		rc = feed_create(&f, &fp);
+		if (rc == 0)
+			rc = bench_src_begin(src);
+		while (rc == 0 && (rc = bench_src_next(src, &pl)) == 1) {
+			uint64_t t0 = mdm_mono_ns();
+
+			for (size_t i = 0; i < pl->n; i++)
+				n += feed_on_packet(f, pl->p[i], pl->len[i], pl->line[i], seen + i, emit, c);
+			ns += mdm_mono_ns() - t0;
+			seen += pl->n;
+			rc = 0;
+		}
 		feed_destroy(f);
-		rates[k] = (double)n * 1e9 / (double)(t1 - t0 ? t1 - t0 : 1);
+		if (rc < 0)
+			return rc;
+		rates[k] = (double)n * 1e9 / (double)(ns ? ns : 1);
 		*msgs = n;
 	}
 	qsort(rates, passes, sizeof(rates[0]), cmp_double);
@@ -372,26 +518,48 @@ static int bench_pass_set(const struct feed_opts *o, const struct payloads *pl, 
 static int run_bench(const struct feed_opts *o, struct payloads *pl)
 {
 	struct bench_ctx c = { 0 };
+	struct bench_src src = { .o = o, .whole = pl };
 	double dec, book, enc;
 	uint64_t msgs = 0;
-	int rc;
+	bool gz = false;
+	int rc = 0;
 
+	if (o->itch) {
+		src.arena = mdm_malloc((size_t)BENCH_CHUNK_PKTS * MDM_MOLDPACK_BUF);
+		src.chunk.p = mdm_calloc(BENCH_CHUNK_PKTS, sizeof(*src.chunk.p));
+		src.chunk.len = mdm_calloc(BENCH_CHUNK_PKTS, sizeof(*src.chunk.len));
+		src.chunk.line = mdm_calloc(BENCH_CHUNK_PKTS, 1);
+		if (!src.arena || !src.chunk.p || !src.chunk.len || !src.chunk.line)
+			rc = -ENOMEM;
+	}
 	mdm_err_clear(); /* encode_create may fail without a message: no stale one then */
-	rc = encode_create(&c.enc, "itch");
 	if (rc == 0)
-		rc = bench_pass_set(o, pl, false, bench_decode_emit, &c, &dec, &msgs);
+		rc = encode_create(&c.enc, "itch");
 	if (rc == 0)
-		rc = bench_pass_set(o, pl, true, bench_decode_emit, &c, &book, &msgs);
+		rc = bench_pass_set(o, &src, false, bench_decode_emit, &c, &dec, &msgs);
+	if (rc == 0)
+		rc = bench_pass_set(o, &src, true, bench_decode_emit, &c, &book, &msgs);
 	c.bytes = 0;
 	if (rc == 0)
-		rc = bench_pass_set(o, pl, true, bench_encode_emit, &c, &enc, &msgs);
+		rc = bench_pass_set(o, &src, true, bench_encode_emit, &c, &enc, &msgs);
 	encode_destroy(c.enc);
+	if (rc == 0 && src.itch) {
+		report_truncated(src.itch);
+		gz = mdm_itchfile_stats(mdm_itchsrc_file(src.itch))->gzip;
+	}
+	mdm_itchsrc_close(src.itch);
+	mdm_free(src.arena);
+	payloads_free(&src.chunk);
 	if (rc != 0) {
 		fprintf(stderr, "mdmesh feed bench: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 		return 1;
 	}
-	printf("file %s: %zu packets, %" PRIu64 " messages, %u passes each, one core\n", o->path, pl->n, msgs,
-	       o->passes);
+	printf("file %s: %" PRIu64 " packets, %" PRIu64 " messages, %u passes each, one core\n", o->path,
+	       src.packets, msgs, o->passes);
+	if (o->itch)
+		printf("read          (BinaryFILE%s + packing, not timed below):  %.0f msgs/s\n",
+		       gz ? ", gunzip" : "",
+		       (double)msgs * 1e9 / (double)(src.read_ns ? src.read_ns : 1));
 	printf("decode        (MoldUDP64 + sequencer + ITCH + symbols): median %.0f msgs/s (%.1f ns/msg)\n", dec,
 	       1e9 / dec);
 	printf("decode+book   (+ order state, %u slots):              median %.0f msgs/s (%.1f ns/msg)\n",
@@ -408,6 +576,7 @@ int cmd_feed(int argc, char **argv)
 		{ "dst", required_argument, NULL, 'd' },   { "dst-b", required_argument, NULL, 'b' },
 		{ "summary", no_argument, NULL, 's' },     { "json", no_argument, NULL, 'j' },
 		{ "passes", required_argument, NULL, 'p' }, { "book-capacity", required_argument, NULL, 'c' },
+		{ "itch", required_argument, NULL, 'i' },  { "session", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
 	};
 	struct feed_opts o = { .passes = 5 };
@@ -440,6 +609,17 @@ int cmd_feed(int argc, char **argv)
 			}
 			break;
 		case 's': o.summary = true; break;
+		case 'i':
+			o.itch = true;
+			o.path = optarg;
+			break;
+		case 'S':
+			if (!*optarg || strlen(optarg) > 10) {
+				fprintf(stderr, "mdmesh feed: --session '%s': expected 1..10 characters\n", optarg);
+				return 2;
+			}
+			o.session = optarg;
+			break;
 		case 'j': o.json = true; break;
 		case 'p':
 			o.passes = (unsigned)strtoul(optarg, &end, 10);
@@ -460,14 +640,24 @@ int cmd_feed(int argc, char **argv)
 		default: feed_usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "mdmesh feed %s: expected one capture file (see --help)\n", sub);
+	if (optind != argc - (o.itch ? 0 : 1)) {
+		fprintf(stderr, "mdmesh feed %s: expected one capture file, or --itch FILE (see --help)\n", sub);
+		return 2;
+	}
+	if (o.itch && (o.dst_a.set || o.dst_b.set)) {
+		fprintf(stderr, "mdmesh feed: --dst/--dst-b select datagrams of a capture; a BinaryFILE has none\n");
+		return 2;
+	}
+	if (!o.itch && o.session) {
+		fprintf(stderr, "mdmesh feed: --session names the packets made from --itch FILE\n");
 		return 2;
 	}
 	if (o.dst_b.set && !o.dst_a.set) {
 		fprintf(stderr, "mdmesh feed: --dst-b needs --dst for line A\n");
 		return 2;
 	}
+	if (o.itch)
+		return strcmp(sub, "dump") == 0 ? run_dump(&o, &pl) : run_bench(&o, &pl);
 	o.path = argv[optind];
 	mdm_err_clear();
 	rc = load_file(o.path, &buf, &len);
