@@ -187,12 +187,21 @@ void bus_pub_take_back(struct mdm_bus *bus, int err, const char *reason)
  * retry_backoff up to ack_timeout, and a message gets max_attempts sends or,
  * if that is longer, as long as max_attempts timeouts would have lasted: an
  * election is waited out instead of using up the attempts in a second. */
+/* JSStreamDuplicateMessageConflict (nats-server 2.10+, not named by nats.c
+ * 3.4.1): "duplicate message id is in process". A clustered stream's leader
+ * still proposes an earlier send of this Msg-Id (a resend after an ack
+ * timeout, or across a leader change); that send may yet be stored, and
+ * asking again once it is gets its duplicate ack. Failing the message here
+ * reported 'not stored' for a message that was (cluster_failover, pa: 2
+ * trades and bars 7 s after the kill of the stream leader). */
+#define BUS_JS_DUP_IN_PROCESS 10158
+
 static bool pub_retry_due(const struct mdm_bus *bus, const struct pub_rec *r, const jsPubAckErr *pae,
 			  uint64_t now_ns, uint64_t *delay_ns)
 {
 	uint64_t cap = (uint64_t)bus->ack_timeout_ms * MDM_NS_PER_MS, d = bus->retry_backoff_ns;
 
-	if (!bus_transient(pae->Err, pae->ErrCode))
+	if (!bus_transient(pae->Err, pae->ErrCode) && (int)pae->ErrCode != BUS_JS_DUP_IN_PROCESS)
 		return false;
 	for (uint32_t i = 1; i < r->attempts && d < cap; i++)
 		d *= 2;
