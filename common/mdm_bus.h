@@ -43,6 +43,12 @@ struct mdm_bus_params {
 				     * check; NULL: nothing */
 	const char *tls_hint;       /* the same for TLS errors */
 	uint64_t connect_timeout_ms;  /* per server attempt; 0: 2000 */
+	int64_t write_deadline_ms;    /* a write to the server that cannot complete for this long fails
+				       * (nats.c then drops the socket and reconnects): a stalled server
+				       * (SIGSTOPped, wedged, a full TCP window) must not block the
+				       * publishing threads, the resend thread and every call that needs
+				       * nats.c's connection lock, stats included, forever; 0: 2000,
+				       * -1: none (blocking writes) */
 	int max_reconnect;            /* reconnect attempts, -1 forever, 0 never (init: -1) */
 	uint64_t reconnect_wait_ms;   /* between attempts to the same server; 0: 250 */
 	uint64_t reconnect_buf_bytes; /* publishes kept while reconnecting; 0: 8 MiB */

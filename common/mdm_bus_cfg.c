@@ -1,6 +1,8 @@
 /* NATS connection settings -> mdm_bus_params. */
 #include "mdm_bus_cfg.h"
 
+#include "mdm_clock.h"
+
 #include <string.h>
 
 static const char *set(const char *s)
@@ -48,6 +50,10 @@ void mdm_nats_cfg_apply(const struct mdm_nats_cfg *c, struct mdm_bus_params *p)
 	p->tls_cert = set(c->tls_cert);
 	p->tls_key = set(c->tls_key);
 	p->inbox_prefix = set(c->inbox_prefix);
+	/* 0 is "none" in the config but "the default" in the params: -1 says none.
+	 * Rounded up: a sub-millisecond deadline must not become none. */
+	p->write_deadline_ms =
+		c->write_deadline_ns ? (int64_t)((c->write_deadline_ns + MDM_NS_PER_MS - 1) / MDM_NS_PER_MS) : -1;
 	p->auth_hint = auth_hint(c);
 	p->tls_hint = tls_hint(c);
 }

@@ -23,6 +23,7 @@ struct mdm_nats_cfg {
 	char *tls_cert;
 	char *tls_key;
 	char *inbox_prefix; /* reply subjects <prefix>.<id>; empty = _INBOX */
+	uint64_t write_deadline_ns; /* a write to the server blocked this long fails; 0 = never */
 };
 
 /* Schema rows for a `struct mdm_nats_cfg member` inside config struct `type`. */
@@ -45,12 +46,17 @@ struct mdm_nats_cfg {
 	  "client certificate file, for servers with tls { verify: true }" },                                  \
 	{ "nats.tls_key", MDM_CFG_STR, offsetof(type, member.tls_key), "", 0, 0, NULL, "its private key file" }, \
 	{ "nats.inbox_prefix", MDM_CFG_STR, offsetof(type, member.inbox_prefix), "", 0, 0, NULL,                \
-	  "reply subjects <prefix>.<id> (empty = _INBOX): lets the server limit each user to its own inboxes" }
+	  "reply subjects <prefix>.<id> (empty = _INBOX): lets the server limit each user to its own inboxes" }, \
+	{ "nats.write_deadline", MDM_CFG_DURATION, offsetof(type, member.write_deadline_ns), "2s", 0, 600e9,     \
+	  NULL,                                                                                                \
+	  "a write the server does not take in for this long (stalled server, full TCP window) fails: the "     \
+	  "connection is dropped and re-established, unacked publishes resent; 0 = none (a stalled server "    \
+	  "then blocks every publish, the stats and the shutdown)" }
 
 /* Number of rows MDM_NATS_CFG_SCHEMA expands to. */
-#define MDM_NATS_CFG_ROWS 10
+#define MDM_NATS_CFG_ROWS 11
 
-/* Set the connection fields of `p` (urls, credentials, TLS, inbox prefix, and
+/* Set the connection fields of `p` (urls, credentials, TLS, inbox prefix, write deadline, and
  * hints naming the settings to check when the server refuses them) from `c`;
  * empty strings count as unset. The strings stay owned by `c`: keep it alive
  * until mdm_bus_create returned. Other fields of `p` are left as they are. */

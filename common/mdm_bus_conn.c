@@ -190,6 +190,8 @@ static int params_check(const struct mdm_bus_params *p)
 		return rc;
 	if (p->max_reconnect < -1)
 		return mdm_err_set(-EINVAL, "bus: max_reconnect %d (use -1 for forever)", p->max_reconnect);
+	if (p->write_deadline_ms < -1 || p->write_deadline_ms > INT64_MAX / 2)
+		return mdm_err_set(-EINVAL, "bus: write_deadline_ms %" PRId64 " (use -1 for none)", p->write_deadline_ms);
 	if (p->reconnect_buf_bytes > INT_MAX)
 		return mdm_err_set(-EINVAL, "bus: reconnect_buf_bytes %" PRIu64 " above %d", p->reconnect_buf_bytes,
 				   INT_MAX);
@@ -262,6 +264,15 @@ static natsStatus opts_fill(natsOptions *o, const struct mdm_bus_params *p, cons
 		s = natsOptions_LoadCertificatesChain(o, p->tls_cert, p->tls_key);
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(o, (int64_t)or_default(p->connect_timeout_ms, 2000));
+	/* nats.c 3.4.1 with a write deadline: the socket is non-blocking and a
+	 * write that cannot complete in time fails with NATS_TIMEOUT and shuts the
+	 * socket down (natsSock_WriteFully), so the reader sees the connection
+	 * broken and reconnects (or closes it, when reconnects are not allowed);
+	 * what was not written is resent by the resend thread. Without it the
+	 * flusher blocks in send() holding the connection lock for as long as the
+	 * server stalls, and with it every publish, resend and status query. */
+	if (s == NATS_OK && p->write_deadline_ms >= 0)
+		s = natsOptions_SetWriteDeadline(o, (int64_t)or_default((uint64_t)p->write_deadline_ms, 2000));
 	if (s == NATS_OK)
 		s = natsOptions_SetAllowReconnect(o, p->max_reconnect != 0);
 	if (s == NATS_OK)

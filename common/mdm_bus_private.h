@@ -21,7 +21,13 @@
 /* One accepted async publish. A record is in exactly one place: the free
  * list, the hash (nats.c holds the message and will call on_pub_ack for it),
  * the retry queue (the resend thread will send it again), or with the thread
- * that is completing or sending it. */
+ * that is completing or sending it.
+ * Independently of that place, `sending` marks a js_PublishMsgAsync of its
+ * message still running (hashed before the call, the record may meanwhile be
+ * acked, timed out by nats.c while the send waits for the connection lock,
+ * queued for a resend or failed): nobody frees the message or the record then.
+ * Who completes a sending record reports its outcome and sets `done`; the
+ * sender, when the call returns, releases it and destroys the message. */
 struct pub_rec {
 	natsMsg *msg;          /* the message, kept across resends (same Msg-Id) */
 	uint64_t token;
@@ -29,6 +35,8 @@ struct pub_rec {
 	uint32_t attempts;     /* sends so far */
 	uint64_t first_ns;     /* monotonic time of the first send */
 	struct pub_rec *next;  /* hash chain, free list or retry queue link */
+	bool sending;          /* under mu: a js_PublishMsgAsync of msg is in progress */
+	bool done;             /* under mu: completed while sending; the sender frees it */
 };
 
 struct mdm_bus {
@@ -57,6 +65,7 @@ struct mdm_bus {
 	bool closing;                 /* destroy has begun: no more resends */
 	bool conn_dead;               /* closed for good (reconnects exhausted): fail, do not resend */
 	bool closed_seen;             /* nats.c's closed callback ran (its last callback) */
+	bool retry_waits_send;        /* the resend thread waits for a sending record (retry_cond) */
 	bool mu_ready, retry_started;
 	pthread_t retry_thread;
 

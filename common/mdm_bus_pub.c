@@ -64,9 +64,13 @@ static void rec_release_locked(struct mdm_bus *bus, struct pub_rec *r)
 		pthread_cond_broadcast(&bus->idle_cond);
 }
 
-/* Report the one outcome of a record, then free it. Called without bus->mu.
- * The release under the lock is the last access to `bus`: destroy waits for
- * in_flight == 0 and may free the bus right after. */
+/* Report the one outcome of a record, then free it, or, while a send of its
+ * message still runs, leave that to the sender (rec_send_end_locked): nats.c
+ * may call the ack handler (an ack, or its own pub-ack timeout when the send
+ * waits for the connection lock longer than MaxWait) before
+ * js_PublishMsgAsync returns, and that call may still read the message.
+ * Called without bus->mu. The release under the lock is the last access to
+ * `bus`: destroy waits for in_flight == 0 and may free the bus right after. */
 static void rec_complete(struct mdm_bus *bus, struct pub_rec *r, enum mdm_bus_ack_result result,
 			 uint64_t seq, int err, const char *reason)
 {
@@ -91,9 +95,33 @@ static void rec_complete(struct mdm_bus *bus, struct pub_rec *r, enum mdm_bus_ac
 	if (bus->ack_fn)
 		bus->ack_fn(bus->ack_ctx, &a);
 	pthread_mutex_lock(&bus->mu);
+	if (r->sending) {
+		r->done = true;
+		pthread_mutex_unlock(&bus->mu);
+		return;
+	}
 	rec_release_locked(bus, r);
 	pthread_mutex_unlock(&bus->mu);
 	natsMsg_Destroy(m);
+}
+
+/* A send of the record's message returned NATS_OK (nats.c owns it): the
+ * record is no longer sending. Caller holds mu. Returns true when it was
+ * completed meanwhile (rec_complete): it is released here and the caller
+ * destroys the message, which it saved before the call, after unlocking. */
+static bool rec_send_end_locked(struct mdm_bus *bus, struct pub_rec *r)
+{
+	bool done = r->done;
+
+	r->sending = false;
+	r->done = false;
+	if (bus->retry_waits_send) {
+		bus->retry_waits_send = false;
+		pthread_cond_signal(&bus->retry_cond);
+	}
+	if (done)
+		rec_release_locked(bus, r);
+	return done;
 }
 
 static void rec_fail(struct mdm_bus *bus, struct pub_rec *r, int err, const char *fmt, ...)
@@ -159,12 +187,21 @@ void bus_pub_take_back(struct mdm_bus *bus, int err, const char *reason)
  * retry_backoff up to ack_timeout, and a message gets max_attempts sends or,
  * if that is longer, as long as max_attempts timeouts would have lasted: an
  * election is waited out instead of using up the attempts in a second. */
+/* JSStreamDuplicateMessageConflict (nats-server 2.10+, not named by nats.c
+ * 3.4.1): "duplicate message id is in process". A clustered stream's leader
+ * still proposes an earlier send of this Msg-Id (a resend after an ack
+ * timeout, or across a leader change); that send may yet be stored, and
+ * asking again once it is gets its duplicate ack. Failing the message here
+ * reported 'not stored' for a message that was (cluster_failover, pa: 2
+ * trades and bars 7 s after the kill of the stream leader). */
+#define BUS_JS_DUP_IN_PROCESS 10158
+
 static bool pub_retry_due(const struct mdm_bus *bus, const struct pub_rec *r, const jsPubAckErr *pae,
 			  uint64_t now_ns, uint64_t *delay_ns)
 {
 	uint64_t cap = (uint64_t)bus->ack_timeout_ms * MDM_NS_PER_MS, d = bus->retry_backoff_ns;
 
-	if (!bus_transient(pae->Err, pae->ErrCode))
+	if (!bus_transient(pae->Err, pae->ErrCode) && (int)pae->ErrCode != BUS_JS_DUP_IN_PROCESS)
 		return false;
 	for (uint32_t i = 1; i < r->attempts && d < cap; i++)
 		d *= 2;
@@ -233,7 +270,7 @@ void *bus_pub_retry_main(void *arg)
 	while (!bus->closing) {
 		struct pub_rec *r = bus->retry_head;
 		jsPubOptions po;
-		natsMsg *m;
+		natsMsg *m, *sent;
 		natsStatus s;
 		uint64_t now;
 
@@ -243,6 +280,14 @@ void *bus_pub_retry_main(void *arg)
 		}
 		if (bus->conn_dead) {
 			bus_pub_fail_retry_queue_locked(bus, -ENOTCONN, "connection closed before the resend");
+			continue;
+		}
+		if (r->sending) {
+			/* Its ack timed out while the previous send still waits in
+			 * nats.c: one send of a message at a time. The sender wakes
+			 * us (rec_send_end_locked); the timeout covers a missed wake-up. */
+			bus->retry_waits_send = true;
+			mdm_cond_wait_until(&bus->retry_cond, &bus->mu, mdm_mono_ns() + 100 * MDM_NS_PER_MS);
 			continue;
 		}
 		now = mdm_mono_ns();
@@ -257,22 +302,34 @@ void *bus_pub_retry_main(void *arg)
 		if (!bus->retry_head)
 			bus->retry_tail = NULL;
 		r->attempts++;
+		r->sending = true;
 		rec_hash_insert(bus, r);
 		m = r->msg;
 		pthread_mutex_unlock(&bus->mu);
 
 		jsPubOptions_Init(&po);
 		po.MaxWait = bus->ack_timeout_ms;
-		s = js_PublishMsgAsync(bus->js, &m, &po);
+		sent = m;
+		s = js_PublishMsgAsync(bus->js, &sent, &po);
+		pthread_mutex_lock(&bus->mu);
 		if (s == NATS_OK) {
-			/* `r` may already be completed and reused: do not touch it. */
+			/* `r` may be completed already (then it is ours to free) or
+			 * queued again, but not reused: it was sending. */
 			CNT_ADD(bus, retries, 1);
-			pthread_mutex_lock(&bus->mu);
+			if (rec_send_end_locked(bus, r)) {
+				pthread_mutex_unlock(&bus->mu);
+				natsMsg_Destroy(m);
+				pthread_mutex_lock(&bus->mu);
+			}
 			continue;
 		}
-		/* Not sent: nats.c gave the message back and will not call bus_pub_on_ack. */
-		pthread_mutex_lock(&bus->mu);
-		rec_hash_remove(bus, r->msg);
+		/* Not sent: nats.c took the message out of its pending map again, so
+		 * it made no bus_pub_on_ack call for it and will make none (an ack or
+		 * a timeout handled during the call makes it return NATS_OK), and
+		 * nothing else has it: the record is still ours alone. */
+		assert(!r->done);
+		r->sending = false;
+		rec_hash_remove(bus, m);
 		r->attempts--;
 		if (s == NATS_CONNECTION_CLOSED || bus->closing) {
 			pthread_mutex_unlock(&bus->mu);
@@ -358,7 +415,10 @@ int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *
 	r->attempts = 1;
 	r->first_ns = mdm_mono_ns();
 	CNT_ADD(bus, in_flight, 1);
-	/* Hashed before the send: the ack may arrive before js_PublishMsgAsync returns. */
+	/* Hashed before the send: the ack may arrive before js_PublishMsgAsync
+	 * returns; sending: that ack's completion leaves `m` to us. */
+	r->sending = true;
+	r->done = false;
 	rec_hash_insert(bus, r);
 	pthread_mutex_unlock(&bus->mu);
 
@@ -366,12 +426,21 @@ int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *
 	po.MaxWait = bus->ack_timeout_ms;
 	sent = m;
 	s = js_PublishMsgAsync(bus->js, &sent, &po);
+	pthread_mutex_lock(&bus->mu);
 	if (s == NATS_OK) {
+		bool done;
+
 		CNT_ADD(bus, published, 1);
+		done = rec_send_end_locked(bus, r);
+		pthread_mutex_unlock(&bus->mu);
+		if (done)
+			natsMsg_Destroy(m);
 		return 0;
 	}
-	/* Not sent and not tracked by nats.c: undo, the caller keeps the token. */
-	pthread_mutex_lock(&bus->mu);
+	/* Not sent and not tracked by nats.c (no ack handler call was made or
+	 * will be, see the resend thread): undo, the caller keeps the token. */
+	assert(!r->done);
+	r->sending = false;
 	rec_hash_remove(bus, m);
 	rec_release_locked(bus, r);
 	pthread_mutex_unlock(&bus->mu);

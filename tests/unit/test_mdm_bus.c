@@ -64,6 +64,10 @@ static struct {
 		int err;
 		uint32_t attempts;
 	} failed;
+	struct {                 /* test_ack_during_send */
+		uint64_t token;  /* the token publish_async is sending, UINT64_MAX: none */
+		int hits;        /* its outcome came before publish_async returned */
+	} sending;
 } fx;
 
 static struct mdm_bus *bus_open(const struct nts_server *s, struct mdm_bus_params *p)
@@ -715,6 +719,98 @@ static void test_connection_lost_for_good(void **state)
 	ack_log_fini(l);
 }
 
+/* Ack handler calls for a message whose send is still inside nats.c: nats.c
+ * registers a message for its ack before it writes it, and its pub-ack
+ * timeout (MaxWait, on nats.c's timer thread) fires while that send is
+ * blocked, writing to a frozen server whose socket buffers are full (the
+ * publish itself or the flusher, holding the connection lock) or waiting for
+ * that lock (the resend thread: the crash seen at SIGTERM under load). The
+ * timeout fails the message (last attempt) or queues a resend that has to
+ * wait for the send to end; either way the message must outlive the send.
+ * Before the fix an ASan build of this test died here (SIGSEGV: a destroyed
+ * message read by natsConn_publish); run it under -DMDM_SANITIZE=ON. */
+static void ack_record_sending(void *ctx, const struct mdm_bus_ack *a)
+{
+	if (a->token == __atomic_load_n(&fx.sending.token, __ATOMIC_ACQUIRE))
+		__atomic_add_fetch(&fx.sending.hits, 1, __ATOMIC_RELAXED);
+	ack_record(ctx, a);
+}
+
+static void test_ack_during_send(void **state)
+{
+	enum { N = 400, LEN = 256 * 1024 };
+	struct nts_server *s = &g_own;
+	struct mdm_bus_params p;
+	struct mdm_bus *bus;
+	struct mdm_bus_counters c;
+	struct ack_log *l = &fx.log;
+	char *payload = mdm_malloc(LEN);
+	uint8_t accepted[N] = { 0 };
+	uint64_t longest_ns = 0;
+	size_t sent = 0;
+	int status;
+
+	assert_non_null(payload);
+	memset(payload, 'x', LEN);
+	nts_start(s, NTS_TAG, true, NULL, NULL);
+	mdm_bus_params_init(&p);
+	p.ack_timeout_ms = 50;      /* MaxWait: far shorter than a blocked write */
+	p.max_attempts = 1;         /* a timeout fails the message (or, a ms early, after one resend) */
+	p.write_deadline_ms = 1500; /* how long the blocked write lasts */
+	bus = bus_open(s, &p);
+	ack_log_init(l, N);
+	fx.sending.token = UINT64_MAX;
+	mdm_bus_set_ack_handler(bus, ack_record_sending, l);
+	ensure_stream(bus, "SENDING", "sending.>", true);
+
+	kill(s->pid, SIGSTOP);
+	assert_int_equal(waitpid(s->pid, &status, WUNTRACED), s->pid);
+	/* Fill the server's and our socket buffers until a send is blocked for
+	 * many MaxWaits (until the write deadline drops the connection). */
+	for (size_t i = 0; i < N && longest_ns < 20 * (uint64_t)p.ack_timeout_ms * MDM_NS_PER_MS; i++) {
+		char id[32];
+		uint64_t t0;
+		int rc;
+
+		snprintf(id, sizeof(id), "sending.%zu", i);
+		__atomic_store_n(&fx.sending.token, (uint64_t)i, __ATOMIC_RELEASE);
+		t0 = mdm_mono_ns();
+		rc = mdm_bus_publish_async(bus, "sending.a", id, NULL, payload, LEN, i);
+		__atomic_store_n(&fx.sending.token, UINT64_MAX, __ATOMIC_RELEASE);
+		if (mdm_mono_ns() - t0 > longest_ns)
+			longest_ns = mdm_mono_ns() - t0;
+		if (rc == 0) {
+			accepted[i] = 1;
+			sent++;
+		} else if (rc != -EAGAIN) {
+			fail_msg("publish_async %zu: %d %s", i, rc, mdm_err_last());
+		}
+	}
+	kill(s->pid, SIGCONT);
+	if (mdm_bus_publish_drain(bus, 20000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	/* The window was open: a send outlived its MaxWait (nats.c's timer is
+	 * not held up by the connection lock). Whether that timeout was final
+	 * (an outcome during the send: hits) or, nats.c's clock being coarser
+	 * than ours, queued a resend that had to wait for the send to end, and
+	 * then timed out during the resend thread's own blocked send, varies. */
+	if (longest_ns < 20 * (uint64_t)p.ack_timeout_ms * MDM_NS_PER_MS)
+		fail_msg("no send blocked for 20 x MaxWait (%zu sent, longest %" PRIu64 " ms)", sent,
+			 (uint64_t)(longest_ns / MDM_NS_PER_MS));
+	print_message("longest send %" PRIu64 " ms, %d outcome(s) during their own publish_async\n",
+		      (uint64_t)(longest_ns / MDM_NS_PER_MS), fx.sending.hits);
+	mdm_bus_counters_get(bus, &c);
+	assert_int_equal(c.published, sent);
+	assert_int_equal(c.in_flight, 0);
+	assert_int_equal(c.acked + c.duplicates + c.failed, sent);
+	assert_int_equal(l->bad_tokens, 0);
+	for (size_t i = 0; i < N; i++) /* one outcome per accepted token, none for a refused one */
+		assert_int_equal(l->calls[i], accepted[i]);
+	bus_close();
+	ack_log_fini(l);
+	mdm_free(payload);
+}
+
 /* ---- pull consumers, advisories, direct get --------------------------- */
 
 static void on_advisory(void *ctx, struct mdm_bus_msg *m)
@@ -1118,6 +1214,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_publish_until, fx_teardown),
 		cmocka_unit_test_teardown(test_kill9_restart, fx_teardown),
 		cmocka_unit_test_teardown(test_connection_lost_for_good, fx_teardown),
+		cmocka_unit_test_teardown(test_ack_during_send, fx_teardown),
 		cmocka_unit_test_teardown(test_pull_consumer, fx_teardown),
 		cmocka_unit_test_teardown(test_core_pubsub, fx_teardown),
 		cmocka_unit_test_teardown(test_kv, fx_teardown),

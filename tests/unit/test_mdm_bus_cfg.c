@@ -28,6 +28,7 @@ static const struct mdm_cfg_field schema[] = {
 static const char *const env_names[] = {
 	"MDM_NATS_URL",     "MDM_NATS_USER",   "MDM_NATS_PASSWORD", "MDM_NATS_TOKEN",        "MDM_NATS_NKEY_SEED",
 	"MDM_NATS_CREDS",   "MDM_NATS_TLS_CA", "MDM_NATS_TLS_CERT", "MDM_NATS_TLS_KEY",     "MDM_NATS_INBOX_PREFIX",
+	"MDM_NATS_WRITE_DEADLINE",
 };
 
 static int clear_env(void **state)
@@ -123,6 +124,44 @@ static void test_apply_tls_and_inbox(void **state)
 	mdm_cfg_free(schema, NS, &c);
 }
 
+/* nats.write_deadline: 2 s by default; 0 = none (-1 in the params, whose 0
+ * would be the default); a part of a millisecond rounds up, not to none. */
+static void test_apply_write_deadline(void **state)
+{
+	static const struct {
+		const char *yaml;
+		int64_t ms;
+	} cases[] = {
+		{ "", 2000 },
+		{ "nats: {write_deadline: 500ms}", 500 },
+		{ "nats: {write_deadline: 0}", -1 },
+		{ "nats: {write_deadline: 250us}", 1 },
+		{ "nats: {write_deadline: 1m}", 60000 },
+	};
+	struct dcfg c;
+	struct mdm_bus_params p;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		load(&c, cases[i].yaml);
+		mdm_bus_params_init(&p);
+		mdm_nats_cfg_apply(&c.nats, &p);
+		assert_int_equal(p.write_deadline_ms, cases[i].ms);
+		mdm_cfg_free(schema, NS, &c);
+	}
+	setenv("MDM_NATS_WRITE_DEADLINE", "3s", 1);
+	load(&c, "nats: {write_deadline: 1s}");
+	mdm_bus_params_init(&p);
+	mdm_nats_cfg_apply(&c.nats, &p);
+	assert_int_equal(p.write_deadline_ms, 3000);
+	mdm_cfg_free(schema, NS, &c);
+	clear_env(NULL);
+	memset(&c, 0, sizeof(c));
+	assert_int_not_equal(mdm_cfg_load_string(schema, NS, &c, "nats: {write_deadline: 11m}",
+						 strlen("nats: {write_deadline: 11m}"), "t.yaml"), 0);
+	assert_non_null(strstr(mdm_err_last(), "nats.write_deadline"));
+	mdm_cfg_free(schema, NS, &c);
+}
+
 /* The environment overrides the file: the password need never be written down. */
 static void test_env_overrides_file(void **state)
 {
@@ -197,6 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_apply_credentials, clear_env),
 		cmocka_unit_test_setup(test_apply_tls_and_inbox, clear_env),
+		cmocka_unit_test_setup(test_apply_write_deadline, clear_env),
 		cmocka_unit_test_setup(test_env_overrides_file, clear_env),
 		cmocka_unit_test_setup(test_load_env, clear_env),
 		cmocka_unit_test_setup(test_print_hides_secrets, clear_env),

@@ -21,6 +21,7 @@
 #include "cmds.h"
 #include "mdm_buf.h"
 #include "mdm_bus.h"
+#include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_json.h"
 #include "mdm_json_read.h"
@@ -32,6 +33,8 @@
 #define SYMBOL_MAX 15
 #define VALUE_MAX 65536
 #define LIST_WAIT_MS 5000
+/* How long an open or a put is retried while the cluster cannot serve it yet */
+#define RETRY_NS (30 * MDM_NS_PER_S)
 
 enum col_role {
 	COL_SYMBOL = 0,
@@ -488,8 +491,32 @@ static int read_csv(const char *path, struct table *t)
 
 /* ---- NATS ------------------------------------------------------------- */
 
+/* retry_later(RC, &DEADLINE): whether to try again after RC (the message set
+ * says what failed), sleeping first; DEADLINE (0 before the first retry) ends
+ * the retries. A cluster says
+ * "later" in two ways: no responders to a put into a bucket created a moment
+ * ago (the stream's interest has not reached the node we are connected to),
+ * and a request timing out (or "cluster not available") while the bucket's
+ * stream elects a leader: 4-9 s after its leader died, longer on a loaded
+ * machine. cluster_failover failed on both under CI load. */
+static bool retry_later(int rc, uint64_t *deadline)
+{
+	if (rc != -EHOSTUNREACH && rc != -ETIMEDOUT && rc != -EAGAIN)
+		return false;
+	if (!*deadline) {
+		*deadline = mdm_mono_ns() + RETRY_NS;
+		fprintf(stderr, "mdmesh refdata: %s; retrying for up to %llu s\n", mdm_err_last(),
+			(unsigned long long)(RETRY_NS / MDM_NS_PER_S));
+	}
+	if (mdm_mono_ns() >= *deadline)
+		return false;
+	mdm_sleep_ns(200 * MDM_NS_PER_MS);
+	return true;
+}
+
 static int connect_kv(const struct refdata_opts *o, bool create, struct mdm_bus **bus, struct mdm_bus_kv **kv)
 {
+	uint64_t deadline = 0;
 	int rc;
 
 	*kv = NULL;
@@ -498,7 +525,9 @@ static int connect_kv(const struct refdata_opts *o, bool create, struct mdm_bus 
 		fprintf(stderr, "mdmesh refdata: %s\n", mdm_err_last());
 		return rc;
 	}
-	rc = mdm_bus_kv_open(*bus, o->bucket, create, kv);
+	do {
+		rc = mdm_bus_kv_open(*bus, o->bucket, create, kv);
+	} while (rc < 0 && retry_later(rc, &deadline));
 	if (rc == -ENOENT)
 		fprintf(stderr, "mdmesh refdata: KV bucket %s does not exist (mdmesh refdata load creates it)\n",
 			o->bucket);
@@ -530,9 +559,14 @@ static int refdata_load(const char *path, const struct refdata_opts *o)
 		goto out;
 	for (; done < t.n; done++) {
 		const struct row *r = &t.rows[done];
+		uint64_t deadline = 0;
 
 		snprintf(key, sizeof(key), KEY_PREFIX "%s", r->symbol);
-		rc = mdm_bus_kv_put(kv, key, t.values.data + r->off, r->len, NULL);
+		/* a put that timed out may have been stored: putting the same
+		 * value again only adds a revision */
+		do {
+			rc = mdm_bus_kv_put(kv, key, t.values.data + r->off, r->len, NULL);
+		} while (rc < 0 && retry_later(rc, &deadline));
 		if (rc < 0) {
 			fprintf(stderr, "mdmesh refdata: %s:%u: put %s: %s (%zu of %zu rows were loaded; "
 					"loading the file again is safe)\n",
