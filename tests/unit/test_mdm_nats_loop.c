@@ -36,6 +36,8 @@ static void on_ack(void *ctx, const struct mdm_bus_ack *a)
 		__atomic_add_fetch(&k->stored, 1, __ATOMIC_RELAXED);
 }
 
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 static bool wait_acks(struct acks *k, uint64_t n, uint64_t timeout_ms)
 {
 	uint64_t until = mdm_mono_ns() + timeout_ms * MDM_NS_PER_MS;
@@ -93,8 +95,8 @@ static void every_mode_acks(enum mdm_nats_flush mode, const char *stream)
 	publish_n(bus, stream, 0, 3000);
 	mdm_bus_write_deferred(bus);
 	assert_true(wait_acks(&k, 3000, 20000));
-	assert_int_equal(k.stored, 3000);
-	assert_int_equal(k.failed, 0);
+	assert_int_equal(LOAD(k.stored), 3000);
+	assert_int_equal(LOAD(k.failed), 0);
 	mdm_bus_defer_writes(bus, false);
 	mdm_bus_destroy(bus);
 }
@@ -116,15 +118,15 @@ static void test_burst_defers(void **state)
 	publish_n(bus, "FDEFER", 0, 100);
 	mdm_bus_counters_get(bus, &c);
 	assert_int_equal(c.in_flight, 100);
-	assert_int_equal(k.stored, 0);
+	assert_int_equal(LOAD(k.stored), 0);
 	mdm_bus_write_deferred(bus);
 	assert_true(wait_acks(&k, 100, 10000));
-	assert_int_equal(k.stored, 100);
+	assert_int_equal(LOAD(k.stored), 100);
 	/* a thread that does not defer is written by the loop thread at once */
 	mdm_bus_defer_writes(bus, false);
 	publish_n(bus, "FDEFER", 100, 50);
 	assert_true(wait_acks(&k, 150, 10000));
-	assert_int_equal(k.stored, 150);
+	assert_int_equal(LOAD(k.stored), 150);
 	mdm_bus_destroy(bus);
 }
 
@@ -150,7 +152,7 @@ static void test_burst_reconnect(void **state)
 	publish_n(bus, "FRECON", 200, 200);
 	mdm_bus_write_deferred(bus);
 	assert_true(wait_acks(&k, 400, 30000));
-	assert_int_equal(k.failed, 0);
+	assert_int_equal(LOAD(k.failed), 0);
 	mdm_bus_defer_writes(bus, false);
 	mdm_bus_destroy(bus);
 }
