@@ -1,5 +1,6 @@
 /* Collector configuration schema. Defaults are the single-box CI set-up: a
  * local nats-server, no hugepages, poll loops that back off when idle. */
+#include "mdm_nats_loop.h"
 #include "collector_cfg.h"
 
 #include <errno.h>
@@ -116,7 +117,14 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("publish.mode", MDM_CFG_ENUM, publish_mode, "event", 0, 0, publish_modes,
 	  "event: one message per event on md.*; batch: EventBatch messages on mdb.<feed>.<partition>"),
 	F("publish.max_pending", MDM_CFG_UINT, publish_max_pending, "65536", 1, 1048576, NULL,
-	  "un-acked publishes in flight before publishing waits"),
+	  "most un-acked publishes in flight (the adaptive window's ceiling)"),
+	F("publish.flush", MDM_CFG_ENUM, publish_flush, "timer", 0, 0, mdm_nats_flush_names,
+	  "when publishes are written to the socket: timer = nats.c's flusher (~1 ms after the first), asap = one "
+	  "write per publish, burst = once per publisher burst on mdmesh's own epoll loop (for measurements: it "
+	  "stalled after a server restart in fault_nats_kill)"),
+	F("publish.window_min", MDM_CFG_UINT, publish_window_min, "64", 0, 1048576, NULL,
+	  "floor of the adaptive in-flight window (2 x ack rate x base ack latency, as TCP BBR sizes its window): "
+	  "the backlog waits in the ring, measured, not inside nats.c; 0 or >= max_pending: a fixed window"),
 	F("publish.ack_timeout", MDM_CFG_DURATION, publish_ack_timeout_ns, "5s", 1e6, 600e9, NULL,
 	  "a publish not acked by then is resent with the same Msg-Id"),
 	F("publish.max_retries", MDM_CFG_UINT, publish_max_retries, "20", 0, 1000000, NULL,

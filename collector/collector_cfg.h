@@ -77,6 +77,8 @@ struct collector_cfg {
 
 	int publish_mode;          /* enum collector_publish_mode */
 	uint64_t publish_max_pending;
+	uint64_t publish_window_min;
+	int publish_flush;         /* enum mdm_nats_flush */
 	uint64_t publish_ack_timeout_ns;
 	uint64_t publish_max_retries;
 	uint64_t publish_drain_timeout_ns;

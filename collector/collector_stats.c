@@ -276,6 +276,21 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 		mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_publish_bus_down_seconds_total",
 					 "time the publisher held an event while NATS was disconnected (the ring buffered behind it)");
 		mdm_metrics_write_double(w, NULL, (double)mdm_counter_get(&ps->bus_down_ns) / 1e9);
+		mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_publish_window",
+					 "the adaptive in-flight window: publishes allowed to await their ack now");
+		mdm_metrics_write_u64(w, NULL, bc.window);
+		mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_publish_inflight",
+					 "publishes awaiting their ack (or a resend)");
+		mdm_metrics_write_u64(w, NULL, bc.in_flight);
+		mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_publish_ack_seconds",
+					 "publish->ack latency: min = the smallest lately (the server's service time), "
+					 "mean = over the window's last round");
+		{
+			const char *lmin[] = { "stat", "min", NULL }, *lmean[] = { "stat", "mean", NULL };
+
+			mdm_metrics_write_double(w, lmin, (double)bc.ack_rtt_min_ns / 1e9);
+			mdm_metrics_write_double(w, lmean, (double)bc.ack_rtt_mean_ns / 1e9);
+		}
 	}
 	pthread_mutex_lock(&cs->lock);
 	mdm_metrics_write_family(w, MDM_METRICS_GAUGE, "mdmesh_collector_ring_used", "events queued RX -> publisher");
@@ -395,6 +410,13 @@ static void json_section(void *ctx, struct mdm_json *j)
 		mdm_json_ku64(j, "disconnects", bc.disconnects);
 		mdm_json_ku64(j, "reconnects", bc.reconnects);
 		mdm_json_ku64(j, "resends", bc.retries);
+		mdm_json_ku64(j, "window", bc.window);
+		mdm_json_ku64(j, "window_min", bc.window_min);
+		mdm_json_ku64(j, "window_max", bc.window_max);
+		mdm_json_ku64(j, "inflight", bc.in_flight);
+		mdm_json_ku64(j, "ack_min_ns", bc.ack_rtt_min_ns);
+		mdm_json_ku64(j, "ack_mean_ns", bc.ack_rtt_mean_ns);
+		mdm_json_ku64(j, "ack_rate", bc.ack_rate);
 		mdm_json_obj_end(j);
 	}
 	mdm_json_key(j, "latency_ns");
@@ -620,6 +642,9 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 			   PRIu64 " events meanwhile\n",
 			bc.disconnects, bc.reconnects, bc.retries, (double)mdm_counter_get(&publish_stats(cs->p.pb)->bus_down_ns) / 1e9,
 			mdm_counter_get(&publish_stats(cs->p.pb)->ring_peak));
+		fprintf(f, "  window     %" PRIu32 " now (%" PRIu32 "..%" PRIu32 "); ack latency min %" PRIu64 " ns, mean %" PRIu64
+			   " ns; ack rate %" PRIu64 "/s (the adaptive in-flight window and what sized it)\n",
+			bc.window, bc.window_min, bc.window_max, bc.ack_rtt_min_ns, bc.ack_rtt_mean_ns, bc.ack_rate);
 	}
 	mdm_latency_print(cs->lat, f);
 }

@@ -208,6 +208,9 @@ int publish_lcore_main(void *arg)
 	struct publish *pb = arg;
 	const struct publish_mode_ops *ops = pb->ops;
 
+	/* flush = burst: this lcore's publishes are written once per burst,
+	 * below, and by the bus before it waits for a window slot */
+	mdm_bus_defer_writes(pb->bus, true);
 	while (!publish_aborting(pb)) {
 		unsigned n = rte_ring_sc_dequeue_burst_elem(pb->ring, pb->burst, sizeof(struct rx_event), PUB_BURST,
 							    NULL);
@@ -219,10 +222,12 @@ int publish_lcore_main(void *arg)
 				/* end of input: whatever is pending is complete */
 				if (ops->finish(pb) != 0)
 					break;
+				mdm_bus_write_deferred(pb->bus);
 				return 0;
 			}
 			if (ops->poll(pb) != 0)
 				break;
+			mdm_bus_write_deferred(pb->bus);
 			mdm_idle_wait(&pb->idle);
 			continue;
 		}
@@ -238,8 +243,10 @@ int publish_lcore_main(void *arg)
 		}
 		if (ops->poll(pb) != 0)
 			break;
+		mdm_bus_write_deferred(pb->bus); /* the burst's one write */
 	}
 stop:
+	mdm_bus_write_deferred(pb->bus);
 	ops->stop(pb);
 	return 0;
 }

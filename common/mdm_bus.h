@@ -14,6 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* When the connection writes; mdm_nats_loop.h says what each costs. */
+enum mdm_nats_flush {
+	MDM_NATS_FLUSH_TIMER, /* nats.c's flusher thread, ~1 ms after the first publish */
+	MDM_NATS_FLUSH_ASAP,  /* one write per publish */
+	MDM_NATS_FLUSH_BURST, /* one write per burst of the deferring thread, others at once */
+};
+
 struct mdm_bus;
 struct mdm_bus_sub;      /* a pull subscription or a core subscription */
 struct mdm_bus_msg;      /* a received message */
@@ -54,6 +61,9 @@ struct mdm_bus_params {
 	uint64_t reconnect_buf_bytes; /* publishes kept while reconnecting; 0: 8 MiB */
 	uint64_t api_timeout_ms;      /* JetStream API requests (ensure, info, get, KV); 0: 5000 */
 	uint32_t max_pending;         /* async publishes awaiting their ack (nats.c MaxPending); 0: 4096 */
+	enum mdm_nats_flush flush;    /* when the connection writes (mdm_nats_loop.h); 0: timer (nats.c's) */
+	uint32_t window_min;          /* adaptive in-flight window (mdm_window.h) between window_min and
+				       * max_pending; 0 or >= max_pending: a fixed window of max_pending */
 	uint64_t stall_wait_ms;       /* how long publish_async may block on a full window; 0: 5 */
 	uint64_t ack_timeout_ms;      /* per-send ack deadline, then resend; 0: 2000 */
 	uint32_t max_attempts;        /* sends per message before it is reported failed (see
@@ -259,9 +269,21 @@ struct mdm_bus_counters {
 	uint64_t disconnects;
 	uint64_t reconnects;
 	uint64_t refused;     /* publishes and subscriptions refused by the server's permissions */
+	/* the in-flight window (mdm_window.h): its limit now, its bounds, the
+	 * smallest ack latency lately (the server's service time), the last
+	 * round's mean ack latency and ack rate */
+	uint32_t window, window_min, window_max;
+	uint64_t ack_rtt_min_ns, ack_rtt_mean_ns, ack_rate;
 };
 
 void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *out);
+
+/* With flush = MDM_NATS_FLUSH_BURST: this thread's publishes stay in the
+ * connection's buffer until mdm_bus_write_deferred (one write per burst).
+ * mdm_bus_publish_async_until and mdm_bus_publish_drain flush before they
+ * wait; a caller that waits otherwise flushes first. No-ops in other modes. */
+void mdm_bus_defer_writes(struct mdm_bus *bus, bool on);
+void mdm_bus_write_deferred(struct mdm_bus *bus);
 
 /* ---- synchronous JetStream publish ------------------------------------ */
 

@@ -289,6 +289,10 @@ static natsStatus opts_fill(natsOptions *o, const struct mdm_bus_params *p, cons
 		s = natsOptions_SetClosedCB(o, on_closed, bus);
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(o, on_async_error, bus);
+	if (s == NATS_OK && p->flush == MDM_NATS_FLUSH_ASAP)
+		s = natsOptions_SetSendAsap(o, true);
+	if (s == NATS_OK && p->flush == MDM_NATS_FLUSH_BURST)
+		s = mdm_nats_loop_options(bus->loop, o);
 	return s;
 }
 
@@ -400,6 +404,12 @@ int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
 		rc = mdm_err_set(-ENOMEM, "bus: out of memory");
 		goto err;
 	}
+	/* adaptive: never above nats.c's MaxPending, so its stall wait (which
+	 * blocks the caller) is not reached; fixed: as before, the records */
+	if (p->window_min && p->window_min < max_pending)
+		mdm_window_init(&bus->window, p->window_min, max_pending);
+	else
+		mdm_window_init(&bus->window, 2 * max_pending, 2 * max_pending);
 	if ((rc = bus_sync_init(bus)) < 0 || (rc = bus_pub_recs_init(bus, max_pending)) < 0 ||
 	    (rc = urls_split(p->urls, &urls_buf, &urls, &n_urls)) < 0)
 		goto err;
@@ -415,6 +425,8 @@ int mdm_bus_create(struct mdm_bus **out, const struct mdm_bus_params *p)
 	if (p->nkey_public)
 		snprintf(nkey_public, sizeof(nkey_public), "%s", p->nkey_public);
 
+	if (p->flush == MDM_NATS_FLUSH_BURST && (rc = mdm_nats_loop_create(&bus->loop)) < 0)
+		goto err;
 	s = natsOptions_Create(&o);
 	if (s == NATS_OK)
 		s = opts_fill(o, p, nkey_public, bus, urls, n_urls);
@@ -530,6 +542,9 @@ void mdm_bus_destroy(struct mdm_bus *bus)
 		}
 	}
 	jsCtx_Destroy(bus->js);
+	if (bus->nc)
+		natsConnection_Close(bus->nc); /* the loop reads the close's PONG: stop it only after */
+	mdm_nats_loop_destroy(bus->loop);
 	natsConnection_Destroy(bus->nc);
 	if (bus->mu_ready) {
 		pthread_cond_destroy(&bus->retry_cond);
@@ -540,6 +555,18 @@ void mdm_bus_destroy(struct mdm_bus *bus)
 	mdm_free(bus->buckets);
 	mdm_free(bus->urls_safe);
 	mdm_free(bus);
+}
+
+void mdm_bus_defer_writes(struct mdm_bus *bus, bool on)
+{
+	if (bus && bus->loop)
+		mdm_nats_loop_defer(bus->loop, on);
+}
+
+void mdm_bus_write_deferred(struct mdm_bus *bus)
+{
+	if (bus)
+		mdm_nats_loop_flush(bus->loop);
 }
 
 bool mdm_bus_connected(struct mdm_bus *bus)

@@ -4,6 +4,8 @@
 #ifndef MDM_BUS_PRIVATE_H
 #define MDM_BUS_PRIVATE_H
 
+#include "mdm_nats_loop.h"
+#include "mdm_window.h"
 #include "mdm_bus.h"
 
 #include <nats/nats.h>
@@ -42,6 +44,7 @@ struct pub_rec {
 struct mdm_bus {
 	natsConnection *nc;
 	jsCtx *js;
+	struct mdm_nats_loop *loop;   /* flush = burst: the connection's epoll loop, else NULL */
 	char *urls_safe;              /* params.urls without user:password@, for messages */
 	char inbox_prefix[64];        /* reply subjects are <inbox_prefix>.<id> */
 	int64_t api_timeout_ms;
@@ -49,6 +52,7 @@ struct mdm_bus {
 	uint64_t retry_backoff_ns;
 	uint32_t max_attempts;
 	uint32_t cap;                 /* records: 2 x max_pending (window + resends waiting) */
+	struct mdm_window window;     /* in-flight limit; written by the ack thread only */
 	mdm_bus_ack_fn ack_fn;        /* set before the first publish, then read-only */
 	void *ack_ctx;
 

@@ -232,6 +232,11 @@ void bus_pub_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, voi
 		return;
 	}
 	if (pa) {
+		if (r->attempts == 1) {
+			/* a resend's latency includes its timeout: not a sample */
+			now = mdm_mono_ns();
+			mdm_window_on_ack(&bus->window, now - r->first_ns, now);
+		}
 		rec_complete(bus, r, pa->Duplicate ? MDM_BUS_ACK_DUPLICATE : MDM_BUS_ACK_STORED, pa->Sequence,
 			     0, NULL);
 		return;
@@ -383,9 +388,11 @@ int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *
 
 	if (!bus || !subject || !*subject || !msg_id || !*msg_id || (len && !data) || len > INT_MAX)
 		return mdm_err_set(-EINVAL, "bus: publish_async: bad arguments");
-	if (CNT_GET(bus, in_flight) >= bus->cap) {
+	if (CNT_GET(bus, in_flight) >= mdm_window_limit(&bus->window)) {
+		/* the backlog waits in the caller's queue, not in nats.c's */
 		CNT_ADD(bus, stalls, 1);
-		return mdm_err_set(-EAGAIN, "bus: %" PRIu32 " publishes awaiting an outcome", bus->cap);
+		return mdm_err_set(-EAGAIN, "bus: %" PRIu32 " publishes awaiting an outcome (the window)",
+				   mdm_window_limit(&bus->window));
 	}
 	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
 	if (s == NATS_OK)
@@ -475,6 +482,7 @@ int mdm_bus_publish_async_until(struct mdm_bus *bus, const char *subject, const 
 			return rc;
 		if (retry->deadline_ns != MDM_BUS_NO_DEADLINE && mdm_mono_ns() >= retry->deadline_ns)
 			return mdm_err_set(-ETIMEDOUT, "%s (still refused at the deadline)", mdm_err_last());
+		mdm_bus_write_deferred(bus); /* what this thread deferred must be on the wire to be acked */
 		up = mdm_bus_connected(bus);
 		if (retry->on_stall && (rc = retry->on_stall(retry->ctx, up)) != 0)
 			return rc;
@@ -489,6 +497,7 @@ int mdm_bus_publish_drain(struct mdm_bus *bus, uint64_t timeout_ms)
 {
 	bool idle;
 
+	mdm_bus_write_deferred(bus);
 	pthread_mutex_lock(&bus->mu);
 	idle = bus_wait_locked(bus, bus_nothing_in_flight, timeout_ms);
 	pthread_mutex_unlock(&bus->mu);
@@ -510,6 +519,17 @@ void mdm_bus_counters_get(struct mdm_bus *bus, struct mdm_bus_counters *c)
 	c->disconnects = CNT_GET(bus, disconnects);
 	c->reconnects = CNT_GET(bus, reconnects);
 	c->refused = CNT_GET(bus, refused);
+	{
+		struct mdm_window_stats ws;
+
+		mdm_window_stats(&bus->window, &ws);
+		c->window = ws.limit;
+		c->window_min = ws.min;
+		c->window_max = ws.max;
+		c->ack_rtt_min_ns = ws.min_rtt_ns;
+		c->ack_rtt_mean_ns = ws.rtt_mean_ns;
+		c->ack_rate = ws.rate_per_s;
+	}
 }
 
 /* ---- synchronous publish ---------------------------------------------- */

@@ -89,6 +89,16 @@ char *mdm_strdup(const char *s)
 	return dup_len(s, strlen(s));
 }
 
+void mdm_prefault(void *p, size_t len)
+{
+	volatile unsigned char *c = p;
+
+	for (size_t off = 0; off < len; off += 4096)
+		c[off] = 0;
+	if (len)
+		c[len - 1] = 0;
+}
+
 void mdm_free(void *ptr)
 {
 	unsigned char *base;

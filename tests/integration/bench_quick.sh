@@ -139,7 +139,11 @@ else
 		fail "fixed-rate runs: $(jq -c .fixed_rates "$R")"
 	r=$(jq -r '.fixed_rates.runs[0].key' "$R")
 	[ "$(jq ".latency.$r.wire_to_persisted.count" "$R")" = "$n" ] || fail "$r: wire_to_persisted count != $n"
-	pass "fixed rate $(jq -r '.fixed_rates.runs[0].rate' "$R")/s over veth: every event persisted, latency per stage"
+	jq -e '.fixed_rates.runs | all(.ceiling_publish_to_ack_p99_ns > 0 and (.wire_to_ack_to_ceiling_p99 | type) == "number"
+		and .window.window >= .window.window_min and .window.window <= .window.window_max and .window.ack_min_ns > 0
+		and (.stages.wire_to_ack.p999_ns >= .stages.wire_to_ack.p99_ns))' "$R" > /dev/null ||
+		fail "fixed-rate runs lack the latency ceiling or the window: $(jq -c '.fixed_rates.runs[0]' "$R")"
+	pass "fixed rate $(jq -r '.fixed_rates.runs[0].rate' "$R")/s over veth: every event persisted, latency per stage, the ceiling and the window"
 fi
 
 # report.html: self-contained, embeds the results and the decoded logs it plots
