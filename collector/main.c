@@ -179,16 +179,8 @@ static int configure(struct collector *c, int argc, char **argv)
 		.usage = usage, .opts = opts, .n_opts = sizeof(opts) / sizeof(opts[0]),
 		.extra_args_name = "EAL arguments", .on_stop = on_stop,
 	};
-	int code;
 
-	if (mdm_daemon_create(&c->d, &dp) != 0) {
-		fprintf(stderr, PROG ": %s\n", mdm_err_last());
-		return 1;
-	}
-	code = mdm_daemon_parse_args(c->d, argc, argv);
-	if (code == MDM_DAEMON_GO_ON)
-		code = mdm_daemon_load_config(c->d);
-	return code;
+	return mdm_daemon_configure(&c->d, &dp, argc, argv);
 }
 
 static bool replaying(const struct collector_cfg *cfg)
@@ -206,10 +198,7 @@ static int connect_bus(struct collector *c)
 	bp.max_pending = (uint32_t)c->cfg.publish_max_pending;
 	bp.ack_timeout_ms = c->cfg.publish_ack_timeout_ns / MDM_NS_PER_MS;
 	bp.max_attempts = (uint32_t)c->cfg.publish_max_retries + 1;
-	if (mdm_daemon_connect(c->d, &bp) != 0)
-		return -1;
-	c->bus = mdm_daemon_bus(c->d);
-	return 0;
+	return mdm_daemon_connect(c->d, &bp, &c->bus);
 }
 
 /* The streams the collector publishes into. Batch mode publishes EventBatch

@@ -56,7 +56,7 @@ struct mdm_daemon {
 	struct mdm_http *http;
 };
 
-int mdm_daemon_create(struct mdm_daemon **out, const struct mdm_daemon_params *p)
+static int daemon_create(struct mdm_daemon **out, const struct mdm_daemon_params *p)
 {
 	struct mdm_daemon *d;
 	size_t k = 0;
@@ -119,7 +119,7 @@ static int set_flag(struct mdm_daemon *d, char *arg)
 	return mdm_daemon_set(d, arg, eq + 1, "--set");
 }
 
-int mdm_daemon_parse_args(struct mdm_daemon *d, int argc, char **argv)
+static int parse_args(struct mdm_daemon *d, int argc, char **argv)
 {
 	int c, rc;
 
@@ -206,7 +206,7 @@ const char *mdm_daemon_instance(const struct mdm_daemon *d)
 	return s ? s : "";
 }
 
-int mdm_daemon_load_config(struct mdm_daemon *d)
+static int load_config(struct mdm_daemon *d)
 {
 	const char *path = d->config_path, *level;
 	enum mdm_log_level lvl;
@@ -233,6 +233,24 @@ int mdm_daemon_load_config(struct mdm_daemon *d)
 		mdm_log_set_level(lvl);
 	mdm_log_init(d->p.component, mdm_daemon_instance(d));
 	return MDM_DAEMON_GO_ON;
+}
+
+int mdm_daemon_configure(struct mdm_daemon **out, const struct mdm_daemon_params *p, int argc, char **argv)
+{
+	int code;
+
+	if (daemon_create(out, p) != 0) {
+		fprintf(stderr, "%s: %s\n", p->prog ? p->prog : "mdmesh", mdm_err_last());
+		return 1;
+	}
+	code = parse_args(*out, argc, argv);
+	if (code != MDM_DAEMON_GO_ON)
+		return code;
+	if (p->check_args && p->check_args(p->ctx) != 0) {
+		fprintf(stderr, "%s: %s\n", p->prog, mdm_err_last());
+		return 2;
+	}
+	return load_config(*out);
 }
 
 /* On the signal thread (mdm_signal.h), not in an async handler. */
@@ -289,12 +307,14 @@ void mdm_daemon_bus_params(const struct mdm_daemon *d, const struct mdm_nats_cfg
 	bp->name = mdm_daemon_instance(d);
 }
 
-int mdm_daemon_connect(struct mdm_daemon *d, const struct mdm_bus_params *bp)
+int mdm_daemon_connect(struct mdm_daemon *d, const struct mdm_bus_params *bp, struct mdm_bus **bus)
 {
 	int rc = mdm_bus_create(&d->bus, bp);
 
 	if (rc != 0)
 		mdm_log_error("NATS: %s", mdm_err_last());
+	if (bus)
+		*bus = d->bus;
 	return rc;
 }
 

@@ -10,12 +10,11 @@
  * are the full examples):
  *	struct mdm_daemon_params dp = { .prog = "mdmesh-x", .component = "x",
  *		.schema = x_cfg_schema, .schema_len = x_cfg_schema_len, .cfg = &cfg,
- *		.validate = x_validate, .usage = x_usage, .flags = x_flags, .n_flags = N };
- *	mdm_daemon_create(&d, &dp);
- *	if ((code = mdm_daemon_parse_args(d, argc, argv)) != MDM_DAEMON_GO_ON ||
- *	    (code = mdm_daemon_load_config(d)) != MDM_DAEMON_GO_ON)
+ *		.load = x_load, .validate = x_validate, .usage = x_usage,
+ *		.opts = x_opts, .n_opts = N };
+ *	if ((code = mdm_daemon_configure(&d, &dp, argc, argv)) != MDM_DAEMON_GO_ON)
  *		goto out;                        (exit status: 0 after --help, 2 on usage)
- *	mdm_daemon_start_signals(d); mdm_daemon_connect(d, &bp);
+ *	mdm_daemon_start_signals(d); mdm_daemon_connect(d, &bp, &bus);
  *	mdm_daemon_ensure_streams(d, streams, n); ... mdm_daemon_serve_http(d, ...);
  *	while (!mdm_daemon_stopping(d)) ...;
  *	mdm_daemon_destroy(d);                   (also frees cfg)
@@ -77,6 +76,10 @@ struct mdm_daemon_params {
 	 * ("--from-seq 'x': expected ..."), printed as "PROG: MSG", exit 2. It may
 	 * call mdm_daemon_set() to set a key from a converted value. */
 	int (*on_opt)(void *ctx, struct mdm_daemon *d, const char *name, const char *arg);
+	/* Optional: once the command line is read, before the config is loaded,
+	 * checks across the own options: 0, or -EINVAL with the message set
+	 * (printed as "PROG: MSG", exit 2). */
+	int (*check_args)(void *ctx);
 	void *ctx;
 	/* Non-NULL: arguments after "--" are passed through (mdm_daemon_extra_args)
 	 * and stray ones are refused naming them ("EAL arguments"). */
@@ -91,22 +94,24 @@ struct mdm_daemon_params {
 
 struct mdm_daemon;
 
-/* Allocate; nothing is read or started yet. The params' strings, tables and
- * cfg must outlive the daemon. 0, -EINVAL (no prog, schema, cfg, load or
- * validate; too many opts), -ENOMEM. */
-int mdm_daemon_create(struct mdm_daemon **out, const struct mdm_daemon_params *p);
+/* Create the daemon (*out, also when an exit status is returned: destroy
+ * it), read the command line: --help and --version print and return 0,
+ * mistakes print "PROG: ..." (or the usage) on stderr and return 2. Then
+ * check_args, and load the config: the -c file (or the defaults), the
+ * environment, then the key options in command-line order; --print-config
+ * prints it and returns 0 (1 when writing failed); errors print "PROG: ..."
+ * ("PROG: FILE: ..." for validate) and return 2. Then logging is set up from
+ * log_level and instance. Returns MDM_DAEMON_GO_ON, or the exit status (1
+ * when the daemon could not be created). The params' strings, tables and cfg
+ * must outlive the daemon. */
+int mdm_daemon_configure(struct mdm_daemon **out, const struct mdm_daemon_params *p, int argc, char **argv);
 
 /* Close what is still open (HTTP, bus) and free the config's owned fields
  * (mdm_cfg_free) if it was loaded. NULL is a no-op. */
 void mdm_daemon_destroy(struct mdm_daemon *d);
 
-/* Read argv: --help and --version print and return 0; mistakes print
- * "PROG: ..." (or the usage) on stderr and return 2; otherwise
- * MDM_DAEMON_GO_ON, the key options queued for mdm_daemon_load_config. */
-int mdm_daemon_parse_args(struct mdm_daemon *d, int argc, char **argv);
-
-/* Queue `key` = `value` as if given on the command line by `origin` (e.g.
- * "--exit-when-idle"), for on_opt. value must live until the config is
+/* For on_opt: queue `key` = `value` as if given on the command line by
+ * `origin` (e.g. "--exit-when-idle"). value must live until the config is
  * loaded. 0, or -E2BIG past MDM_DAEMON_MAX_FLAGS (message set). */
 int mdm_daemon_set(struct mdm_daemon *d, const char *key, const char *value, const char *origin);
 
@@ -115,12 +120,6 @@ char **mdm_daemon_extra_args(const struct mdm_daemon *d, int *n);
 
 /* The path given with -c, or NULL. */
 const char *mdm_daemon_config_path(const struct mdm_daemon *d);
-
-/* Load the config (-c file or defaults, environment, then the queued
- * options), print it and return 0 (1 when writing failed) with
- * --print-config, validate it, set up logging. Errors print "PROG: ..."
- * ("PROG: FILE: ..." for validation) and return 2. Else MDM_DAEMON_GO_ON. */
-int mdm_daemon_load_config(struct mdm_daemon *d);
 
 /* Handle SIGINT/SIGTERM/SIGHUP on a signal thread. Call before creating any
  * other thread (DPDK's and nats.c's included) so they inherit the mask.
@@ -144,8 +143,9 @@ int mdm_daemon_take_hup(struct mdm_daemon *d);
  * connection name. The caller may tune it before connecting. */
 void mdm_daemon_bus_params(const struct mdm_daemon *d, const struct mdm_nats_cfg *nats, struct mdm_bus_params *bp);
 
-/* Connect to NATS. 0, or a negative errno logged as "NATS: ...". */
-int mdm_daemon_connect(struct mdm_daemon *d, const struct mdm_bus_params *bp);
+/* Connect to NATS; *bus (if bus is not NULL) is the connection, owned by d.
+ * 0, or a negative errno logged as "NATS: ...". */
+int mdm_daemon_connect(struct mdm_daemon *d, const struct mdm_bus_params *bp, struct mdm_bus **bus);
 
 /* The connection (NULL before mdm_daemon_connect / after _disconnect). */
 struct mdm_bus *mdm_daemon_bus(const struct mdm_daemon *d);

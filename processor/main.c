@@ -147,6 +147,17 @@ static int on_opt(void *ctx, struct mdm_daemon *d, const char *name, const char 
 	return 0;
 }
 
+static int check_args(void *ctx)
+{
+	const struct processor *p = ctx;
+
+	if ((p->from_seq || p->since_ns) && !p->rebuild)
+		return mdm_err_set(-EINVAL, "--from-seq and --since only go with --rebuild");
+	if (p->from_seq && p->since_ns)
+		return mdm_err_set(-EINVAL, "give --from-seq or --since, not both");
+	return 0;
+}
+
 static int cfg_load(void *cfg, const char *path) { return processor_cfg_load(cfg, path); }
 static int cfg_validate(void *cfg) { return processor_cfg_validate(cfg); }
 
@@ -156,28 +167,13 @@ static int configure(struct processor *p, int argc, char **argv)
 	const struct mdm_daemon_params dp = {
 		.prog = PROG, .component = "processor", .schema = processor_cfg_schema,
 		.schema_len = processor_cfg_schema_len, .cfg = &p->cfg, .load = cfg_load, .validate = cfg_validate,
-		.usage = usage, .opts = opts, .n_opts = sizeof(opts) / sizeof(opts[0]), .on_opt = on_opt, .ctx = p,
+		.usage = usage, .opts = opts, .n_opts = sizeof(opts) / sizeof(opts[0]), .on_opt = on_opt,
+		.check_args = check_args, .ctx = p,
 		/* SIGINT/SIGTERM finish the batch in hand; a second one exits at once */
 		.exit_on_second_stop = true,
 	};
-	int code;
+	int code = mdm_daemon_configure(&p->d, &dp, argc, argv);
 
-	if (mdm_daemon_create(&p->d, &dp) != 0) {
-		fprintf(stderr, PROG ": %s\n", mdm_err_last());
-		return 1;
-	}
-	code = mdm_daemon_parse_args(p->d, argc, argv);
-	if (code != MDM_DAEMON_GO_ON)
-		return code;
-	if ((p->from_seq || p->since_ns) && !p->rebuild) {
-		fprintf(stderr, PROG ": --from-seq and --since only go with --rebuild\n");
-		return 2;
-	}
-	if (p->from_seq && p->since_ns) {
-		fprintf(stderr, PROG ": give --from-seq or --since, not both\n");
-		return 2;
-	}
-	code = mdm_daemon_load_config(p->d);
 	if (code != MDM_DAEMON_GO_ON)
 		return code;
 	snprintf(p->durable, sizeof(p->durable), p->rebuild ? "%s-rebuild" : "%s", p->cfg.consumer_durable);
@@ -226,10 +222,7 @@ static int connect_bus(struct processor *p)
 	struct mdm_bus_params bp;
 
 	mdm_daemon_bus_params(p->d, &p->cfg.nats, &bp);
-	if (mdm_daemon_connect(p->d, &bp) != 0)
-		return -1;
-	p->bus = mdm_daemon_bus(p->d);
-	return 0;
+	return mdm_daemon_connect(p->d, &bp, &p->bus);
 }
 
 /* The streams the processor publishes into (the one it reads belongs to the

@@ -76,6 +76,14 @@ static void t_usage(FILE *f)
 	fprintf(f, "usage: t\n");
 }
 
+/* --dry goes with --wait-s only */
+static int t_check_args(void *ctx)
+{
+	const struct world *w = ctx;
+
+	return w->dry && !w->wait_buf[0] ? mdm_err_set(-EINVAL, "--dry only goes with --wait-s") : 0;
+}
+
 static int t_on_opt(void *ctx, struct mdm_daemon *d, const char *name, const char *arg)
 {
 	struct world *w = ctx;
@@ -92,31 +100,22 @@ static int t_on_opt(void *ctx, struct mdm_daemon *d, const char *name, const cha
 	return mdm_daemon_set(d, "wait", w->wait_buf, "--wait-s");
 }
 
-static void world_open(struct world *w, bool extra)
+/* mdm_daemon_configure on argv (NULL-terminated, program name first). */
+static int run(struct world *w, bool extra, char **argv)
 {
 	struct mdm_daemon_params p = {
 		.prog = "t", .component = "test", .schema = schema, .schema_len = sizeof(schema) / sizeof(schema[0]),
 		.cfg = &w->cfg, .load = t_load, .validate = t_validate, .usage = t_usage, .opts = opts,
 		.n_opts = sizeof(opts) / sizeof(opts[0]), .on_opt = t_on_opt, .ctx = w,
-		.extra_args_name = extra ? "EAL arguments" : NULL,
+		.check_args = t_check_args, .extra_args_name = extra ? "EAL arguments" : NULL,
 	};
 
-	memset(w, 0, sizeof(*w));
-	assert_int_equal(mdm_daemon_create(&w->d, &p), 0);
-}
-
-/* parse_args then load_config on argv (NULL-terminated, program name first). */
-static int run(struct world *w, bool extra, char **argv)
-{
-	int argc = 0, code;
+	int argc = 0;
 
 	while (argv[argc])
 		argc++;
-	world_open(w, extra);
-	code = mdm_daemon_parse_args(w->d, argc, argv);
-	if (code == MDM_DAEMON_GO_ON)
-		code = mdm_daemon_load_config(w->d);
-	return code;
+	memset(w, 0, sizeof(*w));
+	return mdm_daemon_configure(&w->d, &p, argc, argv);
 }
 
 #define ARGV(...) ((char *[]){ "t", __VA_ARGS__, NULL })
@@ -141,6 +140,7 @@ static void test_command_lines(void **state)
 		{ { "stray" }, false, 2 },
 		{ { "stray", "--", "x" }, true, 2 },         /* before --: still stray */
 		{ { "--wait-s", "soon" }, false, 2 },        /* own option refuses */
+		{ { "--dry" }, false, 2 },                   /* check_args refuses */
 		{ { "-c", "/nonexistent/t.yaml" }, false, 2 },
 		{ { "--count", "5", "--", "--anything" }, true, MDM_DAEMON_GO_ON },
 	};
@@ -220,14 +220,16 @@ static int srv_down(void **state)
 static void connect_world(struct world *w)
 {
 	struct mdm_bus_params bp;
+	struct mdm_bus *bus = NULL;
 	char url[64];
 
 	assert_int_equal(run(w, false, ARGV("--log-level", "error")), MDM_DAEMON_GO_ON);
 	nts_url(&srv, url, sizeof(url));
 	mdm_daemon_bus_params(w->d, &w->cfg.nats, &bp);
 	bp.urls = url;
-	assert_int_equal(mdm_daemon_connect(w->d, &bp), 0);
-	assert_non_null(mdm_daemon_bus(w->d));
+	assert_int_equal(mdm_daemon_connect(w->d, &bp, &bus), 0);
+	assert_non_null(bus);
+	assert_ptr_equal(mdm_daemon_bus(w->d), bus);
 }
 
 static void test_ensure_stream(void **state)

@@ -110,6 +110,16 @@ static void world_init(struct world *w, const char *const *servers, size_t n_ser
 	world_init_lines(w, 1, servers, n_servers, max_count, timeout_ns, retries, rate, burst, capacity);
 }
 
+/* One server `sv` (servers[0]) and the usual world: max_count 1000, 1000/s,
+ * burst 10, 64 gaps. */
+static void world_init_served(struct world *w, struct server *sv, const char **servers, uint64_t timeout_ns,
+			      uint32_t retries)
+{
+	server_open(sv);
+	servers[0] = sv->addr;
+	world_init(w, servers, 1, 1000, timeout_ns, retries, 1000, 10, 64);
+}
+
 static void world_fini(struct world *w)
 {
 	rerequest_destroy(w->rr);
@@ -189,30 +199,38 @@ static bool server_idle(struct server *sv, int wait_ms)
 
 /* Take one request and answer it from the store, as the loadgen does.
  * Returns the packets sent; the request's first and count in *first and *count. */
-static unsigned server_answer(struct server *sv, struct world *w, const struct sender_range *refuse, unsigned n_refuse,
-			      uint64_t *first, uint16_t *count)
+/* Answer the request [seq, seq + count) from `src` out of the store, less
+ * `refuse`. Returns the packets sent. */
+static unsigned server_send(struct server *sv, struct world *w, const struct sockaddr_in *src, uint64_t seq,
+			    uint16_t count, const struct sender_range *refuse, unsigned n_refuse)
 {
-	uint8_t req[64], out[SENDER_ANSWER_MAX];
-	struct sockaddr_in src;
-	const uint8_t *session;
-	uint64_t seq, last;
+	uint8_t out[SENDER_ANSWER_MAX];
+	uint64_t last = seq + count - 1;
 	unsigned sent = 0;
 
-	assert_int_equal(server_recv(sv, req, sizeof(req), &src), MOLD_REQUEST_LEN);
-	assert_int_equal(mold_request_parse(req, MOLD_REQUEST_LEN, &session, &seq, count), 0);
-	assert_memory_equal(session, "TEST01", 6); /* padding is the client's: spaces or NULs */
-	*first = seq;
-	last = seq + *count - 1;
 	while (seq <= last) {
 		uint32_t len = sender_store_answer(w->store, &seq, last, refuse, n_refuse, out, sizeof(out));
 
 		if (!len)
 			continue;
 		assert_true(len <= SENDER_ANSWER_MAX);
-		assert_int_equal(sendto(sv->fd, out, len, 0, (struct sockaddr *)&src, sizeof(src)), (ssize_t)len);
+		assert_int_equal(sendto(sv->fd, out, len, 0, (const struct sockaddr *)src, sizeof(*src)), (ssize_t)len);
 		sent++;
 	}
 	return sent;
+}
+
+static unsigned server_answer(struct server *sv, struct world *w, const struct sender_range *refuse, unsigned n_refuse,
+			      uint64_t *first, uint16_t *count)
+{
+	uint8_t req[64];
+	struct sockaddr_in src;
+	const uint8_t *session;
+
+	assert_int_equal(server_recv(sv, req, sizeof(req), &src), MOLD_REQUEST_LEN);
+	assert_int_equal(mold_request_parse(req, MOLD_REQUEST_LEN, &session, first, count), 0);
+	assert_memory_equal(session, "TEST01", 6); /* padding is the client's: spaces or NULs */
+	return server_send(sv, w, &src, *first, *count, refuse, n_refuse);
 }
 
 /* rerequest_recv, waiting up to `timeout_ns` for something to arrive (or be
@@ -257,6 +275,14 @@ static void take_reports(struct world *w)
 	w->n_rep += rerequest_take(w->rr, w->rep + w->n_rep, 32 - w->n_rep);
 }
 
+static void want_report(const struct rerequest_gap *g, uint64_t from, uint64_t to, int reason, uint32_t requests)
+{
+	assert_int_equal(g->from, from);
+	assert_int_equal(g->to, to);
+	assert_int_equal(g->reason, reason);
+	assert_int_equal(g->requests, requests);
+}
+
 /* The sequencer's declared gaps, as "from-to,from-to". */
 static void want_seq_gaps(const struct world *w, const char *want)
 {
@@ -283,9 +309,7 @@ static void test_recover_in_parts(void **state)
 	uint16_t count;
 
 	(void)state;
-	server_open(&sv);
-	servers[0] = sv.addr;
-	world_init(&w, servers, 1, 1000, 100 * MS, 2, 1000, 10, 64);
+	world_init_served(&w, &sv, servers, 100 * MS, 2);
 	exchange(&w, 1, 2620, 11, 2520, now); /* packets 11..2520 lost */
 	assert_int_equal(seq_stats(w.seq)->missing_now, 2510);
 	/* poll: one request for the first 1000 */
@@ -402,9 +426,7 @@ static void test_refused_range_is_exact(void **state)
 	uint16_t count;
 
 	(void)state;
-	server_open(&sv);
-	servers[0] = sv.addr;
-	world_init(&w, servers, 1, 1000, 10 * MS, 1, 1000, 10, 64);
+	world_init_served(&w, &sv, servers, 10 * MS, 1);
 	exchange(&w, 1, 100, 31, 60, now); /* lost 31..60 */
 	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 1);
 	assert_int_equal(server_answer(&sv, &w, &refuse, 1, &first, &count), 2); /* 31..44 and 53..60 */
@@ -598,9 +620,7 @@ static void test_split_gap_pieces(void **state)
 	uint16_t count;
 
 	(void)state;
-	server_open(&sv);
-	servers[0] = sv.addr;
-	world_init(&w, servers, 1, 1000, 10 * MS, 1, 1000, 10, 64);
+	world_init_served(&w, &sv, servers, 10 * MS, 1);
 	exchange(&w, 1, 100, 11, 60, now);
 	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 1);
 	assert_int_equal(server_answer(&sv, &w, refuse, 2, &first, &count), 3); /* 11-20, 31-40, 51-60 */
@@ -628,12 +648,9 @@ static void test_split_gap_pieces(void **state)
 	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 50 * MS), 0);
 	take_reports(&w);
 	assert_int_equal(w.n_rep, 2);
-	assert_int_equal(w.rep[0].from, 21);
-	assert_int_equal(w.rep[0].to, 30);
-	assert_int_equal(w.rep[0].reason, REREQUEST_NOT_SERVED);
-	assert_int_equal(w.rep[1].from, 41);
-	assert_int_equal(w.rep[1].to, 50);
-	assert_int_equal(w.rep[1].requests, 5); /* the gap's: 1 + 2 + 2 */
+	/* requests: the gap's, 1 + 2 when the first piece goes, + 2 */
+	want_report(&w.rep[0], 21, 30, REREQUEST_NOT_SERVED, 3);
+	want_report(&w.rep[1], 41, 50, REREQUEST_NOT_SERVED, 5);
 	want_seq_gaps(&w, "21-30,41-50"); /* still listed: a late copy is delivered */
 	assert_int_equal(rerequest_stats(w.rr)->outstanding_gaps, 0);
 	assert_int_equal(rerequest_stats(w.rr)->gaps_recovered, 0);
@@ -680,20 +697,8 @@ static unsigned check_and_answer(struct server *sv, struct world *w, unsigned n,
 			assert_true(req[j].seq != req[k].seq);
 	}
 	assert_true(server_idle(sv, 0));
-	for (unsigned k = 0; k < n; k++) {
-		uint64_t q = req[k].seq, last = q + req[k].count - 1;
-		uint8_t out[SENDER_ANSWER_MAX];
-
-		while (q <= last) {
-			uint32_t len = sender_store_answer(w->store, &q, last, refuse, n_refuse, out, sizeof(out));
-
-			if (!len)
-				continue;
-			assert_int_equal(sendto(sv->fd, out, len, 0, (struct sockaddr *)&req[k].src, sizeof(req[k].src)),
-					 (ssize_t)len);
-			sent++;
-		}
-	}
+	for (unsigned k = 0; k < n; k++)
+		sent += server_send(sv, w, &req[k].src, req[k].seq, req[k].count, refuse, n_refuse);
 	return sent;
 }
 
@@ -895,9 +900,7 @@ static void test_resume_then_recover(void **state)
 	assert_int_equal(rp->locates[2], 3);
 	assert_string_equal(rp->symbols[2], "IBM");
 
-	server_open(&sv);
-	servers[0] = sv.addr;
-	world_init(&w, servers, 1, 1000, 100 * MS, 1, 1000, 10, 64);
+	world_init_served(&w, &sv, servers, 100 * MS, 1);
 	/* the exchange sent 1..600 meanwhile, its session padded with NULs
 	 * (the stream keeps it trimmed; the resume pads with spaces) */
 	for (uint64_t s = 1; s <= 600; s += MSGS_PER_PKT) {
