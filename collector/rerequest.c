@@ -1,6 +1,7 @@
 /* Gap recovery by MoldUDP64 re-requests; the model is described in
- * rerequest.h. The range table is a sorted array like the sequencer's, and
- * changes only on sequencer events and polls, never per packet. */
+ * rerequest.h. The missing ranges are the sequencer's (seq_gap_find); the
+ * table here holds one record per declared gap, sorted, with its request
+ * state, and changes only on sequencer events and polls, never per packet. */
 #include "rerequest.h"
 
 #include <arpa/inet.h>
@@ -20,26 +21,27 @@
 
 #define NS_PER_S 1000000000ULL
 
-/* One missing range being recovered. Ranges are sorted and disjoint. */
-struct rr_range {
-	uint64_t from, to;         /* still missing, inclusive */
+/* One declared gap being recovered. Records are sorted and disjoint, and
+ * each lies inside one declared gap of the sequencer, whose missing table
+ * says which of its messages are still missing. */
+struct rr_gap {
+	uint64_t from, to;         /* the gap as declared (never split here) */
+	uint64_t cursor;           /* pieces still missing below it were given up */
+	uint64_t outstanding;      /* messages at or above cursor still missing; 0 ends the record */
 	uint64_t req_from, req_to; /* the request in flight (valid while in_flight) */
 	uint64_t deadline_ns;      /* in_flight: when it times out */
-	uint64_t gap_from, gap_to; /* the declared gap it came from (splits share it) */
-	uint32_t gap_id;
 	uint32_t attempts;         /* requests in a row without progress */
 	uint32_t requests;         /* requests sent, for the report */
 	bool in_flight;            /* a request (or, with no server, the grace wait) is running */
 	bool answered;             /* the request in flight brought something */
 	bool throttled;            /* counted in rate_limited for this wait */
-	bool tainted;              /* part of its gap became permanent: not "recovered" */
+	bool tainted;              /* part of the gap became permanent: not "recovered" */
 };
 
 struct rerequest {
 	struct rerequest_stats stats;  /* first: read by other threads */
-	struct rr_range *r;            /* cap slots, n used */
+	struct rr_gap *g;              /* cap slots, n used */
 	uint32_t n, cap;
-	uint32_t next_gap_id;
 	int fd;
 	struct sockaddr_in servers[REREQUEST_MAX_SERVERS];
 	size_t n_servers;
@@ -121,8 +123,8 @@ int rerequest_create(struct rerequest **out, const struct rerequest_params *p)
 	if (!rr)
 		return -ENOMEM;
 	rr->fd = -1;
-	rr->r = mdm_calloc(p->capacity, sizeof(*rr->r));
-	if (!rr->r) {
+	rr->g = mdm_calloc(p->capacity, sizeof(*rr->g));
+	if (!rr->g) {
 		rerequest_destroy(rr);
 		return -ENOMEM;
 	}
@@ -160,7 +162,7 @@ void rerequest_destroy(struct rerequest *rr)
 		return;
 	if (rr->fd >= 0)
 		close(rr->fd);
-	mdm_free(rr->r);
+	mdm_free(rr->g);
 	mdm_free(rr);
 }
 
@@ -184,30 +186,24 @@ uint16_t rerequest_local_port(const struct rerequest *rr)
 	return ntohs(a.sin_port);
 }
 
-/* ---- the range table ---- */
+/* ---- the gap records ---- */
 
-static void range_erase(struct rerequest *rr, uint32_t i)
+static void gap_erase(struct rerequest *rr, uint32_t i)
 {
-	memmove(&rr->r[i], &rr->r[i + 1], (rr->n - i - 1) * sizeof(rr->r[0]));
+	memmove(&rr->g[i], &rr->g[i + 1], (rr->n - i - 1) * sizeof(rr->g[0]));
 	rr->n--;
+	mdm_counter_set(&rr->stats.outstanding_gaps, rr->n);
 }
 
-/* Open a slot at index i (rr->n < rr->cap). */
-static void range_open(struct rerequest *rr, uint32_t i)
-{
-	memmove(&rr->r[i + 1], &rr->r[i], (rr->n - i) * sizeof(rr->r[0]));
-	rr->n++;
-}
-
-/* First range with to >= seq. */
-static uint32_t range_lower(const struct rerequest *rr, uint64_t seq)
+/* First record with to >= seq. */
+static uint32_t gap_lower(const struct rerequest *rr, uint64_t seq)
 {
 	uint32_t lo = 0, hi = rr->n;
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (rr->r[mid].to < seq)
+		if (rr->g[mid].to < seq)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -215,12 +211,15 @@ static uint32_t range_lower(const struct rerequest *rr, uint64_t seq)
 	return lo;
 }
 
-static bool gap_has_other(const struct rerequest *rr, uint32_t id, uint32_t except)
+/* The record holding seq, or NULL. */
+static struct rr_gap *gap_of(struct rerequest *rr, uint64_t seq, uint32_t *index)
 {
-	for (uint32_t i = 0; i < rr->n; i++)
-		if (i != except && rr->r[i].gap_id == id)
-			return true;
-	return false;
+	uint32_t i = gap_lower(rr, seq);
+
+	if (i == rr->n || rr->g[i].from > seq)
+		return NULL;
+	*index = i;
+	return &rr->g[i];
 }
 
 static void report(struct rerequest *rr, uint64_t from, uint64_t to, uint8_t reason, uint32_t requests)
@@ -245,98 +244,70 @@ static void report(struct rerequest *rr, uint64_t from, uint64_t to, uint8_t rea
 	__atomic_store_n(&rr->rep_head, head + 1, __ATOMIC_RELEASE);
 }
 
-/* Part of gap `id` is lost for good: the rest of it is not "recovered". */
-static void taint(struct rerequest *rr, uint32_t id)
+/* n of record i's outstanding messages are gone (arrived or lost); the
+ * record ends with its last one, as recovered when none was lost. */
+static void gap_settle(struct rerequest *rr, uint32_t i, uint64_t n)
 {
-	for (uint32_t i = 0; i < rr->n; i++)
-		if (rr->r[i].gap_id == id)
-			rr->r[i].tainted = true;
-}
+	struct rr_gap *g = &rr->g[i];
 
-/* A request covers part of a range; once none of that part is missing the
- * request is complete and the range may ask for its next part at once. */
-static void request_check(struct rr_range *g)
-{
-	if (g->in_flight && (g->req_to < g->from || g->req_from > g->to)) {
-		g->in_flight = false;
-		g->attempts = 0;
+	g->outstanding -= n;
+	mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - n);
+	if (g->outstanding)
+		return;
+	if (!g->tainted) {
+		mdm_counter_add(&rr->stats.gaps_recovered, 1);
+		report(rr, g->from, g->to, REREQUEST_RECOVERED, g->requests);
 	}
+	gap_erase(rr, i);
 }
 
-/* Cut [a, b] out of the table. `fill`: the messages arrived on `line`;
- * otherwise they are lost for good (reported with `reason`). Pieces that
- * remain keep their request state (a request may span a cut). */
-static void range_cut(struct rerequest *rr, uint64_t a, uint64_t b, bool fill, uint8_t line, uint8_t reason)
-{
-	uint32_t i = range_lower(rr, a);
-
-	while (i < rr->n && rr->r[i].from <= b) {
-		struct rr_range *g = &rr->r[i];
-		uint64_t x = g->from > a ? g->from : a, y = g->to < b ? g->to : b, n = y - x + 1;
-
-		mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - n);
-		if (fill) {
-			mdm_counter_add(line == rr->line ? &rr->stats.msgs_recovered : &rr->stats.msgs_filled_late, n);
-			if (g->in_flight && !g->answered && x <= g->req_to && y >= g->req_from) {
-				g->answered = true;
-				if (rr->n_servers)
-					mdm_counter_add(&rr->stats.requests_answered, 1);
-			}
-		} else {
-			report(rr, x, y, reason, g->requests);
-			taint(rr, g->gap_id);
-		}
-		if (x == g->from && y == g->to) {
-			if (fill && !g->tainted && !gap_has_other(rr, g->gap_id, i)) {
-				mdm_counter_add(&rr->stats.gaps_recovered, 1);
-				report(rr, g->gap_from, g->gap_to, REREQUEST_RECOVERED, g->requests);
-			}
-			range_erase(rr, i);
-			continue;
-		}
-		if (x == g->from) {
-			g->from = y + 1;
-		} else if (y == g->to) {
-			g->to = x - 1;
-		} else if (rr->n == rr->cap) {
-			/* Cannot happen while the table mirrors the sequencer's (same
-			 * capacity, same splits). If it does, the upper piece is given up
-			 * rather than an unrelated range. */
-			report(rr, y + 1, g->to, REREQUEST_EVICTED, g->requests);
-			mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - (g->to - y));
-			g->tainted = true;
-			g->to = x - 1;
-		} else {
-			range_open(rr, i + 1);
-			g = &rr->r[i];
-			rr->r[i + 1] = *g;
-			rr->r[i + 1].from = y + 1;
-			g->to = x - 1;
-			request_check(&rr->r[i + 1]);
-		}
-		request_check(g);
-		i++;
-	}
-	mdm_counter_set(&rr->stats.outstanding_gaps, rr->n);
-}
-
-static void range_add(struct rerequest *rr, uint64_t from, uint64_t to)
+/* The sequencer lost [a, b] for good (a piece, or the lower part of one). */
+static void gap_lost(struct rerequest *rr, uint64_t a, uint64_t b, uint8_t reason)
 {
 	uint32_t i;
+	struct rr_gap *g = gap_of(rr, a, &i);
 
-	if (rr->n == rr->cap) {
-		struct rr_range old = rr->r[0];
+	if (!g || a < g->cursor)
+		return; /* not tracked, or given up already (reported then) */
+	report(rr, a, b, reason, g->requests);
+	g->tainted = true;
+	gap_settle(rr, i, b - a + 1);
+}
 
-		report(rr, old.from, old.to, REREQUEST_EVICTED, old.requests);
-		mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - (old.to - old.from + 1));
-		range_erase(rr, 0);
+/* [a, b] of a declared gap arrived on `line`. */
+static void gap_filled(struct rerequest *rr, uint64_t a, uint64_t b, uint8_t line)
+{
+	uint32_t i;
+	struct rr_gap *g = gap_of(rr, a, &i);
+
+	if (!g || a < g->cursor)
+		return; /* given up: a late copy is not a recovery */
+	mdm_counter_add(line == rr->line ? &rr->stats.msgs_recovered : &rr->stats.msgs_filled_late, b - a + 1);
+	if (g->in_flight && !g->answered && a <= g->req_to && b >= g->req_from) {
+		g->answered = true;
+		if (rr->n_servers)
+			mdm_counter_add(&rr->stats.requests_answered, 1);
 	}
-	/* the sequencer's new gaps open above every other; keep the order anyway */
-	i = range_lower(rr, from);
-	if (i < rr->n && rr->r[i].from <= to)
+	gap_settle(rr, i, b - a + 1);
+}
+
+static void gap_add(struct rerequest *rr, uint64_t from, uint64_t to)
+{
+	uint32_t i = gap_lower(rr, from);
+
+	if (i < rr->n && rr->g[i].from <= to)
 		return; /* already tracked: the sequencer never declares a range twice */
-	range_open(rr, i);
-	rr->r[i] = (struct rr_range){ .from = from, .to = to, .gap_from = from, .gap_to = to, .gap_id = ++rr->next_gap_id };
+	if (rr->n == rr->cap) {
+		/* Cannot happen with capacity = the sequencer's gap_capacity: every
+		 * record holds at least one of its ranges. If it does, the new gap
+		 * is lost rather than an unrelated one. */
+		mdm_counter_add(&rr->stats.gaps_tracked, 1);
+		report(rr, from, to, REREQUEST_EVICTED, 0);
+		return;
+	}
+	memmove(&rr->g[i + 1], &rr->g[i], (rr->n - i) * sizeof(rr->g[0]));
+	rr->n++;
+	rr->g[i] = (struct rr_gap){ .from = from, .to = to, .cursor = from, .outstanding = to - from + 1 };
 	mdm_counter_add(&rr->stats.gaps_tracked, 1);
 	mdm_counter_set(&rr->stats.outstanding_gaps, rr->n);
 	mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs + (to - from + 1));
@@ -347,19 +318,25 @@ void rerequest_on_seq_event(struct rerequest *rr, const struct seq_event *ev)
 	switch (ev->type) {
 	case SEQ_EV_GAP_OPENED:
 		memcpy(rr->session, ev->session, SEQ_SESSION_LEN);
-		range_add(rr, ev->from, ev->to);
+		gap_add(rr, ev->from, ev->to);
 		break;
 	case SEQ_EV_GAP_FILLED:
-		range_cut(rr, ev->from, ev->to, true, ev->line, 0);
+		gap_filled(rr, ev->from, ev->to, ev->line);
 		break;
 	case SEQ_EV_GAP_EVICTED:
 		if (ev->declared)
-			range_cut(rr, ev->from, ev->to, false, 0, REREQUEST_EVICTED);
+			gap_lost(rr, ev->from, ev->to, REREQUEST_EVICTED);
+		break;
+	case SEQ_EV_GAP_ABANDONED:
+		if (ev->declared)
+			gap_lost(rr, ev->from, ev->to, REREQUEST_SESSION_CHANGE);
 		break;
 	case SEQ_EV_SESSION_CHANGE:
-		/* the sequencer abandoned the old session's table */
-		while (rr->n)
-			range_cut(rr, rr->r[0].from, rr->r[rr->n - 1].to, false, 0, REREQUEST_SESSION_CHANGE);
+		/* every range of the old session was abandoned just before: only
+		 * records whose pieces were all given up can remain */
+		rr->n = 0;
+		mdm_counter_set(&rr->stats.outstanding_gaps, 0);
+		mdm_counter_set(&rr->stats.outstanding_msgs, 0);
 		memcpy(rr->session, ev->session, SEQ_SESSION_LEN);
 		break;
 	default:
@@ -383,14 +360,15 @@ static void bucket_refill(struct rerequest *rr, uint64_t now_ns)
 	rr->bucket_ns = now_ns;
 }
 
-static void request_send(struct rerequest *rr, struct rr_range *g, uint64_t now_ns)
+/* Ask for [from, to] (at most max_count messages, from a missing piece). */
+static void request_send(struct rerequest *rr, struct rr_gap *g, uint64_t from, uint64_t to, uint64_t now_ns)
 {
 	uint8_t pkt[MOLD_REQUEST_LEN];
-	uint64_t last = g->to - g->from + 1 > rr->max_count ? g->from + rr->max_count - 1 : g->to;
+	uint64_t last = to - from + 1 > rr->max_count ? from + rr->max_count - 1 : to;
 	const struct sockaddr_in *dst = &rr->servers[g->requests % rr->n_servers];
 
 	rr->bucket -= NS_PER_S;
-	g->req_from = g->from;
+	g->req_from = from;
 	g->req_to = last;
 	g->in_flight = true;
 	g->answered = false;
@@ -399,12 +377,44 @@ static void request_send(struct rerequest *rr, struct rr_range *g, uint64_t now_
 	g->requests++;
 	g->deadline_ns = now_ns + rr->timeout_ns;
 	mdm_counter_add(&rr->stats.requests_sent, 1);
-	if (mold_request_build(pkt, sizeof(pkt), rr->session, g->from, (uint16_t)(last - g->from + 1)) != MOLD_REQUEST_LEN ||
+	if (mold_request_build(pkt, sizeof(pkt), rr->session, from, (uint16_t)(last - from + 1)) != MOLD_REQUEST_LEN ||
 	    sendto(rr->fd, pkt, sizeof(pkt), 0, (const struct sockaddr *)dst, sizeof(*dst)) != (ssize_t)sizeof(pkt))
 		mdm_counter_add(&rr->stats.send_errors, 1); /* it times out like an unanswered one */
 }
 
-unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
+/* The gap's lowest missing piece not given up, from the sequencer's table. */
+static bool gap_piece(const struct rr_gap *g, const struct seq *seq, uint64_t *from, uint64_t *to)
+{
+	return seq_gap_find(seq, g->cursor, g->to, from, to);
+}
+
+/* Give up record i's lowest piece (with no server: all of them). */
+static void gap_give_up(struct rerequest *rr, const struct seq *seq, uint32_t i)
+{
+	uint8_t reason = rr->n_servers ? REREQUEST_NOT_SERVED : REREQUEST_NO_SERVER;
+	uint32_t n = rr->n;
+
+	do {
+		struct rr_gap *g = &rr->g[i];
+		uint64_t a, b;
+
+		if (!gap_piece(g, seq, &a, &b)) {
+			/* the sequencer lists nothing of it: only a missed event
+			 * could leave a record without pieces; end it */
+			mdm_counter_set(&rr->stats.outstanding_msgs, rr->stats.outstanding_msgs - g->outstanding);
+			gap_erase(rr, i);
+			return;
+		}
+		report(rr, a, b, reason, g->requests);
+		g->tainted = true;
+		g->cursor = b + 1;
+		g->attempts = 0;
+		g->in_flight = false;
+		gap_settle(rr, i, b - a + 1);
+	} while (rr->n == n && !rr->n_servers);
+}
+
+unsigned rerequest_poll(struct rerequest *rr, const struct seq *seq, uint64_t now_ns)
 {
 	unsigned in_flight = 0;
 	uint32_t i = 0;
@@ -415,8 +425,14 @@ unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
 	}
 	bucket_refill(rr, now_ns);
 	while (i < rr->n) {
-		struct rr_range *g = &rr->r[i];
+		struct rr_gap *g = &rr->g[i];
+		uint64_t a, b;
 
+		if (g->in_flight && rr->n_servers && !seq_gap_find(seq, g->req_from, g->req_to, &a, &b)) {
+			/* all of it arrived: ask for the next part now, no retry spent */
+			g->in_flight = false;
+			g->attempts = 0;
+		}
 		if (g->in_flight) {
 			if (now_ns < g->deadline_ns) {
 				in_flight += rr->n_servers != 0;
@@ -430,12 +446,20 @@ unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
 				mdm_counter_add(&rr->stats.requests_timed_out, 1);
 		}
 		if (rr->n_servers == 0 ? g->attempts > 0 : g->attempts > rr->retries) {
-			range_cut(rr, g->from, g->to, false, 0, rr->n_servers ? REREQUEST_NOT_SERVED : REREQUEST_NO_SERVER);
+			gap_give_up(rr, seq, i);
+			continue; /* the same record's next piece, or the next record */
+		}
+		if (!gap_piece(g, seq, &a, &b)) {
+			gap_give_up(rr, seq, i); /* ends the record */
 			continue;
 		}
 		if (rr->n_servers == 0) {
-			/* no server: wait one timeout for a late line before giving up */
+			/* no server: wait one timeout for a late line before giving up
+			 * (a late line's progress extends the wait) */
 			g->in_flight = true;
+			g->answered = false;
+			g->req_from = g->cursor;
+			g->req_to = g->to;
 			g->attempts = 1;
 			g->deadline_ns = now_ns + rr->timeout_ns;
 			i++;
@@ -449,7 +473,7 @@ unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns)
 			i++;
 			continue;
 		}
-		request_send(rr, g, now_ns);
+		request_send(rr, g, a, b, now_ns);
 		in_flight++;
 		i++;
 	}

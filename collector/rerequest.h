@@ -5,19 +5,34 @@
  * The caller feeds those answers through its decode chain as one more
  * sequencer line, so a recovered message is delivered like a live one.
  *
- * Model. The module mirrors the sequencer's declared gaps through its events
- * (SEQ_EV_GAP_OPENED adds a range, GAP_FILLED cuts one, GAP_EVICTED and a
- * session change end them), so both tables split in step. Each range has at
- * most one request in flight, for its first max_count messages. A request is
- * answered when one of its messages arrives; once all of them have arrived the
- * next part of the range is asked for at the next poll. A request that sees
- * nothing within timeout_ns is sent again, to the next server; after
- * 1 + retries such requests without progress, the WHOLE range is given up as a
- * permanent gap (one report, not one per request: a server that cannot serve
- * the start of a range seldom serves the rest, and a dead server must not
- * cost one timeout per chunk of a long outage). A request that saw part of its
- * messages is renewed without counting as a retry, so a server that serves
- * around a hole makes the report exactly the hole.
+ * Model. The sequencer's missing table is the only list of missing ranges:
+ * this module keeps none. What it keeps is one record per declared gap, as
+ * declared (it never splits): the request in flight, attempts, the requests
+ * sent, and a cursor below which the gap's remaining pieces were given up.
+ * At each poll it asks the sequencer (seq_gap_find) for the gap's lowest
+ * missing piece at or above the cursor and requests its first max_count
+ * messages; a request is complete once the sequencer lists none of its
+ * messages as missing, and the next part is asked for at once. The
+ * sequencer's events only keep the accounting: GAP_OPENED opens a record,
+ * GAP_FILLED counts recovered (or late) messages and marks the request
+ * answered, GAP_EVICTED and GAP_ABANDONED (a session change) report the exact
+ * ranges lost. The pieces of one gap are recovered lowest first, one request
+ * at a time. A request that sees nothing within timeout_ns is sent again, to
+ * the next server; after 1 + retries such requests without progress, the
+ * WHOLE piece is given up as a permanent gap (one report, not one per
+ * request: a server that cannot serve the start of a range seldom serves the
+ * rest, and a dead server must not cost one timeout per chunk of a long
+ * outage). A request that saw part of its messages is renewed without
+ * counting as a retry, so a server that serves around a hole makes the
+ * report exactly the hole. A given-up piece stays in the sequencer's table
+ * (a late copy is still delivered) and is never asked for again.
+ *
+ * Threading, and why there is no hand-off: the sequencer and this module
+ * have the same owner, the RX lcore (rx.c raises the events from the feed and
+ * runs rerequest_poll in its control pass), so reading the sequencer's table
+ * directly is safe and costs no copy, lock or ring. Were recovery moved to
+ * another thread, it would need the table handed over (an SPSC ring of
+ * requests from the RX lcore, or a seqlock'd snapshot), never a mirror.
  *
  * Permanent gaps (given up, evicted from the sequencer's table, abandoned by a
  * session change, or with no server configured once timeout_ns passed without
@@ -29,10 +44,10 @@
  * loss cannot flood a server; ranges waiting for a token are counted once per
  * wait in rate_limited.
  *
- * Threading: one owner thread (the RX lcore) calls everything except
+ * Calls: the sequencer's owner thread (the RX lcore) calls everything except
  * rerequest_take() (one consumer thread) and rerequest_stats() (any thread,
  * relaxed reads of single-writer counters). Hot-path cost: nothing per packet;
- * rerequest_poll() is O(ranges) and makes one sendto() per request sent;
+ * rerequest_poll() is O(gaps x log ranges) and makes one sendto() per request sent;
  * rerequest_recv() is called only while requests are in flight. No
  * allocation after create. */
 #ifndef REREQUEST_H
@@ -65,7 +80,7 @@ struct rerequest_gap {
 	uint64_t from, to;                  /* inclusive */
 	uint8_t session[SEQ_SESSION_LEN];   /* as on the wire */
 	uint8_t reason;                     /* enum rerequest_reason */
-	uint32_t requests;                  /* requests sent for this range */
+	uint32_t requests;                  /* requests sent for the gap this range is part of */
 };
 
 struct rerequest_params {
@@ -76,7 +91,7 @@ struct rerequest_params {
 	uint32_t max_count;         /* messages asked for per request, 1..REREQUEST_MAX_COUNT */
 	uint64_t timeout_ns;        /* wait for an answer (and, with no server, for a late line), > 0 */
 	uint32_t retries;           /* requests after the first that may bring nothing */
-	uint32_t capacity;          /* ranges tracked: the sequencer's gap_capacity */
+	uint32_t capacity;          /* gaps tracked: the sequencer's gap_capacity */
 	uint8_t line;               /* sequencer line the answers are fed on (fills counted as recovered) */
 	uint32_t rcvbuf_bytes;      /* SO_RCVBUF for answers; 0 = 4 MiB (the kernel caps it) */
 };
@@ -97,8 +112,8 @@ struct rerequest_stats {
 	uint64_t permanent_gaps;
 	uint64_t permanent_msgs;
 	uint64_t reports_dropped;    /* reports not queued (queue full; the gaps are still counted) */
-	uint64_t outstanding_gaps;   /* gauge: ranges being recovered */
-	uint64_t outstanding_msgs;   /* gauge: messages in them */
+	uint64_t outstanding_gaps;   /* gauge: declared gaps being recovered */
+	uint64_t outstanding_msgs;   /* gauge: their messages still missing (given-up pieces excluded) */
 	uint64_t in_flight;          /* gauge: requests awaiting an answer */
 };
 
@@ -113,13 +128,16 @@ int rerequest_create(struct rerequest **out, const struct rerequest_params *p);
 /* Close and free; NULL is a no-op. */
 void rerequest_destroy(struct rerequest *rr);
 
-/* Sequencer event hook (seq_params.on_event, possibly through feed). Owner. */
+/* Sequencer event hook (seq_params.on_event, possibly through feed): every
+ * event of the sequencer later handed to rerequest_poll. Owner. */
 void rerequest_on_seq_event(struct rerequest *rr, const struct seq_event *ev);
 
-/* Time out requests, give up ranges and send what is due and allowed by the
- * bucket, at monotonic now_ns (the sequencer's clock). Returns the requests
- * in flight afterwards: while 0, rerequest_recv() need not be called. Owner. */
-unsigned rerequest_poll(struct rerequest *rr, uint64_t now_ns);
+/* Time out requests, give up pieces and send what is due and allowed by the
+ * bucket, at monotonic now_ns (the sequencer's clock), reading the missing
+ * ranges from `seq` (the sequencer whose events this module gets; borrowed
+ * for the call). Returns the requests in flight afterwards: while 0,
+ * rerequest_recv() need not be called. Owner (of both). */
+unsigned rerequest_poll(struct rerequest *rr, const struct seq *seq, uint64_t now_ns);
 
 /* Receive one answer into buf[0..cap): its length, 0 when none is waiting,
  * or a negative errno. Datagrams from other addresses are counted and

@@ -301,7 +301,7 @@ int rx_lcore_main(void *arg)
 
 			feed_poll(rx->feed, now_ns);
 			if (rx->rr)
-				rx->rr_busy = rerequest_poll(rx->rr, now_ns) > 0;
+				rx->rr_busy = rerequest_poll(rx->rr, feed_seq(rx->feed), now_ns) > 0;
 			next_ctl_tsc = now_tsc + ctl_period_tsc;
 		}
 		if (n == 0) {

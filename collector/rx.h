@@ -35,7 +35,8 @@ struct rx_params {
 	uint32_t idle_spin;
 	uint32_t idle_sleep_us;
 	/* Gap recovery (borrowed; owned by the caller, used by the RX lcore only):
-	 * gets the sequencer's events; its answers are fed as line n_lines. */
+	 * gets the sequencer's events and reads its missing table on the control
+	 * pass; its answers are fed as line n_lines. */
 	struct rerequest *rr;
 };
 

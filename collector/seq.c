@@ -172,9 +172,19 @@ static void seq_table_clear(struct seq *s)
 	s->n = 0;
 }
 
+/* A session change: every range of the old session is abandoned, and said so
+ * range by range, so whoever follows the table (gap recovery) can report
+ * exactly what was lost. */
+static void seq_table_abandon(struct seq *s, uint8_t line)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		seq_emit(s, SEQ_EV_GAP_ABANDONED, line, s->gaps[i].from, s->gaps[i].to, s->gaps[i].declared);
+	seq_table_clear(s);
+}
+
 static void seq_session_adopt(struct seq *s, const uint8_t *session, uint64_t start, uint8_t line)
 {
-	seq_table_clear(s);
+	seq_table_abandon(s, line);
 	memcpy(s->session, session, SEQ_SESSION_LEN);
 	s->has_session = true;
 	s->next = start;
@@ -457,6 +467,18 @@ unsigned seq_gaps(const struct seq *s, uint64_t *from, uint64_t *to, unsigned ma
 		k++;
 	}
 	return k;
+}
+
+bool seq_gap_find(const struct seq *s, uint64_t lo, uint64_t hi, uint64_t *from, uint64_t *to)
+{
+	for (uint32_t i = seq_gap_lower(s, lo); i < s->n && s->gaps[i].from <= hi; i++) {
+		if (!s->gaps[i].declared)
+			continue;
+		*from = s->gaps[i].from;
+		*to = s->gaps[i].to;
+		return true;
+	}
+	return false;
 }
 
 uint64_t seq_next(const struct seq *s)

@@ -31,7 +31,7 @@
  * each session from 1), so messages we missed at its start are a gap. The
  * previous session is remembered; its late packets (a lagging line) are
  * dropped and counted, not taken as another change. A session change abandons
- * the old session's missing table (counted).
+ * the old session's missing table (counted; SEQ_EV_GAP_ABANDONED per range).
  *
  * Table overflow. When the missing table is full and a new range needs a slot,
  * the OLDEST range (lowest sequence numbers) is evicted and counted: recent
@@ -96,12 +96,14 @@ enum seq_event_type {
 	SEQ_EV_GAP_EVICTED = 3,    /* [from, to] forgotten: missing table full */
 	SEQ_EV_SESSION_CHANGE = 4, /* now on `session` (also the first one joined), next = from */
 	SEQ_EV_END_OF_SESSION = 5, /* first end-of-session packet of the session; from = its seq */
+	SEQ_EV_GAP_ABANDONED = 6,  /* [from, to] forgotten: a session change abandoned it; raised for
+				    * each range just before that SEQ_EV_SESSION_CHANGE, with the old session */
 };
 
 struct seq_event {
 	uint8_t type;           /* enum seq_event_type */
 	uint8_t line;           /* line of the packet that caused it */
-	bool declared;          /* GAP_EVICTED: the range had been declared */
+	bool declared;          /* GAP_EVICTED, GAP_ABANDONED: the range had been declared */
 	uint64_t from, to;      /* inclusive range; see the event type */
 	const uint8_t *session; /* SEQ_SESSION_LEN bytes of the current session */
 };
@@ -183,6 +185,13 @@ unsigned seq_poll(struct seq *s, uint64_t now_ns);
 /* Copy up to `max` declared gaps (ascending) into from[]/to[] for re-requests.
  * Returns how many were copied. Owner thread only. */
 unsigned seq_gaps(const struct seq *s, uint64_t *from, uint64_t *to, unsigned max);
+
+/* The lowest declared gap overlapping [lo, hi], whole (not clipped to
+ * [lo, hi]), in *from / *to. Returns false when none does. This is how gap
+ * recovery reads the missing table instead of keeping a copy of it (see
+ * rerequest.h). Owner thread only; not per packet: O(log n) plus the pending
+ * holes skipped. */
+bool seq_gap_find(const struct seq *s, uint64_t lo, uint64_t hi, uint64_t *from, uint64_t *to);
 
 /* Next new sequence number of the merged stream (0 before any session). */
 uint64_t seq_next(const struct seq *s);

@@ -1,11 +1,10 @@
-/* mdmesh-processor: argv -> config -> NATS (streams, consumer) -> stages ->
- * worker pool; the main thread runs the control loop (stats, alarms, SIGHUP
- * reload, exit when idle, stop). */
+/* mdmesh-processor: argv -> config -> rules -> NATS (streams, consumer) ->
+ * stages -> worker pool; the main thread runs the control loop (stats, SIGHUP
+ * reload, exit when idle, stop). main() is the list of steps; the start-up
+ * the daemons share is common/mdm_daemon. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +15,11 @@
 #include "dlq.h"
 #include "enrich.h"
 #include "mdm_bus.h"
+#include "mdm_bus_cfg.h"
 #include "mdm_clock.h"
-#include "mdm_dashboard.h"
+#include "mdm_daemon.h"
 #include "mdm_err.h"
-#include "mdm_http.h"
 #include "mdm_log.h"
-#include "mdm_metrics.h"
-#include "mdm_signal.h"
 #include "processor_cfg.h"
 #include "processor_stats.h"
 #include "rules.h"
@@ -34,9 +31,30 @@
 #define PROG "mdmesh-processor"
 #define REBUILD_IDLE_NS (2 * MDM_NS_PER_S)
 #define CONTROL_SLICE_NS (50 * MDM_NS_PER_MS)
+#define MAX_STREAMS 8
+#define MAX_STAGES 8
 
-static int stop_signals; /* atomic: SIGINT/SIGTERM seen */
-static int hup_signals;  /* atomic: SIGHUP seen, not yet handled */
+/* Everything one run holds: the steps in main() fill it in order and
+ * processor_close() takes it down. */
+struct processor {
+	struct processor_cfg cfg; /* owned by d once loaded */
+	struct mdm_daemon *d;
+	struct mdm_bus *bus;      /* d's */
+	/* options that are not config keys */
+	bool rebuild;
+	uint64_t from_seq;
+	int64_t since_ns;
+	char idle_buf[32];        /* --exit-when-idle as a config duration */
+	char durable[96];         /* the consumer: <consumer.durable>[-rebuild] */
+	uint64_t idle_ns;         /* exit when idle this long; 0 = never */
+	struct rules_holder *rules;
+	struct enrich *enrich;
+	struct mdm_stage stages[MAX_STAGES];
+	size_t n_stages;
+	struct dlq *dlq;
+	struct worker_pool *pool;
+	struct processor_stats *ps;
+};
 
 static void usage(FILE *f)
 {
@@ -71,48 +89,6 @@ static void usage(FILE *f)
 		"Exit status: 0 on a clean stop, 1 on errors, 2 on usage.\n");
 }
 
-static void on_signal(int sig, void *ctx)
-{
-	(void)ctx;
-	if (sig == SIGHUP) {
-		__atomic_add_fetch(&hup_signals, 1, __ATOMIC_RELAXED);
-		return;
-	}
-	if (__atomic_add_fetch(&stop_signals, 1, __ATOMIC_RELAXED) > 1) {
-		static const char msg[] = PROG ": second signal, exiting without draining\n";
-
-		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-			_exit(1);
-		_exit(1);
-	}
-}
-
-static const struct option long_opts[] = {
-	{ "config", required_argument, NULL, 'c' },     { "nats", required_argument, NULL, 'n' },
-	{ "store", required_argument, NULL, 'S' },      { "workers", required_argument, NULL, 'w' },
-	{ "rules", required_argument, NULL, 'r' },      { "http", required_argument, NULL, 'H' },
-	{ "instance", required_argument, NULL, 'I' },   { "exit-when-idle", required_argument, NULL, 'x' },
-	{ "rebuild", no_argument, NULL, 'R' },          { "from-seq", required_argument, NULL, 'F' },
-	{ "since", required_argument, NULL, 'T' },      { "set", required_argument, NULL, 's' },
-	{ "print-config", no_argument, NULL, 'P' },     { "log-level", required_argument, NULL, 'l' },
-	{ "help", no_argument, NULL, 'h' },             { "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
-
-struct flag {
-	const char *key, *value, *origin;
-};
-
-struct opts {
-	const char *config_path;
-	bool print_config, rebuild;
-	uint64_t from_seq;
-	int64_t since_ns;
-	struct flag flags[64];
-	int n_flags;
-	char idle_buf[32];
-};
-
 /* --since: epoch seconds, or an ISO 8601 UTC time. 0 or -EINVAL. */
 static int parse_since(const char *s, int64_t *out_ns)
 {
@@ -131,89 +107,92 @@ static int parse_since(const char *s, int64_t *out_ns)
 	return *out_ns > 0 ? 0 : -EINVAL;
 }
 
-static int parse_args(int argc, char **argv, struct opts *o)
+/* Options besides the common ones (mdm_daemon.h): config keys, and the
+ * processor's own (key NULL, on_opt). */
+static const struct mdm_daemon_opt opts[] = {
+	{ .name = "store", .key = "store.url" },
+	{ .name = "workers", .key = "workers" },
+	{ .name = "rules", .key = "rules.file" },
+	{ .name = "exit-when-idle" },
+	{ .name = "rebuild", .no_arg = true },
+	{ .name = "from-seq" },
+	{ .name = "since" },
+};
+
+static int on_opt(void *ctx, struct mdm_daemon *d, const char *name, const char *arg)
 {
-	int c;
+	struct processor *p = ctx;
+	char *end;
 
-	while ((c = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1) {
-		const char *key = NULL, *origin = NULL, *value = optarg;
+	if (strcmp(name, "exit-when-idle") == 0) {
+		double secs = strtod(arg, &end);
 
-		switch (c) {
-		case 'c': o->config_path = optarg; continue;
-		case 'n': key = "nats.url"; origin = "--nats"; break;
-		case 'S': key = "store.url"; origin = "--store"; break;
-		case 'w': key = "workers"; origin = "--workers"; break;
-		case 'r': key = "rules.file"; origin = "--rules"; break;
-		case 'H': key = "http.listen"; origin = "--http"; break;
-		case 'I': key = "instance"; origin = "--instance"; break;
-		case 'l': key = "log_level"; origin = "--log-level"; break;
-		case 'x': {
-			char *end;
-			double secs = strtod(optarg, &end);
-
-			if (end == optarg || *end || secs <= 0 || secs > 86400) {
-				fprintf(stderr, PROG ": --exit-when-idle '%s': expected seconds (0 < S <= 86400)\n", optarg);
-				return 2;
-			}
-			snprintf(o->idle_buf, sizeof(o->idle_buf), "%.0fms", secs * 1000);
-			key = "exit_when_idle";
-			origin = "--exit-when-idle";
-			value = o->idle_buf;
-			break;
-		}
-		case 'R': o->rebuild = true; continue;
-		case 'F': {
-			char *end;
-
-			o->from_seq = strtoull(optarg, &end, 10);
-			if (end == optarg || *end || o->from_seq == 0) {
-				fprintf(stderr, PROG ": --from-seq '%s': expected a stream sequence >= 1\n", optarg);
-				return 2;
-			}
-			continue;
-		}
-		case 'T':
-			if (parse_since(optarg, &o->since_ns) != 0) {
-				fprintf(stderr, PROG ": --since '%s': expected epoch seconds or YYYY-MM-DDTHH:MM:SSZ\n",
-					optarg);
-				return 2;
-			}
-			continue;
-		case 's': {
-			char *eq = strchr(optarg, '=');
-
-			if (!eq) {
-				fprintf(stderr, PROG ": --set '%s': expected KEY=VALUE\n", optarg);
-				return 2;
-			}
-			*eq = '\0';
-			key = optarg;
-			value = eq + 1;
-			origin = "--set";
-			break;
-		}
-		case 'P': o->print_config = true; continue;
-		case 'h': usage(stdout); return -1;
-		case 'V': printf(PROG " %s\n", MDM_VERSION); return -1;
-		default: usage(stderr); return 2;
-		}
-		if (o->n_flags == 64) {
-			fprintf(stderr, PROG ": too many options\n");
-			return 2;
-		}
-		o->flags[o->n_flags++] = (struct flag){ key, value, origin };
+		if (end == arg || *end || secs <= 0 || secs > 86400)
+			return mdm_err_set(-EINVAL, "--exit-when-idle '%s': expected seconds (0 < S <= 86400)", arg);
+		snprintf(p->idle_buf, sizeof(p->idle_buf), "%.0fms", secs * 1000);
+		return mdm_daemon_set(d, "exit_when_idle", p->idle_buf, "--exit-when-idle");
 	}
-	if (optind != argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-		return 2;
+	if (strcmp(name, "rebuild") == 0) {
+		p->rebuild = true;
+		return 0;
 	}
-	if ((o->from_seq || o->since_ns) && !o->rebuild) {
-		fprintf(stderr, PROG ": --from-seq and --since only go with --rebuild\n");
-		return 2;
+	if (strcmp(name, "from-seq") == 0) {
+		p->from_seq = strtoull(arg, &end, 10);
+		if (end == arg || *end || p->from_seq == 0)
+			return mdm_err_set(-EINVAL, "--from-seq '%s': expected a stream sequence >= 1", arg);
+		return 0;
 	}
-	if (o->from_seq && o->since_ns) {
-		fprintf(stderr, PROG ": give --from-seq or --since, not both\n");
-		return 2;
+	if (parse_since(arg, &p->since_ns) != 0)
+		return mdm_err_set(-EINVAL, "--since '%s': expected epoch seconds or YYYY-MM-DDTHH:MM:SSZ", arg);
+	return 0;
+}
+
+static int check_args(void *ctx)
+{
+	const struct processor *p = ctx;
+
+	if ((p->from_seq || p->since_ns) && !p->rebuild)
+		return mdm_err_set(-EINVAL, "--from-seq and --since only go with --rebuild");
+	if (p->from_seq && p->since_ns)
+		return mdm_err_set(-EINVAL, "give --from-seq or --since, not both");
+	return 0;
+}
+
+static int cfg_load(void *cfg, const char *path) { return processor_cfg_load(cfg, path); }
+static int cfg_validate(void *cfg) { return processor_cfg_validate(cfg); }
+
+/* Command line, config, logging. MDM_DAEMON_GO_ON, or the exit status. */
+static int configure(struct processor *p, int argc, char **argv)
+{
+	const struct mdm_daemon_params dp = {
+		.prog = PROG, .component = "processor", .schema = processor_cfg_schema,
+		.schema_len = processor_cfg_schema_len, .cfg = &p->cfg, .load = cfg_load, .validate = cfg_validate,
+		.usage = usage, .opts = opts, .n_opts = sizeof(opts) / sizeof(opts[0]), .on_opt = on_opt,
+		.check_args = check_args, .ctx = p,
+		/* SIGINT/SIGTERM finish the batch in hand; a second one exits at once */
+		.exit_on_second_stop = true,
+	};
+	int code = mdm_daemon_configure(&p->d, &dp, argc, argv);
+
+	if (code != MDM_DAEMON_GO_ON)
+		return code;
+	snprintf(p->durable, sizeof(p->durable), p->rebuild ? "%s-rebuild" : "%s", p->cfg.consumer_durable);
+	p->idle_ns = p->cfg.exit_when_idle_ns ? p->cfg.exit_when_idle_ns : p->rebuild ? REBUILD_IDLE_NS : 0;
+	return MDM_DAEMON_GO_ON;
+}
+
+/* Rules before any connection: a bad file is refused at once with its
+ * file:line, not after NATS and the streams are up. 0, or -EINVAL (printed). */
+static int load_rules(struct processor *p)
+{
+	struct rules *r = NULL;
+
+	if (!p->cfg.rules_file || !p->cfg.rules_file[0])
+		return 0;
+	if (rules_load_setting(p->cfg.rules_file, &r) != 0 || rules_holder_create(&p->rules, &r) != 0) {
+		fprintf(stderr, PROG ": rules.file: %s\n", mdm_err_last());
+		rules_unref(r);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -229,29 +208,39 @@ static int make_store_dir(const char *url)
 	dir = dirname(buf);
 	if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0)
 		return 0;
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return mdm_err_set(-errno, "store.url %s: cannot create %s: %s", url, dir, strerror(errno));
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		int e = errno;
+
+		mdm_log_error("store.url %s: cannot create %s: %s", url, dir, strerror(e));
+		return -e;
+	}
 	return 0;
 }
 
-static int ensure_stream(struct mdm_bus *bus, const char *name, const struct mdm_cfg_strlist *subjects,
-			 uint64_t dup_window_ns, uint64_t replicas)
+static int connect_bus(struct processor *p)
 {
-	struct mdm_stream_cfg sc = { 0 };
-	int rc;
+	struct mdm_bus_params bp;
 
-	sc.name = name;
-	sc.subjects = (const char *const *)subjects->v;
-	sc.n_subjects = subjects->n;
-	sc.max_age_ns = 0;
-	sc.max_bytes = -1;
-	sc.max_msgs = -1;
-	sc.duplicate_window_ns = dup_window_ns;
-	sc.replicas = (int)replicas;
-	rc = mdm_bus_stream_ensure(bus, &sc);
-	if (rc < 0)
-		return mdm_err_set(rc, "stream %s: %s", name, mdm_err_last());
-	return 0;
+	mdm_daemon_bus_params(p->d, &p->cfg.nats, &bp);
+	return mdm_daemon_connect(p->d, &bp, &p->bus);
+}
+
+/* The streams the processor publishes into (the one it reads belongs to the
+ * collector): dead letters, audit records, alerts, and derived events when
+ * they are published. */
+static int ensure_streams(struct processor *p)
+{
+	const struct processor_cfg *cfg = &p->cfg;
+	struct mdm_stream_cfg s[MAX_STREAMS];
+	size_t n = 0;
+
+	s[n] = mdm_daemon_stream(cfg->dlq_stream, &cfg->dlq_subjects, cfg->streams_replicas);
+	s[n++].duplicate_window_ns = cfg->dlq_duplicate_window_ns;
+	s[n++] = mdm_daemon_stream(cfg->audit_stream, &cfg->audit_subjects, cfg->streams_replicas);
+	s[n++] = mdm_daemon_stream(cfg->alerts_stream, &cfg->alerts_subjects, cfg->streams_replicas);
+	if (cfg->derived_publish)
+		s[n++] = mdm_daemon_stream(cfg->derived_stream, &cfg->derived_subjects, cfg->streams_replicas);
+	return mdm_daemon_ensure_streams(p->d, s, n);
 }
 
 static void consumer_cfg_from(const struct processor_cfg *cfg, struct mdm_consumer_cfg *cc, int64_t *backoff)
@@ -269,50 +258,134 @@ static void consumer_cfg_from(const struct processor_cfg *cfg, struct mdm_consum
 }
 
 /* The live durable: created or updated to the config. The stream belongs to
- * the collector; until it exists, wait (or stop). */
-static int setup_consumer(struct mdm_bus *bus, const struct processor_cfg *cfg, const char *durable,
-			  const struct opts *o)
+ * the collector; until it exists, wait (or stop). --rebuild: a consumer of
+ * its own from the requested start. 0, or a negative errno (logged). */
+static int setup_consumer(struct processor *p)
 {
+	const struct processor_cfg *cfg = &p->cfg;
 	int64_t backoff[PROCESSOR_CFG_MAX_DELAYS];
 	struct mdm_consumer_cfg cc;
 	bool said = false;
 	int rc;
 
 	consumer_cfg_from(cfg, &cc, backoff);
-	if (o->rebuild) {
-		rc = mdm_bus_consumer_delete(bus, cfg->stream_name, durable);
-		if (rc != 0 && rc != -ENOENT)
-			return mdm_err_set(rc, "rebuild consumer %s: %s", durable, mdm_err_last());
-		rc = mdm_bus_consumer_create_at(bus, cfg->stream_name, durable, &cc, o->since_ns ? 0 : (o->from_seq ? o->from_seq : 1),
-						o->since_ns);
-		return rc < 0 ? mdm_err_set(rc, "rebuild consumer %s: %s", durable, mdm_err_last()) : 0;
+	if (p->rebuild) {
+		rc = mdm_bus_consumer_delete(p->bus, cfg->stream_name, p->durable);
+		if (rc == 0 || rc == -ENOENT)
+			rc = mdm_bus_consumer_create_at(p->bus, cfg->stream_name, p->durable, &cc,
+							p->since_ns ? 0 : (p->from_seq ? p->from_seq : 1), p->since_ns);
+		if (rc < 0)
+			mdm_log_error("rebuild consumer %s: %s", p->durable, mdm_err_last());
+		return rc < 0 ? rc : 0;
 	}
 	for (;;) {
-		rc = mdm_bus_consumer_ensure(bus, cfg->stream_name, durable, &cc);
-		if (rc != -ENOENT || __atomic_load_n(&stop_signals, __ATOMIC_RELAXED))
+		rc = mdm_bus_consumer_ensure(p->bus, cfg->stream_name, p->durable, &cc);
+		if (rc != -ENOENT || mdm_daemon_stopping(p->d))
 			break;
 		if (!said)
 			mdm_log_warn("stream %s does not exist yet (the collector creates it); waiting", cfg->stream_name);
 		said = true;
 		mdm_sleep_ns(MDM_NS_PER_S);
 	}
-	return rc < 0 ? mdm_err_set(rc, "consumer %s.%s: %s", cfg->stream_name, durable, mdm_err_last()) : 0;
+	if (rc < 0)
+		mdm_log_error("consumer %s.%s: %s", cfg->stream_name, p->durable, mdm_err_last());
+	return rc < 0 ? rc : 0;
 }
 
-static int rebuild_truncate(const char *url)
+/* --rebuild: empty the store first. 0, or a negative errno (logged). */
+static int rebuild_truncate(struct processor *p)
 {
+	const char *url = p->cfg.store_url;
 	const struct store_ops *so = store_ops_for(url);
 	struct store *s = NULL;
-	int rc = so->open(&s, url);
+	int rc;
 	char safe_url[512];
 
+	if (!p->rebuild)
+		return 0;
+	rc = so->open(&s, url);
 	if (rc == 0)
 		rc = so->truncate_all(s);
 	store_url_redact(url, safe_url, sizeof(safe_url));
 	if (rc != 0)
-		rc = mdm_err_set(rc, "rebuild: emptying store %s: %s", safe_url, mdm_err_last());
+		mdm_log_error("rebuild: emptying store %s: %s", safe_url, mdm_err_last());
 	so->close(s);
 	return rc;
+}
+
+/* The pipeline: validate -> route -> enrich -> derive. */
+static int build_stages(struct processor *p)
+{
+	const struct processor_cfg *cfg = &p->cfg;
+
+	p->stages[p->n_stages++] = (struct mdm_stage){ &validate_stage_ops, NULL };
+	if (p->rules)
+		p->stages[p->n_stages++] = (struct mdm_stage){ &stage_route_ops, p->rules };
+	if (cfg->refdata_bucket && cfg->refdata_bucket[0]) {
+		struct enrich_params ep;
+
+		enrich_params_init(&ep);
+		ep.bus = p->bus;
+		ep.bucket = cfg->refdata_bucket;
+		ep.replicas = (int)cfg->streams_replicas;
+		if (enrich_create(&p->enrich, &ep) != 0) {
+			mdm_log_error("refdata.bucket %s: %s", cfg->refdata_bucket, mdm_err_last());
+			return -1;
+		}
+		p->stages[p->n_stages++] = (struct mdm_stage){ &stage_enrich_ops, p->enrich };
+	}
+	p->stages[p->n_stages++] = (struct mdm_stage){ &stage_derive_ops, NULL };
+	return 0;
+}
+
+/* Dead letters, the worker pool and the stats. */
+static int create_workers(struct processor *p)
+{
+	struct processor_cfg *cfg = &p->cfg;
+	struct dlq_params dp = { .bus = p->bus, .stream = cfg->stream_name, .consumer = p->durable,
+				 .listen_max_deliver = true };
+	struct worker_params wp = { .cfg = cfg, .bus = p->bus, .stream = cfg->stream_name, .durable = p->durable,
+				    .store_ops = store_ops_for(cfg->store_url), .store_url = cfg->store_url,
+				    .stages = p->stages, .n_stages = p->n_stages, .publish_dead_letters = !p->rebuild };
+	struct processor_stats_params sp = { .cfg = cfg, .bus = p->bus, .stream = cfg->stream_name,
+					     .consumer = p->durable };
+	int rc;
+
+	mdm_err_clear(); /* the message below must be this set-up's, never an older one */
+	rc = dlq_create(&p->dlq, &dp);
+	wp.dlq = p->dlq;
+	if (rc == 0)
+		rc = worker_pool_create(&p->pool, &wp);
+	sp.pool = p->pool;
+	sp.dlq = p->dlq;
+	sp.enrich = p->enrich;
+	if (rc == 0)
+		rc = processor_stats_create(&p->ps, &sp);
+	if (rc != 0)
+		mdm_log_error("set-up: %s", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+	return rc;
+}
+
+static int serve_http(struct processor *p)
+{
+	return mdm_daemon_serve_http(p->d, p->cfg.http_listen, p->cfg.http_token, processor_stats_metrics(p->ps),
+				     processor_stats_health, p->ps);
+}
+
+static int start_workers(struct processor *p)
+{
+	const struct processor_cfg *cfg = &p->cfg;
+	char safe_url[512];
+	int rc = worker_pool_start(p->pool);
+
+	if (rc != 0) {
+		mdm_log_error("%s", mdm_err_last());
+		return rc;
+	}
+	store_url_redact(cfg->store_url, safe_url, sizeof(safe_url)); /* never log the password */
+	mdm_log_info("%s %s.%s with %" PRIu64 " workers into %s (%s)", p->rebuild ? "rebuilding from" : "consuming",
+		     cfg->stream_name, p->durable, cfg->workers, safe_url, store_ops_for(cfg->store_url)->name);
+	return 0;
 }
 
 static void reload_rules(struct rules_holder *holder, const char *path)
@@ -333,238 +406,91 @@ static void reload_rules(struct rules_holder *holder, const char *path)
 
 /* Idle: nothing in flight here, nothing fetched for idle_ns, and the server
  * agrees that nothing is pending or awaiting an ack on the consumer. */
-static bool idle_done(struct mdm_bus *bus, struct worker_pool *pool, const char *stream, const char *durable,
-		      uint64_t idle_ns)
+static bool idle_done(struct processor *p)
 {
 	struct mdm_bus_consumer_info ci;
 
-	if (!worker_pool_idle(pool, idle_ns))
+	if (!worker_pool_idle(p->pool, p->idle_ns))
 		return false;
-	return mdm_bus_consumer_info(bus, stream, durable, &ci) == 0 && ci.num_pending == 0 &&
+	return mdm_bus_consumer_info(p->bus, p->cfg.stream_name, p->durable, &ci) == 0 && ci.num_pending == 0 &&
 	       ci.num_ack_pending == 0;
+}
+
+/* Until a stop signal, or idle with --exit-when-idle / --rebuild. Then the
+ * workers finish the batch in hand (commit + ack) and the summary follows. */
+static void control_loop(struct processor *p)
+{
+	uint64_t next_tick = mdm_mono_ns() + p->cfg.stats_interval_ns, next_idle_check = 0;
+
+	while (!mdm_daemon_stopping(p->d)) {
+		uint64_t now = mdm_mono_ns();
+
+		if (mdm_daemon_take_hup(p->d))
+			reload_rules(p->rules, p->cfg.rules_file);
+		if (now >= next_tick) {
+			processor_stats_tick(p->ps);
+			next_tick = now + p->cfg.stats_interval_ns;
+		}
+		if (p->idle_ns && now >= next_idle_check) {
+			next_idle_check = now + 250 * MDM_NS_PER_MS;
+			if (idle_done(p)) {
+				mdm_log_info("idle for %.1f s with everything committed and acked: stopping",
+					     (double)p->idle_ns / 1e9);
+				break;
+			}
+		}
+		mdm_sleep_ns(CONTROL_SLICE_NS);
+	}
+	worker_pool_stop(p->pool);
+	worker_pool_join(p->pool);
+	processor_stats_tick(p->ps);
+	processor_stats_summary(p->ps, stderr);
+}
+
+/* The pool is the bus's ack-handler context: it is closed (threads,
+ * subscription, stores) before the bus goes, and freed after it. */
+static void processor_close(struct processor *p, int exit_code)
+{
+	struct mdm_bus *bus = p->d ? mdm_daemon_bus(p->d) : NULL;
+
+	if (p->d)
+		mdm_daemon_stop_http(p->d);
+	worker_pool_close(p->pool);
+	dlq_destroy(p->dlq);
+	enrich_destroy(p->enrich);
+	rules_holder_destroy(p->rules);
+	if (p->rebuild && bus && exit_code == 0 && mdm_bus_consumer_delete(bus, p->cfg.stream_name, p->durable) != 0)
+		mdm_log_warn("rebuild consumer %s not deleted: %s", p->durable, mdm_err_last());
+	if (bus && mdm_bus_publish_drain(bus, 5000) != 0)
+		mdm_log_warn("async publishes still in flight at exit: %s", mdm_err_last());
+	if (p->d)
+		mdm_daemon_disconnect(p->d);
+	processor_stats_destroy(p->ps);
+	worker_pool_destroy(p->pool);
+	mdm_daemon_destroy(p->d); /* and the config */
 }
 
 int main(int argc, char **argv)
 {
-	struct processor_cfg cfg;
-	struct opts o = { 0 };
-	struct mdm_bus *bus = NULL;
-	struct rules_holder *rules = NULL;
-	struct enrich *enrich = NULL;
-	struct dlq *dlq = NULL;
-	struct worker_pool *pool = NULL;
-	struct processor_stats *ps = NULL;
-	struct mdm_http *http = NULL;
-	struct mdm_stage stages[4];
-	size_t n_stages = 0;
-	char durable[96];
-	int rc, exit_code = 1;
-	uint64_t idle_ns;
+	struct processor p = { 0 };
+	int code = configure(&p, argc, argv);
 
-	rc = parse_args(argc, argv, &o);
-	if (rc != 0)
-		return rc < 0 ? 0 : rc;
-	rc = processor_cfg_load(&cfg, o.config_path);
-	for (int i = 0; rc == 0 && i < o.n_flags; i++)
-		rc = mdm_cfg_set(processor_cfg_schema, processor_cfg_schema_len, &cfg, o.flags[i].key, o.flags[i].value,
-				 o.flags[i].origin);
-	if (rc != 0) {
-		fprintf(stderr, PROG ": %s\n", mdm_err_last());
-		processor_cfg_free(&cfg);
-		return 2;
-	}
-	if (o.print_config) {
-		rc = mdm_cfg_print(processor_cfg_schema, processor_cfg_schema_len, &cfg, stdout);
-		processor_cfg_free(&cfg);
-		return rc == 0 ? 0 : 1;
-	}
-	if (processor_cfg_validate(&cfg) != 0) {
-		fprintf(stderr, PROG ": %s%s%s\n", o.config_path ? o.config_path : "", o.config_path ? ": " : "",
-			mdm_err_last());
-		processor_cfg_free(&cfg);
-		return 2;
-	}
-	{
-		enum mdm_log_level lvl;
-
-		if (mdm_log_level_parse(cfg.log_level ? cfg.log_level : "info", &lvl) == 0)
-			mdm_log_set_level(lvl);
-		mdm_log_init("processor", cfg.instance);
-	}
-	/* Rules before any connection: a bad file is refused at once with its
-	 * file:line, not after NATS and the streams are up. */
-	if (cfg.rules_file && cfg.rules_file[0]) {
-		struct rules *r = NULL;
-
-		if (rules_load_setting(cfg.rules_file, &r) != 0 || rules_holder_create(&rules, &r) != 0) {
-			fprintf(stderr, PROG ": rules.file: %s\n", mdm_err_last());
-			rules_unref(r);
-			processor_cfg_free(&cfg);
-			return 2;
-		}
-	}
-	snprintf(durable, sizeof(durable), o.rebuild ? "%s-rebuild" : "%s", cfg.consumer_durable);
-	idle_ns = cfg.exit_when_idle_ns ? cfg.exit_when_idle_ns : o.rebuild ? REBUILD_IDLE_NS : 0;
-
-	/* Signals first: every thread created from here on inherits the mask. */
-	rc = mdm_signal_start(on_signal, NULL);
-	if (rc != 0) {
-		mdm_log_error("signal set-up: %s", mdm_strerror(rc));
-		goto out;
-	}
-	if (make_store_dir(cfg.store_url) != 0) {
-		mdm_log_error("%s", mdm_err_last());
-		goto out;
-	}
-	{
-		struct mdm_bus_params bp;
-
-		mdm_bus_params_init(&bp);
-		mdm_nats_cfg_apply(&cfg.nats, &bp);
-		bp.name = cfg.instance;
-		rc = mdm_bus_create(&bus, &bp);
-		if (rc != 0) {
-			mdm_log_error("NATS: %s", mdm_err_last());
-			goto out;
-		}
-	}
-	if (ensure_stream(bus, cfg.dlq_stream, &cfg.dlq_subjects, cfg.dlq_duplicate_window_ns,
-			  cfg.streams_replicas) != 0 ||
-	    ensure_stream(bus, cfg.audit_stream, &cfg.audit_subjects, 0, cfg.streams_replicas) != 0 ||
-	    ensure_stream(bus, cfg.alerts_stream, &cfg.alerts_subjects, 0, cfg.streams_replicas) != 0 ||
-	    (cfg.derived_publish &&
-	     ensure_stream(bus, cfg.derived_stream, &cfg.derived_subjects, 0, cfg.streams_replicas) != 0) ||
-	    setup_consumer(bus, &cfg, durable, &o) != 0) {
-		mdm_log_error("%s", mdm_err_last());
-		goto out;
-	}
-	if (__atomic_load_n(&stop_signals, __ATOMIC_RELAXED))
-		goto stopped;
-	if (o.rebuild && rebuild_truncate(cfg.store_url) != 0) {
-		mdm_log_error("%s", mdm_err_last());
-		goto out;
-	}
-
-	/* The pipeline: validate -> route -> enrich -> derive. */
-	stages[n_stages++] = (struct mdm_stage){ &validate_stage_ops, NULL };
-	if (rules)
-		stages[n_stages++] = (struct mdm_stage){ &stage_route_ops, rules };
-	if (cfg.refdata_bucket && cfg.refdata_bucket[0]) {
-		struct enrich_params ep;
-
-		enrich_params_init(&ep);
-		ep.bus = bus;
-		ep.bucket = cfg.refdata_bucket;
-		ep.replicas = (int)cfg.streams_replicas;
-		if (enrich_create(&enrich, &ep) != 0) {
-			mdm_log_error("refdata.bucket %s: %s", cfg.refdata_bucket, mdm_err_last());
-			goto out;
-		}
-		stages[n_stages++] = (struct mdm_stage){ &stage_enrich_ops, enrich };
-	}
-	stages[n_stages++] = (struct mdm_stage){ &stage_derive_ops, NULL };
-
-	{
-		struct dlq_params dp = { .bus = bus, .stream = cfg.stream_name, .consumer = durable,
-					 .listen_max_deliver = true };
-		struct worker_params wp = { .cfg = &cfg, .bus = bus, .stream = cfg.stream_name, .durable = durable,
-					    .store_ops = store_ops_for(cfg.store_url), .store_url = cfg.store_url,
-					    .stages = stages, .n_stages = n_stages, .publish_dead_letters = !o.rebuild };
-		struct processor_stats_params sp = { .cfg = &cfg, .bus = bus, .stream = cfg.stream_name,
-						     .consumer = durable };
-
-		mdm_err_clear(); /* the message below must be this set-up's, never an older one */
-		rc = dlq_create(&dlq, &dp);
-		wp.dlq = dlq;
-		if (rc == 0)
-			rc = worker_pool_create(&pool, &wp);
-		sp.pool = pool;
-		sp.dlq = dlq;
-		sp.enrich = enrich;
-		if (rc == 0)
-			rc = processor_stats_create(&ps, &sp);
-		if (rc != 0) {
-			mdm_log_error("set-up: %s", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
-			goto out;
-		}
-	}
-	if (cfg.http_listen && cfg.http_listen[0]) {
-		struct mdm_http_params hp = { .bind = cfg.http_listen,
-					      .bearer_token = cfg.http_token && cfg.http_token[0] ? cfg.http_token : NULL };
-
-		rc = mdm_http_create(&http, &hp);
-		if (rc == 0)
-			rc = mdm_metrics_serve(processor_stats_metrics(ps), http);
-		if (rc == 0)
-			rc = mdm_dashboard_serve(http);
-		if (rc == 0)
-			rc = mdm_http_set_health(http, processor_stats_health, ps);
-		if (rc == 0)
-			rc = mdm_http_start(http);
-		if (rc != 0) {
-			mdm_log_error("http.listen %s: %s", cfg.http_listen, mdm_err_last());
-			goto out;
-		}
-		mdm_log_info("metrics on http://%s (port %u)", cfg.http_listen, mdm_http_port(http));
-	}
-	if ((rc = worker_pool_start(pool)) != 0) {
-		mdm_log_error("%s", mdm_err_last());
-		goto out;
-	}
-	{
-		char safe_url[512];
-
-		store_url_redact(cfg.store_url, safe_url, sizeof(safe_url)); /* never log the password */
-		mdm_log_info("%s %s.%s with %" PRIu64 " workers into %s (%s)",
-			     o.rebuild ? "rebuilding from" : "consuming", cfg.stream_name, durable, cfg.workers, safe_url,
-			     store_ops_for(cfg.store_url)->name);
-	}
-
-	/* Control loop. */
-	{
-		uint64_t next_tick = mdm_mono_ns() + cfg.stats_interval_ns, next_idle_check = 0;
-
-		while (!__atomic_load_n(&stop_signals, __ATOMIC_RELAXED)) {
-			uint64_t now = mdm_mono_ns();
-
-			if (__atomic_exchange_n(&hup_signals, 0, __ATOMIC_RELAXED))
-				reload_rules(rules, cfg.rules_file);
-			if (now >= next_tick) {
-				processor_stats_tick(ps);
-				next_tick = now + cfg.stats_interval_ns;
+	if (code == MDM_DAEMON_GO_ON)
+		code = load_rules(&p) != 0 ? 2 : MDM_DAEMON_GO_ON;
+	if (code == MDM_DAEMON_GO_ON) {
+		code = 1;
+		/* signals first: every thread created from here on inherits the mask */
+		if (mdm_daemon_start_signals(p.d) == 0 && make_store_dir(p.cfg.store_url) == 0 && connect_bus(&p) == 0 &&
+		    ensure_streams(&p) == 0 && setup_consumer(&p) == 0) {
+			if (mdm_daemon_stopping(p.d))
+				code = 0; /* stopped while waiting for the stream */
+			else if (rebuild_truncate(&p) == 0 && build_stages(&p) == 0 && create_workers(&p) == 0 &&
+				 serve_http(&p) == 0 && start_workers(&p) == 0) {
+				control_loop(&p);
+				code = 0;
 			}
-			if (idle_ns && now >= next_idle_check) {
-				next_idle_check = now + 250 * MDM_NS_PER_MS;
-				if (idle_done(bus, pool, cfg.stream_name, durable, idle_ns)) {
-					mdm_log_info("idle for %.1f s with everything committed and acked: stopping",
-						     (double)idle_ns / 1e9);
-					break;
-				}
-			}
-			mdm_sleep_ns(CONTROL_SLICE_NS);
 		}
 	}
-	worker_pool_stop(pool);
-	worker_pool_join(pool);
-	processor_stats_tick(ps);
-	processor_stats_summary(ps, stderr);
-stopped:
-	exit_code = 0;
-out:
-	/* The pool is the bus's ack-handler context: it is closed (threads,
-	 * subscription, stores) before the bus goes, and freed after it. */
-	mdm_http_destroy(http);
-	worker_pool_close(pool);
-	dlq_destroy(dlq);
-	enrich_destroy(enrich);
-	rules_holder_destroy(rules);
-	if (o.rebuild && bus && exit_code == 0 && mdm_bus_consumer_delete(bus, cfg.stream_name, durable) != 0)
-		mdm_log_warn("rebuild consumer %s not deleted: %s", durable, mdm_err_last());
-	if (bus && mdm_bus_publish_drain(bus, 5000) != 0)
-		mdm_log_warn("async publishes still in flight at exit: %s", mdm_err_last());
-	mdm_bus_destroy(bus);
-	processor_stats_destroy(ps);
-	worker_pool_destroy(pool);
-	processor_cfg_free(&cfg);
-	return exit_code;
+	processor_close(&p, code);
+	return code;
 }

@@ -59,33 +59,65 @@ static void server_close(struct server *sv)
 
 /* Everything the test world holds: the sequencer, the recovery module fed by
  * its events, and the store of what the "exchange" sent. */
+#define TRACK_MAX 8192 /* sequence numbers followed message by message (test_requests_match_sequencer) */
+
 struct world {
 	struct seq *seq;
 	struct rerequest *rr;
 	struct sender_store *store;
 	struct rerequest_gap rep[32];
 	unsigned n_rep;
+	uint8_t rline; /* the sequencer line answers are fed on */
+	/* optional, per sequence number < TRACK_MAX: delivered by the sequencer;
+	 * forgotten by it (evicted, abandoned) while pending / once declared */
+	bool *got, *lost_pending, *lost_declared;
 };
+
+static void track(bool *map, uint64_t from, uint64_t to)
+{
+	for (uint64_t q = from; map && q <= to && q < TRACK_MAX; q++)
+		map[q] = true;
+}
 
 static void on_event(void *ctx, const struct seq_event *ev)
 {
 	struct world *w = ctx;
 
+	if (ev->type == SEQ_EV_GAP_EVICTED || ev->type == SEQ_EV_GAP_ABANDONED)
+		track(ev->declared ? w->lost_declared : w->lost_pending, ev->from, ev->to);
 	rerequest_on_seq_event(w->rr, ev);
+}
+
+static void world_init_lines(struct world *w, unsigned n_lines, const char *const *servers, size_t n_servers,
+			     uint32_t max_count, uint64_t timeout_ns, uint32_t retries, uint64_t rate, uint32_t burst,
+			     uint32_t capacity)
+{
+	struct rerequest_params rp = { .servers = servers, .n_servers = n_servers, .rate_per_s = rate, .burst = burst,
+				       .max_count = max_count, .timeout_ns = timeout_ns, .retries = retries,
+				       .capacity = capacity, .line = (uint8_t)n_lines };
+	struct seq_params sp = { .n_lines = n_lines, .gap_capacity = capacity, .on_event = on_event, .ctx = w };
+
+	memset(w, 0, sizeof(*w));
+	w->rline = (uint8_t)n_lines;
+	assert_int_equal(rerequest_create(&w->rr, &rp), 0);
+	assert_int_equal(seq_create(&w->seq, &sp), 0);
+	assert_int_equal(sender_store_create(&w->store), 0);
 }
 
 static void world_init(struct world *w, const char *const *servers, size_t n_servers, uint32_t max_count,
 		       uint64_t timeout_ns, uint32_t retries, uint64_t rate, uint32_t burst, uint32_t capacity)
 {
-	struct rerequest_params rp = { .servers = servers, .n_servers = n_servers, .rate_per_s = rate, .burst = burst,
-				       .max_count = max_count, .timeout_ns = timeout_ns, .retries = retries,
-				       .capacity = capacity, .line = 1 };
-	struct seq_params sp = { .n_lines = 1, .gap_capacity = capacity, .on_event = on_event, .ctx = w };
+	world_init_lines(w, 1, servers, n_servers, max_count, timeout_ns, retries, rate, burst, capacity);
+}
 
-	memset(w, 0, sizeof(*w));
-	assert_int_equal(rerequest_create(&w->rr, &rp), 0);
-	assert_int_equal(seq_create(&w->seq, &sp), 0);
-	assert_int_equal(sender_store_create(&w->store), 0);
+/* One server `sv` (servers[0]) and the usual world: max_count 1000, 1000/s,
+ * burst 10, 64 gaps. */
+static void world_init_served(struct world *w, struct server *sv, const char **servers, uint64_t timeout_ns,
+			      uint32_t retries)
+{
+	server_open(sv);
+	servers[0] = sv->addr;
+	world_init(w, servers, 1, 1000, timeout_ns, retries, 1000, 10, 64);
 }
 
 static void world_fini(struct world *w)
@@ -128,6 +160,8 @@ static void deliver(struct world *w, const uint8_t *p, size_t len, uint8_t line,
 			       .count = mp.kind == MOLD_KIND_DATA ? mp.count : 0, .line = line,
 			       .end_of_session = mp.kind == MOLD_KIND_END_OF_SESSION, .now_ns = now_ns };
 	assert_int_equal(seq_on_packet(w->seq, &sp, &v), 0);
+	for (uint32_t r = 0; r < v.n_ranges; r++)
+		track(w->got, mp.seq + v.range[r].first, mp.seq + v.range[r].first + v.range[r].count - 1);
 }
 
 /* The exchange sends packets of MSGS_PER_PKT messages covering [first, last]:
@@ -165,30 +199,38 @@ static bool server_idle(struct server *sv, int wait_ms)
 
 /* Take one request and answer it from the store, as the loadgen does.
  * Returns the packets sent; the request's first and count in *first and *count. */
-static unsigned server_answer(struct server *sv, struct world *w, const struct sender_range *refuse, unsigned n_refuse,
-			      uint64_t *first, uint16_t *count)
+/* Answer the request [seq, seq + count) from `src` out of the store, less
+ * `refuse`. Returns the packets sent. */
+static unsigned server_send(struct server *sv, struct world *w, const struct sockaddr_in *src, uint64_t seq,
+			    uint16_t count, const struct sender_range *refuse, unsigned n_refuse)
 {
-	uint8_t req[64], out[SENDER_ANSWER_MAX];
-	struct sockaddr_in src;
-	const uint8_t *session;
-	uint64_t seq, last;
+	uint8_t out[SENDER_ANSWER_MAX];
+	uint64_t last = seq + count - 1;
 	unsigned sent = 0;
 
-	assert_int_equal(server_recv(sv, req, sizeof(req), &src), MOLD_REQUEST_LEN);
-	assert_int_equal(mold_request_parse(req, MOLD_REQUEST_LEN, &session, &seq, count), 0);
-	assert_memory_equal(session, "TEST01", 6); /* padding is the client's: spaces or NULs */
-	*first = seq;
-	last = seq + *count - 1;
 	while (seq <= last) {
 		uint32_t len = sender_store_answer(w->store, &seq, last, refuse, n_refuse, out, sizeof(out));
 
 		if (!len)
 			continue;
 		assert_true(len <= SENDER_ANSWER_MAX);
-		assert_int_equal(sendto(sv->fd, out, len, 0, (struct sockaddr *)&src, sizeof(src)), (ssize_t)len);
+		assert_int_equal(sendto(sv->fd, out, len, 0, (const struct sockaddr *)src, sizeof(*src)), (ssize_t)len);
 		sent++;
 	}
 	return sent;
+}
+
+static unsigned server_answer(struct server *sv, struct world *w, const struct sender_range *refuse, unsigned n_refuse,
+			      uint64_t *first, uint16_t *count)
+{
+	uint8_t req[64];
+	struct sockaddr_in src;
+	const uint8_t *session;
+
+	assert_int_equal(server_recv(sv, req, sizeof(req), &src), MOLD_REQUEST_LEN);
+	assert_int_equal(mold_request_parse(req, MOLD_REQUEST_LEN, &session, first, count), 0);
+	assert_memory_equal(session, "TEST01", 6); /* padding is the client's: spaces or NULs */
+	return server_send(sv, w, &src, *first, *count, refuse, n_refuse);
 }
 
 /* rerequest_recv, waiting up to `timeout_ns` for something to arrive (or be
@@ -206,9 +248,9 @@ static int recv_within(struct rerequest *rr, uint8_t *buf, size_t cap, uint64_t 
 	}
 }
 
-/* The RX core's side: feed the `expect` answers the server sent as line 1,
- * waiting for each with a generous deadline (loopback delivery may lag on a
- * loaded machine), then whatever else is waiting. */
+/* The RX core's side: feed the `expect` answers the server sent on the
+ * recovery line, waiting for each with a generous deadline (loopback delivery
+ * may lag on a loaded machine), then whatever else is waiting. */
 static unsigned client_pump(struct world *w, uint64_t now_ns, unsigned expect)
 {
 	uint8_t buf[2048];
@@ -223,7 +265,7 @@ static unsigned client_pump(struct world *w, uint64_t now_ns, unsigned expect)
 			fail_msg("rerequest_recv: %d", n);
 		if (n == 0)
 			return got;
-		deliver(w, buf, (size_t)n, 1, now_ns);
+		deliver(w, buf, (size_t)n, w->rline, now_ns);
 		got++;
 	}
 }
@@ -231,6 +273,27 @@ static unsigned client_pump(struct world *w, uint64_t now_ns, unsigned expect)
 static void take_reports(struct world *w)
 {
 	w->n_rep += rerequest_take(w->rr, w->rep + w->n_rep, 32 - w->n_rep);
+}
+
+static void want_report(const struct rerequest_gap *g, uint64_t from, uint64_t to, int reason, uint32_t requests)
+{
+	assert_int_equal(g->from, from);
+	assert_int_equal(g->to, to);
+	assert_int_equal(g->reason, reason);
+	assert_int_equal(g->requests, requests);
+}
+
+/* The sequencer's declared gaps, as "from-to,from-to". */
+static void want_seq_gaps(const struct world *w, const char *want)
+{
+	uint64_t from[16], to[16];
+	unsigned n = seq_gaps(w->seq, from, to, 16);
+	char got[256] = "";
+
+	for (unsigned i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%llu-%llu", i ? "," : "",
+			 (unsigned long long)from[i], (unsigned long long)to[i]);
+	assert_string_equal(got, want);
 }
 
 /* A 2500-message gap with max_count 1000: three requests in turn, each fully
@@ -246,13 +309,11 @@ static void test_recover_in_parts(void **state)
 	uint16_t count;
 
 	(void)state;
-	server_open(&sv);
-	servers[0] = sv.addr;
-	world_init(&w, servers, 1, 1000, 100 * MS, 2, 1000, 10, 64);
+	world_init_served(&w, &sv, servers, 100 * MS, 2);
 	exchange(&w, 1, 2620, 11, 2520, now); /* packets 11..2520 lost */
 	assert_int_equal(seq_stats(w.seq)->missing_now, 2510);
 	/* poll: one request for the first 1000 */
-	assert_int_equal(rerequest_poll(w.rr, now), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 1);
 	/* 98 messages of 2 + 12 bytes fit in 1400 with the header: 10 x 98 + 20 */
 	assert_int_equal(server_answer(&sv, &w, NULL, 0, &first, &count), 11);
 	assert_int_equal(first, 11);
@@ -261,17 +322,17 @@ static void test_recover_in_parts(void **state)
 	assert_int_equal(client_pump(&w, now + MS, 11), 11);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 1510);
 	/* the first part complete: the next goes at the next poll, no timeout */
-	assert_int_equal(rerequest_poll(w.rr, now + 2 * MS), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 2 * MS), 1);
 	assert_int_equal(server_answer(&sv, &w, NULL, 0, &first, &count), 11);
 	assert_int_equal(first, 1011);
 	assert_int_equal(count, 1000);
 	client_pump(&w, now + 3 * MS, 11);
-	assert_int_equal(rerequest_poll(w.rr, now + 4 * MS), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 4 * MS), 1);
 	sent = server_answer(&sv, &w, NULL, 0, &first, &count);
 	assert_int_equal(first, 2011);
 	assert_int_equal(count, 510);
 	client_pump(&w, now + 5 * MS, sent);
-	assert_int_equal(rerequest_poll(w.rr, now + 6 * MS), 0);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 6 * MS), 0);
 	st = rerequest_stats(w.rr);
 	assert_int_equal(st->requests_sent, 3);
 	assert_int_equal(st->requests_answered, 3);
@@ -316,19 +377,19 @@ static void test_retries_then_permanent(void **state)
 	servers[1] = b.addr;
 	world_init(&w, servers, 2, 1000, 10 * MS, 2, 1000, 10, 64);
 	exchange(&w, 1, 100, 41, 60, now);
-	assert_int_equal(rerequest_poll(w.rr, now), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 1);
 	assert_int_equal(server_recv(&a, req, sizeof(req), &src), MOLD_REQUEST_LEN);
 	assert_int_equal(mold_request_parse(req, MOLD_REQUEST_LEN, &session, &seq, &count), 0);
 	assert_int_equal(seq, 41);
 	assert_int_equal(count, 20);
 	/* before the deadline nothing more */
-	assert_int_equal(rerequest_poll(w.rr, now + 9 * MS), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 9 * MS), 1);
 	assert_true(server_idle(&a, 10) && server_idle(&b, 0));
-	assert_int_equal(rerequest_poll(w.rr, now + 10 * MS), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 10 * MS), 1);
 	assert_int_equal(server_recv(&b, req, sizeof(req), &src), MOLD_REQUEST_LEN);
-	assert_int_equal(rerequest_poll(w.rr, now + 20 * MS), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 20 * MS), 1);
 	assert_int_equal(server_recv(&a, req, sizeof(req), &src), MOLD_REQUEST_LEN);
-	assert_int_equal(rerequest_poll(w.rr, now + 30 * MS), 0);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 30 * MS), 0);
 	assert_true(server_idle(&a, 10) && server_idle(&b, 0));
 	st = rerequest_stats(w.rr);
 	assert_int_equal(st->requests_sent, 3);
@@ -365,22 +426,20 @@ static void test_refused_range_is_exact(void **state)
 	uint16_t count;
 
 	(void)state;
-	server_open(&sv);
-	servers[0] = sv.addr;
-	world_init(&w, servers, 1, 1000, 10 * MS, 1, 1000, 10, 64);
+	world_init_served(&w, &sv, servers, 10 * MS, 1);
 	exchange(&w, 1, 100, 31, 60, now); /* lost 31..60 */
-	assert_int_equal(rerequest_poll(w.rr, now), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 1);
 	assert_int_equal(server_answer(&sv, &w, &refuse, 1, &first, &count), 2); /* 31..44 and 53..60 */
 	client_pump(&w, now + MS, 2);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 8);
 	/* partly answered: renewed at the deadline without spending a retry */
-	assert_int_equal(rerequest_poll(w.rr, now + 10 * MS), 1);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 10 * MS), 1);
 	assert_int_equal(server_answer(&sv, &w, &refuse, 1, &first, &count), 0);
 	assert_int_equal(first, 45);
 	assert_int_equal(count, 8);
-	assert_int_equal(rerequest_poll(w.rr, now + 20 * MS), 1); /* retry 1 */
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 20 * MS), 1); /* retry 1 */
 	server_answer(&sv, &w, &refuse, 1, &first, &count);
-	assert_int_equal(rerequest_poll(w.rr, now + 30 * MS), 0);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 30 * MS), 0);
 	take_reports(&w);
 	assert_int_equal(w.n_rep, 1);
 	assert_int_equal(w.rep[0].from, 45);
@@ -416,12 +475,12 @@ static void test_rate_limit(void **state)
 		exchange(&w, 1 + g * 30, 30 + g * 30, 11 + g * 30, 20 + g * 30, now);
 	st = rerequest_stats(w.rr);
 	assert_int_equal(st->gaps_tracked, 10);
-	assert_int_equal(rerequest_poll(w.rr, now), 2);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 2);
 	assert_int_equal(st->rate_limited, 8);
-	assert_int_equal(rerequest_poll(w.rr, now + 50 * MS), 2); /* half a token: nothing new */
-	assert_int_equal(rerequest_poll(w.rr, now + 100 * MS), 3);
-	assert_int_equal(rerequest_poll(w.rr, now + 350 * MS), 5);
-	assert_int_equal(rerequest_poll(w.rr, now + 10000 * MS), 7); /* the bucket holds 2 at most */
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 50 * MS), 2); /* half a token: nothing new */
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 100 * MS), 3);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 350 * MS), 5);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 10000 * MS), 7); /* the bucket holds 2 at most */
 	assert_int_equal(st->requests_sent, 7);
 	assert_int_equal(st->rate_limited, 8); /* counted once per waiting gap */
 	while (got < 8 && server_recv(&sv, req, sizeof(req), &src) == MOLD_REQUEST_LEN)
@@ -445,11 +504,11 @@ static void test_no_server(void **state)
 	assert_int_equal(rerequest_local_port(w.rr), 0);
 	exchange(&w, 1, 60, 11, 20, now);
 	exchange(&w, 61, 100, 71, 80, now);
-	assert_int_equal(rerequest_poll(w.rr, now), 0);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 0);
 	/* 11..20 comes late on a live line (2: not the recovery line) */
 	len = mk_packet(pkt, SESSION, 11, MSGS_PER_PKT);
 	deliver(&w, pkt, len, 2, now + 5 * MS);
-	assert_int_equal(rerequest_poll(w.rr, now + 10 * MS), 0);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 10 * MS), 0);
 	st = rerequest_stats(w.rr);
 	assert_int_equal(st->requests_sent, 0);
 	assert_int_equal(st->msgs_filled_late, 10);
@@ -549,6 +608,250 @@ static void test_bad_params(void **state)
 	}
 }
 
+/* A gap split by a partial answer: its pieces are asked for lowest first,
+ * exactly as the sequencer lists them, and each is given up on its own. */
+static void test_split_gap_pieces(void **state)
+{
+	static const struct sender_range refuse[] = { { 21, 30 }, { 41, 50 } };
+	struct server sv;
+	const char *servers[1];
+	struct world w;
+	uint64_t first, now = 3 * MS;
+	uint16_t count;
+
+	(void)state;
+	world_init_served(&w, &sv, servers, 10 * MS, 1);
+	exchange(&w, 1, 100, 11, 60, now);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 1);
+	assert_int_equal(server_answer(&sv, &w, refuse, 2, &first, &count), 3); /* 11-20, 31-40, 51-60 */
+	assert_int_equal(first, 11);
+	assert_int_equal(count, 50);
+	client_pump(&w, now + MS, 3);
+	assert_int_equal(seq_stats(w.seq)->missing_now, 20);
+	assert_int_equal(rerequest_stats(w.rr)->outstanding_gaps, 1);
+	assert_int_equal(rerequest_stats(w.rr)->outstanding_msgs, 20);
+	/* answered in part: at the deadline the lowest piece, no retry spent */
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 10 * MS), 1);
+	assert_int_equal(server_answer(&sv, &w, refuse, 2, &first, &count), 0);
+	assert_int_equal(first, 21);
+	assert_int_equal(count, 10);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 20 * MS), 1); /* retry 1 */
+	server_answer(&sv, &w, refuse, 2, &first, &count);
+	assert_int_equal(first, 21);
+	/* 21-30 given up; in the same poll the next piece is asked for */
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 30 * MS), 1);
+	server_answer(&sv, &w, refuse, 2, &first, &count);
+	assert_int_equal(first, 41);
+	assert_int_equal(count, 10);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 40 * MS), 1);
+	server_answer(&sv, &w, refuse, 2, &first, &count);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 50 * MS), 0);
+	take_reports(&w);
+	assert_int_equal(w.n_rep, 2);
+	/* requests: the gap's, 1 + 2 when the first piece goes, + 2 */
+	want_report(&w.rep[0], 21, 30, REREQUEST_NOT_SERVED, 3);
+	want_report(&w.rep[1], 41, 50, REREQUEST_NOT_SERVED, 5);
+	want_seq_gaps(&w, "21-30,41-50"); /* still listed: a late copy is delivered */
+	assert_int_equal(rerequest_stats(w.rr)->outstanding_gaps, 0);
+	assert_int_equal(rerequest_stats(w.rr)->gaps_recovered, 0);
+	world_fini(&w);
+	server_close(&sv);
+}
+
+/* xorshift64*: a reproducible stream per seed. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+/* Read the `n` requests one poll sent and check each against the sequencer's
+ * table as it is now: it starts a declared missing range and asks for all of
+ * it, or its first max_count messages; no two ask for the same range. Then
+ * answer them, refusing `refuse`. Returns the answer packets sent. */
+static unsigned check_and_answer(struct server *sv, struct world *w, unsigned n, uint32_t max_count,
+				 const struct sender_range *refuse, unsigned n_refuse)
+{
+	struct { uint64_t seq; uint16_t count; struct sockaddr_in src; } req[64];
+	unsigned sent = 0;
+
+	assert_true(n <= 64);
+	for (unsigned k = 0; k < n; k++) {
+		uint8_t buf[64];
+		const uint8_t *session;
+		uint64_t from, to, want;
+
+		assert_int_equal(server_recv(sv, buf, sizeof(buf), &req[k].src), MOLD_REQUEST_LEN);
+		assert_int_equal(mold_request_parse(buf, MOLD_REQUEST_LEN, &session, &req[k].seq, &req[k].count), 0);
+		if (!seq_gap_find(w->seq, req[k].seq, req[k].seq, &from, &to))
+			fail_msg("asked for %llu+%u: the sequencer does not list %llu as missing",
+				 (unsigned long long)req[k].seq, req[k].count, (unsigned long long)req[k].seq);
+		want = to - from + 1 < max_count ? to - from + 1 : max_count;
+		if (from != req[k].seq || req[k].count != want)
+			fail_msg("asked for %llu+%u: the sequencer's range is %llu-%llu (want %llu+%llu)",
+				 (unsigned long long)req[k].seq, req[k].count, (unsigned long long)from,
+				 (unsigned long long)to, (unsigned long long)from, (unsigned long long)want);
+		for (unsigned j = 0; j < k; j++)
+			assert_true(req[j].seq != req[k].seq);
+	}
+	assert_true(server_idle(sv, 0));
+	for (unsigned k = 0; k < n; k++)
+		sent += server_send(sv, w, &req[k].src, req[k].seq, req[k].count, refuse, n_refuse);
+	return sent;
+}
+
+/* The re-requester asks for exactly the sequencer's missing ranges, and the
+ * two never disagree: A/B lines with random loss, late copies on line B that
+ * split declared gaps, a server that refuses some ranges, a small table
+ * (evictions), random max_count and rate. Every request is checked against
+ * the sequencer's table when it is sent; at the end every message is
+ * delivered, or reported lost with its exact range, and what the sequencer
+ * still lists as missing is exactly what was given up and never arrived. */
+static void test_requests_match_sequencer(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 12; seed++) {
+		uint64_t rs = seed * 0x9E3779B97F4A7C15ULL, q = 1, now = MS, last_sent;
+		struct sender_range refuse[3];
+		struct server sv;
+		const char *servers[1];
+		struct world w;
+		uint32_t max_count = (uint32_t)(3 + rnd(&rs) % 40);
+		bool *got = mdm_calloc(TRACK_MAX, 1), *lost_pending = mdm_calloc(TRACK_MAX, 1);
+		bool *lost_declared = mdm_calloc(TRACK_MAX, 1);
+		uint8_t *reported = mdm_calloc(TRACK_MAX, 1);
+		struct { uint8_t p[2048]; uint32_t len; } late[8];
+		unsigned n_late = 0, rounds = 0;
+		struct rerequest_gap rep[64];
+
+		assert_non_null(got);
+		assert_non_null(lost_pending);
+		assert_non_null(lost_declared);
+		assert_non_null(reported);
+		server_open(&sv);
+		servers[0] = sv.addr;
+		world_init_lines(&w, 2, servers, 1, max_count, 10 * MS, 1, 2000, 1 + (uint32_t)(rnd(&rs) % 8),
+				 4 + (uint32_t)(rnd(&rs) % 12));
+		w.got = got;
+		w.lost_pending = lost_pending;
+		w.lost_declared = lost_declared;
+		for (unsigned k = 0; k < 3; k++) {
+			refuse[k].first = 1 + rnd(&rs) % 3000;
+			refuse[k].last = refuse[k].first + rnd(&rs) % 60;
+		}
+		for (; q < 3000; rounds++) {
+			uint8_t pkt[2048];
+
+			/* a few packets per round; line A loses some, line B copies
+			 * some at once and keeps some for a later round; now and then
+			 * a burst loses every other packet on both lines (many gaps at
+			 * once: the table overflows) */
+			bool burst = q > 1 && rnd(&rs) % 10 == 0;
+
+			for (unsigned k = 0; k < 1 + rnd(&rs) % (burst ? 40 : 6); k++) {
+				uint16_t count = (uint16_t)(1 + rnd(&rs) % 10);
+				uint32_t len = mk_packet(pkt, SESSION, q, count);
+				uint64_t r = burst ? (k % 2 ? 99 : 1) : rnd(&rs) % 100;
+
+				assert_int_equal(sender_store_add(w.store, pkt, len), count);
+				if (q == 1 || r >= 25)
+					deliver(&w, pkt, len, 0, now);
+				if (r % 3 == 0)
+					deliver(&w, pkt, len, 1, now);
+				else if (r % 7 == 1 && n_late < 8) {
+					memcpy(late[n_late].p, pkt, len);
+					late[n_late++].len = len;
+				}
+				q += count;
+			}
+			if (n_late && rnd(&rs) % 4 == 0) {
+				deliver(&w, late[0].p, late[0].len, 1, now);
+				memmove(&late[0], &late[1], (--n_late) * sizeof(late[0]));
+			}
+			now += (1 + rnd(&rs) % 6) * MS;
+			if (rnd(&rs) % 3) {
+				uint64_t before = rerequest_stats(w.rr)->requests_sent;
+				unsigned sent;
+
+				rerequest_poll(w.rr, w.seq, now);
+				sent = check_and_answer(&sv, &w, (unsigned)(rerequest_stats(w.rr)->requests_sent - before),
+							max_count, refuse, 3);
+				if (rnd(&rs) % 5)
+					client_pump(&w, now, sent);
+				/* else the answers are taken in a later round, late */
+			}
+		}
+		last_sent = q - 1;
+		/* the feed ends: heartbeats on both lines declare what is pending;
+		 * then recovery runs until nothing is outstanding */
+		{
+			uint8_t hb[MOLD_HEADER_LEN];
+
+			mk_packet(hb, SESSION, q, 0);
+			deliver(&w, hb, sizeof(hb), 0, now);
+			deliver(&w, hb, sizeof(hb), 1, now);
+		}
+		for (unsigned k = 0; k < 400 && rerequest_stats(w.rr)->outstanding_gaps; k++) {
+			uint64_t before = rerequest_stats(w.rr)->requests_sent;
+			unsigned sent;
+
+			now += 5 * MS;
+			rerequest_poll(w.rr, w.seq, now);
+			sent = check_and_answer(&sv, &w, (unsigned)(rerequest_stats(w.rr)->requests_sent - before), max_count,
+						refuse, 3);
+			client_pump(&w, now, sent);
+		}
+		assert_int_equal(rerequest_stats(w.rr)->outstanding_gaps, 0);
+		assert_int_equal(rerequest_stats(w.rr)->outstanding_msgs, 0);
+		/* every report, message by message */
+		for (unsigned n; (n = rerequest_take(w.rr, rep, 64)) > 0;) {
+			for (unsigned k = 0; k < n; k++) {
+				for (uint64_t m = rep[k].from; m <= rep[k].to; m++) {
+					assert_true(m < TRACK_MAX);
+					if (rep[k].reason == REREQUEST_RECOVERED) {
+						if (!got[m])
+							fail_msg("seed %llu: %llu reported recovered, never delivered",
+								 (unsigned long long)seed, (unsigned long long)m);
+						continue;
+					}
+					if (reported[m])
+						fail_msg("seed %llu: %llu reported lost twice", (unsigned long long)seed,
+							 (unsigned long long)m);
+					reported[m] = rep[k].reason;
+				}
+			}
+		}
+		assert_int_equal(rerequest_stats(w.rr)->reports_dropped, 0);
+		for (uint64_t m = 1; m <= last_sent; m++) {
+			uint64_t from, to;
+			bool listed = seq_gap_find(w.seq, m, m, &from, &to);
+
+			if (lost_declared[m] && !reported[m])
+				fail_msg("seed %llu: the sequencer forgot %llu, the re-requester did not report it",
+					 (unsigned long long)seed, (unsigned long long)m);
+			if (!got[m] && !reported[m] && !lost_pending[m])
+				fail_msg("seed %llu: %llu neither delivered nor reported lost", (unsigned long long)seed,
+					 (unsigned long long)m);
+			/* a given-up piece stays listed until it arrives late or is
+			 * evicted; every other listed message is being recovered */
+			if (listed != (reported[m] == REREQUEST_NOT_SERVED && !got[m] && !lost_declared[m]))
+				fail_msg("seed %llu: %llu is %s by the sequencer but %s by the re-requester",
+					 (unsigned long long)seed, (unsigned long long)m, listed ? "missing" : "not missing",
+					 reported[m] == REREQUEST_NOT_SERVED ? "given up" : "not given up");
+		}
+		assert_true(rounds > 0);
+		assert_true(rerequest_stats(w.rr)->requests_sent > 0);
+		world_fini(&w);
+		server_close(&sv);
+		mdm_free(got);
+		mdm_free(lost_pending);
+		mdm_free(lost_declared);
+		mdm_free(reported);
+	}
+}
+
 /* ---- resume ---- */
 
 /* A restart: the scan of the stream's tail gives session, next, the holes
@@ -597,9 +900,7 @@ static void test_resume_then_recover(void **state)
 	assert_int_equal(rp->locates[2], 3);
 	assert_string_equal(rp->symbols[2], "IBM");
 
-	server_open(&sv);
-	servers[0] = sv.addr;
-	world_init(&w, servers, 1, 1000, 100 * MS, 1, 1000, 10, 64);
+	world_init_served(&w, &sv, servers, 100 * MS, 1);
 	/* the exchange sent 1..600 meanwhile, its session padded with NULs
 	 * (the stream keeps it trimmed; the resume pads with spaces) */
 	for (uint64_t s = 1; s <= 600; s += MSGS_PER_PKT) {
@@ -615,7 +916,7 @@ static void test_resume_then_recover(void **state)
 	deliver(&w, pkt, len, 0, now);
 	assert_int_equal(seq_stats(w.seq)->sessions, 1);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 10 + 50);
-	assert_int_equal(rerequest_poll(w.rr, now), 2);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now), 2);
 	sent = server_answer(&sv, &w, NULL, 0, &first, &count);
 	assert_int_equal(first, 301);
 	assert_int_equal(count, 10);
@@ -623,7 +924,7 @@ static void test_resume_then_recover(void **state)
 	assert_int_equal(first, 501);
 	assert_int_equal(count, 50);
 	assert_int_equal(client_pump(&w, now + MS, sent), sent);
-	assert_int_equal(rerequest_poll(w.rr, now + 2 * MS), 0);
+	assert_int_equal(rerequest_poll(w.rr, w.seq, now + 2 * MS), 0);
 	assert_int_equal(seq_stats(w.seq)->missing_now, 0);
 	assert_int_equal(rerequest_stats(w.rr)->gaps_recovered, 2);
 	assert_int_equal(rerequest_stats(w.rr)->msgs_recovered, 60);
@@ -695,6 +996,8 @@ int main(void)
 		cmocka_unit_test(test_foreign_answer),
 		cmocka_unit_test(test_evicted_and_session_change),
 		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_split_gap_pieces),
+		cmocka_unit_test(test_requests_match_sequencer),
 		cmocka_unit_test(test_resume_then_recover),
 		cmocka_unit_test(test_resume_scan_edges),
 	};

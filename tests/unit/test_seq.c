@@ -383,6 +383,48 @@ static void test_session_change(void **state)
 	seq_destroy(s);
 }
 
+/* The missing table read in place (what gap recovery does): the lowest
+ * declared range overlapping a span, whole; pending holes are skipped. A
+ * session change says which ranges it abandoned, one event each, before the
+ * change itself and with the old session. */
+static void test_gap_find_and_abandoned(void **state)
+{
+	struct seq *s = mk(2, 0);
+	uint64_t from = 0, to = 0;
+	unsigned mark;
+
+	(void)state;
+	data(s, LA, 1, 5);
+	data(s, LA, 10, 5);  /* 6-9 pending (line B has not passed it) */
+	data(s, LB, 1, 5);
+	data(s, LB, 10, 5);  /* both lines past 6-9: declared */
+	data(s, LA, 20, 5);  /* 15-19 pending */
+	want_gaps(s, "6-9");
+	assert_false(seq_gap_find(s, 1, 5, &from, &to));
+	assert_true(seq_gap_find(s, 1, 6, &from, &to));
+	assert_true(from == 6 && to == 9); /* whole, not clipped */
+	assert_true(seq_gap_find(s, 8, 100, &from, &to));
+	assert_true(from == 6 && to == 9);
+	assert_false(seq_gap_find(s, 10, 100, &from, &to)); /* 15-19 is only pending */
+	data(s, LB, 7, 1);  /* split: 6, 8-9 */
+	assert_true(seq_gap_find(s, 7, 100, &from, &to));
+	assert_true(from == 8 && to == 9);
+	assert_true(seq_gap_find(s, 0, 6, &from, &to));
+	assert_true(from == 6 && to == 6);
+	mark = evlog.n;
+	assert_int_equal(feed(s, S2, LA, 1, 3, 0), 3);
+	assert_int_equal(ev_count(SEQ_EV_GAP_ABANDONED, mark), 3);
+	assert_int_equal(evlog.ev[mark].type, SEQ_EV_GAP_ABANDONED);
+	assert_true(evlog.ev[mark].from == 6 && evlog.ev[mark].to == 6 && evlog.ev[mark].declared);
+	assert_true(evlog.ev[mark + 1].from == 8 && evlog.ev[mark + 1].to == 9 && evlog.ev[mark + 1].declared);
+	assert_true(evlog.ev[mark + 2].from == 15 && evlog.ev[mark + 2].to == 19 && !evlog.ev[mark + 2].declared);
+	assert_int_equal(evlog.ev[mark + 3].type, SEQ_EV_SESSION_CHANGE);
+	assert_int_equal(seq_stats(s)->gap_msgs_abandoned, 3);
+	assert_false(seq_gap_find(s, 0, UINT64_MAX, &from, &to));
+	check_invariant(s);
+	seq_destroy(s);
+}
+
 static void test_bad_seq_dropped_before_session(void **state)
 {
 	struct seq *s = mk(1, 0);
@@ -664,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_gap_table_overflow_evicts_oldest),
 		cmocka_unit_test(test_split_with_full_table),
 		cmocka_unit_test(test_session_change),
+		cmocka_unit_test(test_gap_find_and_abandoned),
 		cmocka_unit_test(test_bad_seq_dropped_before_session),
 		cmocka_unit_test(test_ab_line_a_only),
 		cmocka_unit_test(test_ab_line_b_only),
