@@ -8,6 +8,9 @@
  * the delivery rate grow so that the window can follow it. */
 #define WINDOW_GAIN 2.0
 
+/* A fixed window reports its ack rate and mean latency every this many acks. */
+#define WINDOW_FIXED_ROUND 1024
+
 /* A round shorter than this measures the clock more than the rate. */
 #define WINDOW_MIN_ROUND_NS (200 * 1000ull)
 
@@ -17,7 +20,7 @@ void mdm_window_init(struct mdm_window *w, uint32_t min, uint32_t max)
 	w->min = min ? min : 1;
 	w->max = max < w->min ? w->min : max;
 	w->limit = w->min;
-	w->round_target = w->min;
+	w->round_target = w->min == w->max && w->min > WINDOW_FIXED_ROUND ? WINDOW_FIXED_ROUND : w->min;
 }
 
 static double bw_max(const struct mdm_window *w)
@@ -50,8 +53,8 @@ void mdm_window_on_ack(struct mdm_window *w, uint64_t rtt_ns, uint64_t now_ns)
 	uint64_t elapsed;
 	uint32_t limit;
 
-	if (w->min == w->max)
-		return; /* fixed window */
+	bool fixed = w->min == w->max; /* measured and reported, never resized */
+
 	if (rtt_ns == 0)
 		rtt_ns = 1;
 	if (w->min_rtt_ns == 0 || rtt_ns <= w->min_rtt_ns) {
@@ -61,7 +64,7 @@ void mdm_window_on_ack(struct mdm_window *w, uint64_t rtt_ns, uint64_t now_ns)
 	if (w->round_acks == 0 && w->round_start_ns == 0) /* the first ack's send opens the first round */
 		round_open(w, now_ns > rtt_ns ? now_ns - rtt_ns : 0, w->min);
 
-	if (!w->probing && now_ns - w->min_rtt_at_ns > MDM_WINDOW_RTT_HOLD_NS) {
+	if (!fixed && !w->probing && now_ns - w->min_rtt_at_ns > MDM_WINDOW_RTT_HOLD_NS) {
 		/* Probe the base latency (BBR's PROBE_RTT): with 2 x BDP in flight
 		 * every sample carries one BDP of queue, and a minimum taken from
 		 * those alone would ratchet the window up. Hold the window at its
@@ -98,9 +101,9 @@ void mdm_window_on_ack(struct mdm_window *w, uint64_t rtt_ns, uint64_t now_ns)
 	__atomic_store_n(&w->last_rtt_mean_ns, w->round_rtt_sum_ns / w->round_acks, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->last_rate_per_s, (uint64_t)((double)w->round_acks * 1e9 / (double)elapsed),
 			 __ATOMIC_RELAXED);
-	limit = window_from(w);
+	limit = fixed ? w->limit : window_from(w);
 	__atomic_store_n(&w->limit, limit, __ATOMIC_RELAXED);
-	round_open(w, now_ns, limit);
+	round_open(w, now_ns, fixed && limit > WINDOW_FIXED_ROUND ? WINDOW_FIXED_ROUND : limit);
 }
 
 void mdm_window_stats(const struct mdm_window *w, struct mdm_window_stats *out)
