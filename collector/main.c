@@ -40,6 +40,7 @@
 #include "resume.h"
 #include "rx.h"
 #include "rx_event.h"
+#include "soup_input.h"
 
 #define PROG "mdmesh-collector"
 
@@ -213,7 +214,8 @@ int main(int argc, char **argv)
 	struct rerequest *rr = NULL;
 	struct gap_report *gr = NULL;
 	struct resume_point *resume = NULL;
-	bool eal_up = false;
+	struct soup_input *soup = NULL;
+	bool eal_up = false, soup_only;
 	unsigned rx_lcore, pub_lcore;
 	const char *stream_name;
 	const struct mdm_cfg_strlist *stream_subjects;
@@ -376,12 +378,13 @@ int main(int argc, char **argv)
 		} else {
 			snprintf(port_name, sizeof(port_name), "%s", cfg.input_pci);
 		}
+		soup_only = cfg.input_soup && cfg.input_soup[0]; /* a kernel TCP socket: EAL without a port */
 		if (cfg.input_pci && cfg.input_pci[0]) {
 			ep.allow = allow;
 			ep.n_allow = 1;
 		} else {
 			ep.vdevs = vdevs;
-			ep.n_vdevs = 1;
+			ep.n_vdevs = soup_only ? 0 : 1;
 			ep.no_pci = true;
 		}
 		rc = mdm_eal_init(&ep);
@@ -391,7 +394,7 @@ int main(int argc, char **argv)
 		}
 		eal_up = true;
 		pp.name = port_name;
-		rc = mdm_port_open(&port, &pp);
+		rc = soup_only ? 0 : mdm_port_open(&port, &pp);
 		if (rc != 0) {
 			mdm_log_error("%s", mdm_err_last());
 			goto out;
@@ -412,7 +415,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	{
-		struct rx_params rp = { .port = &port, .ring = ring, .drop_when_full = cfg.ring_full_policy == COLLECTOR_FULL_DROP,
+		struct rx_params rp = { .port = soup_only ? NULL : &port, .ring = ring, .drop_when_full = cfg.ring_full_policy == COLLECTOR_FULL_DROP,
 					.exit_on_eof = cfg.input_exit_on_eof, .idle_spin = (uint32_t)cfg.poll_idle_spin,
 					.idle_sleep_us = (uint32_t)(cfg.poll_idle_sleep_ns / MDM_NS_PER_US) };
 		struct publish_params pp = { .ring = ring, .bus = bus, .feed = cfg.feed_name,
@@ -430,7 +433,7 @@ int main(int argc, char **argv)
 					     /* a replay cuts batches by its content only, so
 					      * replaying it again forms the same Msg-Ids */
 					     .batch_delay_flush = !(cfg.input_pcap && cfg.input_pcap[0]) };
-		struct collector_stats_params sp = { .instance = cfg.instance, .feed = cfg.feed_name, .port = &port,
+		struct collector_stats_params sp = { .instance = cfg.instance, .feed = cfg.feed_name, .port = rp.port,
 						     .ring = ring, .bus = bus, .hlog_path = cfg.latency_hlog };
 
 		rp.n_lines = cfg.feed_dst_b && cfg.feed_dst_b[0] ? 2 : 1;
@@ -460,6 +463,11 @@ int main(int argc, char **argv)
 				rc = gap_report_create(&gr, &gp);
 		}
 		rp.rr = rr;
+		if (rc == 0 && soup_only)
+			rc = soup_input_create(&soup, &(struct soup_input_params){ .server = cfg.input_soup,
+										  .user = cfg.input_soup_user,
+										  .password = cfg.input_soup_password });
+		rp.soup = sp.soup = soup;
 		if (rc == 0)
 			rc = rx_create(&rx, &rp);
 		if (rc == 0 && resume && resume->found) {
@@ -501,7 +509,8 @@ int main(int argc, char **argv)
 			     cfg.http_listen, mdm_http_port(http));
 	}
 
-	mdm_log_info("receiving on %s, publishing to %s stream %s%s", port.name, cfg.nats.url, stream_name,
+	mdm_log_info("receiving on %s%s, publishing to %s stream %s%s", soup ? "SoupBinTCP " : "",
+		     soup ? soup_input_server(soup) : port.name, cfg.nats.url, stream_name,
 		     cfg.publish_mode == COLLECTOR_PUBLISH_BATCH ? " (EventBatch on mdb.<feed>.<partition>)" : "");
 	if (rerequest_servers(rr))
 		mdm_log_info("gap recovery: %zu re-request server(s) from UDP port %u, at most %" PRIu64 " requests/s",
@@ -584,6 +593,7 @@ out:
 	mdm_bus_destroy(bus);
 	publish_destroy(pb);
 	rx_destroy(rx);
+	soup_input_destroy(soup);
 	gap_report_destroy(gr);
 	rerequest_destroy(rr);
 	if (ring)
