@@ -235,21 +235,26 @@ static void check_msgs(const struct fx *f, uint64_t n)
 	}
 }
 
+/* A client logged in for the current session at 1. */
+static const struct soup_input_stats *logged_in(struct fx *f, uint64_t heartbeat_ns, uint64_t timeout_ns)
+{
+	make_client(f, heartbeat_ns, timeout_ns);
+	assert_true(run_until(f, connects_at_least, 1));
+	srv_accept(f);
+	srv_expect_login(f, "", 1);
+	srv_accept_login(f, 1);
+	return soup_input_stats(f->si);
+}
+
 /* The whole session over two connections: the server drops the first after 5
  * messages; the client logs in again at 6; End of Session ends the input. */
 static void test_session_reconnect(void **state)
 {
 	struct fx *f = *state;
-	const struct soup_input_stats *st;
+	const struct soup_input_stats *st = logged_in(f, 0, 0);
 	struct mdm_soup_pkt pkt;
 	uint8_t buf[64];
 
-	make_client(f, 0, 0);
-	st = soup_input_stats(f->si);
-	assert_true(run_until(f, connects_at_least, 1));
-	srv_accept(f);
-	srv_expect_login(f, "", 1);
-	srv_accept_login(f, 1);
 	srv_data(f, 1, 5);
 	assert_true(run_until(f, msgs_at_least, 5));
 	assert_string_equal(f->session, "SESS000001");
@@ -293,12 +298,7 @@ static void test_framing_errors(void **state)
 	struct mdm_metrics *reg;
 	struct mdm_buf out = { 0 };
 
-	make_client(f, 0, 0);
-	st = soup_input_stats(f->si);
-	assert_true(run_until(f, connects_at_least, 1));
-	srv_accept(f);
-	srv_expect_login(f, "", 1);
-	srv_accept_login(f, 1);
+	st = logged_in(f, 0, 0);
 	srv_data(f, 1, 2);
 	srv_send(f, bad, sizeof(bad));
 	srv_data(f, 3, 3);
@@ -371,11 +371,7 @@ static void test_heartbeat_timeout(void **state)
 	struct mdm_soup_pkt pkt;
 	uint8_t buf[64];
 
-	make_client(f, 10 * MDM_NS_PER_MS, 200 * MDM_NS_PER_MS);
-	assert_true(run_until(f, connects_at_least, 1));
-	srv_accept(f);
-	srv_expect_login(f, "", 1);
-	srv_accept_login(f, 1);
+	logged_in(f, 10 * MDM_NS_PER_MS, 200 * MDM_NS_PER_MS);
 	assert_true(run_until(f, heartbeats_sent, 1));
 	srv_read(f, &pkt, buf);
 	assert_int_equal(pkt.type, 'R');
