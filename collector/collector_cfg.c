@@ -8,6 +8,7 @@
 
 #include "mdm_addr.h"
 #include "mdm_err.h"
+#include "mdm_soup.h"
 
 #define F(k, t, field, d, lo, hi, ch, h) { k, t, offsetof(struct collector_cfg, field), d, lo, hi, ch, h }
 
@@ -65,6 +66,13 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("input.vdev", MDM_CFG_STR, input_vdev, "", 0, 0, NULL,
 	  "any other DPDK virtual device string, e.g. net_pcap0,rx_iface=eth1"),
 	F("input.pci", MDM_CFG_STR, input_pci, "", 0, 0, NULL, "a NIC bound to vfio-pci, e.g. 0000:3b:00.0"),
+	F("input.soup", MDM_CFG_STR, input_soup, "", 0, 0, NULL,
+	  "take the feed from this SoupBinTCP 3.00 server, HOST:PORT, over a kernel TCP socket (no DPDK port): "
+	  "login at sequence 1, or where the stream ends (feed.resume); a lost connection logs in again at the "
+	  "next sequence number; End of Session is the end of input"),
+	F("input.soup_user", MDM_CFG_STR, input_soup_user, "", 0, 0, NULL, "SoupBinTCP username (at most 6 characters)"),
+	F("input.soup_password", MDM_CFG_STR, input_soup_password, "", 0, 0, NULL,
+	  "SoupBinTCP password, at most 10 characters (prefer MDM_INPUT_SOUP_PASSWORD in the environment)"),
 	F("input.rx_desc", MDM_CFG_UINT, input_rx_desc, "1024", 64, 32768, NULL, "RX descriptors"),
 	F("input.mbufs", MDM_CFG_UINT, input_mbufs, "16383", 1023, 16777215, NULL,
 	  "mbuf pool size (2^n - 1 is most efficient)"),
@@ -174,12 +182,21 @@ static bool pow2(uint64_t v)
 
 int collector_cfg_validate(const struct collector_cfg *c)
 {
-	int inputs = has(c->input_pcap) + has(c->input_iface) + has(c->input_vdev) + has(c->input_pci);
+	int inputs = has(c->input_pcap) + has(c->input_iface) + has(c->input_vdev) + has(c->input_pci) + has(c->input_soup);
 	struct sockaddr_in sa;
+	char host[256];
+	uint16_t port;
 
 	if (inputs != 1)
 		return mdm_err_set(-EINVAL, "input: give exactly one of input.pcap (--pcap), input.iface (--iface), "
-					    "input.vdev or input.pci (%d given)", inputs);
+					    "input.vdev, input.pci or input.soup (%d given)", inputs);
+	if (has(c->input_soup) && mdm_addr_split_host(c->input_soup, host, sizeof(host), &port) != 0)
+		return mdm_err_set(-EINVAL, "input.soup: %s", mdm_err_last());
+	if (has(c->input_soup_user) && strlen(c->input_soup_user) > MDM_SOUP_USER_LEN)
+		return mdm_err_set(-EINVAL, "input.soup_user: '%s' is longer than %d characters", c->input_soup_user,
+				   MDM_SOUP_USER_LEN);
+	if (has(c->input_soup_password) && strlen(c->input_soup_password) > MDM_SOUP_PASS_LEN)
+		return mdm_err_set(-EINVAL, "input.soup_password: longer than %d characters", MDM_SOUP_PASS_LEN);
 	if (!pow2(c->feed_book_capacity))
 		return mdm_err_set(-EINVAL, "feed.book_capacity: %llu is not a power of two",
 				   (unsigned long long)c->feed_book_capacity);

@@ -43,6 +43,9 @@ struct collector_cfg {
 	char *input_iface;
 	char *input_vdev;
 	char *input_pci;
+	char *input_soup;          /* SoupBinTCP server HOST:PORT: the feed over TCP, no DPDK port */
+	char *input_soup_user;
+	char *input_soup_password;
 	uint64_t input_rx_desc;
 	uint64_t input_mbufs;
 	uint64_t input_af_packet_frames;

@@ -25,6 +25,7 @@
 #include "rerequest.h"
 #include "rx.h"
 #include "seq.h"
+#include "soup_input.h"
 
 /* Dropped sequence ranges of both drop points (RX's newest, the publisher's
  * oldest), at most what their tables keep. */
@@ -484,6 +485,8 @@ static int register_counters(struct collector_stats *cs)
 	if (rc == 0)
 		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_gaps_outstanding", "gaps being recovered", NULL,
 				       &rrs->outstanding_gaps);
+	if (rc == 0 && cs->p.soup)
+		rc = soup_input_metrics(cs->p.soup, r);
 	if (rc == 0)
 		rc = mdm_metrics_add_collector(r, collect, cs);
 	if (rc == 0)
@@ -543,11 +546,14 @@ struct mdm_metrics *collector_stats_metrics(struct collector_stats *cs)
 void collector_stats_tick(struct collector_stats *cs)
 {
 	double now_s = (double)mdm_real_ns() / 1e9;
-	struct mdm_port_stats port;
+	struct mdm_port_stats port = { 0 };
 	struct mdm_json j;
 
+	if (cs->p.soup)
+		soup_input_log(cs->p.soup);
 	publish_latency_take(cs->p.pb, mdm_latency_interval_begin(cs->lat));
-	mdm_port_stats_get(cs->p.port, &port);
+	if (cs->p.port)
+		mdm_port_stats_get(cs->p.port, &port);
 	pthread_mutex_lock(&cs->lock);
 	cs->port = port;
 	cs->ring_used = rte_ring_count(cs->p.ring);
@@ -579,6 +585,8 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		   "%u malformed, %" PRIu64 " heartbeats; port imissed %" PRIu64 ", rx_nombuf %" PRIu64 "\n",
 		mdm_counter_get(&rs->packets), mdm_counter_get(&rs->not_udp), mdm_counter_get(&rs->other_dst), malformed, mdm_counter_get(&fs->heartbeats), cs->port.imissed,
 		cs->port.rx_nombuf);
+	if (cs->p.soup)
+		soup_input_summary(cs->p.soup, f);
 	fprintf(f, "  sequence   next %" PRIu64 ", %" PRIu64 " duplicates dropped, %" PRIu64 " gaps (%" PRIu64
 		   " messages missing)\n",
 		seq_next(feed_seq(fd)), mdm_counter_get(&ss->duplicates), mdm_counter_get(&ss->gaps_opened),

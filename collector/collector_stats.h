@@ -18,18 +18,20 @@ struct mdm_metrics;
 struct rte_ring;
 struct rerequest;
 struct gap_report;
+struct soup_input;
 
 struct collector_stats_params {
 	const char *instance;
 	const char *feed;
 	struct rx *rx;
 	struct publish *pb;
-	const struct mdm_port *port;
+	const struct mdm_port *port; /* NULL: no DPDK port (input.soup) */
 	struct rte_ring *ring;
 	struct mdm_bus *bus;
 	const char *hlog_path; /* NULL/"" = no latency log */
 	struct rerequest *rr;  /* gap recovery counters */
 	struct gap_report *gr; /* permanent gaps and their alerts */
+	struct soup_input *soup; /* input.soup: its counters, its log lines; NULL = none */
 };
 
 /* Accounting of every event the RX core produced. */

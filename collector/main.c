@@ -39,6 +39,7 @@
 #include "resume.h"
 #include "rx.h"
 #include "rx_event.h"
+#include "soup_input.h"
 
 #define PROG "mdmesh-collector"
 #define MAX_STREAMS 8
@@ -60,6 +61,7 @@ struct collector {
 	struct rerequest *rr;
 	struct gap_report *gr;
 	struct rx *rx;
+	struct soup_input *soup;      /* input.soup: the feed over SoupBinTCP, no DPDK port */
 	struct publish *pb;
 	struct collector_stats *cs;
 };
@@ -92,6 +94,12 @@ static void usage(FILE *f)
 		"Every config key can also come from the environment: MDM_<KEY>, dots as underscores\n"
 		"(MDM_NATS_URL, MDM_NATS_PASSWORD). Exit status: 0 when every event is accounted for\n"
 		"(stored, duplicate, or dropped by policy), 1 on errors or unaccounted events, 2 on usage.\n");
+}
+
+/* input.soup: the feed comes over a kernel TCP socket, EAL opens no port */
+static bool soup_only(const struct collector_cfg *cfg)
+{
+	return cfg->input_soup && cfg->input_soup[0];
 }
 
 static int parse_dst(const char *s, uint32_t *ip, uint16_t *port)
@@ -282,7 +290,7 @@ static int start_eal(struct collector *c)
 		ep.n_allow = 1;
 	} else {
 		ep.vdevs = vdevs;
-		ep.n_vdevs = 1;
+		ep.n_vdevs = soup_only(cfg) ? 0 : 1; /* a kernel TCP socket: EAL without a port */
 		ep.no_pci = true;
 	}
 	if (mdm_eal_init(&ep) != 0) {
@@ -291,7 +299,7 @@ static int start_eal(struct collector *c)
 	}
 	c->eal_up = true;
 	pp.name = port_name;
-	if (mdm_port_open(&c->port, &pp) != 0) {
+	if (!soup_only(cfg) && mdm_port_open(&c->port, &pp) != 0) {
 		mdm_log_error("%s", mdm_err_last());
 		return -1;
 	}
@@ -310,7 +318,7 @@ static int start_eal(struct collector *c)
 static int create_pipeline(struct collector *c)
 {
 	const struct collector_cfg *cfg = &c->cfg;
-	struct rx_params rp = { .port = &c->port, .drop_when_full = cfg->ring_full_policy == COLLECTOR_FULL_DROP,
+	struct rx_params rp = { .port = soup_only(cfg) ? NULL : &c->port, .drop_when_full = cfg->ring_full_policy == COLLECTOR_FULL_DROP,
 				.exit_on_eof = cfg->input_exit_on_eof, .idle_spin = (uint32_t)cfg->poll_idle_spin,
 				.idle_sleep_us = (uint32_t)(cfg->poll_idle_sleep_ns / MDM_NS_PER_US) };
 	struct publish_params pp = { .bus = c->bus, .feed = cfg->feed_name, .subject_prefix = cfg->subject_prefix,
@@ -365,6 +373,11 @@ static int create_pipeline(struct collector *c)
 	gp.rr = rp.rr = c->rr;
 	if (rc == 0)
 		rc = gap_report_create(&c->gr, &gp);
+	if (rc == 0 && soup_only(cfg))
+		rc = soup_input_create(&c->soup, &(struct soup_input_params){ .server = cfg->input_soup,
+									     .user = cfg->input_soup_user,
+									     .password = cfg->input_soup_password });
+	rp.soup = c->soup;
 	if (rc == 0)
 		rc = rx_create(&c->rx, &rp);
 	if (rc == 0 && c->resume && c->resume->found) {
@@ -377,7 +390,8 @@ static int create_pipeline(struct collector *c)
 	if (rc == 0)
 		rc = publish_create(&c->pb, &pp);
 	if (rc == 0) {
-		struct collector_stats_params sp = { .instance = cfg->instance, .feed = cfg->feed_name, .port = &c->port,
+		struct collector_stats_params sp = { .instance = cfg->instance, .feed = cfg->feed_name, .port = rp.port,
+						     .soup = c->soup,
 						     .ring = c->ring, .bus = c->bus, .hlog_path = cfg->latency_hlog,
 						     .rx = c->rx, .pb = c->pb, .rr = c->rr, .gr = c->gr };
 
@@ -400,7 +414,8 @@ static void launch(struct collector *c)
 
 	mdm_log_info("ready in %.1f ms (configuration, EAL, port, NATS, resume; %.1f MiB of ring pre-faulted)",
 		     (double)(mdm_mono_ns() - c->start_ns) / 1e6, (double)c->prefaulted / (1024.0 * 1024.0));
-	mdm_log_info("receiving on %s, publishing to %s stream %s%s", c->port.name, cfg->nats.url, c->stream_name,
+	mdm_log_info("receiving on %s%s, publishing to %s stream %s%s", c->soup ? "SoupBinTCP " : "",
+		     c->soup ? soup_input_server(c->soup) : c->port.name, cfg->nats.url, c->stream_name,
 		     cfg->publish_mode == COLLECTOR_PUBLISH_BATCH ? " (EventBatch on mdb.<feed>.<partition>)" : "");
 	if (rerequest_servers(c->rr))
 		mdm_log_info("gap recovery: %zu re-request server(s) from UDP port %u, at most %" PRIu64 " requests/s",
@@ -491,6 +506,7 @@ static void collector_close(struct collector *c)
 		mdm_daemon_disconnect(c->d);
 	publish_destroy(c->pb);
 	rx_destroy(c->rx);
+	soup_input_destroy(c->soup);
 	gap_report_destroy(c->gr);
 	rerequest_destroy(c->rr);
 	if (c->ring)

@@ -21,6 +21,7 @@
 #include "mdm_port.h"
 #include "rerequest.h"
 #include "rx_event.h"
+#include "soup_input.h"
 
 /* Records produced by one burst: up to RX_BURST packets x ~45 messages. */
 #define RX_OUT_CAP 2048
@@ -49,6 +50,8 @@ struct rx {
 	uint8_t cur_line;
 	unsigned n_out;
 	struct rerequest *rr;
+	struct soup_input *soup;
+	uint64_t soup_now_ns;       /* the sequencer's clock for this pass's soup packets */
 	void (*user_seq_event)(void *ctx, const struct seq_event *ev);
 	void *user_ctx;
 	bool rr_busy;               /* requests in flight: read the re-request socket */
@@ -75,6 +78,8 @@ int rx_create(struct rx **out, const struct rx_params *p)
 
 	if (p->n_lines < 1 || p->n_lines > 2)
 		return mdm_err_set(-EINVAL, "rx: %u lines (1 or 2)", p->n_lines);
+	if (!p->port && !p->soup)
+		return mdm_err_set(-EINVAL, "rx: no input (a port or input.soup)");
 	if (rte_ring_get_size(p->ring) == 0)
 		return mdm_err_set(-EINVAL, "rx: ring has no capacity");
 	{
@@ -101,6 +106,7 @@ int rx_create(struct rx **out, const struct rx_params *p)
 		return rc;
 	}
 	rx->port = p->port;
+	rx->soup = p->soup;
 	rx->ring = p->ring;
 	memcpy(rx->dst_ip, p->dst_ip, sizeof(rx->dst_ip));
 	memcpy(rx->dst_port, p->dst_port, sizeof(rx->dst_port));
@@ -124,7 +130,11 @@ void rx_destroy(struct rx *rx)
 
 int rx_resume(struct rx *rx, const struct feed_resume *r)
 {
-	return feed_resume(rx->feed, r);
+	int rc = feed_resume(rx->feed, r);
+
+	if (rc == 0 && rx->soup)
+		soup_input_start_at(rx->soup, r->session, r->next);
+	return rc;
 }
 
 const struct rx_stats *rx_stats(const struct rx *rx) { return &rx->stats; }
@@ -265,6 +275,40 @@ static void rx_recover(struct rx *rx, uint64_t now_ns)
 	}
 }
 
+/* One MoldUDP64 packet made of SoupBinTCP messages: a kernel socket, like
+ * re-request answers (no PMD stamp). */
+static void rx_soup_packet(void *ctx, const uint8_t *p, size_t len)
+{
+	struct rx *rx = ctx;
+
+	rx->burst_rx_ns = mdm_real_ns();
+	rx->burst_wire_ns = 0;
+	rx->burst_tsc = rte_rdtsc();
+	mdm_counter_add(&rx->stats.packets, 1);
+	mdm_counter_add(&rx->stats.bytes, len);
+	feed_on_packet(rx->feed, p, len, 0, rx->soup_now_ns, rx_emit, rx);
+}
+
+/* Poll the SoupBinTCP input; true when it brought messages. */
+static bool rx_soup(struct rx *rx, uint64_t now_ns)
+{
+	rx->soup_now_ns = now_ns;
+	if (soup_input_poll(rx->soup, now_ns, rx_soup_packet, rx) == 0 && rx->n_out == 0)
+		return false;
+	mdm_counter_add(&rx->stats.bursts, 1);
+	rx_flush(rx);
+	return true;
+}
+
+/* The input is over (exit_on_eof): the SoupBinTCP session ended, or the port
+ * that had delivered stayed empty for eof_idle. */
+static bool rx_input_over(const struct rx *rx, bool got_any, uint64_t idle_tsc)
+{
+	if (rx->soup)
+		return soup_input_ended(rx->soup);
+	return got_any && idle_tsc > rx->eof_idle_tsc;
+}
+
 int rx_lcore_main(void *arg)
 {
 	struct rx *rx = arg;
@@ -273,8 +317,9 @@ int rx_lcore_main(void *arg)
 	uint64_t next_ctl_tsc = 0, last_rx_tsc = 0, iter = 0, got_any = 0;
 
 	while (!mdm_poll_stopping()) {
-		uint16_t n = rte_eth_rx_burst(rx->port->port_id, 0, pkts, RX_BURST);
+		uint16_t n = rx->port ? rte_eth_rx_burst(rx->port->port_id, 0, pkts, RX_BURST) : 0;
 		uint64_t now_tsc = rte_rdtsc();
+		bool soup_data = rx->soup && rx_soup(rx, now_tsc / (tsc_hz / 1000000) * 1000);
 
 		if (n) {
 			/* one clock read per burst: every message of the burst shares it */
@@ -294,6 +339,11 @@ int rx_lcore_main(void *arg)
 			last_rx_tsc = now_tsc;
 			got_any = 1;
 		}
+		if (soup_data) {
+			mdm_idle_reset(&rx->idle);
+			last_rx_tsc = now_tsc;
+			got_any = 1;
+		}
 		if (unlikely(rx->rr_busy))
 			rx_recover(rx, now_tsc / (tsc_hz / 1000000) * 1000);
 		if (unlikely((++iter & 15) == 0 && now_tsc >= next_ctl_tsc)) {
@@ -304,8 +354,8 @@ int rx_lcore_main(void *arg)
 				rx->rr_busy = rerequest_poll(rx->rr, feed_seq(rx->feed), now_ns) > 0;
 			next_ctl_tsc = now_tsc + ctl_period_tsc;
 		}
-		if (n == 0) {
-			if (rx->exit_on_eof && got_any && now_tsc - last_rx_tsc > rx->eof_idle_tsc) {
+		if (n == 0 && !soup_data) {
+			if (rx->exit_on_eof && rx_input_over(rx, got_any, now_tsc - last_rx_tsc)) {
 				/* end of the replay: no other line can fill a pending hole now */
 				if (!rx->eof_declared) {
 					feed_poll(rx->feed, UINT64_MAX);

@@ -3,8 +3,11 @@
  * Gap recovery runs here too: the control pass sends re-requests, and while
  * any is in flight each pass reads the answers from the re-request socket
  * into the same feed (a separate sequencer line); with none in flight that
- * costs no syscall.
- * No allocation, syscall, lock or NATS call on this core. When the ring is
+ * costs no syscall. With input.soup the input is a SoupBinTCP session instead
+ * of a port: each pass polls its socket (soup_input.h) and feeds the
+ * MoldUDP64 packets it makes to the same chain.
+ * No allocation, lock or NATS call on this core, and no syscall but those
+ * kernel-socket inputs. When the ring is
  * full the configured policy applies: block (stop reading; the NIC counts the
  * misses) or drop (counted, with the dropped sequence ranges). */
 #ifndef RX_H
@@ -18,19 +21,21 @@
 struct rte_ring;
 struct mdm_port;
 struct rerequest;
+struct soup_input;
 
 #define RX_BURST 32
 #define RX_DROP_RANGES 64 /* most recent dropped sequence ranges kept for stats */
 
 struct rx_params {
-	const struct mdm_port *port;
+	const struct mdm_port *port;   /* NULL: the input is soup only */
 	struct rte_ring *ring;         /* SP/SC ring of struct rx_event elements */
 	struct feed_params feed;
 	uint32_t dst_ip[2];            /* line A, B destination (host order); 0 = any */
 	uint16_t dst_port[2];          /* 0 = any */
 	unsigned n_lines;              /* 1 or 2 */
 	bool drop_when_full;           /* false = block */
-	bool exit_on_eof;              /* stop once the port stays empty (pcap replay ended) */
+	bool exit_on_eof;              /* stop once the port stays empty (pcap replay ended), or
+					* the SoupBinTCP session ended */
 	uint64_t eof_idle_ns;          /* "stays empty": this long; 0 = 200 ms */
 	uint32_t idle_spin;
 	uint32_t idle_sleep_us;
@@ -38,6 +43,9 @@ struct rx_params {
 	 * gets the sequencer's events and reads its missing table on the control
 	 * pass; its answers are fed as line n_lines. */
 	struct rerequest *rr;
+	/* input.soup (borrowed, used by the RX lcore only): polled every pass,
+	 * its messages fed as line 0; End of Session is the end of input. */
+	struct soup_input *soup;
 };
 
 /* Counters: single-writer counters (mdm_counter.h) written by the RX lcore
@@ -69,7 +77,8 @@ void rx_destroy(struct rx *rx);
  * Returns when mdm_poll_stop() is called, or at end of input with exit_on_eof. */
 int rx_lcore_main(void *arg);
 
-/* Continue where an earlier run left the feed (feed_resume). Main thread,
+/* Continue where an earlier run left the feed (feed_resume; a SoupBinTCP
+ * input logs in at its session and next sequence number). Main thread,
  * before the lcore is launched. 0 or -EINVAL. */
 int rx_resume(struct rx *rx, const struct feed_resume *r);
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -71,27 +70,18 @@ int fix_conn_accept(int lfd, int *fd)
 
 int fix_conn_connect(const char *hostport, uint64_t timeout_ms, int *fd)
 {
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct sockaddr_in sa;
 	struct pollfd pfd;
 	int s, rc, err = 0;
 	socklen_t el = sizeof(err);
 
-	if (!colon || colon == hostport || (size_t)(colon - hostport) >= sizeof(host) || !colon[1])
-		return mdm_err_set(-EINVAL, "connect '%s': expected HOST:PORT", hostport);
-	memcpy(host, hostport, (size_t)(colon - hostport));
-	host[colon - hostport] = '\0';
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	rc = mdm_addr_resolve_v4(hostport, &sa);
 	if (rc != 0)
-		return mdm_err_set(-EHOSTUNREACH, "connect %s: %s", hostport, gai_strerror(rc));
+		return mdm_err_set(rc, "connect %s", mdm_err_last());
 	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0) {
-		freeaddrinfo(res);
+	if (s < 0)
 		return mdm_err_set(-errno, "socket: %s", strerror(errno));
-	}
-	rc = connect(s, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
+	rc = connect(s, (const struct sockaddr *)&sa, sizeof(sa));
 	if (rc != 0 && errno != EINPROGRESS) {
 		rc = -errno;
 		close(s);

@@ -18,15 +18,6 @@ COLLECT=(--http 127.0.0.1:0 --set publish.ack_timeout=1s --set eal.mem_mb=256 --
 start_nats
 "$LG" synth --out feed.pcap --messages 20000 --symbols 200 --seed 21 --truth feed.truth 2>/dev/null
 
-# the stream as (truth-shaped) JSON lines, sorted by feed sequence
-stream_as_truth() {
-	"$MD" tail --nats "$NATS_URL" --all --idle-timeout 2 --headers 'md.>' > "$1.raw"
-	jq -c '.event as $e | {session: $e.header.session, seq: $e.header.seq, type: $e.header.type,
-		stock_locate: $e.header.stock_locate, tracking_number: $e.header.tracking_number,
-		timestamp: $e.header.exchange_ts_ns, symbol: $e.header.symbol}
-		+ ($e | del(.header, .order) | to_entries[0].value)' "$1.raw" | jq -s -c 'sort_by(.seq)[]' > "$1"
-}
-
 # 1. replay a capture: every event stored once, fields as sent
 "$COL" --nats "$NATS_URL" --pcap feed.pcap --exit-on-eof "${COLLECT[@]}" 2> run1.log || fail "collector exit $?: $(tail -5 run1.log)"
 grep -q "events     20000 = stored 20000 + duplicate 0 .* : balanced" run1.log || fail "run 1 summary: $(grep events run1.log)"

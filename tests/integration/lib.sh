@@ -128,3 +128,15 @@ http_get() { mdm_http_get "$1" "$2"; }
 
 # ns_http_get PORT PATH: http_get inside the RX namespace (veth_pair).
 ns_http_get() { mdm_ns_http_get "$RX" "$1" "$2"; }
+
+# stream_as_truth OUT: stream MD at $NATS_URL as JSON lines shaped like
+# `mdmesh-loadgen synth --truth` (sorted by feed sequence) in OUT, the raw
+# `mdmesh tail --headers` lines in OUT.raw. Compare with
+# `jq -c 'del(.line_lost)' TRUTH | jq -s -c 'sort_by(.seq)[]'`.
+stream_as_truth() {
+	"$MDM_BIN/mdmesh" tail --nats "$NATS_URL" --all --idle-timeout 2 --headers 'md.>' > "$1.raw"
+	jq -c '.event as $e | {session: $e.header.session, seq: $e.header.seq, type: $e.header.type,
+		stock_locate: $e.header.stock_locate, tracking_number: $e.header.tracking_number,
+		timestamp: $e.header.exchange_ts_ns, symbol: $e.header.symbol}
+		+ ($e | del(.header, .order) | to_entries[0].value)' "$1.raw" | jq -s -c 'sort_by(.seq)[]' > "$1"
+}
