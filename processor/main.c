@@ -351,6 +351,7 @@ int main(int argc, char **argv)
 	struct mdm_bus *bus = NULL;
 	struct rules_holder *rules = NULL;
 	struct enrich *enrich = NULL;
+	struct exec_pipeline *xp = NULL;
 	struct dlq *dlq = NULL;
 	struct worker_pool *pool = NULL;
 	struct processor_stats *ps = NULL;
@@ -445,7 +446,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	/* The pipeline: validate -> route -> enrich -> derive. */
+	/* The pipeline: validate -> route -> enrich -> derive (executions: stage_exec.c). */
+	if (processor_cfg_executions(&cfg)) {
+		if (exec_pipeline_create(&xp, bus, cfg.refdata_bucket, (int)cfg.streams_replicas, rules, stages,
+					 &n_stages) != 0) {
+			mdm_log_error("%s", mdm_err_last());
+			goto out;
+		}
+		goto pipeline_built;
+	}
 	stages[n_stages++] = (struct mdm_stage){ &validate_stage_ops, NULL };
 	if (rules)
 		stages[n_stages++] = (struct mdm_stage){ &stage_route_ops, rules };
@@ -463,7 +472,7 @@ int main(int argc, char **argv)
 		stages[n_stages++] = (struct mdm_stage){ &stage_enrich_ops, enrich };
 	}
 	stages[n_stages++] = (struct mdm_stage){ &stage_derive_ops, NULL };
-
+pipeline_built:
 	{
 		struct dlq_params dp = { .bus = bus, .stream = cfg.stream_name, .consumer = durable,
 					 .listen_max_deliver = true };
@@ -557,6 +566,7 @@ out:
 	worker_pool_close(pool);
 	dlq_destroy(dlq);
 	enrich_destroy(enrich);
+	exec_pipeline_destroy(xp);
 	rules_holder_destroy(rules);
 	if (o.rebuild && bus && exit_code == 0 && mdm_bus_consumer_delete(bus, cfg.stream_name, durable) != 0)
 		mdm_log_warn("rebuild consumer %s not deleted: %s", durable, mdm_err_last());
