@@ -195,6 +195,16 @@ const struct rules_ref_field rules_ref_fields[] = {
 };
 const size_t rules_n_ref_fields = sizeof(rules_ref_fields) / sizeof(rules_ref_fields[0]);
 
+/* A string member (char *) at p: proto3 strings have no presence, "" is "not set". */
+static void read_str(const char *p, struct val *v)
+{
+	v->str = *(const char *const *)p;
+	if (!v->str)
+		v->str = "";
+	v->len = strlen(v->str);
+	v->present = v->len > 0;
+}
+
 /* One trader.* / instrument.* value; absent without reference data. */
 static void read_ref(const struct rules_ref *ref, unsigned idx, struct val *v)
 {
@@ -214,11 +224,7 @@ static void read_ref(const struct rules_ref *ref, unsigned idx, struct val *v)
 		v->present = true;
 		return;
 	case RULES_REF_STR:
-		v->str = *(const char *const *)(base + f->off);
-		if (!v->str)
-			v->str = "";
-		v->len = strlen(v->str);
-		v->present = v->len > 0;
+		read_str(base + f->off, v);
 		return;
 	default:
 		if (f->present_off >= 0 && !*(const bool *)(base + f->present_off))
@@ -278,12 +284,7 @@ static void read_val(const struct rules_cond *c, const struct subject_ev *e, uns
 		return;
 	}
 	if (is_string_type(a->pbtype)) {
-		/* proto3 strings have no presence: "" is "not set" */
-		v->str = *(const char *const *)(base + a->field_off);
-		if (!v->str)
-			v->str = "";
-		v->len = strlen(v->str);
-		v->present = v->len > 0;
+		read_str(base + a->field_off, v);
 		return;
 	}
 	v->num = read_num(base + a->field_off, a->pbtype);

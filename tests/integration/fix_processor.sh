@@ -137,17 +137,7 @@ pass "a full redelivery of EXEC changes no row and raises no alert twice"
 
 # ---- PostgreSQL: the same stream, the same table
 if . "$MDM_SRC_DIR/tests/integration/pg.sh" 2>/dev/null && command -v psql >/dev/null && pg__bindir >/dev/null 2>&1; then
-	chmod 711 "$MDM_T_TMP"
-	PGDIR="$MDM_T_TMP/pg"
-	pg_t_cleanup() {
-		local rc=$?
-		set +e
-		pg_stop "$PGDIR" >/dev/null 2>&1
-		(exit "$rc")
-		mdm_t_cleanup
-	}
-	trap pg_t_cleanup EXIT
-	pg_start "$PGDIR" || fail "PostgreSQL did not start (logs in $PGDIR)"
+	pg_start_for_test || fail "PostgreSQL did not start (logs in $PGDIR)"
 	pq() { psql "$PG_URL" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 	proc px3 "$PG_URL" || fail "processor into PostgreSQL exited $?: $(tail -5 px3.log)"
 	check_store postgres pq
