@@ -83,10 +83,21 @@ static bool batch_subject(const char *subject)
 	return strncmp(subject, "mdb.", 4) == 0;
 }
 
-static void record_bus(struct batch *b, const Mdmesh__V1__MarketEvent *ev, uint64_t fetch_real_ns)
+/* Executions (stream EXEC, subjects exec.>) decode as mdmesh.v1.Execution. */
+static bool exec_subject(const char *subject)
 {
-	if (ev && ev->header && ev->header->pub_ts_ns && fetch_real_ns >= ev->header->pub_ts_ns)
-		mdm_lat_record(b->lat, WORKER_LAT_BUS, (int64_t)(fetch_real_ns - ev->header->pub_ts_ns));
+	return strncmp(subject, "exec.", 5) == 0;
+}
+
+static const Mdmesh__V1__EventHeader *item_header(const struct mdm_stage_item *it)
+{
+	return it->exec ? it->exec->header : it->ev ? it->ev->header : NULL;
+}
+
+static void record_bus(struct batch *b, const Mdmesh__V1__EventHeader *h, uint64_t fetch_real_ns)
+{
+	if (h && h->pub_ts_ns && fetch_real_ns >= h->pub_ts_ns)
+		mdm_lat_record(b->lat, WORKER_LAT_BUS, (int64_t)(fetch_real_ns - h->pub_ts_ns));
 }
 
 /* Decode every message into items. -ENOMEM when memory ran out (the batch is
@@ -119,7 +130,7 @@ static int decode(struct batch *b, size_t n_msgs, size_t *n_items)
 				*it = (struct mdm_stage_item){ .ev = eb->events[e], .subject = subject,
 							       .stream_seq = meta.stream_seq, .delivered = meta.delivered,
 							       .msg = (uint32_t)i, .index = (uint32_t)e + 1 };
-				record_bus(b, eb->events[e], b->slots[i].fetch_real_ns);
+				record_bus(b, eb->events[e]->header, b->slots[i].fetch_real_ns);
 			}
 			if (eb && eb->n_events > 0)
 				continue;
@@ -137,15 +148,18 @@ static int decode(struct batch *b, size_t n_msgs, size_t *n_items)
 		*it = (struct mdm_stage_item){ .subject = subject, .payload = data, .payload_len = len,
 					       .stream_seq = meta.stream_seq, .delivered = meta.delivered,
 					       .msg = (uint32_t)i };
-		it->ev = mdmesh__v1__market_event__unpack(pa, len, data);
-		if (!it->ev) {
+		if (exec_subject(subject))
+			it->exec = mdmesh__v1__execution__unpack(pa, len, data);
+		else
+			it->ev = mdmesh__v1__market_event__unpack(pa, len, data);
+		if (!it->ev && !it->exec) {
 			if (arena_failed(b->arena))
 				goto oom;
 			it->verdict = MDM_STAGE_DEAD;
 			it->reason = "decode_error";
 			inc(&b->stats->decode_errors, 1);
 		}
-		record_bus(b, it->ev, b->slots[i].fetch_real_ns);
+		record_bus(b, item_header(it), b->slots[i].fetch_real_ns);
 	}
 	mdm_lat_exit(b->lat, lat_entered);
 	*n_items = n;
@@ -354,11 +368,10 @@ int batch_run(struct batch *b, size_t n_msgs)
 	mdm_lat_record(b->lat, WORKER_LAT_PROCESS, (int64_t)(t_commit - t0));
 	mdm_lat_record(b->lat, WORKER_LAT_COMMIT, (int64_t)(t_done - t_commit));
 	for (size_t i = 0; i < n_items; i++) {
-		const Mdmesh__V1__MarketEvent *ev = b->items[i].ev;
+		const Mdmesh__V1__EventHeader *h = item_header(&b->items[i]);
 
-		if (b->items[i].verdict == MDM_STAGE_PASS && ev && ev->header && ev->header->rx_ts_ns &&
-		    commit_real >= ev->header->rx_ts_ns)
-			mdm_lat_record(b->lat, WORKER_LAT_E2E, (int64_t)(commit_real - ev->header->rx_ts_ns));
+		if (b->items[i].verdict == MDM_STAGE_PASS && h && h->rx_ts_ns && commit_real >= h->rx_ts_ns)
+			mdm_lat_record(b->lat, WORKER_LAT_E2E, (int64_t)(commit_real - h->rx_ts_ns));
 	}
 	mdm_lat_exit(b->lat, lat_entered);
 

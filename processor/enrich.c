@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "enrich.h"
@@ -21,7 +22,6 @@
 #define MAX_CAPACITY (1u << 24)
 #define DEFAULT_LOAD_TIMEOUT_MS 10000
 #define MAX_LOAD_TIMEOUT_MS 3600000u
-#define PREFIX_LEN (sizeof(ENRICH_KEY_PREFIX) - 1)
 #define WATCH_POLL_MS 100      /* bounds how long destroy waits for the thread */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -58,6 +58,8 @@ struct enrich {
 	struct mdm_bus_kv *kv;
 	struct mdm_bus_kv_watch *watch; /* watch thread only, once it runs */
 	char bucket[64];
+	char prefix[32];                /* key prefix, e.g. "instrument." */
+	size_t prefix_len;
 
 	uint32_t capacity;
 	uint32_t used;                  /* entries handed out; watch thread only */
@@ -272,6 +274,41 @@ static void take_str(const struct mdm_json_read_tok *v, char *out, size_t cap)
 		out[0] = '\0';
 }
 
+int enrich_amount4(const char *s, size_t len, int64_t *out)
+{
+	const int64_t max = INT64_MAX / 10;
+	int64_t v = 0;
+	size_t i = 0;
+	int frac = -1;
+	bool neg = false, digits = false;
+
+	if (len && (s[0] == '-' || s[0] == '+')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	for (; i < len; i++) {
+		if (s[i] == '.' && frac < 0) {
+			frac = 0;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9' || frac == 4 || v > max)
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+		digits = true;
+		if (frac >= 0)
+			frac++;
+	}
+	for (frac = frac < 0 ? 0 : frac; frac < 4; frac++) {
+		if (v > max)
+			return -EINVAL;
+		v *= 10;
+	}
+	if (!digits)
+		return -EINVAL;
+	*out = neg ? -v : v;
+	return 0;
+}
+
 /* Parse a value into *in (symbol and revision left to the caller).
  * 0, or -EINVAL when it is not a valid JSON object. */
 static int parse_value(const void *val, size_t len, struct enrich_instrument *in)
@@ -294,6 +331,13 @@ static int parse_value(const void *val, size_t len, struct enrich_instrument *in
 			take_str(&v, in->name, sizeof(in->name));
 		else if (mdm_json_read_str_eq(&k, "lot_size") && mdm_json_read_u64(&v, &in->lot_size) < 0)
 			in->lot_size = 0;
+		else if (mdm_json_read_str_eq(&k, "team"))
+			take_str(&v, in->team, sizeof(in->team));
+		else if (mdm_json_read_str_eq(&k, "authorization_level") &&
+			 mdm_json_read_u64(&v, &in->authorization_level) < 0)
+			in->authorization_level = 0;
+		else if (mdm_json_read_str_eq(&k, "max_trade_limit"))
+			in->has_limit = enrich_amount4(v.p, v.len, &in->max_trade_limit) == 0;
 	}
 	return rc;
 }
@@ -371,11 +415,11 @@ static void apply(struct enrich *e, struct mdm_bus_kv_entry *kve)
 	uint32_t h;
 	size_t n;
 
-	if (!key || strncmp(key, ENRICH_KEY_PREFIX, PREFIX_LEN) != 0 || !(n = sym_len(key + PREFIX_LEN))) {
+	if (!key || strncmp(key, e->prefix, e->prefix_len) != 0 || !(n = sym_len(key + e->prefix_len))) {
 		mdm_counter_add(&e->n_bad, 1);
 		return;
 	}
-	sym = key + PREFIX_LEN;
+	sym = key + e->prefix_len;
 	h = sym_hash(sym, n);
 	if (mdm_bus_kv_entry_op(kve) == MDM_BUS_KV_PUT) {
 		apply_put(e, sym, n, h, kve);
@@ -400,7 +444,11 @@ static void sweep(struct enrich *e)
 
 static int watch_start(struct enrich *e)
 {
-	int rc = mdm_bus_kv_watch(e->kv, ENRICH_KEY_PREFIX ">", &e->watch);
+	char filter[sizeof(e->prefix) + 1];
+	int rc;
+
+	snprintf(filter, sizeof(filter), "%s>", e->prefix);
+	rc = mdm_bus_kv_watch(e->kv, filter, &e->watch);
 
 	if (rc == 0)
 		e->gen++;
@@ -469,7 +517,7 @@ static void *watch_thread(void *arg)
 int enrich_create(struct enrich **out, const struct enrich_params *p)
 {
 	struct enrich *e;
-	const char *bucket;
+	const char *bucket, *prefix;
 	uint64_t timeout_ms, deadline, slots = 2;
 	int rc;
 
@@ -480,11 +528,16 @@ int enrich_create(struct enrich **out, const struct enrich_params *p)
 	bucket = p->bucket ? p->bucket : DEFAULT_BUCKET;
 	if (!*bucket || strlen(bucket) >= sizeof(e->bucket))
 		return mdm_err_set(-EINVAL, "enrich: bad bucket name '%s'", bucket);
+	prefix = p->key_prefix ? p->key_prefix : ENRICH_KEY_PREFIX;
+	if (strlen(prefix) < 2 || strlen(prefix) >= sizeof(e->prefix) || prefix[strlen(prefix) - 1] != '.')
+		return mdm_err_set(-EINVAL, "enrich: bad key prefix '%s'", prefix);
 	e = mdm_calloc(1, sizeof(*e));
 	if (!e)
 		return mdm_err_set(-ENOMEM, "enrich: out of memory");
 	e->bus = p->bus;
 	strcpy(e->bucket, bucket);
+	strcpy(e->prefix, prefix);
+	e->prefix_len = strlen(prefix);
 	e->capacity = p->capacity ? p->capacity : DEFAULT_CAPACITY;
 	while (slots < 2 * (uint64_t)e->capacity)
 		slots *= 2;

@@ -57,6 +57,8 @@ struct enrich;
 #define ENRICH_NAME_MAX 80
 #define ENRICH_JSON_MAX 65536    /* larger values are bad_values */
 #define ENRICH_KEY_PREFIX "instrument."
+#define ENRICH_TRADER_PREFIX "trader."  /* trader.<ID>: the same cache over another prefix */
+#define ENRICH_TEAM_MAX 32
 
 /* One instrument's parsed reference data. Strings are NUL-terminated UTF-8,
  * "" when the value had no such key. */
@@ -68,6 +70,13 @@ struct enrich_instrument {
 	char name[ENRICH_NAME_MAX];
 	uint64_t lot_size;   /* 0 when absent or not a non-negative integer */
 	uint64_t revision;   /* KV revision the data came from (never 0) */
+	/* trader.<ID> values (key_prefix "trader."): name above, and these */
+	char team[ENRICH_TEAM_MAX];
+	uint64_t authorization_level;  /* 0 when absent or not a non-negative integer */
+	int64_t max_trade_limit;       /* currency amount in 1e-4 units (a JSON number or decimal string
+					* of at most 4 decimals, e.g. 1000000 or "250000.50") */
+	uint32_t has_limit;            /* max_trade_limit was present and valid */
+	uint32_t reserved;
 };
 
 struct enrich_params {
@@ -77,6 +86,8 @@ struct enrich_params {
 	uint64_t load_timeout_ms;   /* initial load in create, at most 3600000; 0: 10000 */
 	int replicas;               /* 1..5: create the bucket with, or scale it to, this many replicas;
 				     * 0: create with 1, keep an existing bucket as it is */
+	const char *key_prefix;     /* NULL: ENRICH_KEY_PREFIX; ENRICH_TRADER_PREFIX for traders (the
+				     * "symbol" is then the trader ID); at most 31 bytes, ending in '.' */
 };
 
 /* Fill `p` with the defaults (all 0/NULL). */
@@ -111,6 +122,11 @@ bool enrich_lookup(const struct enrich *e, const char *symbol, struct enrich_ins
  * to swap a pointer: meant for the store's cold path, not per event. */
 int enrich_lookup_json(struct enrich *e, const char *symbol, char *buf, size_t cap, size_t *len,
 		       uint64_t *revision);
+
+/* A decimal amount (optional sign, at most 4 decimals) as an integer in
+ * 1e-4 units: "250000.5" -> 2500005000. 0, or -EINVAL (not such a number,
+ * or beyond int64). Pure. */
+int enrich_amount4(const char *s, size_t len, int64_t *out);
 
 struct enrich_counters {
 	uint64_t entries;       /* gauge: symbols with data now */

@@ -49,6 +49,7 @@ struct processor {
 	uint64_t idle_ns;         /* exit when idle this long; 0 = never */
 	struct rules_holder *rules;
 	struct enrich *enrich;
+	struct exec_pipeline *xp;     /* stream EXEC: the executions pipeline (stage_exec.c) */
 	struct mdm_stage stages[MAX_STAGES];
 	size_t n_stages;
 	struct dlq *dlq;
@@ -313,11 +314,19 @@ static int rebuild_truncate(struct processor *p)
 	return rc;
 }
 
-/* The pipeline: validate -> route -> enrich -> derive. */
+/* The pipeline: validate -> route -> enrich -> derive (executions: stage_exec.c). */
 static int build_stages(struct processor *p)
 {
 	const struct processor_cfg *cfg = &p->cfg;
 
+	if (processor_cfg_executions(cfg)) {
+		if (exec_pipeline_create(&p->xp, p->bus, cfg->refdata_bucket, (int)cfg->streams_replicas, p->rules,
+					 p->stages, &p->n_stages) != 0) {
+			mdm_log_error("%s", mdm_err_last());
+			return -1;
+		}
+		return 0;
+	}
 	p->stages[p->n_stages++] = (struct mdm_stage){ &validate_stage_ops, NULL };
 	if (p->rules)
 		p->stages[p->n_stages++] = (struct mdm_stage){ &stage_route_ops, p->rules };
@@ -458,6 +467,7 @@ static void processor_close(struct processor *p, int exit_code)
 	worker_pool_close(p->pool);
 	dlq_destroy(p->dlq);
 	enrich_destroy(p->enrich);
+	exec_pipeline_destroy(p->xp);
 	rules_holder_destroy(p->rules);
 	if (p->rebuild && bus && exit_code == 0 && mdm_bus_consumer_delete(bus, p->cfg.stream_name, p->durable) != 0)
 		mdm_log_warn("rebuild consumer %s not deleted: %s", p->durable, mdm_err_last());

@@ -10,6 +10,8 @@
 
 #define F(k, t, field, d, lo, hi, ch, h) { k, t, offsetof(struct processor_cfg, field), d, lo, hi, ch, h }
 
+static const char *const pipelines[] = { "auto", "market", "executions", NULL };
+
 const struct mdm_cfg_field processor_cfg_schema[] = {
 	F("instance", MDM_CFG_STR, instance, "processor-1", 0, 0, NULL,
 	  "name in logs, metrics, audit records and the stats subject stats.processor.<instance>"),
@@ -18,7 +20,9 @@ const struct mdm_cfg_field processor_cfg_schema[] = {
 	MDM_NATS_CFG_SCHEMA(struct processor_cfg, nats),
 
 	F("stream.name", MDM_CFG_STR, stream_name, "MD", 0, 0, NULL,
-	  "stream to consume: MD (one MarketEvent per message) or MDB (EventBatch messages on mdb.>)"),
+	  "stream to consume: MD (one MarketEvent per message), MDB (EventBatch messages on mdb.>) or EXEC (executions, one process of its own)"),
+	F("pipeline", MDM_CFG_ENUM, pipeline, "auto", 0, 0, pipelines,
+	  "market (MarketEvents -> trades, bars), executions (Executions from mdmesh-fix -> executions table), or auto: executions when stream.name is EXEC"),
 	F("consumer.durable", MDM_CFG_STR, consumer_durable, "processor", 0, 0, NULL,
 	  "durable pull consumer shared by every processor process (created or updated at start)"),
 	F("consumer.filter_subject", MDM_CFG_STR, consumer_filter, "", 0, 0, NULL,
@@ -48,7 +52,7 @@ const struct mdm_cfg_field processor_cfg_schema[] = {
 	F("rules.file", MDM_CFG_STR, rules_file, "builtin", 0, 0, NULL,
 	  "routing rules: a file (reloaded on SIGHUP; a bad file keeps the old rules), builtin (the shipped configs/rules.yaml, compiled in) or \"\" (none)"),
 	F("refdata.bucket", MDM_CFG_STR, refdata_bucket, "refdata", 0, 0, NULL,
-	  "KV bucket of reference data, keys instrument.<SYMBOL>"),
+	  "KV bucket of reference data, keys instrument.<SYMBOL> (and trader.<ID> for executions)"),
 
 	F("dlq.stream", MDM_CFG_STR, dlq_stream, "DLQ", 0, 0, NULL,
 	  "stream of dead letters, subject dlq.<stream>.<consumer> (ensured at start)"),
@@ -187,4 +191,10 @@ int processor_cfg_validate(struct processor_cfg *c)
 void processor_cfg_free(struct processor_cfg *c)
 {
 	mdm_cfg_free(processor_cfg_schema, processor_cfg_schema_len, c);
+}
+
+bool processor_cfg_executions(const struct processor_cfg *c)
+{
+	return c->pipeline == PROCESSOR_PIPELINE_EXECUTIONS ||
+	       (c->pipeline == PROCESSOR_PIPELINE_AUTO && c->stream_name && strcmp(c->stream_name, "EXEC") == 0);
 }

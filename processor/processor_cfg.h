@@ -20,6 +20,7 @@ struct processor_cfg {
 	struct mdm_nats_cfg nats;
 
 	char *stream_name;               /* MD (or MDB in batch mode) */
+	int pipeline;                    /* enum processor_pipeline */
 	char *consumer_durable;
 	char *consumer_filter;           /* "" = every subject of the stream */
 	uint64_t consumer_ack_wait_ns;
@@ -73,6 +74,11 @@ struct processor_cfg {
 	uint64_t nak_delay_ns[PROCESSOR_CFG_MAX_DELAYS];
 	size_t n_nak_delays;
 };
+
+enum processor_pipeline { PROCESSOR_PIPELINE_AUTO = 0, PROCESSOR_PIPELINE_MARKET, PROCESSOR_PIPELINE_EXECUTIONS };
+
+/* Whether this process runs the executions pipeline (stage_exec.c). */
+bool processor_cfg_executions(const struct processor_cfg *c);
 
 extern const struct mdm_cfg_field processor_cfg_schema[];
 extern const size_t processor_cfg_schema_len;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "mdm_mem.h"
@@ -67,6 +68,27 @@ static bool notional_of(const Mdmesh__V1__MarketEvent *ev, rules_num *v)
 	default:
 		return false;
 	}
+}
+
+/* qty8 x price8 is 1e-16; notional is 1e-4: divide by 1e12, half away from zero. */
+static rules_num exec_notional(const Mdmesh__V1__Execution *x)
+{
+	const rules_num unit = (rules_num)1000000000000LL;
+	rules_num p = (rules_num)x->last_qty * x->last_px;
+
+	return p >= 0 ? (p + unit / 2) / unit : -((-p + unit / 2) / unit);
+}
+
+int rules_exec_notional(const Mdmesh__V1__Execution *x, int64_t *out)
+{
+	rules_num v = exec_notional(x);
+
+	if (v > INT64_MAX || v < INT64_MIN) {
+		*out = v > 0 ? INT64_MAX : INT64_MIN;
+		return -ERANGE;
+	}
+	*out = (int64_t)v;
+	return 0;
 }
 
 int rules_notional(const Mdmesh__V1__MarketEvent *ev, uint64_t *out)
@@ -155,8 +177,76 @@ struct val {
 	size_t len;
 };
 
-static void read_val(const struct rules_cond *c, const Mdmesh__V1__MarketEvent *ev, unsigned t, const char *subject,
-		     struct val *v)
+#define REF_FIELD(n, cls, member, present) \
+	{ n, cls, (uint16_t)offsetof(struct rules_ref, member), present }
+#define REF_PRESENT(member) ((int16_t)offsetof(struct rules_ref, member))
+const struct rules_ref_field rules_ref_fields[] = {
+	REF_FIELD("trader.known", RULES_REF_BOOL, trader_known, -1),
+	REF_FIELD("trader.name", RULES_REF_STR, trader_name, -1),
+	REF_FIELD("trader.team", RULES_REF_STR, trader_team, -1),
+	REF_FIELD("trader.authorization_level", RULES_REF_NUM, trader_authorization_level, REF_PRESENT(trader_known)),
+	REF_FIELD("trader.max_trade_limit", RULES_REF_INT, trader_max_trade_limit, REF_PRESENT(trader_has_limit)),
+	REF_FIELD("instrument.known", RULES_REF_BOOL, instrument_known, -1),
+	REF_FIELD("instrument.name", RULES_REF_STR, instrument_name, -1),
+	REF_FIELD("instrument.sector", RULES_REF_STR, instrument_sector, -1),
+	REF_FIELD("instrument.currency", RULES_REF_STR, instrument_currency, -1),
+	REF_FIELD("instrument.exchange", RULES_REF_STR, instrument_exchange, -1),
+	REF_FIELD("instrument.lot_size", RULES_REF_NUM, instrument_lot_size, REF_PRESENT(instrument_known)),
+};
+const size_t rules_n_ref_fields = sizeof(rules_ref_fields) / sizeof(rules_ref_fields[0]);
+
+/* A string member (char *) at p: proto3 strings have no presence, "" is "not set". */
+static void read_str(const char *p, struct val *v)
+{
+	v->str = *(const char *const *)p;
+	if (!v->str)
+		v->str = "";
+	v->len = strlen(v->str);
+	v->present = v->len > 0;
+}
+
+/* One trader.* / instrument.* value; absent without reference data. */
+static void read_ref(const struct rules_ref *ref, unsigned idx, struct val *v)
+{
+	const struct rules_ref_field *f = &rules_ref_fields[idx];
+	const char *base = (const char *)ref;
+
+	v->present = false;
+	if (!ref) {
+		/* no reference data at all: trader.known and instrument.known are false */
+		v->num = 0;
+		v->present = f->cls == RULES_REF_BOOL;
+		return;
+	}
+	switch (f->cls) {
+	case RULES_REF_BOOL:
+		v->num = *(const bool *)(base + f->off);
+		v->present = true;
+		return;
+	case RULES_REF_STR:
+		read_str(base + f->off, v);
+		return;
+	default:
+		if (f->present_off >= 0 && !*(const bool *)(base + f->present_off))
+			return;
+		if (f->cls == RULES_REF_INT)
+			v->num = *(const int64_t *)(base + f->off);
+		else
+			v->num = *(const uint64_t *)(base + f->off);
+		v->present = true;
+	}
+}
+
+/* The event being matched: a MarketEvent or an Execution (`root`). */
+struct subject_ev {
+	const void *root;
+	const Mdmesh__V1__MarketEvent *ev;
+	const Mdmesh__V1__Execution *exec;
+	const struct rules_ref *ref;
+	const char *subject;
+};
+
+static void read_val(const struct rules_cond *c, const struct subject_ev *e, unsigned t, struct val *v)
 {
 	const struct rules_acc *a;
 	const char *base;
@@ -164,12 +254,21 @@ static void read_val(const struct rules_cond *c, const Mdmesh__V1__MarketEvent *
 	v->present = false;
 	switch (c->kind) {
 	case RULES_COND_NOTIONAL:
-		v->present = notional_of(ev, &v->num);
+		if (e->exec) {
+			v->num = exec_notional(e->exec);
+			v->present = true;
+		} else {
+			v->present = notional_of(e->ev, &v->num);
+		}
 		return;
 	case RULES_COND_SUBJECT:
-		v->str = subject ? subject : "";
+		v->str = e->subject ? e->subject : "";
 		v->len = strlen(v->str);
 		v->present = v->len > 0;
+		return;
+	case RULES_COND_REF:
+		if (e->exec)
+			read_ref(e->ref, c->ref, v);
 		return;
 	default:
 		break;
@@ -177,7 +276,7 @@ static void read_val(const struct rules_cond *c, const Mdmesh__V1__MarketEvent *
 	a = &c->acc[t];
 	if (a->how == RULES_ACC_ABSENT)
 		return;
-	base = *(const char *const *)((const char *)ev + a->msg_off);
+	base = a->how == RULES_ACC_ROOT ? (const char *)e->root : *(const char *const *)((const char *)e->root + a->msg_off);
 	if (!base)
 		return;
 	if (a->how == RULES_ACC_MSG) {
@@ -185,20 +284,28 @@ static void read_val(const struct rules_cond *c, const Mdmesh__V1__MarketEvent *
 		return;
 	}
 	if (is_string_type(a->pbtype)) {
-		/* proto3 strings have no presence: "" is "not set" */
-		v->str = *(const char *const *)(base + a->field_off);
-		if (!v->str)
-			v->str = "";
-		v->len = strlen(v->str);
-		v->present = v->len > 0;
+		read_str(base + a->field_off, v);
 		return;
 	}
 	v->num = read_num(base + a->field_off, a->pbtype);
 	v->present = true;
 }
 
-static bool pat_match(const struct rules_pat *p, const struct val *v)
+/* A REF_CMP pattern: the reference value it compares with (absent: false). */
+static bool ref_bound(const struct rules_pat *p, const struct subject_ev *e, rules_num *bound)
 {
+	struct val rv;
+
+	if (!e->exec)
+		return false;
+	read_ref(e->ref, p->ref, &rv);
+	*bound = rv.num;
+	return rv.present;
+}
+
+static bool pat_match(const struct rules_pat *p, const struct val *v, const struct subject_ev *e)
+{
+	rules_num bound;
 	size_t i;
 
 	if (p->kind == RULES_PAT_EXISTS)
@@ -231,18 +338,28 @@ static bool pat_match(const struct rules_pat *p, const struct val *v)
 		return true;
 	case RULES_PAT_BOOL:
 		return (v->num != 0) == p->want;
+	case RULES_PAT_REF_CMP:
+		if (!ref_bound(p, e, &bound))
+			return false;
+		switch (p->op) {
+		case '>': return v->num > bound;
+		case 'g': return v->num >= bound;
+		case '<': return v->num < bound;
+		case 'l': return v->num <= bound;
+		default: return v->num == bound;
+		}
 	default:
 		return false;
 	}
 }
 
-static bool cond_match(const struct rules_cond *c, const Mdmesh__V1__MarketEvent *ev, unsigned t, const char *subject)
+static bool cond_match(const struct rules_cond *c, const struct subject_ev *e, unsigned t)
 {
 	struct val v;
 
-	read_val(c, ev, t, subject, &v);
+	read_val(c, e, t, &v);
 	for (size_t i = 0; i < c->n_pats; i++)
-		if (pat_match(&c->pats[i], &v))
+		if (pat_match(&c->pats[i], &v, e))
 			return true;
 	return false;
 }
@@ -268,7 +385,7 @@ static size_t put_value(char *dst, size_t room, const char *v, size_t cap, bool 
 }
 
 struct render_ctx {
-	const char *symbol, *feed, *rule;
+	const char *symbol, *feed, *rule, *trader;
 	char type[2];
 };
 
@@ -301,6 +418,9 @@ static void render(const struct rules_tmpl *t, const struct render_ctx *rc, char
 			break;
 		case RULES_SEG_RULE:
 			n += put_value(out + n, room, rc->rule, RULES_NAME_MAX, t->subject);
+			break;
+		case RULES_SEG_TRADER:
+			n += put_value(out + n, room, rc->trader, RULES_VALUE_MAX, t->subject);
 			break;
 		}
 	}
@@ -341,8 +461,7 @@ static int64_t clamp64(rules_num v)
 
 /* An alert record's value and threshold (rules_action): conditions are read
  * again only for a rule that fired an alert record, never per event. */
-static void measure(const struct rules_rule *rule, const Mdmesh__V1__MarketEvent *ev, unsigned t,
-		    const char *subject, struct rules_action *a)
+static void measure(const struct rules_rule *rule, const struct subject_ev *e, unsigned t, struct rules_action *a)
 {
 	for (size_t k = 0; k < rule->n_conds; k++) {
 		const struct rules_cond *c = &rule->conds[k];
@@ -350,13 +469,19 @@ static void measure(const struct rules_rule *rule, const Mdmesh__V1__MarketEvent
 
 		if (c->kind == RULES_COND_SUBJECT)
 			continue;
-		read_val(c, ev, t, subject, &v);
+		read_val(c, e, t, &v);
 		for (size_t i = 0; i < c->n_pats; i++) {
 			const struct rules_pat *p = &c->pats[i];
+			rules_num bound;
 
-			if (p->kind == RULES_PAT_RANGE && pat_match(p, &v)) {
+			if (p->kind == RULES_PAT_RANGE && pat_match(p, &v, e)) {
 				a->value = clamp64(v.num);
 				a->threshold = clamp64(p->bound);
+				return;
+			}
+			if (p->kind == RULES_PAT_REF_CMP && pat_match(p, &v, e) && ref_bound(p, e, &bound)) {
+				a->value = clamp64(v.num);
+				a->threshold = clamp64(bound);
 				return;
 			}
 		}
@@ -374,13 +499,18 @@ size_t rules_match(const struct rules *r, const struct rules_event *in, struct r
 		   unsigned *flags)
 {
 	const Mdmesh__V1__MarketEvent *ev = in->ev;
-	unsigned t = event_type(r, ev), fl = 0;
+	const Mdmesh__V1__Execution *x = in->exec;
+	const Mdmesh__V1__EventHeader *h = x ? x->header : ev->header;
+	struct subject_ev e = { .root = x ? (const void *)x : (const void *)ev, .ev = ev, .exec = x, .ref = in->ref,
+				.subject = in->subject };
+	unsigned t = x ? RULES_TYPE_EXEC : event_type(r, ev), fl = 0;
 	struct render_ctx rc;
 	size_t n = 0;
 
-	rc.symbol = ev->header ? ev->header->symbol : "";
-	rc.feed = ev->header ? ev->header->feed : "";
-	rc.type[0] = t < RULES_NTYPES ? rules_types[t].letter : '\0';
+	rc.symbol = x ? x->symbol : h ? h->symbol : "";
+	rc.feed = h ? h->feed : "";
+	rc.trader = x ? x->trader : "";
+	rc.type[0] = x ? (x->exec_type ? x->exec_type[0] : '\0') : t < RULES_NTYPES ? rules_types[t].letter : '\0';
 	rc.type[1] = '\0';
 	for (size_t i = 0; i < r->n; i++) {
 		const struct rules_rule *rule = &r->rules[i];
@@ -389,7 +519,7 @@ size_t rules_match(const struct rules *r, const struct rules_event *in, struct r
 		if (!rule->enabled || !(rule->type_mask & (1u << t)))
 			continue;
 		for (k = 0; k < rule->n_conds; k++)
-			if (!cond_match(&rule->conds[k], ev, t, in->subject))
+			if (!cond_match(&rule->conds[k], &e, t))
 				break;
 		if (k < rule->n_conds)
 			continue;
@@ -401,7 +531,7 @@ size_t rules_match(const struct rules *r, const struct rules_event *in, struct r
 			fire(rule, (uint32_t)i, &rule->targets[k], &rc, &out[n]);
 			out[n].value = out[n].threshold = 0;
 			if (out[n].alert_record)
-				measure(rule, ev, t, in->subject, &out[n]);
+				measure(rule, &e, t, &out[n]);
 			n++;
 		}
 		if (rule->drop) {

@@ -24,6 +24,7 @@
 
 #include "mdm_yaml.h"
 #include "mdmesh/v1/events.pb-c.h"
+#include "mdmesh/v1/execution.pb-c.h"
 
 struct rules;
 struct rules_holder;
@@ -95,9 +96,25 @@ size_t rules_max_actions(const struct rules *r);
 
 /* ---- matching ---- */
 
-/* What the matcher needs to know about one event. Both borrowed for the call. */
+/* Reference data of one execution, as the executions pipeline looked it up
+ * (KV refdata, trader.<ID> and instrument.<SYMBOL>): what `trader.*` and
+ * `instrument.*` keys read. Strings are "" when absent. */
+struct rules_ref {
+	bool trader_known;                 /* trader.known: a trader.<ID> value exists */
+	bool trader_has_limit;             /* trader.max_trade_limit exists */
+	bool instrument_known;             /* instrument.known */
+	const char *trader_name, *trader_team;
+	uint64_t trader_authorization_level;
+	int64_t trader_max_trade_limit;    /* 1e-4 currency units, as notional */
+	const char *instrument_name, *instrument_sector, *instrument_currency, *instrument_exchange;
+	uint64_t instrument_lot_size;
+};
+
+/* What the matcher needs to know about one event. All borrowed for the call. */
 struct rules_event {
 	const Mdmesh__V1__MarketEvent *ev; /* decoded event; header/order/body may be NULL */
+	const Mdmesh__V1__Execution *exec; /* or an execution (then ev is NULL): type `execution` */
+	const struct rules_ref *ref;       /* executions: their reference data; NULL = none known */
 	const char *subject;               /* NATS subject it arrived on; NULL: `subject` keys never match */
 };
 
@@ -137,7 +154,7 @@ struct rules_action {
  * `drop: true` fires its other targets, sets RULES_MATCH_DROP and ends the
  * evaluation (rules before it have already fired).
  * @param r      ruleset (a reference the caller holds).
- * @param ev     the event; ev->ev must not be NULL.
+ * @param ev     the event; ev->ev or ev->exec must not be NULL.
  * @param out    caller array of `max` actions (rules_max_actions(r) never overflows).
  * @param flags  out: RULES_MATCH_* bits; may be NULL.
  * @return the number of actions written to out (0..max). Never fails: an
@@ -157,6 +174,11 @@ size_t rules_match(const struct rules *r, const struct rules_event *ev, struct r
  * @return 0; -ENOENT when the type has no notional or its inputs are absent;
  *         -ERANGE when it exceeds UINT64_MAX (*out = UINT64_MAX). Hot-path safe. */
 int rules_notional(const Mdmesh__V1__MarketEvent *ev, uint64_t *out);
+
+/* Notional of an execution in 1e-4 currency units: last_qty (1e-8) x
+ * last_px (1e-8) / 1e12, rounded half away from zero, exact (128-bit).
+ * @return 0; -ERANGE when it does not fit an int64 (*out clamped). Hot-path safe. */
+int rules_exec_notional(const Mdmesh__V1__Execution *x, int64_t *out);
 
 /* ---- swapping rulesets under running workers (RCU-like) ----
  *

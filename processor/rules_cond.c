@@ -12,6 +12,8 @@
 #include "rules_impl.h"
 
 #define EVD (&mdmesh__v1__market_event__descriptor)
+#define EXD (&mdmesh__v1__execution__descriptor)
+#define EXEC_BIT (1u << RULES_TYPE_EXEC)
 /* Bounds of a numeric range: beyond any field value (int64, uint64, or a
  * 96-bit notional), so clamping a threshold here never changes a result. */
 #define NUM_BOUND ((rules_num)1 << 120)
@@ -123,6 +125,32 @@ static bool set_field(const ProtobufCFieldDescriptor *mf, const char *name, stru
 	return true;
 }
 
+/* An Execution (type `execution`): its own fields, header.F, or F of the header. */
+static void resolve_exec(const char *name, struct rules_acc *a)
+{
+	const ProtobufCFieldDescriptor *hf = protobuf_c_message_descriptor_get_field_by_name(EXD, "header");
+	const ProtobufCFieldDescriptor *f;
+
+	if (strchr(name, '.')) {
+		if (strncmp(name, "header.", 7) == 0)
+			set_field(hf, name + 7, a);
+		return;
+	}
+	f = protobuf_c_message_descriptor_get_field_by_name(EXD, name);
+	if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED) {
+		a->how = RULES_ACC_MSG;
+		a->msg_off = f->offset;
+		return;
+	}
+	if (f && f->label != PROTOBUF_C_LABEL_REPEATED) {
+		a->how = RULES_ACC_ROOT;
+		a->pbtype = (uint8_t)f->type;
+		a->field_off = f->offset;
+		return;
+	}
+	set_field(hf, name, a);
+}
+
 /* Resolve a match key for event type t:
  *   header | order | <body>          the submessage itself (exists only)
  *   header.F | order.F | <body>.F    F in that submessage
@@ -133,6 +161,10 @@ static void resolve(const char *name, unsigned t, struct rules_acc *a)
 	const ProtobufCFieldDescriptor *mf;
 
 	memset(a, 0, sizeof(*a));
+	if (t == RULES_TYPE_EXEC) {
+		resolve_exec(name, a);
+		return;
+	}
 	if (dot) {
 		char head[RULES_FIELD_NAME_MAX];
 		size_t hl = (size_t)(dot - name);
@@ -176,6 +208,12 @@ static void suggest_fields(struct rules_suggest *s, uint32_t mask)
 	d = of->descriptor;
 	for (unsigned i = 0; i < d->n_fields; i++)
 		rules_suggest_try(s, "order", d->fields[i].name);
+	if (mask & EXEC_BIT) {
+		for (unsigned i = 0; i < EXD->n_fields; i++)
+			rules_suggest_try(s, NULL, EXD->fields[i].name);
+		for (size_t i = 0; i < rules_n_ref_fields; i++)
+			rules_suggest_try(s, NULL, rules_ref_fields[i].name);
+	}
 	for (unsigned t = 0; t < RULES_NTYPES; t++) {
 		if (!(mask & (1u << t)))
 			continue;
@@ -192,6 +230,8 @@ static void type_label(unsigned t, char *buf, size_t cap)
 {
 	if (t < RULES_NTYPES)
 		snprintf(buf, cap, "%c (%s)", rules_types[t].letter, rules_types[t].body);
+	else if (t == RULES_TYPE_EXEC)
+		snprintf(buf, cap, "execution");
 	else
 		snprintf(buf, cap, "events without a body");
 }
@@ -205,7 +245,50 @@ static uint32_t notional_mask(void)
 	for (unsigned t = 0; t < RULES_NTYPES; t++)
 		if (strchr(letters, rules_types[t].letter))
 			m |= 1u << t;
-	return m;
+	return m | EXEC_BIT;
+}
+
+static int ref_index(const char *name)
+{
+	for (size_t i = 0; i < rules_n_ref_fields; i++)
+		if (strcmp(rules_ref_fields[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static enum fclass ref_class(unsigned i)
+{
+	switch (rules_ref_fields[i].cls) {
+	case RULES_REF_STR: return FC_STR;
+	case RULES_REF_BOOL: return FC_BOOL;
+	default: return FC_NUM;
+	}
+}
+
+/* trader.* / instrument.*: an execution's reference data (executions only). */
+static int ref_compile(const struct rules_cc *c, const struct mdm_yaml_node *key, uint32_t mask, bool strict,
+		       struct rules_cond *cond, enum fclass *cls)
+{
+	int i = ref_index(key->text);
+
+	if (i < 0) {
+		struct rules_suggest s;
+		const char *hit;
+
+		rules_suggest_init(&s, key->text);
+		for (size_t k = 0; k < rules_n_ref_fields; k++)
+			rules_suggest_try(&s, NULL, rules_ref_fields[k].name);
+		hit = rules_suggest_hit(&s);
+		if (hit)
+			return rules_cc_fail(c, key, "unknown reference field (did you mean %s?)", hit);
+		return rules_cc_fail(c, key, "unknown reference field");
+	}
+	if (!(mask & EXEC_BIT) || (strict && (mask & ~EXEC_BIT)))
+		return rules_cc_fail(c, key, "reference data exists for executions only (type: [execution])");
+	cond->kind = RULES_COND_REF;
+	cond->ref = (uint8_t)i;
+	*cls = ref_class((unsigned)i);
+	return 0;
 }
 
 /* Fill cond->acc for every type in mask and work out the field's class.
@@ -226,13 +309,15 @@ static int field_compile(const struct rules_cc *c, const struct mdm_yaml_node *k
 		if (strict && missing) {
 			type_label((unsigned)__builtin_ctz(missing), l1, sizeof(l1));
 			return rules_cc_fail(c, key,
-					     "notional is not defined for type %s (it is for A, F, E, C, P, Q, U)", l1);
+					     "notional is not defined for type %s (it is for A, F, E, C, P, Q, U, execution)", l1);
 		}
 		if (!(mask & notional_mask()))
 			return rules_cc_fail(c, key, "notional is not defined for any type this rule matches");
 		*cls = FC_NUM;
 		return 0;
 	}
+	if (strncmp(key->text, "trader.", 7) == 0 || strncmp(key->text, "instrument.", 11) == 0)
+		return ref_compile(c, key, mask, strict, cond, cls);
 	cond->kind = RULES_COND_FIELD;
 	for (unsigned t = 0; t < RULES_TYPE_SLOTS; t++) {
 		enum fclass fc;
@@ -390,6 +475,24 @@ static int pat_anything_but(struct rules_cc *c, const struct mdm_yaml_node *v, e
 	return 0;
 }
 
+/* {numeric: [">", trader.max_trade_limit]}: compare with a number of the
+ * execution's reference data (one operator/field pair only). */
+static int pat_ref_bound(const struct rules_cc *c, const struct mdm_yaml_node *v, const char *op,
+			 const struct mdm_yaml_node *name, struct rules_pat *p)
+{
+	int i = ref_index(name->text);
+
+	if (v->n != 2)
+		return rules_cc_fail(c, name, "a reference-data bound stands alone: [\"%s\", %s]", op, name->text);
+	if (i < 0 || ref_class((unsigned)i) != FC_NUM)
+		return rules_cc_fail(c, name, "'%s' is not a number of the reference data (e.g. trader.max_trade_limit)",
+				     name->text);
+	p->kind = RULES_PAT_REF_CMP;
+	p->ref = (uint8_t)i;
+	p->op = op[0] == '=' ? '=' : op[0] == '>' ? (op[1] ? 'g' : '>') : (op[1] ? 'l' : '<');
+	return 0;
+}
+
 static int pat_numeric(struct rules_cc *c, const struct mdm_yaml_node *v, enum fclass cls, struct rules_pat *p)
 {
 	int rc = 0;
@@ -417,6 +520,12 @@ static int pat_numeric(struct rules_cc *c, const struct mdm_yaml_node *v, enum f
 		}
 		rules_cc_pop(c, mark);
 		mark = rules_cc_push(c, "[%zu]", i + 1);
+		if (v->items[i + 1]->kind == MDM_YAML_SCALAR && v->items[i + 1]->text &&
+		    (strncmp(v->items[i + 1]->text, "trader.", 7) == 0 ||
+		     strncmp(v->items[i + 1]->text, "instrument.", 11) == 0)) {
+			rc = pat_ref_bound(c, v, op, v->items[i + 1], p);
+			goto next;
+		}
 		if ((rc = parse_number(c, v->items[i + 1], &integral, &iv, &dv)) != 0)
 			goto next;
 		/* Fields are integers, so every bound becomes an inclusive integer
@@ -446,7 +555,7 @@ static int pat_numeric(struct rules_cc *c, const struct mdm_yaml_node *v, enum f
 next:
 		rules_cc_pop(c, mark);
 	}
-	if (rc == 0 && p->lo > p->hi)
+	if (rc == 0 && p->kind == RULES_PAT_RANGE && p->lo > p->hi)
 		return rules_cc_fail(c, v, "numeric range matches no integer");
 	return rc;
 }
@@ -555,6 +664,10 @@ static int type_one(const struct rules_cc *c, const struct mdm_yaml_node *n, uin
 
 	if ((rc = rules_cc_scalar(c, n, "a type letter or body name", &s)) != 0)
 		return rc;
+	if (strcmp(s, "execution") == 0) {
+		*mask |= EXEC_BIT;
+		return 0;
+	}
 	for (unsigned t = 0; t < RULES_NTYPES; t++) {
 		if ((s[0] == rules_types[t].letter && s[1] == '\0') || strcmp(s, rules_types[t].body) == 0) {
 			*mask |= 1u << t;

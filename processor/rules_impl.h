@@ -15,7 +15,8 @@
  * event whose body is not set (only header and order fields exist there). */
 #define RULES_NTYPES MDM_ITCH_NTYPES
 #define RULES_TYPE_NONE RULES_NTYPES
-#define RULES_TYPE_SLOTS (RULES_NTYPES + 1)
+#define RULES_TYPE_EXEC (RULES_NTYPES + 1) /* an mdmesh.v1.Execution (stream EXEC), `type: [execution]` */
+#define RULES_TYPE_SLOTS (RULES_NTYPES + 2)
 #define RULES_TYPE_ALL ((1u << RULES_TYPE_SLOTS) - 1)
 #define RULES_CASE_MAX 64 /* body_case values we map (the oneof's tags are 10..32) */
 
@@ -33,6 +34,7 @@ enum rules_acc_how {
 	RULES_ACC_ABSENT, /* the name does not exist for this type */
 	RULES_ACC_MSG,    /* the submessage itself (exists only) */
 	RULES_ACC_FIELD,  /* a scalar in the submessage */
+	RULES_ACC_ROOT,   /* a scalar of the root message itself (Execution fields) */
 };
 struct rules_acc {
 	uint8_t how;       /* enum rules_acc_how */
@@ -52,6 +54,7 @@ enum rules_pat_kind {
 	RULES_PAT_RANGE,    /* lo <= value <= hi (numeric, and numeric equality) */
 	RULES_PAT_NUM_NOT,  /* present and equal to none of nums[] */
 	RULES_PAT_BOOL,     /* value == want */
+	RULES_PAT_REF_CMP,  /* value <op> a reference-data number (ref, op), e.g. > trader.max_trade_limit */
 };
 
 struct rules_str {
@@ -68,13 +71,27 @@ struct rules_pat {
 	size_t n;                /* items in nums or strs */
 	uint8_t kind;            /* enum rules_pat_kind */
 	bool want;               /* EXISTS, BOOL */
+	uint8_t ref;             /* REF_CMP: index in rules_ref_fields */
+	char op;                 /* REF_CMP: '=', '>', 'g' (>=), '<', 'l' (<=) */
 };
 
 enum rules_cond_kind {
 	RULES_COND_FIELD,    /* a protobuf field, through acc[type] */
 	RULES_COND_NOTIONAL, /* derived: rules_notional() */
 	RULES_COND_SUBJECT,  /* the subject the event arrived on */
+	RULES_COND_REF,      /* reference data of an execution: trader.* / instrument.* */
 };
+
+/* The trader.* and instrument.* names (struct rules_ref members), executions only. */
+enum rules_ref_class { RULES_REF_NUM, RULES_REF_INT, RULES_REF_STR, RULES_REF_BOOL }; /* NUM uint64, INT int64 */
+struct rules_ref_field {
+	const char *name;
+	uint8_t cls;          /* enum rules_ref_class */
+	uint16_t off;         /* of the value in struct rules_ref */
+	int16_t present_off;  /* of the bool saying the value exists; -1: always (bools) or non-empty (strings) */
+};
+extern const struct rules_ref_field rules_ref_fields[];
+extern const size_t rules_n_ref_fields;
 
 /* One match key: true when any of its patterns holds (OR). */
 struct rules_cond {
@@ -82,10 +99,11 @@ struct rules_cond {
 	struct rules_pat *pats;
 	size_t n_pats;
 	uint8_t kind;                           /* enum rules_cond_kind */
+	uint8_t ref;                            /* REF: index in rules_ref_fields */
 };
 
 /* A target template, split once into literal runs and placeholders. */
-enum rules_seg_kind { RULES_SEG_LIT, RULES_SEG_SYMBOL, RULES_SEG_TYPE, RULES_SEG_FEED, RULES_SEG_RULE };
+enum rules_seg_kind { RULES_SEG_LIT, RULES_SEG_SYMBOL, RULES_SEG_TYPE, RULES_SEG_FEED, RULES_SEG_RULE, RULES_SEG_TRADER };
 struct rules_seg {
 	uint8_t kind;
 	uint32_t off, len; /* LIT: bytes of tmpl.text */

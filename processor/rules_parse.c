@@ -183,6 +183,7 @@ static const struct {
 	{ "type", RULES_SEG_TYPE, 1 },
 	{ "feed", RULES_SEG_FEED, RULES_VALUE_MAX },
 	{ "rule", RULES_SEG_RULE, RULES_NAME_MAX },
+	{ "trader", RULES_SEG_TRADER, RULES_VALUE_MAX }, /* executions; "" (subjects: _) for market events */
 };
 #define N_PLACEHOLDERS (sizeof(placeholders) / sizeof(placeholders[0]))
 
@@ -243,7 +244,7 @@ static int tmpl_compile(const struct rules_cc *c, const struct mdm_yaml_node *n,
 			if (strlen(placeholders[k].name) == nl && memcmp(placeholders[k].name, text + i + 1, nl) == 0)
 				break;
 		if (k == N_PLACEHOLDERS)
-			return rules_cc_fail(c, n, "bad placeholder {%.*s} (use {symbol}, {type}, {feed} or {rule})",
+			return rules_cc_fail(c, n, "bad placeholder {%.*s} (use {symbol}, {type}, {feed}, {rule} or {trader})",
 					     (int)nl, text + i + 1);
 		if ((rc = tmpl_add(c, t, placeholders[k].seg, 0, 0)) != 0)
 			return rc;

@@ -4,7 +4,8 @@
  * (validate -> route -> enrich -> derive); each worker runs it over every
  * batch inside one store transaction, then commits and acks.
  *
- * A batch holds the decoded events of the messages one worker took from its
+ * A batch holds the decoded events (a MarketEvent, or an Execution for a
+ * message on exec.>: the executions pipeline, stage_exec.c) of the messages one worker took from its
  * queue. Events are decoded once (into the worker's arena, valid until the
  * batch ends) and every stage reads the same pointers. Each event carries a
  * verdict: a stage looks only at PASS events and may turn one into SKIP
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "mdmesh/v1/events.pb-c.h"
+#include "mdmesh/v1/execution.pb-c.h"
 
 struct mdm_bus;
 struct processor_cfg;
@@ -36,13 +38,16 @@ enum mdm_stage_verdict {
 /* Per-event annotations a stage leaves for later ones (arena memory). */
 enum mdm_stage_note {
 	MDM_STAGE_NOTE_ROUTE = 0, /* route stage: the rules' decision for the event */
-	MDM_STAGE_NOTE_REFDATA,   /* enrich stage: reference data of the symbol */
+	MDM_STAGE_NOTE_REFDATA,   /* enrich stage: reference data of the symbol
+				   * (executions: struct stage_exec_ref, stages.h) */
 	MDM_STAGE_NOTE_COUNT,
 };
 
 /* One event of a batch. Read-only for stages except verdict, reason, note. */
 struct mdm_stage_item {
-	const Mdmesh__V1__MarketEvent *ev; /* NULL when the payload did not decode (verdict DEAD) */
+	const Mdmesh__V1__MarketEvent *ev; /* NULL when the payload did not decode (verdict DEAD)
+					    * or is an Execution */
+	const Mdmesh__V1__Execution *exec; /* an exec.> message (stream EXEC), else NULL */
 	const char *subject;               /* the message's subject */
 	const void *payload;               /* the event's encoded bytes (the message body), or NULL
 					    * for an event inside an EventBatch (re-encode ev) */

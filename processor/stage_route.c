@@ -20,6 +20,7 @@
 #include "validate.h"
 
 #define EVENT_CT "application/protobuf; proto=mdmesh.v1.MarketEvent"
+#define EXEC_CT "application/protobuf; proto=mdmesh.v1.Execution"
 #define ALERT_CT "application/protobuf; proto=mdmesh.v1.Alert"
 
 struct route_stage {
@@ -51,11 +52,21 @@ static const char *str_or(const char *s, const char *def)
 	return s && s[0] ? s : def;
 }
 
-/* Event identity for Msg-Ids: <feed>.<session>.<seq>[.<index>]. */
+static const Mdmesh__V1__EventHeader *item_header(const struct mdm_stage_item *it)
+{
+	return it->exec ? it->exec->header : it->ev->header;
+}
+
+/* Event identity for Msg-Ids: <feed>.<session>.<seq>[.<index>]; an
+ * execution's is fix.<session name>.<exec_id>, as mdmesh-fix's Msg-Id. */
 static void event_id(char *out, size_t cap, const struct mdm_stage_item *it)
 {
-	const Mdmesh__V1__EventHeader *h = it->ev->header;
+	const Mdmesh__V1__EventHeader *h = item_header(it);
 
+	if (it->exec) {
+		snprintf(out, cap, "fix.%s.%s", str_or(h ? h->feed : NULL, "_"), str_or(it->exec->exec_id, "_"));
+		return;
+	}
 	if (it->index)
 		snprintf(out, cap, "%s.%s.%" PRIu64 ".%u", str_or(h ? h->feed : NULL, "_"),
 			 str_or(h ? h->session : NULL, "_"), h ? h->seq : it->stream_seq, it->index);
@@ -98,7 +109,7 @@ static int queue_event(struct route_stage *rs, struct mdm_stage_batch *b, const 
 	const void *data = it->payload;
 	size_t len = it->payload_len;
 
-	if (!data) {
+	if (!data) { /* a member of an EventBatch (an execution is always its own message) */
 		uint8_t *buf;
 
 		len = mdmesh__v1__market_event__get_packed_size(it->ev);
@@ -109,26 +120,26 @@ static int queue_event(struct route_stage *rs, struct mdm_stage_batch *b, const 
 		data = buf;
 	}
 	snprintf(msg_id, sizeof(msg_id), "%s:%s", a->target, id);
-	return stage_outbox_add(&rs->out, b, a->target, msg_id, EVENT_CT, data, len);
+	return stage_outbox_add(&rs->out, b, a->target, msg_id, it->exec ? EXEC_CT : EVENT_CT, data, len);
 }
 
 static int put_event(struct route_stage *rs, struct mdm_stage_batch *b, const struct mdm_stage_item *it,
 		     const char *table, uint64_t ts_ns)
 {
-	const Mdmesh__V1__EventHeader *h = it->ev->header;
-	char type[2] = { validate_body_type(it->ev->body_case), 0 };
+	const Mdmesh__V1__EventHeader *h = item_header(it);
+	char type[2] = { it->exec ? str_or(it->exec->exec_type, "_")[0] : validate_body_type(it->ev->body_case), 0 };
 	struct store_event e = { 0 };
 	struct mdm_json j;
 
 	mdm_buf_reset(&rs->json);
 	mdm_json_init(&j, &rs->json);
-	mdm_pbjson_write(&j, &it->ev->base);
+	mdm_pbjson_write(&j, it->exec ? &it->exec->base : &it->ev->base);
 	if (mdm_json_status(&j) != 0)
 		return mdm_err_set(-ENOMEM, "route: out of memory");
 	e.feed = str_or(h ? h->feed : NULL, "");
 	e.session = str_or(h ? h->session : NULL, "");
 	e.type = type;
-	e.symbol = str_or(h ? h->symbol : NULL, "");
+	e.symbol = it->exec ? str_or(it->exec->symbol, "") : str_or(h ? h->symbol : NULL, "");
 	e.table = table;
 	e.seq = h ? h->seq : 0;
 	e.ts_ns = ts_ns;
@@ -139,20 +150,26 @@ static int put_event(struct route_stage *rs, struct mdm_stage_batch *b, const st
 
 static int route_item(struct route_stage *rs, struct mdm_stage_batch *b, struct mdm_stage_item *it, size_t n)
 {
-	const Mdmesh__V1__EventHeader *h = it->ev->header;
+	const Mdmesh__V1__EventHeader *h = item_header(it);
+	const Mdmesh__V1__Execution *x = it->exec;
 	uint64_t ts_ns = 0;
 	char id[160];
 	int rc = 0;
 
-	if (h && derive_abs_ns(&rs->d, h->session_date, h->exchange_ts_ns, &ts_ns) != 0)
+	if (x)
+		ts_ns = x->transact_time_ns ? x->transact_time_ns : h ? h->wire_ts_ns : 0;
+	else if (h && derive_abs_ns(&rs->d, h->session_date, h->exchange_ts_ns, &ts_ns) != 0)
 		ts_ns = h->exchange_ts_ns;
 	event_id(id, sizeof(id), it);
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		const struct rules_action *a = &rs->actions[k];
+		/* An execution's alert row is keyed by its session name (feed) and
+		 * exec_id (session): MsgSeqNum alone restarts after a sequence reset. */
 		struct store_alert al = {
-			.rule = a->rule_name, .symbol = str_or(h ? h->symbol : NULL, ""),
+			.rule = a->rule_name, .symbol = x ? str_or(x->symbol, "") : str_or(h ? h->symbol : NULL, ""),
 			.severity = a->severity ? a->severity : "info", .message = a->message,
-			.feed = str_or(h ? h->feed : NULL, ""), .session = str_or(h ? h->session : NULL, ""),
+			.feed = str_or(h ? h->feed : NULL, ""),
+			.session = x ? str_or(x->exec_id, "") : str_or(h ? h->session : NULL, ""),
 			.seq = h ? h->seq : 0, .ts_ns = ts_ns, .value = a->value, .threshold = a->threshold,
 		};
 
@@ -197,7 +214,9 @@ static int stage_process(void *ctx, struct mdm_stage_batch *b)
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		struct mdm_stage_item *it = &b->items[i];
-		struct rules_event re = { .ev = it->ev, .subject = it->subject };
+		const struct stage_exec_ref *xr = it->note[MDM_STAGE_NOTE_REFDATA];
+		struct rules_event re = { .ev = it->ev, .exec = it->exec, .ref = it->exec && xr ? &xr->ref : NULL,
+					  .subject = it->subject };
 		unsigned flags = 0;
 		size_t n;
 		int rc;

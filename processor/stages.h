@@ -10,18 +10,56 @@
  *                     worker sees (a row per new KV revision).
  *   stage_derive_ops  shared: NULL; executions -> trades rows (derive.h),
  *                     bars_1m refreshed per touched minute, Trade on
- *                     trade.<symbol> and Bar on bar.1m.<symbol>. */
+ *                     trade.<symbol> and Bar on bar.1m.<symbol>.
+ * The executions pipeline (stream EXEC, mdmesh.v1.Execution: stage_exec.c):
+ *   stage_exec_enrich_ops  shared: struct stage_exec_shared *; checks each
+ *                     execution (dead letters by reason) and looks its
+ *                     trader and instrument up (note REFDATA: a struct
+ *                     stage_exec_ref), so that rules can read trader.* and
+ *                     instrument.*; then stage_route_ops; then
+ *   stage_exec_store_ops   shared: NULL; the `executions` row (put_execution). */
 #ifndef STAGES_H
 #define STAGES_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "enrich.h"
+#include "rules.h"
 #include "stage.h"
 
 extern const struct mdm_stage_ops stage_route_ops;
 extern const struct mdm_stage_ops stage_enrich_ops;
 extern const struct mdm_stage_ops stage_derive_ops;
+extern const struct mdm_stage_ops stage_exec_enrich_ops;
+extern const struct mdm_stage_ops stage_exec_store_ops;
+
+struct enrich;
+
+/* What the executions pipeline's enrich stage looks up in; either may be NULL
+ * (no reference data: every trader unknown). */
+struct stage_exec_shared {
+	struct enrich *instruments; /* instrument.<SYMBOL> */
+	struct enrich *traders;     /* trader.<ID> */
+};
+
+/* An execution's reference data and notional (batch arena, note REFDATA). */
+struct stage_exec_ref {
+	struct rules_ref ref;                    /* strings point into trader / instrument */
+	struct enrich_instrument trader, instrument;
+	int64_t notional;                        /* 1e-4 currency units */
+};
+
+struct exec_pipeline;
+struct rules_holder;
+
+/* The executions pipeline into stages[0..*n) (room for 3): exec_enrich over
+ * reference-data caches of `bucket` (instrument.> and trader.>; none when
+ * bucket is NULL or ""), route when `rules`, executions. 0 or a negative
+ * errno (detail in mdm_err_last()). Start-up only. */
+int exec_pipeline_create(struct exec_pipeline **out, struct mdm_bus *bus, const char *bucket, int replicas,
+			 struct rules_holder *rules, struct mdm_stage *stages, size_t *n);
+void exec_pipeline_destroy(struct exec_pipeline *xp); /* NULL-safe; after the workers are gone */
 
 /* ---- outbox: publishes held until the batch is committed ---- */
 

@@ -15,6 +15,8 @@
  *   audit(component, instance, first_stream_seq, last_stream_seq, ...)
  *   events(feed, session, seq, type, symbol, ts_ns, ...) unique (feed, session, seq):
  *          the generic table rules can route any event to
+ *   executions(session, exec_id, ...)        unique (session, exec_id): the trade feed
+ *          (store_exec.c has its schema; put_execution below)
  * Prices are integers in 1e-4 units; times are ns since the epoch.
  *
  * Errors: negative errno; -EAGAIN / -ECONNRESET / -ENOSPC mean "our side is
@@ -86,6 +88,25 @@ struct store_event {
 	const char *json;        /* the event as JSON */
 };
 
+/* One execution (mdmesh.v1.Execution from stream EXEC), enriched. Strings are
+ * "" when absent, never NULL. Quantities and prices are 1e-8 units as in the
+ * proto; notional is 1e-4 currency units (rules_exec_notional). */
+struct store_execution {
+	const char *session;      /* the FIX session name (header.feed): with exec_id, the key */
+	const char *exec_id;
+	const char *comp_ids;     /* header.session, "SENDER-TARGET" */
+	uint64_t seq;             /* inbound MsgSeqNum */
+	uint64_t stream_seq;      /* JetStream sequence in EXEC */
+	const char *exec_ref_id, *order_id, *cl_ord_id, *account, *trader, *symbol, *side, *currency;
+	const char *exec_type;    /* "F", "G" (correction of exec_ref_id), "H" (cancel of exec_ref_id) */
+	const char *ord_status, *last_mkt, *security_id, *id_source;
+	int64_t last_qty, last_px, cum_qty, leaves_qty, avg_px;
+	int64_t notional;
+	uint64_t transact_time_ns, sending_time_ns, rx_ts_ns;
+	bool poss_dup;
+	const char *trader_name, *trader_team, *instrument_name, *instrument_sector; /* reference data */
+};
+
 struct store_ops {
 	const char *name; /* "sqlite", "postgres" */
 	/* Open/create: connect, create tables and indexes, migrate (schema
@@ -98,6 +119,13 @@ struct store_ops {
 	int (*put_alert)(struct store *s, const struct store_alert *a);
 	int (*put_audit)(struct store *s, const struct store_audit *a);
 	int (*put_event)(struct store *s, const struct store_event *e);
+	/* Insert an execution unless (session, exec_id) is there (a redelivery
+	 * changes nothing). A correction (G) or cancel (H) is a row of its own
+	 * and also updates the row its exec_ref_id names: status corrected
+	 * (last_qty, last_px, notional from the latest correction; orig_* keep
+	 * the first values) or canceled; whichever of the two rows comes first,
+	 * the result is the same. */
+	int (*put_execution)(struct store *s, const struct store_execution *x);
 	/* Recompute bars_1m for (symbol, minute_ns) from the printable trades in
 	 * `trades`: exact whatever order or redelivery the trades came in, and
 	 * idempotent. Call after the batch's put_trade calls, before commit. */

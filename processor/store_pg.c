@@ -450,6 +450,13 @@ static int pg_put_event(struct store *s, const struct store_event *e)
 
 /* ---- bars and truncation ----------------------------------------------- */
 
+static int pg_put_execution(struct store *s, const struct store_execution *x)
+{
+	int err = pg_need_txn(s, "put_execution");
+
+	return err < 0 ? err : store_pg_put_execution(s, x);
+}
+
 static int pg_refresh_bar(struct store *s, const char *symbol, uint64_t minute_ns)
 {
 	struct pg_bars *b = &s->bars;
@@ -531,7 +538,7 @@ static int pg_truncate_all(struct store *s)
 		goto out;
 	}
 	mdm_buf_reset(&s->scratch);
-	mdm_buf_puts(&s->scratch, "TRUNCATE trades, bars_1m, instruments, alerts, audit");
+	mdm_buf_puts(&s->scratch, "TRUNCATE trades, bars_1m, instruments, alerts, audit, executions");
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
 		const char *name = PQgetvalue(res, i, 0);
@@ -570,6 +577,7 @@ const struct store_ops store_pg_ops = {
 	.put_alert = pg_put_alert,
 	.put_audit = pg_put_audit,
 	.put_event = pg_put_event,
+	.put_execution = pg_put_execution,
 	.refresh_bar = pg_refresh_bar,
 	.get_bar = pg_get_bar,
 	.commit = pg_commit,

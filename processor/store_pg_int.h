@@ -131,6 +131,11 @@ int store_pg_bars_flush(struct store *s);
 /* Everything gathered, trades and events before the bars computed from them. */
 int store_pg_flush_all(struct store *s);
 
+/* The executions table (store_pg_exec.c): DDL and statements on this
+ * connection (from store_pg_prepare), and the put (inside a batch). */
+int store_pg_exec_setup(struct store *s);
+int store_pg_put_execution(struct store *s, const struct store_execution *x);
+
 /* Drop everything gathered (rollback, truncate). */
 void store_pg_discard_all(struct store *s);
 

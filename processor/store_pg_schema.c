@@ -214,6 +214,8 @@ int store_pg_prepare(struct store *s)
 		if (err < 0)
 			return err;
 	}
+	if ((err = store_pg_exec_setup(s)) < 0)
+		return err;
 	s->prepared = true;
 	return 0;
 }

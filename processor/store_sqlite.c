@@ -16,6 +16,7 @@
 #include "mdm_err.h"
 #include "mdm_log.h"
 #include "mdm_mem.h"
+#include "store_exec.h"
 
 #define SQ_BUSY_TIMEOUT_MS 5000
 #define SQ_NS_PER_MIN 60000000000LL
@@ -151,6 +152,7 @@ struct store {
 	sqlite3_stmt *st[SQ_STMT_COUNT];  /* prepared at open, reset after each use */
 	struct sq_evtab *evtabs;          /* grows only */
 	size_t n_evtabs, cap_evtabs;
+	struct sq_exec *exec;             /* executions statements (store_sqlite_exec.c) */
 };
 
 /* Map an SQLite result code to the store's errno contract and record the
@@ -307,6 +309,7 @@ static void sq_close(struct store *s)
 	for (i = 0; i < s->n_evtabs; i++)
 		sqlite3_finalize(s->evtabs[i].insert);
 	mdm_free(s->evtabs);
+	store_sqlite_exec_free(s->exec);
 	for (i = 0; i < SQ_STMT_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	if (s->db) {
@@ -386,6 +389,8 @@ static int sq_open(struct store **out, const char *url)
 			 " PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32768", "set pragmas");
 	if (err == 0)
 		err = sq_migrate(s);
+	if (err == 0)
+		err = sq_exec(s, store_exec_ddl, "create executions");
 	for (i = 0; err == 0 && i < SQ_STMT_COUNT; i++) {
 		rc = sqlite3_prepare_v3(s->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
 		if (rc != SQLITE_OK)
@@ -648,10 +653,20 @@ static int sq_get_bar(struct store *s, const char *symbol, uint64_t minute_ns, s
 /* Empty every table, routed event tables included (the registry lists them;
  * its names were validated when registered and are checked again here,
  * since anyone may edit the file). */
+int store_sqlite_err(struct store *s, int rc, const char *what)
+{
+	return sq_err(s, rc, what);
+}
+
+static int sq_put_execution(struct store *s, const struct store_execution *x)
+{
+	return store_sqlite_exec_put(s, &s->exec, x);
+}
+
 static int sq_truncate_all(struct store *s)
 {
 	static const char fixed[] = "DELETE FROM trades; DELETE FROM bars_1m; DELETE FROM instruments;"
-				    " DELETE FROM alerts; DELETE FROM audit;";
+				    " DELETE FROM alerts; DELETE FROM audit; DELETE FROM executions;";
 	bool own_txn = !sq_in_txn(s);
 	sqlite3_stmt *st = NULL;
 	char sql[32 + STORE_TABLE_NAME_MAX];
@@ -701,6 +716,7 @@ const struct store_ops store_sqlite_ops = {
 	.put_alert = sq_put_alert,
 	.put_audit = sq_put_audit,
 	.put_event = sq_put_event,
+	.put_execution = sq_put_execution,
 	.refresh_bar = sq_refresh_bar,
 	.get_bar = sq_get_bar,
 	.commit = sq_commit,

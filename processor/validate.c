@@ -153,7 +153,8 @@ static int stage_process(void *ctx, struct mdm_stage_batch *b)
 
 		if (it->verdict != MDM_STAGE_PASS)
 			continue;
-		why = validate_event(p, it->ev);
+		/* an Execution (exec.>) on a market-data pipeline: a filter or stream mix-up */
+		why = it->ev ? validate_event(p, it->ev) : "not_a_market_event";
 		if (why) {
 			it->verdict = MDM_STAGE_DEAD;
 			it->reason = why;

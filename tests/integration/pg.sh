@@ -4,6 +4,7 @@
 #   sourced:  pg_start DIR [PORT]   start (initdb on the first start in DIR);
 #                                   sets PG_URL and PG_PORT
 #             pg_stop DIR           fast shutdown (pg_ctl -m fast); no-op if not running
+#             pg_start_for_test     pg_start in $MDM_T_TMP/pg, stopped by the EXIT trap
 #   run:      bash pg.sh start DIR [PORT]   prints PG_URL on stdout
 #             bash pg.sh stop DIR
 # A restart in the same DIR keeps the data, the port and the password.
@@ -100,6 +101,22 @@ pg_stop() {
 	(cd "$dir" && pg__as "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >>"$dir/pg_ctl.log" 2>&1)
 }
 
+# pg_start_for_test: a server of the test's own in $MDM_T_TMP/pg (PGDIR, PG_URL
+# set as pg_start does), stopped on EXIT before lib.sh's cleanup runs.
+pg_start_for_test() {
+	chmod 711 "$MDM_T_TMP" # the server runs as postgres when we are root
+	PGDIR="$MDM_T_TMP/pg"
+	trap pg__test_cleanup EXIT
+	pg_start "$PGDIR"
+}
+pg__test_cleanup() {
+	local rc=$?
+	set +e
+	pg_stop "$PGDIR" >/dev/null 2>&1
+	(exit "$rc") # mdm_t_cleanup keeps this status
+	mdm_t_cleanup
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	case "${1:-}" in
 	start) pg_start "${2:?pg.sh start DIR [PORT]}" "${3:-}" && echo "$PG_URL" ;;
@@ -107,3 +124,4 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	*) echo "usage: pg.sh start DIR [PORT] | pg.sh stop DIR" >&2; exit 2 ;;
 	esac
 fi
+

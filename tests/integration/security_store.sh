@@ -17,19 +17,8 @@ command -v psql >/dev/null || fail "psql is not installed (Debian: apt-get insta
 command -v curl >/dev/null || fail "curl is not installed"
 pg__bindir >/dev/null || fail "PostgreSQL server is not installed (no initdb; apt-get install postgresql)"
 
-chmod 711 "$MDM_T_TMP" # the server runs as postgres when we are root
-PGDIR="$MDM_T_TMP/pg"
-pg_t_cleanup() {
-	local rc=$?
-	set +e
-	pg_stop "$PGDIR" >/dev/null 2>&1
-	(exit "$rc")
-	mdm_t_cleanup
-}
-trap pg_t_cleanup EXIT
-
 start_nats
-pg_start "$PGDIR" || fail "PostgreSQL did not start (logs in $PGDIR)"
+pg_start_for_test || fail "PostgreSQL did not start (logs in $PGDIR)"
 cd "$MDM_T_TMP"
 PW=$(head -1 "$PGDIR/pw")
 [ ${#PW} -ge 8 ] && [[ "$PG_URL" == *":$PW@"* ]] || fail "no password in PG_URL"

@@ -28,6 +28,7 @@ void store_suite_other_tables(void **state);
 void store_suite_event_tables(void **state);
 void store_suite_truncate(void **state);
 void store_suite_usage_errors(void **state);
+void store_suite_executions(void **state); /* store_suite_exec.c */
 /* 100k trades in batches of 256, one transaction each, with and without bar
  * refreshes: prints rows/s, checks every row and bar. */
 void store_suite_bulk(void **state);
@@ -47,6 +48,7 @@ int64_t store_suite_count(const char *sql_fmt, ...) __attribute__((format(printf
 	cmocka_unit_test(store_suite_event_tables),            \
 	cmocka_unit_test(store_suite_truncate),                \
 	cmocka_unit_test(store_suite_usage_errors),            \
+	cmocka_unit_test(store_suite_executions),              \
 	cmocka_unit_test(store_suite_bulk)
 
 #endif

@@ -226,6 +226,164 @@ static bool matches(const char *match, const struct rules_event *e)
 	return hit;
 }
 
+
+/* ---- executions (the trade feed) ---- */
+
+struct texec {
+	Mdmesh__V1__Execution x;
+	Mdmesh__V1__EventHeader hdr;
+	struct rules_ref ref;
+	struct rules_event rev;
+};
+
+/* qty shares at px (both in whole units) by trader on symbol, a known trader
+ * with a max_trade_limit of limit (1e-4 units; < 0: none). */
+static struct rules_event *mkx(struct texec *t, const char *type, const char *trader, const char *symbol,
+			       int64_t qty, int64_t px, int64_t limit)
+{
+	memset(t, 0, sizeof(*t));
+	mdmesh__v1__execution__init(&t->x);
+	mdmesh__v1__event_header__init(&t->hdr);
+	t->hdr.feed = "dc1";
+	t->hdr.session = "BRK-FIRM";
+	t->hdr.seq = 7;
+	t->x.header = &t->hdr;
+	t->x.exec_id = "E1";
+	t->x.exec_type = (char *)type;
+	t->x.trader = (char *)trader;
+	t->x.symbol = (char *)symbol;
+	t->x.side = "1";
+	t->x.last_qty = qty * 100000000;
+	t->x.last_px = px * 100000000;
+	t->ref.trader_known = limit >= -1;
+	t->ref.trader_has_limit = limit >= 0;
+	t->ref.trader_max_trade_limit = limit;
+	t->ref.trader_name = t->ref.trader_known ? "Ann" : "";
+	t->ref.trader_team = t->ref.trader_known ? "rates" : "";
+	t->ref.trader_authorization_level = 3;
+	t->rev.exec = &t->x;
+	t->rev.ref = &t->ref;
+	t->rev.subject = "exec.dc1.T1.AAPL";
+	return &t->rev;
+}
+
+static void test_executions(void **state)
+{
+	struct rules_action act[4];
+	struct texec t;
+	struct rules *r;
+	int64_t n;
+
+	(void)state;
+	/* notional: qty8 x px8 / 1e12, half away from zero */
+	mkx(&t, "F", "T1", "AAPL", 10000, 200, -1);
+	assert_int_equal(rules_exec_notional(&t.x, &n), 0);
+	assert_int_equal(n, 20000000000LL); /* $2,000,000 */
+	t.x.last_qty = 1, t.x.last_px = 500000000000LL; /* 1e-8 x 5000 = 0.00005: rounds up to 0.0001 */
+	assert_int_equal(rules_exec_notional(&t.x, &n), 0);
+	assert_int_equal(n, 1);
+	t.x.last_px = -500000000000LL;
+	assert_int_equal(rules_exec_notional(&t.x, &n), 0);
+	assert_int_equal(n, -1);
+	t.x.last_qty = INT64_MAX, t.x.last_px = INT64_MAX;
+	assert_int_equal(rules_exec_notional(&t.x, &n), -ERANGE);
+
+	/* fields by name, header fields, type */
+	mkx(&t, "F", "T1", "AAPL", 100, 10, 0);
+	assert_true(matches("{type: [execution], exec_type: [F], side: [\"1\"], trader: [T1]}", &t.rev));
+	assert_true(matches("{type: [execution], seq: [7], header.feed: [dc1], symbol: [AAPL]}", &t.rev));
+	assert_true(matches("{last_qty: [{numeric: [\">\", 0]}]}", &t.rev)); /* without type: executions have it */
+	assert_false(matches("{type: [P]}", &t.rev));
+	assert_false(matches("{type: [execution], exec_type: [G, H]}", &t.rev));
+	/* reference data */
+	assert_true(matches("{type: [execution], trader.known: [true], trader.team: [rates]}", &t.rev));
+	assert_true(matches("{type: [execution], trader.authorization_level: [{numeric: [\">=\", 3]}]}", &t.rev));
+	assert_false(matches("{type: [execution], instrument.known: [true]}", &t.rev));
+	assert_true(matches("{type: [execution], instrument.sector: [{exists: false}]}", &t.rev));
+	/* a comparison with the trader's limit: 1000 x 10 = 10,000 = 100,000,000 in 1e-4 */
+	mkx(&t, "F", "T1", "AAPL", 1000, 10, 99999999);
+	assert_true(matches("{type: [execution], notional: [{numeric: [\">\", trader.max_trade_limit]}]}", &t.rev));
+	mkx(&t, "F", "T1", "AAPL", 1000, 10, 100000000);
+	assert_false(matches("{type: [execution], notional: [{numeric: [\">\", trader.max_trade_limit]}]}", &t.rev));
+	assert_true(matches("{type: [execution], notional: [{numeric: [\">=\", trader.max_trade_limit]}]}", &t.rev));
+	mkx(&t, "F", "T1", "AAPL", 1000, 10, -1); /* known, no limit: never over it */
+	assert_false(matches("{type: [execution], notional: [{numeric: [\">\", trader.max_trade_limit]}]}", &t.rev));
+	/* market events never match trader.* comparisons */
+	{
+		struct tev m;
+
+		mk(&m, 'P', "AAPL");
+		m.p.price = 1, m.p.shares = 1;
+		assert_false(matches("{notional: [{numeric: [\">\", trader.max_trade_limit]}]}", &m.rev));
+	}
+
+	/* the alert carries the notional and the limit it crossed, {trader} renders */
+	r = load("rules:\n  - name: lim\n    match: {type: [execution], notional: [{numeric: [\">\", trader.max_trade_limit]}]}\n"
+		 "    targets: [{alert: {severity: critical, message: \"{trader} on {symbol} ({type})\"}}]\n");
+	mkx(&t, "G", "T1", "AAPL", 1000, 10, 5);
+	assert_int_equal(rules_match(r, &t.rev, act, 4, NULL), 1);
+	assert_string_equal(act[0].target, "alert.lim.AAPL");
+	assert_string_equal(act[0].message, "T1 on AAPL (G)");
+	assert_int_equal(act[0].value, 100000000);
+	assert_int_equal(act[0].threshold, 5);
+	rules_unref(r);
+
+	/* compile errors */
+	{
+		const char *y = "rules:\n  - name: a\n    match: {type: [P], trader.name: [x]}\n    targets: [{table: t}]\n";
+
+		assert_int_equal(rules_load_string(y, strlen(y), "e.yaml", &r), -EINVAL);
+		assert_non_null(strstr(mdm_err_last(), "reference data exists for executions only"));
+		y = "rules:\n  - name: a\n    match: {type: [execution], trader.nme: [x]}\n    targets: [{table: t}]\n";
+
+		assert_int_equal(rules_load_string(y, strlen(y), "e.yaml", &r), -EINVAL);
+		assert_non_null(strstr(mdm_err_last(), "did you mean trader.name?"));
+		y = "rules:\n  - name: a\n    match: {type: [execution], notional: [{numeric: [\">\", trader.team]}]}\n"
+		    "    targets: [{table: t}]\n";
+		assert_int_equal(rules_load_string(y, strlen(y), "e.yaml", &r), -EINVAL);
+		assert_non_null(strstr(mdm_err_last(), "not a number of the reference data"));
+		y = "rules:\n  - name: a\n    match: {type: [execution], exec_tpe: [F]}\n    targets: [{table: t}]\n";
+		assert_int_equal(rules_load_string(y, strlen(y), "e.yaml", &r), -EINVAL);
+		assert_non_null(strstr(mdm_err_last(), "did you mean exec_type?"));
+	}
+}
+
+/* The shipped trade-feed rules: exactly the expected alerts. */
+static void test_shipped_execution_rules(void **state)
+{
+	struct rules *r = NULL;
+	struct texec t;
+
+	(void)state;
+	if (rules_load_setting(RULES_BUILTIN, &r) != 0)
+		fail_msg("%s", mdm_err_last());
+	/* $2M by a trader with a $5M limit: high value only */
+	mkx(&t, "F", "T1", "AAPL", 10000, 200, 50000000000LL);
+	assert_string_equal(outcome(r, &t.rev), "high_value_executions/alert:alert.high_value_executions.AAPL");
+	/* $2M over a $1.5M limit: both */
+	mkx(&t, "F", "T1", "AAPL", 10000, 200, 15000000000LL);
+	assert_string_equal(outcome(r, &t.rev), "high_value_executions/alert:alert.high_value_executions.AAPL "
+						"over_trader_limit/alert:alert.over_trader_limit.AAPL");
+	/* exactly $1,000,000 and exactly the limit: nothing */
+	mkx(&t, "F", "T1", "AAPL", 10000, 100, 10000000000LL);
+	assert_string_equal(outcome(r, &t.rev), "");
+	/* a correction is checked, a cancel is not */
+	mkx(&t, "G", "T1", "AAPL", 10000, 200, 15000000000LL);
+	assert_string_equal(outcome(r, &t.rev), "high_value_executions/alert:alert.high_value_executions.AAPL "
+						"over_trader_limit/alert:alert.over_trader_limit.AAPL");
+	mkx(&t, "H", "T1", "AAPL", 10000, 200, 15000000000LL);
+	assert_string_equal(outcome(r, &t.rev), "");
+	/* unknown trader: small trade, one alert */
+	mkx(&t, "F", "NOBODY", "MSFT", 10, 10, -2);
+	assert_string_equal(outcome(r, &t.rev), "unknown_trader/alert:alert.unknown_trader.MSFT");
+	t.rev.ref = NULL; /* no reference data at all */
+	assert_string_equal(outcome(r, &t.rev), "unknown_trader/alert:alert.unknown_trader.MSFT");
+	/* the test issue is dropped for executions too */
+	mkx(&t, "F", "T1", "ZVZZT", 10000, 200, 1);
+	assert_string_equal(outcome(r, &t.rev), "DROP");
+	rules_unref(r);
+}
+
 /* ---- match constructs ---- */
 
 static void test_type_letters_and_body_names(void **state)
@@ -650,7 +808,7 @@ static void test_error_messages(void **state)
 		  "5: rules[0].match.sahres: no such field in type A (add_order) (did you mean shares?)" },
 		{ M("      type: [E, X]\n      notional: [{numeric: [\">\", 1]}]\n"),
 		  "5: rules[0].match.notional: notional is not defined for type X (order_cancel) "
-		  "(it is for A, F, E, C, P, Q, U)" },
+		  "(it is for A, F, E, C, P, Q, U, execution)" },
 		{ M("      type: [S]\n      notional: [{exists: false}]\n"),
 		  "5: rules[0].match.notional: notional is not defined for any type this rule matches" },
 		/* types */
@@ -733,7 +891,7 @@ static void test_error_messages(void **state)
 		  "5: rules[0].targets[0].table: bad table name 'a234567890123456789012345678901234567890123456789'"
 		  TABLE_RULE },
 		{ T("      - {publish: \"alert.{sym}\"}\n"),
-		  "5: rules[0].targets[0].publish: bad placeholder {sym} (use {symbol}, {type}, {feed} or {rule})" },
+		  "5: rules[0].targets[0].publish: bad placeholder {sym} (use {symbol}, {type}, {feed}, {rule} or {trader})" },
 		{ T("      - {publish: \"alert.{symbol\"}\n"),
 		  "5: rules[0].targets[0].publish: unclosed '{' at offset 6" },
 		{ T("      - {publish: \"alert.symbol}\"}\n"),
@@ -757,7 +915,7 @@ static void test_error_messages(void **state)
 		  "5: rules[0].targets[0].alert.sevrity: unknown key (did you mean severity?)" },
 		{ T("      - alert: {message: \"{x}\"}\n"),
 		  "5: rules[0].targets[0].alert.message: "
-		  "bad placeholder {x} (use {symbol}, {type}, {feed} or {rule})" },
+		  "bad placeholder {x} (use {symbol}, {type}, {feed}, {rule} or {trader})" },
 		{ T("      - alert: loud\n"),
 		  "5: rules[0].targets[0].alert: expected {severity: info|warning|critical, message: \"...\"}, "
 		  "found a scalar" },
@@ -1226,6 +1384,8 @@ int main(void)
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_compile_from_tree),
 		cmocka_unit_test(test_match_speed),
+		cmocka_unit_test(test_executions),
+		cmocka_unit_test(test_shipped_execution_rules),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -46,8 +46,22 @@ enum col_role {
 	COL_EXTRA,
 };
 
-static const char *const required[] = { "symbol", "sector", "currency", "exchange", "name", "lot_size" };
-#define N_REQUIRED (sizeof(required) / sizeof(required[0]))
+static const char *const instrument_cols[] = { "symbol", "sector", "currency", "exchange", "name", "lot_size", NULL };
+/* --kind trader: trader.<ID> (processor/enrich.h parses name, team,
+ * authorization_level and max_trade_limit; the ID is the 'symbol' role) */
+enum trader_col { TCOL_ID = 0, TCOL_NAME, TCOL_TEAM, TCOL_AUTH, TCOL_LIMIT };
+static const char *const trader_cols[] = { "id", "name", "team", "authorization_level", "max_trade_limit", NULL };
+#define N_REQUIRED 6 /* the most columns a kind requires */
+
+struct kind {
+	const char *name, *plural, *prefix;
+	const char *const *required;
+};
+static const struct kind kinds[] = {
+	{ "instrument", "instruments", KEY_PREFIX, instrument_cols },
+	{ "trader", "traders", "trader.", trader_cols },
+};
+static const struct kind *kind = &kinds[0]; /* --kind */
 
 struct refdata_opts {
 	const char *url;
@@ -59,9 +73,9 @@ struct refdata_opts {
 static void refdata_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mdmesh refdata load FILE.csv [--check] [--nats URL] [--bucket NAME]\n"
-		"       mdmesh refdata get SYMBOL [--nats URL] [--bucket NAME]\n"
-		"       mdmesh refdata list [--values] [--nats URL] [--bucket NAME]\n\n"
+		"usage: mdmesh refdata load FILE.csv [--kind K] [--check] [--nats URL] [--bucket NAME]\n"
+		"       mdmesh refdata get SYMBOL [--kind K] [--nats URL] [--bucket NAME]\n"
+		"       mdmesh refdata list [--kind K] [--values] [--nats URL] [--bucket NAME]\n\n"
 		"Reference data for the processor's enricher: KV bucket refdata, one key\n"
 		"instrument.<SYMBOL> per instrument holding a JSON object.\n\n"
 		"  load     put one key per CSV row. The header names the columns; symbol, sector,\n"
@@ -76,11 +90,16 @@ static void refdata_usage(FILE *f)
 		"  get      print the JSON value of SYMBOL (exit 1 if absent)\n"
 		"  list     print the symbols in the bucket, sorted; with --values one JSON line\n"
 		"           per instrument: {\"symbol\",\"revision\",\"value\"}\n\n"
+		"  --kind K        instrument (the default) or trader: keys trader.<ID>, columns id, name,\n"
+		"                  team, authorization_level (an integer >= 0) and max_trade_limit (a\n"
+		"                  currency amount, at most 4 decimals, e.g. 1000000 or 250000.50); the\n"
+		"                  ID follows the symbol rules. Executions are checked against these.\n"
 		"  --check         load: check the file only, no NATS\n"
 		"  --nats URL      server (default nats://127.0.0.1:4222, or $MDM_NATS_URL);\n"
 		"                  credentials and TLS from MDM_NATS_USER, MDM_NATS_PASSWORD, ...\n"
 		"  --bucket NAME   KV bucket (default refdata; load creates it if missing)\n\n"
 		"example: mdmesh refdata load configs/refdata/instruments.csv\n"
+		"         mdmesh refdata load --kind trader configs/refdata/traders.csv\n"
 		"         mdmesh refdata get AAPL | jq .sector\n");
 }
 
@@ -333,18 +352,51 @@ static int read_header(struct csv *c, unsigned line, enum col_role **roles, char
 		if (!(*names)[i])
 			return -ENOMEM;
 		(*roles)[i] = COL_EXTRA;
-		for (size_t r = 0; r < N_REQUIRED; r++) {
-			if (strcmp(name, required[r]) == 0) {
+		for (size_t r = 0; kind->required[r]; r++) {
+			if (strcmp(name, kind->required[r]) == 0) {
 				(*roles)[i] = (enum col_role)r;
 				seen[r] = true;
 			}
 		}
 	}
-	for (size_t r = 0; r < N_REQUIRED; r++)
-		if (!seen[r])
-			return csv_error(c, line,
-					 "header: no '%s' column (required: symbol,sector,currency,exchange,name,lot_size)",
-					 required[r]);
+	for (size_t r = 0; kind->required[r]; r++) {
+		char all[128] = "";
+
+		if (seen[r])
+			continue;
+		for (size_t k = 0; kind->required[k]; k++)
+			snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", k ? "," : "", kind->required[k]);
+		return csv_error(c, line, "header: no '%s' column (required: %s)", kind->required[r], all);
+	}
+	return 0;
+}
+
+/* A trader row's known columns opened as a JSON object (the caller adds the
+ * extra columns and closes it). 0 or -EINVAL (reported). */
+static int trader_json(const struct csv *c, unsigned line, const char *const *cell, struct mdm_json *j)
+{
+	const char *limit = cell[TCOL_LIMIT], *dot = strchr(limit, '.');
+	uint64_t level = 0;
+	size_t n = strlen(limit);
+
+	for (const char *p = cell[TCOL_AUTH]; *p; p++) {
+		if (*p < '0' || *p > '9' || level > UINT32_MAX)
+			return csv_error(c, line, "authorization_level '%s' is not an integer >= 0", cell[TCOL_AUTH]);
+		level = level * 10 + (uint64_t)(*p - '0');
+	}
+	if (!*cell[TCOL_AUTH] || level > UINT32_MAX)
+		return csv_error(c, line, "authorization_level '%s' is not an integer >= 0", cell[TCOL_AUTH]);
+	if (n == 0 || n > 19 || strspn(limit, "0123456789.") != n || (dot && (strchr(dot + 1, '.') || dot == limit ||
+	    n - (size_t)(dot - limit) - 1 > 4 || n - (size_t)(dot - limit) - 1 == 0)))
+		return csv_error(c, line, "max_trade_limit '%s' is not an amount >= 0 with at most 4 decimals",
+				 limit);
+	mdm_json_obj_begin(j);
+	mdm_json_kstr(j, "id", cell[TCOL_ID]);
+	mdm_json_kstr(j, "name", cell[TCOL_NAME]);
+	mdm_json_kstr(j, "team", cell[TCOL_TEAM]);
+	mdm_json_ku64(j, "authorization_level", level);
+	/* a string: the amount exactly as written (the processor reads it in 1e-4 units) */
+	mdm_json_kstr(j, "max_trade_limit", limit);
 	return 0;
 }
 
@@ -370,15 +422,20 @@ static int read_row(struct csv *c, unsigned line, size_t ncols, const enum col_r
 			cell[roles[i]] = field(c, i);
 	}
 	if (!symbol_ok(cell[COL_SYMBOL], strlen(cell[COL_SYMBOL]), &why))
-		return csv_error(c, line, "symbol '%s' %s", cell[COL_SYMBOL], why);
+		return csv_error(c, line, "%s '%s' %s", kind->required[0], cell[COL_SYMBOL], why);
+	start = t->values.len;
+	mdm_json_init(&j, &t->values);
+	if (kind != &kinds[0]) {
+		if (trader_json(c, line, cell, &j) < 0)
+			return -EINVAL;
+		goto extra;
+	}
 	if (*cell[COL_CURRENCY] &&
 	    (strlen(cell[COL_CURRENCY]) != 3 || strspn(cell[COL_CURRENCY], "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
 		return csv_error(c, line, "currency '%s' is not a 3-letter ISO 4217 code (e.g. USD)", cell[COL_CURRENCY]);
 	if (parse_lot_size(cell[COL_LOT_SIZE], &lot) < 0)
 		return csv_error(c, line, "lot_size '%s' is not a positive integer below 2^32", cell[COL_LOT_SIZE]);
 
-	start = t->values.len;
-	mdm_json_init(&j, &t->values);
 	mdm_json_obj_begin(&j);
 	mdm_json_kstr(&j, "symbol", cell[COL_SYMBOL]);
 	mdm_json_kstr(&j, "sector", cell[COL_SECTOR]);
@@ -386,6 +443,7 @@ static int read_row(struct csv *c, unsigned line, size_t ncols, const enum col_r
 	mdm_json_kstr(&j, "exchange", cell[COL_EXCHANGE]);
 	mdm_json_kstr(&j, "name", cell[COL_NAME]);
 	mdm_json_ku64(&j, "lot_size", lot);
+extra:
 	for (size_t i = 0; i < ncols; i++)
 		if (roles[i] == COL_EXTRA && *field(c, i))
 			mdm_json_kstr(&j, names[i], field(c, i));
@@ -472,7 +530,7 @@ static int read_csv(const char *path, struct table *t)
 				}
 			}
 			if (dup)
-				rc = csv_error(&c, dup->line, "duplicate symbol %s (first at line %u)", dup->symbol,
+				rc = csv_error(&c, dup->line, "duplicate %s %s (first at line %u)", kind->required[0], dup->symbol,
 					       first->line);
 			mdm_free(sorted);
 		}
@@ -551,7 +609,7 @@ static int refdata_load(const char *path, const struct refdata_opts *o)
 		goto out;
 	}
 	if (o->check_only) {
-		printf("%s: %zu instruments, OK\n", path, t.n);
+		printf("%s: %zu %s, OK\n", path, t.n, kind->plural);
 		goto out;
 	}
 	rc = connect_kv(o, true, &bus, &kv);
@@ -561,7 +619,7 @@ static int refdata_load(const char *path, const struct refdata_opts *o)
 		const struct row *r = &t.rows[done];
 		uint64_t deadline = 0;
 
-		snprintf(key, sizeof(key), KEY_PREFIX "%s", r->symbol);
+		snprintf(key, sizeof(key), "%s%s", kind->prefix, r->symbol);
 		/* a put that timed out may have been stored: putting the same
 		 * value again only adds a revision */
 		do {
@@ -574,7 +632,7 @@ static int refdata_load(const char *path, const struct refdata_opts *o)
 			goto out;
 		}
 	}
-	printf("loaded %zu instruments from %s into KV bucket %s\n", t.n, path, o->bucket);
+	printf("loaded %zu %s from %s into KV bucket %s\n", t.n, kind->plural, path, o->bucket);
 out:
 	mdm_bus_kv_destroy(kv);
 	mdm_bus_destroy(bus);
@@ -596,7 +654,7 @@ static int refdata_get(const char *symbol, const struct refdata_opts *o)
 		fprintf(stderr, "mdmesh refdata get: symbol '%s' %s\n", symbol, why);
 		return 2;
 	}
-	snprintf(key, sizeof(key), KEY_PREFIX "%s", symbol);
+	snprintf(key, sizeof(key), "%s%s", kind->prefix, symbol);
 	rc = connect_kv(o, false, &bus, &kv);
 	if (rc == 0) {
 		rc = mdm_bus_kv_get(kv, key, &e);
@@ -665,7 +723,7 @@ static int refdata_list(const struct refdata_opts *o)
 	int rc;
 
 	rc = connect_kv(o, false, &bus, &kv);
-	if (rc == 0 && (rc = mdm_bus_kv_watch(kv, KEY_PREFIX ">", &w)) < 0)
+	if (rc == 0 && (rc = mdm_bus_kv_watch(kv, kind == &kinds[0] ? KEY_PREFIX ">" : "trader.>", &w)) < 0)
 		fprintf(stderr, "mdmesh refdata list: %s\n", mdm_err_last());
 	/* the watch delivers each key's current value, then a NULL marker */
 	while (rc == 0) {
@@ -696,7 +754,7 @@ static int refdata_list(const struct refdata_opts *o)
 			cap = ncap;
 		}
 		l = &items[n];
-		l->symbol = mdm_strdup(mdm_bus_kv_entry_key(e) + strlen(KEY_PREFIX));
+		l->symbol = mdm_strdup(mdm_bus_kv_entry_key(e) + strlen(kind->prefix));
 		l->len = mdm_bus_kv_entry_len(e);
 		/* not strndup: a value may hold NUL bytes */
 		l->value = mdm_malloc(l->len + 1);
@@ -743,7 +801,8 @@ int cmd_refdata(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "nats", required_argument, NULL, 'n' }, { "bucket", required_argument, NULL, 'b' },
 		{ "check", no_argument, NULL, 'c' },      { "values", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
+		{ "kind", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct refdata_opts o = {
 		.url = getenv("MDM_NATS_URL") ? getenv("MDM_NATS_URL") : "nats://127.0.0.1:4222",
@@ -759,6 +818,13 @@ int cmd_refdata(int argc, char **argv)
 		case 'b': o.bucket = optarg; break;
 		case 'c': o.check_only = true; break;
 		case 'v': o.values = true; break;
+		case 'k':
+			if (strcmp(optarg, "instrument") == 0 || strcmp(optarg, "trader") == 0) {
+				kind = &kinds[optarg[0] == 't'];
+				break;
+			}
+			fprintf(stderr, "mdmesh refdata: --kind '%s': expected instrument or trader\n", optarg);
+			return 2;
 		case 'h': refdata_usage(stdout); return 0;
 		default: refdata_usage(stderr); return 2;
 		}
