@@ -193,19 +193,16 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_malformed_packets_total",
 				 "MoldUDP64 packets rejected, by reason");
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++) {
-		const char *l[] = { "reason", mold_status_name(-i), NULL };
+		const char *l[] = { "reason", mold_status_name(i), NULL };
 
 		mdm_metrics_write_u64(w, l, mdm_counter_get(&fs->malformed[i]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_bad_messages_total",
 				 "ITCH messages skipped (they consumed a sequence number), by reason");
-	{
-		const char *l1[] = { "reason", "unknown_type", NULL }, *l2[] = { "reason", "bad_length", NULL },
-			   *l3[] = { "reason", "empty", NULL };
+	for (int i = 1; i < ITCH_STATUS_COUNT; i++) {
+		const char *l[] = { "reason", itch_status_name(i), NULL };
 
-		mdm_metrics_write_u64(w, l1, mdm_counter_get(&fs->unknown_type));
-		mdm_metrics_write_u64(w, l2, mdm_counter_get(&fs->bad_length));
-		mdm_metrics_write_u64(w, l3, mdm_counter_get(&fs->empty_msgs));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&fs->bad_msgs[i]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_events_by_type_total",
 				 "events published, by ITCH message type");

@@ -112,15 +112,10 @@ static inline unsigned deliver(struct feed *f, const uint8_t *p, size_t len, uin
 	struct itch_msg m;
 	struct book_view view;
 	struct feed_msg fm;
-	int rc = itch_decode(p, len, &m);
+	enum itch_status rc = itch_decode(p, len, &m);
 
 	if (rc != ITCH_OK) {
-		if (rc == ITCH_ERR_UNKNOWN_TYPE)
-			mdm_counter_add(&f->stats.unknown_type, 1);
-		else if (rc == ITCH_ERR_LENGTH)
-			mdm_counter_add(&f->stats.bad_length, 1);
-		else
-			mdm_counter_add(&f->stats.empty_msgs, 1);
+		mdm_counter_add(&f->stats.bad_msgs[rc], 1);
 		return 0;
 	}
 	mdm_counter_add(&f->stats.messages, 1);
@@ -149,12 +144,12 @@ unsigned feed_on_packet(struct feed *f, const uint8_t *p, size_t len, uint8_t li
 	const uint8_t *msg;
 	size_t mlen;
 	unsigned emitted = 0, idx = 0, r = 0;
-	int rc;
+	enum mold_status rc;
 
 	mdm_counter_add(&f->stats.packets, 1);
 	rc = mold_parse(p, len, &f->mold, &pkt);
 	if (rc != MOLD_OK) {
-		mdm_counter_add(&f->stats.malformed[-rc], 1);
+		mdm_counter_add(&f->stats.malformed[rc], 1);
 		mdm_counter_add(&f->stats.malformed_total, 1);
 		return 0;
 	}

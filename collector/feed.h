@@ -44,15 +44,15 @@ typedef void (*feed_emit_fn)(void *ctx, const struct feed_msg *fm);
 
 struct feed_stats {
 	uint64_t packets;                     /* payloads handed in */
-	uint64_t malformed[MOLD_STATUS_COUNT]; /* by -enum mold_status (index 0 unused) */
+	uint64_t malformed[MOLD_STATUS_COUNT]; /* by enum mold_status (index 0 unused) */
 	uint64_t malformed_total;
 	uint64_t heartbeats;
 	uint64_t end_of_session;
 	uint64_t messages;                    /* delivered and decoded */
 	uint64_t by_type[ITCH_MSG_TYPES];     /* by itch_msg_desc.index */
-	uint64_t empty_msgs;                  /* zero-length message (consumed a seq) */
-	uint64_t unknown_type;                /* consumed a seq, skipped */
-	uint64_t bad_length;                  /* consumed a seq, skipped */
+	/* messages not decoded, by enum itch_status (index 0 unused): each
+	 * consumed its sequence number and was skipped */
+	uint64_t bad_msgs[ITCH_STATUS_COUNT];
 };
 
 /* Returns 0, -EINVAL (bad params; detail via mdm_err_last()), -ENOMEM. */

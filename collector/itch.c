@@ -64,7 +64,7 @@ const struct itch_field *itch_field_find(const struct itch_msg_desc *desc, const
 	return NULL;
 }
 
-int itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
+enum itch_status itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
 {
 	const struct itch_msg_desc *d;
 
@@ -86,17 +86,24 @@ int itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
 	return ITCH_OK;
 }
 
-const char *itch_status_str(int status)
+const char *itch_status_name(enum itch_status status)
 {
-	switch (status) {
-	case ITCH_OK:
-		return "ok";
-	case ITCH_ERR_EMPTY:
-		return "empty message";
-	case ITCH_ERR_UNKNOWN_TYPE:
-		return "unknown message type";
-	case ITCH_ERR_LENGTH:
-		return "length does not match the message type";
-	}
-	return "unknown status";
+	static const char *const names[ITCH_STATUS_COUNT] = {
+#define ITCH_NAME(id, name, text) [id] = name,
+		ITCH_STATUSES(ITCH_NAME)
+#undef ITCH_NAME
+	};
+
+	return (unsigned)status < ITCH_STATUS_COUNT ? names[status] : "unknown";
+}
+
+const char *itch_status_str(enum itch_status status)
+{
+	static const char *const texts[ITCH_STATUS_COUNT] = {
+#define ITCH_TEXT(id, name, text) [id] = text,
+		ITCH_STATUSES(ITCH_TEXT)
+#undef ITCH_TEXT
+	};
+
+	return (unsigned)status < ITCH_STATUS_COUNT ? texts[status] : "unknown status";
 }

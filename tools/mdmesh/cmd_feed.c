@@ -232,10 +232,9 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 	mdm_json_key(&j, "malformed");
 	mdm_json_obj_begin(&j);
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++)
-		mdm_json_ku64(&j, mold_status_name(-i), fs->malformed[i]);
-	mdm_json_ku64(&j, "unknown_type", fs->unknown_type);
-	mdm_json_ku64(&j, "bad_length", fs->bad_length);
-	mdm_json_ku64(&j, "empty_message", fs->empty_msgs);
+		mdm_json_ku64(&j, mold_status_name(i), fs->malformed[i]);
+	for (int i = 1; i < ITCH_STATUS_COUNT; i++)
+		mdm_json_ku64(&j, itch_status_name(i), fs->bad_msgs[i]);
 	mdm_json_obj_end(&j);
 	mdm_json_key(&j, "skipped_frames");
 	mdm_json_obj_begin(&j);
@@ -267,8 +266,10 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 			printf("  missing       %" PRIu64 "-%" PRIu64 "\n", from[i], to[i]);
 		printf("malformed      ");
 		for (int i = 1; i < MOLD_STATUS_COUNT; i++)
-			printf(" %s=%" PRIu64, mold_status_name(-i), fs->malformed[i]);
-		printf(" unknown_type=%" PRIu64 " bad_length=%" PRIu64 "\n", fs->unknown_type, fs->bad_length);
+			printf(" %s=%" PRIu64, mold_status_name(i), fs->malformed[i]);
+		for (int i = 1; i < ITCH_STATUS_COUNT; i++)
+			printf(" %s=%" PRIu64, itch_status_name(i), fs->bad_msgs[i]);
+		printf("\n");
 		printf("book            %" PRIu64 " live orders, %" PRIu64 " unknown references\n", bs->orders,
 		       bs->unknown_ref);
 	}
