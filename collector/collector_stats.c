@@ -187,6 +187,7 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	const struct feed *f = rx_feed(cs->p.rx);
 	const struct feed_stats *fs = feed_stats(f);
 	const struct seq_stats *ss = seq_stats(feed_seq(f));
+	const struct symbols_stats *ys = symbols_stats(feed_symbols(f));
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
 	struct collector_account a;
 
@@ -203,6 +204,13 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 		const char *l[] = { "reason", itch_status_name(i), NULL };
 
 		mdm_metrics_write_u64(w, l, mdm_counter_get(&fs->bad_msgs[i]));
+	}
+	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_symbols_unusual_total",
+				 "stock symbols kept as sent that a subject or text escapes (or, empty, refuses), by reason");
+	for (int i = 0; i < SYMBOLS_UNUSUAL_COUNT; i++) {
+		const char *l[] = { "reason", symbols_unusual_name(i), NULL };
+
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&ys->unusual[i]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_events_by_type_total",
 				 "events published, by ITCH message type");
@@ -406,6 +414,7 @@ static int register_counters(struct collector_stats *cs)
 	const struct feed_stats *fs = feed_stats(rx_feed(cs->p.rx));
 	const struct rerequest_stats *rrs = rerequest_stats(cs->p.rr);
 	const struct book_stats *bs = book_stats(feed_book(rx_feed(cs->p.rx)));
+	const struct symbols_stats *ys = symbols_stats(feed_symbols(rx_feed(cs->p.rx)));
 	struct mdm_metrics *r = cs->reg;
 	int rc = 0;
 
@@ -429,6 +438,15 @@ static int register_counters(struct collector_stats *cs)
 	if (rc == 0)
 		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_book_max_probe",
 					   "longest hash probe seen, in slots past the home slot", NULL, &bs->max_probe);
+	/* symbols: a late joiner learns them from messages; unknown ones publish on `_` */
+	C("symbols_learned_total", "locates named by a message's own stock: no stock directory (R) seen for them",
+	  &ys->learned);
+	C("symbols_redefined_total", "stock directory (R) messages that renamed a locate", &ys->redefined);
+	C("symbols_unknown_total", "events without a stock of their own on a locate with no symbol (published on _)",
+	  &ys->unknown);
+	if (rc == 0)
+		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_symbols_known", "locates with a symbol this session", NULL,
+					   &ys->known);
 	C("events_total", "decoded messages produced by the RX core", &rs->events);
 	C("ring_full_total", "times the RX core found the ring full", &rs->ring_full);
 	C("ring_blocked_polls_total", "retries while blocked on a full ring", &rs->blocked_polls);

@@ -14,6 +14,7 @@
 #include "itch.h"
 #include "mold.h"
 #include "seq.h"
+#include "symbols.h"
 
 struct feed;
 
@@ -35,7 +36,8 @@ struct feed_msg {
 	const struct itch_msg *m;      /* decoded (ITCH_OK) */
 	uint64_t seq;                  /* MoldUDP64 sequence number */
 	const char *session;           /* trimmed, NUL-terminated */
-	const char *symbol;            /* symbol of the message's locate; "" for market-wide/unknown */
+	const uint8_t *stock;          /* the event's symbol as sent (symbols_of): SYMBOLS_LEN bytes,
+					* space-padded; NULL when none. Text: symbols_text() */
 	const struct book_view *order; /* E, C, X, D, U: the order after the message; NULL otherwise */
 	uint8_t line;
 };
@@ -79,7 +81,7 @@ struct feed_resume {
 	uint64_t join, next;
 	const uint64_t *gap_from, *gap_to; /* n_gaps ascending, disjoint ranges */
 	unsigned n_gaps;
-	const uint16_t *locates;   /* n_symbols (locate, symbol) pairs */
+	const uint16_t *locates;   /* n_symbols (locate, symbol text: symbols_text) pairs */
 	const char *const *symbols;
 	unsigned n_symbols;
 	uint64_t now_ns;           /* the sequencer's clock */

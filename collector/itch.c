@@ -107,3 +107,53 @@ const char *itch_status_str(enum itch_status status)
 
 	return (unsigned)status < ITCH_STATUS_COUNT ? texts[status] : "unknown status";
 }
+
+size_t itch_text(char *out, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s[i];
+
+		if (ITCH_UNLIKELY(!itch_text_plain(c))) {
+			out[k++] = '\\';
+			out[k++] = 'x';
+			out[k++] = hex[c >> 4];
+			c = (uint8_t)hex[c & 15];
+		}
+		out[k++] = (char)c;
+	}
+	out[k] = '\0';
+	return k;
+}
+
+static int itch_hex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int itch_text_parse(uint8_t *out, size_t cap, const char *text)
+{
+	size_t n = 0;
+
+	for (const char *t = text; *t; n++) {
+		int hi, lo;
+
+		if (n == cap)
+			return -1;
+		if (*t != '\\') {
+			if (!itch_text_plain((uint8_t)*t))
+				return -1;
+			out[n] = (uint8_t)*t++;
+			continue;
+		}
+		/* only the canonical form: a byte that stands for itself is never escaped */
+		if (t[1] != 'x' || (hi = itch_hex(t[2])) < 0 || (lo = itch_hex(t[3])) < 0 ||
+		    itch_text_plain((uint8_t)(hi << 4 | lo)))
+			return -1;
+		out[n] = (uint8_t)(hi << 4 | lo);
+		t += 4;
+	}
+	return (int)n;
+}

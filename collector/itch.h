@@ -5,6 +5,7 @@
 #ifndef ITCH_H
 #define ITCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -125,5 +126,28 @@ static inline const char *itch_field_alpha(const struct itch_msg *m, const struc
 	*len = n;
 	return (const char *)m->p + f->offset;
 }
+
+/* ITCH alpha bytes as text. ALPHA fields are ASCII by the specification, but
+ * the bytes are the sender's, and the text goes into protobuf strings, JSON
+ * and PostgreSQL text columns, which must be valid UTF-8. So: a printable
+ * ASCII byte (0x20..0x7e) other than '\' stands for itself; every other byte
+ * (controls, '\', DEL, >= 0x80) is written \xHH with two uppercase hex
+ * digits. The text is printable ASCII, equals the bytes for every well-formed
+ * value, and gives the bytes back exactly (itch_text_parse). */
+#define ITCH_TEXT_MAX(n) (4 * (n)) /* longest text of n bytes: every byte escaped */
+
+static inline bool itch_text_plain(uint8_t c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '\\';
+}
+
+/* Text of s[0..n) into out, which has room for ITCH_TEXT_MAX(n) + 1 bytes;
+ * NUL-terminated. Returns the text's length. Hot-path safe. */
+size_t itch_text(char *out, const uint8_t *s, size_t n);
+
+/* The bytes itch_text() wrote `text` for, into out[0..cap). Returns their
+ * count, or -1 when `text` is not itch_text output (a byte outside printable
+ * ASCII, '\' not followed by xHH in uppercase hex) or needs more than cap. */
+int itch_text_parse(uint8_t *out, size_t cap, const char *text);
 
 #endif

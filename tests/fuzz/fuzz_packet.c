@@ -62,18 +62,19 @@ static void fuzz_message(const uint8_t *msg, size_t len)
 	struct book_view v;
 	enum itch_status rc = itch_decode(msg, len, &m);
 	enum book_status brc;
-	const char *sym;
+	const uint8_t *sym;
 
 	FUZZ_CHECK((unsigned)rc < ITCH_STATUS_COUNT);
 	if (rc != ITCH_OK)
 		return;
 	FUZZ_CHECK(m.desc->length == len && m.desc->type == msg[0]);
 	fuzz_fields(&m);
-	symbols_apply(fz.sym, &m);
+	sym = symbols_of(fz.sym, &m);
+	FUZZ_CHECK(!sym || symbols_len(sym) > 0);
 	brc = book_apply(fz.book, &m, &v);
 	FUZZ_CHECK((unsigned)brc < BOOK_STATUS_COUNT);
-	sym = symbols_get(fz.sym, v.locate);
-	FUZZ_CHECK(strlen(sym) <= SYMBOLS_LEN);
+	sym = symbols_peek(fz.sym, v.locate);
+	FUZZ_CHECK(!sym || symbols_len(sym) > 0);
 	if (v.flags & BOOK_VIEW_GONE)
 		FUZZ_CHECK(v.shares == 0);
 	if (v.flags & BOOK_VIEW_KNOWN && !(v.flags & BOOK_VIEW_GONE))
@@ -136,7 +137,7 @@ static void fuzz_check_state(void)
 	FUZZ_CHECK(ss->delivered + ss->duplicates + ss->pre_join + ss->deferred <= fz.msgs_seen);
 	FUZZ_CHECK(bs->orders <= bs->max_orders && bs->levels <= bs->orders && bs->levels <= FUZZ_LEVELS);
 	FUZZ_CHECK(bs->max_probe < FUZZ_ORDERS);
-	FUZZ_CHECK(ys->known <= SYMBOLS_LOCATES);
+	FUZZ_CHECK(ys->known <= SYMBOLS_LOCATES && ys->known <= ys->set + ys->learned);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

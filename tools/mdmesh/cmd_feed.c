@@ -153,6 +153,7 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 {
 	struct dump_ctx *c = vctx;
 	const struct itch_msg *m = fm->m;
+	char text[ITCH_TEXT_MAX(ITCH_MAX_MSG_LEN) + 1];
 
 	if (!c->print)
 		return;
@@ -166,7 +167,8 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 	mdm_json_ku64(&c->j, "stock_locate", m->stock_locate);
 	mdm_json_ku64(&c->j, "tracking_number", m->tracking_number);
 	mdm_json_ku64(&c->j, "timestamp", m->timestamp_ns);
-	mdm_json_kstr(&c->j, "symbol", fm->symbol);
+	symbols_text(text, fm->stock);
+	mdm_json_kstr(&c->j, "symbol", text); /* as in the MarketEvent: itch_text */
 	for (unsigned i = 0; i < m->desc->n_fields; i++) {
 		const struct itch_field *f = &m->desc->fields[i];
 
@@ -175,7 +177,7 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 			size_t n;
 			const char *s = itch_field_alpha(m, f, &n);
 
-			mdm_json_strn(&c->j, s, n);
+			mdm_json_strn(&c->j, text, itch_text(text, (const uint8_t *)s, n));
 		} else {
 			mdm_json_u64(&c->j, itch_field_uint(m, f));
 		}
@@ -327,9 +329,10 @@ static void bench_encode_emit(void *vctx, const struct feed_msg *fm)
 	struct bench_ctx *c = vctx;
 	struct encode_order eo;
 	struct encode_meta meta;
+	char symbol[SYMBOLS_TEXT_MAX + 1];
 	size_t n = 0;
 
-	encode_meta_from_feed(&meta, &eo, fm);
+	encode_meta_from_feed(&meta, &eo, symbol, fm);
 	encode_event(c->enc, fm->m, &meta, c->buf, sizeof(c->buf), &n);
 	c->bytes += n;
 }
