@@ -86,26 +86,22 @@ enum itch_status itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
 	return ITCH_OK;
 }
 
+static const struct {
+	const char *name, *text;
+} itch_statuses[ITCH_STATUS_COUNT] = {
+#define ITCH_ROW(id, name, text) [id] = { name, text },
+	ITCH_STATUSES(ITCH_ROW)
+#undef ITCH_ROW
+};
+
 const char *itch_status_name(enum itch_status status)
 {
-	static const char *const names[ITCH_STATUS_COUNT] = {
-#define ITCH_NAME(id, name, text) [id] = name,
-		ITCH_STATUSES(ITCH_NAME)
-#undef ITCH_NAME
-	};
-
-	return (unsigned)status < ITCH_STATUS_COUNT ? names[status] : "unknown";
+	return (unsigned)status < ITCH_STATUS_COUNT ? itch_statuses[status].name : "unknown";
 }
 
 const char *itch_status_str(enum itch_status status)
 {
-	static const char *const texts[ITCH_STATUS_COUNT] = {
-#define ITCH_TEXT(id, name, text) [id] = text,
-		ITCH_STATUSES(ITCH_TEXT)
-#undef ITCH_TEXT
-	};
-
-	return (unsigned)status < ITCH_STATUS_COUNT ? texts[status] : "unknown status";
+	return (unsigned)status < ITCH_STATUS_COUNT ? itch_statuses[status].text : "unknown status";
 }
 
 size_t itch_text(char *out, const uint8_t *s, size_t n)

@@ -69,13 +69,9 @@ enum mold_status mold_parse(const uint8_t *p, size_t len, const struct mold_para
 
 const char *mold_status_name(enum mold_status status)
 {
-	static const char *const names[MOLD_STATUS_COUNT] = {
-#define MOLD_NAME(id, name) [id] = name,
-		MOLD_STATUSES(MOLD_NAME)
-#undef MOLD_NAME
-	};
+	static const char *const names[MOLD_STATUS_COUNT] = { MOLD_STATUSES(MDM_ENUM_NAME) };
 
-	return (unsigned)status < MOLD_STATUS_COUNT ? names[status] : "unknown";
+	return mdm_enum_name(names, MOLD_STATUS_COUNT, status);
 }
 
 int mold_request_build(uint8_t *out, size_t cap, const uint8_t *session, uint64_t seq, uint16_t count)

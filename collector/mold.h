@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_enum.h"
+
 #define MOLD_SESSION_LEN 10
 #define MOLD_HEADER_LEN 20   /* session 10 + sequence 8 + count 2 */
 #define MOLD_REQUEST_LEN 20  /* same layout as the downstream header */
@@ -46,12 +48,7 @@ enum mold_kind {
 	X(MOLD_ERR_COUNT_OVERRUN, "count_overrun")        /* packet ends before `count` blocks were seen */ \
 	X(MOLD_ERR_TRAILING, "trailing_bytes")            /* bytes after the last block (only if reject_trailing) */
 
-enum mold_status {
-#define MOLD_ENUM(id, name) id,
-	MOLD_STATUSES(MOLD_ENUM)
-#undef MOLD_ENUM
-	MOLD_STATUS_COUNT
-};
+enum mold_status { MOLD_STATUSES(MDM_ENUM_ID) MOLD_STATUS_COUNT };
 
 /* Parse settings; zero-initialised means the defaults. */
 struct mold_params {

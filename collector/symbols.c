@@ -153,11 +153,7 @@ const struct symbols_stats *symbols_stats(const struct symbols *s)
 
 const char *symbols_unusual_name(enum symbols_unusual reason)
 {
-	static const char *const names[SYMBOLS_UNUSUAL_COUNT] = {
-#define SYMBOLS_NAME(id, name) [id] = name,
-		SYMBOLS_UNUSUAL(SYMBOLS_NAME)
-#undef SYMBOLS_NAME
-	};
+	static const char *const names[SYMBOLS_UNUSUAL_COUNT] = { SYMBOLS_UNUSUAL(MDM_ENUM_NAME) };
 
-	return (unsigned)reason < SYMBOLS_UNUSUAL_COUNT ? names[reason] : "unknown";
+	return mdm_enum_name(names, SYMBOLS_UNUSUAL_COUNT, reason);
 }

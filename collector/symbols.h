@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "itch.h"
+#include "mdm_enum.h"
 
 #define SYMBOLS_LEN 8                               /* ITCH stock field width */
 #define SYMBOLS_TEXT_MAX ITCH_TEXT_MAX(SYMBOLS_LEN) /* longest symbol text (32) */
@@ -38,12 +39,7 @@
 	X(SYMBOLS_CONTROL, "control")     /* a byte 0x00-0x1f or 0x7f: \xHH in the text */           \
 	X(SYMBOLS_NON_ASCII, "non_ascii") /* a byte >= 0x80: \xHH in the text */
 
-enum symbols_unusual {
-#define SYMBOLS_ENUM(id, name) id,
-	SYMBOLS_UNUSUAL(SYMBOLS_ENUM)
-#undef SYMBOLS_ENUM
-	SYMBOLS_UNUSUAL_COUNT
-};
+enum symbols_unusual { SYMBOLS_UNUSUAL(MDM_ENUM_ID) SYMBOLS_UNUSUAL_COUNT };
 
 struct symbols;
 
