@@ -372,7 +372,7 @@ static void book_view_of(struct book_view *v, const struct book_order *o)
 	v->flags = BOOK_VIEW_KNOWN;
 }
 
-static int book_add(struct book *b, uint64_t ref, uint8_t side, uint32_t shares, uint32_t price,
+static enum book_status book_add(struct book *b, uint64_t ref, uint8_t side, uint32_t shares, uint32_t price,
 		    uint16_t locate, struct book_view *v)
 {
 	struct book_order *o;
@@ -451,7 +451,7 @@ static struct book_order *book_target(struct book *b, const struct itch_msg *m, 
 	return o;
 }
 
-int book_apply(struct book *b, const struct itch_msg *m, struct book_view *v)
+enum book_status book_apply(struct book *b, const struct itch_msg *m, struct book_view *v)
 {
 	const uint8_t *p = m->p;
 	struct book_order *o;
@@ -499,7 +499,7 @@ int book_apply(struct book *b, const struct itch_msg *m, struct book_view *v)
 		uint64_t new_ref = itch_be64(p + BOOK_OFF_U_NEW_REF), orig_ref;
 		uint16_t locate;
 		uint8_t side;
-		int rc;
+		enum book_status rc;
 
 		o = book_target(b, m, v);
 		if (!o) {

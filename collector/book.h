@@ -47,14 +47,17 @@ struct book_params {
 	uint32_t level_capacity; /* price levels; 0 = order_capacity / 4 */
 };
 
-/* What book_apply() did (a value, not an error). */
-enum book_result {
+/* What book_apply() did: 0 = the book changed (this status's OK), the others
+ * say why it did not (a value, not an error: an ignored type is normal). Not
+ * counted by reason: book_stats names a counter for each outcome it tracks. */
+enum book_status {
 	BOOK_APPLIED = 0,     /* the book changed */
 	BOOK_IGNORED = 1,     /* the type does not touch the book (P, Q, B, S, R, ...) */
 	BOOK_UNKNOWN_REF = 2, /* E/C/X/D/U for a reference we do not hold (joined mid-session) */
 	BOOK_DUP_REF = 3,     /* add (A/F, or U's new reference) of a reference already live */
 	BOOK_FULL = 4,        /* add dropped: the order table is at its maximum load */
 	BOOK_INVALID = 5,     /* add with zero shares or a side other than 'B'/'S' */
+	BOOK_STATUS_COUNT
 };
 
 #define BOOK_VIEW_KNOWN 0x01 /* the order was found (or added): side/price valid */
@@ -112,8 +115,8 @@ void book_destroy(struct book *b);
 
 /* Apply a decoded message (itch_decode() returned ITCH_OK, so every field is
  * inside the message). Fills `view` (always; zeroed for ignored types) and
- * returns an enum book_result. Hot-path safe, never allocates. */
-int book_apply(struct book *b, const struct itch_msg *m, struct book_view *view);
+ * returns what it did. Hot-path safe, never allocates. */
+enum book_status book_apply(struct book *b, const struct itch_msg *m, struct book_view *view);
 
 /* Best bid and offer of `locate`. Returns false (and zeroes `out`) when both
  * sides are empty. O(1). */

@@ -188,25 +188,30 @@ static void collect(void *ctx, struct mdm_metrics_writer *w)
 	const struct feed *f = rx_feed(cs->p.rx);
 	const struct feed_stats *fs = feed_stats(f);
 	const struct seq_stats *ss = seq_stats(feed_seq(f));
+	const struct symbols_stats *ys = symbols_stats(feed_symbols(f));
 	const struct publish_stats *ps = publish_stats(cs->p.pb);
 	struct collector_account a;
 
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_malformed_packets_total",
 				 "MoldUDP64 packets rejected, by reason");
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++) {
-		const char *l[] = { "reason", mold_status_name(-i), NULL };
+		const char *l[] = { "reason", mold_status_name(i), NULL };
 
 		mdm_metrics_write_u64(w, l, mdm_counter_get(&fs->malformed[i]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_bad_messages_total",
 				 "ITCH messages skipped (they consumed a sequence number), by reason");
-	{
-		const char *l1[] = { "reason", "unknown_type", NULL }, *l2[] = { "reason", "bad_length", NULL },
-			   *l3[] = { "reason", "empty", NULL };
+	for (int i = 1; i < ITCH_STATUS_COUNT; i++) {
+		const char *l[] = { "reason", itch_status_name(i), NULL };
 
-		mdm_metrics_write_u64(w, l1, mdm_counter_get(&fs->unknown_type));
-		mdm_metrics_write_u64(w, l2, mdm_counter_get(&fs->bad_length));
-		mdm_metrics_write_u64(w, l3, mdm_counter_get(&fs->empty_msgs));
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&fs->bad_msgs[i]));
+	}
+	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_symbols_unusual_total",
+				 "stock symbols kept as sent that a subject or text escapes (or, empty, refuses), by reason");
+	for (int i = 0; i < SYMBOLS_UNUSUAL_COUNT; i++) {
+		const char *l[] = { "reason", symbols_unusual_name(i), NULL };
+
+		mdm_metrics_write_u64(w, l, mdm_counter_get(&ys->unusual[i]));
 	}
 	mdm_metrics_write_family(w, MDM_METRICS_COUNTER, "mdmesh_collector_events_by_type_total",
 				 "events published, by ITCH message type");
@@ -432,6 +437,7 @@ static int register_counters(struct collector_stats *cs)
 	const struct feed_stats *fs = feed_stats(rx_feed(cs->p.rx));
 	const struct rerequest_stats *rrs = rerequest_stats(cs->p.rr);
 	const struct book_stats *bs = book_stats(feed_book(rx_feed(cs->p.rx)));
+	const struct symbols_stats *ys = symbols_stats(feed_symbols(rx_feed(cs->p.rx)));
 	struct mdm_metrics *r = cs->reg;
 	int rc = 0;
 
@@ -455,6 +461,15 @@ static int register_counters(struct collector_stats *cs)
 	if (rc == 0)
 		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_book_max_probe",
 					   "longest hash probe seen, in slots past the home slot", NULL, &bs->max_probe);
+	/* symbols: a late joiner learns them from messages; unknown ones publish on `_` */
+	C("symbols_learned_total", "locates named by a message's own stock: no stock directory (R) seen for them",
+	  &ys->learned);
+	C("symbols_redefined_total", "stock directory (R) messages that renamed a locate", &ys->redefined);
+	C("symbols_unknown_total", "events without a stock of their own on a locate with no symbol (published on _)",
+	  &ys->unknown);
+	if (rc == 0)
+		rc = mdm_metrics_gauge_u64(r, "mdmesh_collector_symbols_known", "locates with a symbol this session", NULL,
+					   &ys->known);
 	C("events_total", "decoded messages produced by the RX core", &rs->events);
 	C("ring_full_total", "times the RX core found the ring full", &rs->ring_full);
 	C("ring_blocked_polls_total", "retries while blocked on a full ring", &rs->blocked_polls);

@@ -90,12 +90,19 @@ static inline uint8_t *put_sub(uint8_t *p, unsigned id, const uint8_t *sub, size
 	return p + n;
 }
 
-/* An ITCH alpha without its right padding. */
-static inline size_t alpha_len(const uint8_t *s, unsigned size)
+/* An ITCH alpha without its right padding, as text (itch_text: a protobuf
+ * string must be UTF-8): the bytes themselves unless one needs escaping. */
+static inline uint8_t *put_alpha(uint8_t *p, unsigned id, const uint8_t *s, unsigned size)
 {
-	while (size > 0 && s[size - 1] == ' ')
-		size--;
-	return size;
+	char text[ITCH_TEXT_MAX(ITCH_MAX_MSG_LEN) + 1];
+	unsigned n = size;
+
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	for (unsigned i = 0; i < n; i++)
+		if (__builtin_expect(!itch_text_plain(s[i]), 0))
+			return put_bytes(p, id, text, itch_text(text, s, n));
+	return put_bytes(p, id, s, n);
 }
 
 /* ---- binding ---- */
@@ -179,7 +186,7 @@ static uint8_t *put_header(const struct encoder *e, uint8_t *p, const struct itc
 	p = put_u64(p, 3, meta->seq);
 	p = put_u64(p, 4, m->stock_locate);
 	p = put_u64(p, 5, m->tracking_number);
-	p = put_bytes(p, 6, meta->symbol, meta->symbol ? strnlen(meta->symbol, 8) : 0);
+	p = put_bytes(p, 6, meta->symbol, meta->symbol ? strnlen(meta->symbol, SYMBOLS_TEXT_MAX) : 0);
 	p = put_u64(p, 7, m->timestamp_ns);
 	p = put_u64(p, 8, meta->rx_ts_ns);
 	p = put_u64(p, 9, meta->pub_ts_ns);
@@ -225,7 +232,7 @@ int encode_event(struct encoder *e, const struct itch_msg *m, const struct encod
 		const uint8_t *src = m->p + b->wire_off;
 
 		if (b->pb_string)
-			q = put_bytes(q, b->pb_id, src, alpha_len(src, b->wire_size));
+			q = put_alpha(q, b->pb_id, src, b->wire_size);
 		else
 			q = put_u64(q, b->pb_id, itch_be(src, b->wire_size));
 	}
@@ -239,12 +246,14 @@ int encode_event(struct encoder *e, const struct itch_msg *m, const struct encod
 	return 0;
 }
 
-void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, const struct feed_msg *fm)
+void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, char symbol[SYMBOLS_TEXT_MAX + 1],
+			   const struct feed_msg *fm)
 {
 	memset(meta, 0, sizeof(*meta));
 	meta->session = fm->session;
 	meta->seq = fm->seq;
-	meta->symbol = fm->symbol;
+	symbols_text(symbol, fm->stock);
+	meta->symbol = symbol;
 	if (fm->order) {
 		encode_order_from_view(eo, fm->order);
 		meta->order = eo;

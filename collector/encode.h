@@ -16,8 +16,9 @@
 #include "itch.h"
 
 /* Upper bound of one packed MarketEvent: every string in it is bounded (feed
- * name <= ENCODE_FEED_MAX, session 10, alphas <= 8), so a buffer this big
- * always suffices. */
+ * name <= ENCODE_FEED_MAX, session 10, symbol <= SYMBOLS_TEXT_MAX, the alphas
+ * of a message <= ITCH_TEXT_MAX of its 50 bytes), so a buffer this big always
+ * suffices. */
 #define ENCODE_MAX_EVENT_LEN 512
 #define ENCODE_FEED_MAX 32
 
@@ -49,7 +50,7 @@ static inline void encode_order_from_view(struct encode_order *eo, const struct 
 struct encode_meta {
 	const char *session;             /* trimmed MoldUDP64 session */
 	uint64_t seq;
-	const char *symbol;              /* resolved symbol, "" if none */
+	const char *symbol;              /* symbol text (symbols_text), "" if none */
 	uint64_t rx_ts_ns;
 	uint64_t pub_ts_ns;
 	uint64_t wire_ts_ns;
@@ -57,9 +58,11 @@ struct encode_meta {
 	const struct encode_order *order; /* NULL for messages that are not order-scoped */
 };
 
-/* Fill `meta` for a message the feed chain delivered: session, seq, symbol,
- * and the order state from its book view, stored in *eo (timestamps zero). */
-void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, const struct feed_msg *fm);
+/* Fill `meta` for a message the feed chain delivered: session, seq, its
+ * symbol's text, written into `symbol`, and the order state from its book
+ * view, stored in *eo (timestamps zero). */
+void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, char symbol[SYMBOLS_TEXT_MAX + 1],
+			   const struct feed_msg *fm);
 
 /* Create an encoder for feed `feed` (copied; 1..ENCODE_FEED_MAX chars).
  * Returns 0, -EINVAL (bad feed name, or the ITCH table and events.proto

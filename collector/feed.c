@@ -9,7 +9,6 @@
 #include "mdm_counter.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
-#include "symbols.h"
 
 struct feed {
 	struct seq *seq;
@@ -112,28 +111,21 @@ static inline unsigned deliver(struct feed *f, const uint8_t *p, size_t len, uin
 	struct itch_msg m;
 	struct book_view view;
 	struct feed_msg fm;
-	int rc = itch_decode(p, len, &m);
+	enum itch_status rc = itch_decode(p, len, &m);
 
 	if (rc != ITCH_OK) {
-		if (rc == ITCH_ERR_UNKNOWN_TYPE)
-			mdm_counter_add(&f->stats.unknown_type, 1);
-		else if (rc == ITCH_ERR_LENGTH)
-			mdm_counter_add(&f->stats.bad_length, 1);
-		else
-			mdm_counter_add(&f->stats.empty_msgs, 1);
+		mdm_counter_add(&f->stats.bad_msgs[rc], 1);
 		return 0;
 	}
 	mdm_counter_add(&f->stats.messages, 1);
 	mdm_counter_add(&f->stats.by_type[m.desc->index], 1);
-	if (m.type == 'R')
-		symbols_apply(f->symbols, &m);
+	fm.stock = symbols_of(f->symbols, &m);
 	fm.order = NULL;
 	if (!f->no_book && book_apply(f->book, &m, &view) != BOOK_IGNORED && order_scoped(m.type))
 		fm.order = &view;
 	fm.m = &m;
 	fm.seq = seq;
 	fm.session = f->session;
-	fm.symbol = m.stock_locate ? symbols_get(f->symbols, m.stock_locate) : "";
 	fm.line = line;
 	emit(ctx, &fm);
 	return 1;
@@ -149,12 +141,12 @@ unsigned feed_on_packet(struct feed *f, const uint8_t *p, size_t len, uint8_t li
 	const uint8_t *msg;
 	size_t mlen;
 	unsigned emitted = 0, idx = 0, r = 0;
-	int rc;
+	enum mold_status rc;
 
 	mdm_counter_add(&f->stats.packets, 1);
 	rc = mold_parse(p, len, &f->mold, &pkt);
 	if (rc != MOLD_OK) {
-		mdm_counter_add(&f->stats.malformed[-rc], 1);
+		mdm_counter_add(&f->stats.malformed[rc], 1);
 		mdm_counter_add(&f->stats.malformed_total, 1);
 		return 0;
 	}
@@ -215,11 +207,11 @@ int feed_resume(struct feed *f, const struct feed_resume *r)
 	memcpy(f->session, r->session, n);
 	f->session[n] = '\0';
 	for (unsigned i = 0; i < r->n_symbols; i++) {
-		size_t k = strnlen(r->symbols[i], SYMBOLS_LEN);
-
 		memset(stock, ' ', sizeof(stock));
-		memcpy(stock, r->symbols[i], k);
-		symbols_set(f->symbols, r->locates[i], stock);
+		/* the events' symbol text back to the bytes it stands for; a text
+		 * that is not symbols_text() output names no stock */
+		if (itch_text_parse(stock, sizeof(stock), r->symbols[i]) > 0)
+			symbols_set(f->symbols, r->locates[i], stock);
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "itch.h"
 #include "mold.h"
 #include "seq.h"
+#include "symbols.h"
 
 struct feed;
 
@@ -35,7 +36,8 @@ struct feed_msg {
 	const struct itch_msg *m;      /* decoded (ITCH_OK) */
 	uint64_t seq;                  /* MoldUDP64 sequence number */
 	const char *session;           /* trimmed, NUL-terminated */
-	const char *symbol;            /* symbol of the message's locate; "" for market-wide/unknown */
+	const uint8_t *stock;          /* the event's symbol as sent (symbols_of): SYMBOLS_LEN bytes,
+					* space-padded; NULL when none. Text: symbols_text() */
 	const struct book_view *order; /* E, C, X, D, U: the order after the message; NULL otherwise */
 	uint8_t line;
 };
@@ -44,15 +46,15 @@ typedef void (*feed_emit_fn)(void *ctx, const struct feed_msg *fm);
 
 struct feed_stats {
 	uint64_t packets;                     /* payloads handed in */
-	uint64_t malformed[MOLD_STATUS_COUNT]; /* by -enum mold_status (index 0 unused) */
+	uint64_t malformed[MOLD_STATUS_COUNT]; /* by enum mold_status (index 0 unused) */
 	uint64_t malformed_total;
 	uint64_t heartbeats;
 	uint64_t end_of_session;
 	uint64_t messages;                    /* delivered and decoded */
 	uint64_t by_type[ITCH_MSG_TYPES];     /* by itch_msg_desc.index */
-	uint64_t empty_msgs;                  /* zero-length message (consumed a seq) */
-	uint64_t unknown_type;                /* consumed a seq, skipped */
-	uint64_t bad_length;                  /* consumed a seq, skipped */
+	/* messages not decoded, by enum itch_status (index 0 unused): each
+	 * consumed its sequence number and was skipped */
+	uint64_t bad_msgs[ITCH_STATUS_COUNT];
 };
 
 /* Returns 0, -EINVAL (bad params; detail via mdm_err_last()), -ENOMEM. */
@@ -79,7 +81,7 @@ struct feed_resume {
 	uint64_t join, next;
 	const uint64_t *gap_from, *gap_to; /* n_gaps ascending, disjoint ranges */
 	unsigned n_gaps;
-	const uint16_t *locates;   /* n_symbols (locate, symbol) pairs */
+	const uint16_t *locates;   /* n_symbols (locate, symbol text: symbols_text) pairs */
 	const char *const *symbols;
 	unsigned n_symbols;
 	uint64_t now_ns;           /* the sequencer's clock */

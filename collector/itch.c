@@ -64,7 +64,7 @@ const struct itch_field *itch_field_find(const struct itch_msg_desc *desc, const
 	return NULL;
 }
 
-int itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
+enum itch_status itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
 {
 	const struct itch_msg_desc *d;
 
@@ -86,17 +86,70 @@ int itch_decode(const uint8_t *p, size_t len, struct itch_msg *out)
 	return ITCH_OK;
 }
 
-const char *itch_status_str(int status)
+static const struct {
+	const char *name, *text;
+} itch_statuses[ITCH_STATUS_COUNT] = {
+#define ITCH_ROW(id, name, text) [id] = { name, text },
+	ITCH_STATUSES(ITCH_ROW)
+#undef ITCH_ROW
+};
+
+const char *itch_status_name(enum itch_status status)
 {
-	switch (status) {
-	case ITCH_OK:
-		return "ok";
-	case ITCH_ERR_EMPTY:
-		return "empty message";
-	case ITCH_ERR_UNKNOWN_TYPE:
-		return "unknown message type";
-	case ITCH_ERR_LENGTH:
-		return "length does not match the message type";
+	return (unsigned)status < ITCH_STATUS_COUNT ? itch_statuses[status].name : "unknown";
+}
+
+const char *itch_status_str(enum itch_status status)
+{
+	return (unsigned)status < ITCH_STATUS_COUNT ? itch_statuses[status].text : "unknown status";
+}
+
+size_t itch_text(char *out, const uint8_t *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s[i];
+
+		if (ITCH_UNLIKELY(!itch_text_plain(c))) {
+			out[k++] = '\\';
+			out[k++] = 'x';
+			out[k++] = hex[c >> 4];
+			c = (uint8_t)hex[c & 15];
+		}
+		out[k++] = (char)c;
 	}
-	return "unknown status";
+	out[k] = '\0';
+	return k;
+}
+
+static int itch_hex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int itch_text_parse(uint8_t *out, size_t cap, const char *text)
+{
+	size_t n = 0;
+
+	for (const char *t = text; *t; n++) {
+		int hi, lo;
+
+		if (n == cap)
+			return -1;
+		if (*t != '\\') {
+			if (!itch_text_plain((uint8_t)*t))
+				return -1;
+			out[n] = (uint8_t)*t++;
+			continue;
+		}
+		/* only the canonical form: a byte that stands for itself is never escaped */
+		if (t[1] != 'x' || (hi = itch_hex(t[2])) < 0 || (lo = itch_hex(t[3])) < 0 ||
+		    itch_text_plain((uint8_t)(hi << 4 | lo)))
+			return -1;
+		out[n] = (uint8_t)(hi << 4 | lo);
+		t += 4;
+	}
+	return (int)n;
 }

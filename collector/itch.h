@@ -5,6 +5,7 @@
 #ifndef ITCH_H
 #define ITCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,12 +41,24 @@ struct itch_msg_desc {
 	const struct itch_field *fields; /* n_fields entries, in wire order */
 };
 
-/* Decode results. Negative values are reasons a message was not decoded. */
+/* Decode results: one row per outcome, 0 = decoded. The name is the stats key
+ * and the /metrics `reason` label of a message that was not decoded (it still
+ * consumed its sequence number); the text is for people. Counters by reason
+ * are arrays indexed by the status, named from this table. */
+#define ITCH_STATUSES(X)                                                                        \
+	X(ITCH_OK, "ok", "ok")                                                                  \
+	/* type byte not in the table: skipped by its framed length */                          \
+	X(ITCH_ERR_UNKNOWN_TYPE, "unknown_type", "unknown message type")                        \
+	/* framed length differs from the type's length */                                      \
+	X(ITCH_ERR_LENGTH, "bad_length", "length does not match the message type")              \
+	/* zero-length message */                                                               \
+	X(ITCH_ERR_EMPTY, "empty", "empty message")
+
 enum itch_status {
-	ITCH_OK = 0,
-	ITCH_ERR_EMPTY = -1,        /* zero-length message */
-	ITCH_ERR_UNKNOWN_TYPE = -2, /* type byte not in the table: skip by framed length */
-	ITCH_ERR_LENGTH = -3,       /* framed length differs from the type's length */
+#define ITCH_ENUM(id, name, text) id,
+	ITCH_STATUSES(ITCH_ENUM)
+#undef ITCH_ENUM
+	ITCH_STATUS_COUNT
 };
 
 /* A decoded message: a view into the caller's buffer, valid as long as it is. */
@@ -68,12 +81,16 @@ const struct itch_msg_desc *itch_desc_at(unsigned index);
 const struct itch_field *itch_field_find(const struct itch_msg_desc *desc, const char *name);
 
 /* Decode the message p[0..len) (len = the framed length). Checks the length
- * against the type before reading any field. Returns ITCH_OK or an
- * enum itch_status reason; `out` is filled only on ITCH_OK. Hot-path safe. */
-int itch_decode(const uint8_t *p, size_t len, struct itch_msg *out);
+ * against the type before reading any field. Returns ITCH_OK or the reason
+ * the message was not decoded; `out` is filled only on ITCH_OK. Hot-path safe. */
+enum itch_status itch_decode(const uint8_t *p, size_t len, struct itch_msg *out);
 
-/* Human-readable reason for an enum itch_status. */
-const char *itch_status_str(int status);
+/* Stats key / metric label of a status ("unknown_type", ...); "unknown"
+ * outside the table. */
+const char *itch_status_name(enum itch_status status);
+
+/* Human-readable reason for a status; "unknown status" outside the table. */
+const char *itch_status_str(enum itch_status status);
 
 /* Big-endian loads (unaligned-safe). */
 static inline uint64_t itch_be(const uint8_t *p, unsigned size)
@@ -109,5 +126,28 @@ static inline const char *itch_field_alpha(const struct itch_msg *m, const struc
 	*len = n;
 	return (const char *)m->p + f->offset;
 }
+
+/* ITCH alpha bytes as text. ALPHA fields are ASCII by the specification, but
+ * the bytes are the sender's, and the text goes into protobuf strings, JSON
+ * and PostgreSQL text columns, which must be valid UTF-8. So: a printable
+ * ASCII byte (0x20..0x7e) other than '\' stands for itself; every other byte
+ * (controls, '\', DEL, >= 0x80) is written \xHH with two uppercase hex
+ * digits. The text is printable ASCII, equals the bytes for every well-formed
+ * value, and gives the bytes back exactly (itch_text_parse). */
+#define ITCH_TEXT_MAX(n) (4 * (n)) /* longest text of n bytes: every byte escaped */
+
+static inline bool itch_text_plain(uint8_t c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '\\';
+}
+
+/* Text of s[0..n) into out, which has room for ITCH_TEXT_MAX(n) + 1 bytes;
+ * NUL-terminated. Returns the text's length. Hot-path safe. */
+size_t itch_text(char *out, const uint8_t *s, size_t n);
+
+/* The bytes itch_text() wrote `text` for, into out[0..cap). Returns their
+ * count, or -1 when `text` is not itch_text output (a byte outside printable
+ * ASCII, '\' not followed by xHH in uppercase hex) or needs more than cap. */
+int itch_text_parse(uint8_t *out, size_t cap, const char *text);
 
 #endif

@@ -18,7 +18,7 @@ static inline uint64_t mold_be64(const uint8_t *p)
 	return v;
 }
 
-int mold_parse(const uint8_t *p, size_t len, const struct mold_params *params, struct mold_pkt *out)
+enum mold_status mold_parse(const uint8_t *p, size_t len, const struct mold_params *params, struct mold_pkt *out)
 {
 	size_t max_len = params && params->max_packet_len ? params->max_packet_len : MOLD_MAX_PACKET_DEFAULT;
 	const uint8_t *cur, *end = p + len;
@@ -67,27 +67,11 @@ int mold_parse(const uint8_t *p, size_t len, const struct mold_params *params, s
 	return MOLD_OK;
 }
 
-const char *mold_status_name(int status)
+const char *mold_status_name(enum mold_status status)
 {
-	switch (status) {
-	case MOLD_OK:
-		return "ok";
-	case MOLD_ERR_OVERSIZE:
-		return "oversize";
-	case MOLD_ERR_SHORT_HEADER:
-		return "short_header";
-	case MOLD_ERR_BLOCK_TRUNCATED:
-		return "block_header_truncated";
-	case MOLD_ERR_ZERO_LENGTH:
-		return "zero_length_block";
-	case MOLD_ERR_BLOCK_OVERRUN:
-		return "block_overrun";
-	case MOLD_ERR_COUNT_OVERRUN:
-		return "count_overrun";
-	case MOLD_ERR_TRAILING:
-		return "trailing_bytes";
-	}
-	return "unknown";
+	static const char *const names[MOLD_STATUS_COUNT] = { MOLD_STATUSES(MDM_ENUM_NAME) };
+
+	return mdm_enum_name(names, MOLD_STATUS_COUNT, status);
 }
 
 int mold_request_build(uint8_t *out, size_t cap, const uint8_t *session, uint64_t seq, uint16_t count)

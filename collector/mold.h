@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdm_enum.h"
+
 #define MOLD_SESSION_LEN 10
 #define MOLD_HEADER_LEN 20   /* session 10 + sequence 8 + count 2 */
 #define MOLD_REQUEST_LEN 20  /* same layout as the downstream header */
@@ -33,19 +35,20 @@ enum mold_kind {
 	MOLD_KIND_END_OF_SESSION = 2, /* count 0xFFFF, no blocks; seq = next */
 };
 
-/* Why a packet was rejected. Each value is a distinct stats bucket: index
- * an array of MOLD_STATUS_COUNT counters by -status (slot 0 = accepted). */
-enum mold_status {
-	MOLD_OK = 0,
-	MOLD_ERR_OVERSIZE = -1,         /* payload longer than params.max_packet_len */
-	MOLD_ERR_SHORT_HEADER = -2,     /* fewer than MOLD_HEADER_LEN bytes */
-	MOLD_ERR_BLOCK_TRUNCATED = -3,  /* a block's 2-byte length header is cut off */
-	MOLD_ERR_ZERO_LENGTH = -4,      /* a block of length 0 (no ITCH type byte) */
-	MOLD_ERR_BLOCK_OVERRUN = -5,    /* a block's length runs past the packet end */
-	MOLD_ERR_COUNT_OVERRUN = -6,    /* packet ends before `count` blocks were seen */
-	MOLD_ERR_TRAILING = -7,         /* bytes after the last block (only if reject_trailing) */
-};
-#define MOLD_STATUS_COUNT 8
+/* Why a packet was rejected: one row per outcome, 0 = accepted. The name is
+ * the stats key and the /metrics `reason` label ("short_header", ...); every
+ * counter by reason is an array indexed by the status, named from this table. */
+#define MOLD_STATUSES(X)                                                                          \
+	X(MOLD_OK, "ok")                                                                          \
+	X(MOLD_ERR_OVERSIZE, "oversize")                  /* payload longer than params.max_packet_len */ \
+	X(MOLD_ERR_SHORT_HEADER, "short_header")          /* fewer than MOLD_HEADER_LEN bytes */         \
+	X(MOLD_ERR_BLOCK_TRUNCATED, "block_header_truncated") /* a block's 2-byte length is cut off */  \
+	X(MOLD_ERR_ZERO_LENGTH, "zero_length_block")      /* a block of length 0 (no ITCH type byte) */ \
+	X(MOLD_ERR_BLOCK_OVERRUN, "block_overrun")        /* a block's length runs past the packet end */ \
+	X(MOLD_ERR_COUNT_OVERRUN, "count_overrun")        /* packet ends before `count` blocks were seen */ \
+	X(MOLD_ERR_TRAILING, "trailing_bytes")            /* bytes after the last block (only if reject_trailing) */
+
+enum mold_status { MOLD_STATUSES(MDM_ENUM_ID) MOLD_STATUS_COUNT };
 
 /* Parse settings; zero-initialised means the defaults. */
 struct mold_params {
@@ -79,12 +82,13 @@ struct mold_iter {
 
 /* Validate the framing of the UDP payload p[0..len) and fill `out`.
  * params may be NULL (defaults). Reads nothing outside p[0..len), whatever the
- * bytes. Returns MOLD_OK or a negative enum mold_status; `out` is filled only
- * on MOLD_OK. Cost: one pass over the block length headers. */
-int mold_parse(const uint8_t *p, size_t len, const struct mold_params *params, struct mold_pkt *out);
+ * bytes. Returns MOLD_OK or the reason the packet is rejected; `out` is filled
+ * only on MOLD_OK. Cost: one pass over the block length headers. */
+enum mold_status mold_parse(const uint8_t *p, size_t len, const struct mold_params *params, struct mold_pkt *out);
 
-/* Stable snake_case name of a status, for stats keys ("ok", "short_header", ...). */
-const char *mold_status_name(int status);
+/* Stable snake_case name of a status (MOLD_STATUSES), for stats keys and
+ * metric labels; "unknown" outside the table. */
+const char *mold_status_name(enum mold_status status);
 
 /* Start iterating the blocks of a packet that mold_parse() accepted. */
 static inline void mold_iter_init(struct mold_iter *it, const struct mold_pkt *pkt)

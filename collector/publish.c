@@ -120,14 +120,13 @@ static inline uint64_t itch_origin_ns(struct publish *pb, const struct itch_msg 
  * type-table lookup, a length check and three header loads, no field is
  * decoded twice. The RX core already checked the message; a failure here
  * means the record was corrupted. */
-int publish_encode(struct publish *pb, const struct rx_event *e, uint64_t now, struct itch_msg *m, char symbol[9],
-		   char session[11], size_t *len)
+int publish_encode(struct publish *pb, const struct rx_event *e, uint64_t now, struct itch_msg *m,
+		   char symbol[SYMBOLS_TEXT_MAX + 1], char session[11], size_t *len)
 {
 	struct encode_meta meta = { .seq = e->seq, .rx_ts_ns = e->rx_ts_ns, .wire_ts_ns = e->wire_ts_ns,
 				    .session_date = pb->session_date, .pub_ts_ns = now };
 
-	memcpy(symbol, e->symbol, 8);
-	symbol[8] = '\0';
+	itch_text(symbol, (const uint8_t *)e->symbol, e->symbol_len);
 	memcpy(session, e->session, 10);
 	session[10] = '\0';
 	meta.symbol = symbol;

@@ -206,7 +206,7 @@ static int batch_poll(struct publish *pb)
  * the input says they are complete. 0, or -EINTR (the record is not taken). */
 static int batch_take(struct publish *pb, const struct rx_event *e)
 {
-	char symbol[9], session[11];
+	char symbol[SYMBOLS_TEXT_MAX + 1], session[11];
 	struct itch_msg m;
 	struct part *pt = &pb->parts[evbatch_partition(e->symbol, pb->n_parts)];
 	size_t len;

@@ -28,7 +28,7 @@ static void record_latency(struct publish *pb, uint64_t decode_ns, uint64_t queu
  * for a slot or for the bus window (the record is then not published). */
 static int event_take(struct publish *pb, const struct rx_event *e)
 {
-	char subject[SUBJECT_MAX], msg_id[MSGID_MAX], symbol[9], session[11];
+	char subject[SUBJECT_MAX], msg_id[MSGID_MAX], symbol[SYMBOLS_TEXT_MAX + 1], session[11];
 	struct itch_msg m;
 	uint64_t now, token, decode_ns;
 	size_t len;

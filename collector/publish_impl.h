@@ -113,8 +113,8 @@ static inline bool publish_aborting(const struct publish *pb)
 
 /* Encode a record, stamped pub_ts_ns = now, into pb->buf; the rebuilt ITCH
  * view in *m, symbol and session as C strings. 0 or -EINVAL. */
-int publish_encode(struct publish *pb, const struct rx_event *e, uint64_t now, struct itch_msg *m, char symbol[9],
-		   char session[11], size_t *len);
+int publish_encode(struct publish *pb, const struct rx_event *e, uint64_t now, struct itch_msg *m,
+		   char symbol[SYMBOLS_TEXT_MAX + 1], char session[11], size_t *len);
 
 /* Latency origin of an event (receive time, or the ITCH time with
  * latency.origin itch) and origin -> decoded in *decode_ns. After

@@ -27,7 +27,7 @@ struct resume_scan {
 	char session[11];
 	uint64_t events;
 	uint8_t *has_sym;      /* LOCATES flags */
-	char (*sym)[9];        /* LOCATES symbols */
+	char (*sym)[SYMBOLS_TEXT_MAX + 1]; /* LOCATES symbol texts */
 };
 
 int resume_scan_create(struct resume_scan **out, uint64_t window)
@@ -126,7 +126,7 @@ void resume_scan_add(struct resume_scan *sc, const char *session, uint64_t seq, 
 	if (context && seq > sc->ctx_max)
 		sc->ctx_max = seq;
 	if (locate < LOCATES && symbol && symbol[0]) {
-		snprintf(sc->sym[locate], sizeof(sc->sym[locate]), "%.8s", symbol);
+		snprintf(sc->sym[locate], sizeof(sc->sym[locate]), "%s", symbol);
 		sc->has_sym[locate] = 1;
 	}
 }

@@ -48,7 +48,7 @@ struct resume_point {
 	uint64_t *gap_from, *gap_to;
 	unsigned n_gaps;
 	uint16_t *locates;
-	char (*symbol_buf)[9];
+	char (*symbol_buf)[SYMBOLS_TEXT_MAX + 1]; /* symbol texts (symbols_text) */
 	const char **symbols;
 	unsigned n_symbols;
 	uint64_t msgs_read;         /* stream messages read */

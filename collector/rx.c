@@ -187,7 +187,6 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 {
 	struct rx *rx = ctx;
 	struct rx_event *e;
-	size_t sl;
 
 	if (unlikely(rx->n_out == RX_OUT_CAP))
 		rx_flush(rx);
@@ -199,9 +198,10 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 	e->line = fm->line;
 	e->len = (uint8_t)fm->m->desc->length;
 	memcpy(e->msg, fm->m->p, e->len);
-	sl = strnlen(fm->symbol, sizeof(e->symbol));
+	e->symbol_len = (uint8_t)symbols_len(fm->stock);
 	memset(e->symbol, 0, sizeof(e->symbol));
-	memcpy(e->symbol, fm->symbol, sl);
+	if (e->symbol_len)
+		memcpy(e->symbol, fm->stock, e->symbol_len);
 	strncpy(e->session, fm->session, sizeof(e->session));
 	if (fm->order) {
 		e->flags = RX_EV_ORDER;

@@ -21,13 +21,13 @@ struct rx_event {
 	uint32_t decode_ns;       /* burst receive -> this record built (the decode stage) */
 	uint32_t reserved;
 	struct encode_order order; /* the book's view of the order (RX_EV_ORDER) */
-	char symbol[8];           /* NUL-padded, not terminated when 8 long */
+	char symbol[8];           /* the event's stock as sent, padding trimmed, NUL-padded */
 	char session[10];         /* NUL-padded, trimmed */
 	uint8_t flags;            /* RX_EV_* */
 	uint8_t len;              /* message bytes in msg[] */
 	uint8_t line;
 	uint8_t msg[ITCH_MAX_MSG_LEN];
-	uint8_t pad[RX_EVENT_SIZE - 127];
+	uint8_t symbol_len;       /* bytes of symbol[] (it may hold a NUL as sent); 0 = none */
 };
 
 _Static_assert(sizeof(struct rx_event) == RX_EVENT_SIZE, "rx_event must be two cache lines");

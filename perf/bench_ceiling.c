@@ -80,6 +80,7 @@ static void on_msg(void *vctx, const struct feed_msg *fm)
 	struct enc_ctx *c = vctx;
 	struct encode_order eo;
 	struct encode_meta meta;
+	char symbol[SYMBOLS_TEXT_MAX + 1];
 	struct ev *e;
 	size_t len;
 
@@ -89,10 +90,10 @@ static void on_msg(void *vctx, const struct feed_msg *fm)
 		c->err = -ENOSPC;
 		return;
 	}
-	encode_meta_from_feed(&meta, &eo, fm);
+	encode_meta_from_feed(&meta, &eo, symbol, fm);
 	e = &c->evs[c->n];
 	if (encode_event(c->enc, fm->m, &meta, c->bytes + c->used, ENCODE_MAX_EVENT_LEN, &len) != 0 ||
-	    subject_event(e->subject, sizeof(e->subject), "md", "itch", (char)fm->m->type, fm->symbol) < 0 ||
+	    subject_event(e->subject, sizeof(e->subject), "md", "itch", (char)fm->m->type, symbol) < 0 ||
 	    subject_msg_id(e->msg_id, sizeof(e->msg_id), "itch", fm->session, fm->seq) < 0) {
 		c->err = -EINVAL;
 		return;

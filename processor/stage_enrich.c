@@ -56,6 +56,10 @@ static struct seen *seen_slot(struct enrich_stage *es, const char *symbol)
 {
 	uint32_t h = 2166136261u;
 
+	/* a symbol that does not fit has no refdata (enrich keeps none that
+	 * long): no slot, rather than one cut short that never matches again */
+	if (strlen(symbol) >= sizeof(es->tab[0].symbol))
+		return NULL;
 	for (const unsigned char *c = (const unsigned char *)symbol; *c; c++)
 		h = (h ^ *c) * 16777619u;
 	for (size_t probe = 0; probe < SEEN_CAP; probe++) {

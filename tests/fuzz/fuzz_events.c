@@ -24,6 +24,8 @@ static void emit(void *ctx, const struct feed_msg *fm)
 	struct fz *z = ctx;
 	struct encode_order eo;
 	struct encode_meta meta;
+	char symbol[SYMBOLS_TEXT_MAX + 1];
+	uint8_t stock[SYMBOLS_LEN];
 	uint8_t buf[ENCODE_MAX_EVENT_LEN];
 	Mdmesh__V1__MarketEvent *ev;
 	size_t n = 0;
@@ -32,14 +34,17 @@ static void emit(void *ctx, const struct feed_msg *fm)
 	FUZZ_CHECK(z->events == 0 || fm->seq > z->last_seq);
 	z->last_seq = fm->seq;
 	z->events++;
-	encode_meta_from_feed(&meta, &eo, fm);
+	encode_meta_from_feed(&meta, &eo, symbol, fm);
 	FUZZ_CHECK(encode_event(z->enc, fm->m, &meta, buf, sizeof(buf), &n) == 0);
 	FUZZ_CHECK(n > 0 && n <= sizeof(buf));
 	ev = mdmesh__v1__market_event__unpack(NULL, n, buf);
 	FUZZ_CHECK(ev != NULL);
 	FUZZ_CHECK(ev->header && ev->header->seq == fm->seq);
 	FUZZ_CHECK(ev->header->type[0] == (char)fm->m->type);
-	FUZZ_CHECK(strcmp(ev->header->symbol, fm->symbol) == 0 || strlen(fm->symbol) > 8);
+	/* the symbol is printable ASCII text that gives back the bytes as sent */
+	FUZZ_CHECK(strcmp(ev->header->symbol, symbol) == 0);
+	FUZZ_CHECK(itch_text_parse(stock, sizeof(stock), symbol) == (int)symbols_len(fm->stock));
+	FUZZ_CHECK(!fm->stock || memcmp(stock, fm->stock, symbols_len(fm->stock)) == 0);
 	FUZZ_CHECK(ev->body_case != MDMESH__V1__MARKET_EVENT__BODY__NOT_SET);
 	mdmesh__v1__market_event__free_unpacked(ev, NULL);
 }

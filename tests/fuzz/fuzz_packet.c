@@ -60,19 +60,21 @@ static void fuzz_message(const uint8_t *msg, size_t len)
 {
 	struct itch_msg m;
 	struct book_view v;
-	int rc = itch_decode(msg, len, &m);
-	const char *sym;
+	enum itch_status rc = itch_decode(msg, len, &m);
+	enum book_status brc;
+	const uint8_t *sym;
 
-	FUZZ_CHECK(rc == ITCH_OK || rc == ITCH_ERR_EMPTY || rc == ITCH_ERR_UNKNOWN_TYPE || rc == ITCH_ERR_LENGTH);
+	FUZZ_CHECK((unsigned)rc < ITCH_STATUS_COUNT);
 	if (rc != ITCH_OK)
 		return;
 	FUZZ_CHECK(m.desc->length == len && m.desc->type == msg[0]);
 	fuzz_fields(&m);
-	symbols_apply(fz.sym, &m);
-	rc = book_apply(fz.book, &m, &v);
-	FUZZ_CHECK(rc >= BOOK_APPLIED && rc <= BOOK_INVALID);
-	sym = symbols_get(fz.sym, v.locate);
-	FUZZ_CHECK(strlen(sym) <= SYMBOLS_LEN);
+	sym = symbols_of(fz.sym, &m);
+	FUZZ_CHECK(!sym || symbols_len(sym) > 0);
+	brc = book_apply(fz.book, &m, &v);
+	FUZZ_CHECK((unsigned)brc < BOOK_STATUS_COUNT);
+	sym = symbols_peek(fz.sym, v.locate);
+	FUZZ_CHECK(!sym || symbols_len(sym) > 0);
 	if (v.flags & BOOK_VIEW_GONE)
 		FUZZ_CHECK(v.shares == 0);
 	if (v.flags & BOOK_VIEW_KNOWN && !(v.flags & BOOK_VIEW_GONE))
@@ -86,7 +88,7 @@ static void fuzz_message(const uint8_t *msg, size_t len)
 }
 
 /* One packet on one line; returns the mold status. */
-static int fuzz_packet(const uint8_t *p, size_t len, uint8_t line, uint64_t now_ns, struct mold_pkt *pkt)
+static enum mold_status fuzz_packet(const uint8_t *p, size_t len, uint8_t line, uint64_t now_ns, struct mold_pkt *pkt)
 {
 	struct seq_verdict v;
 	struct seq_pkt sp;
@@ -94,9 +96,9 @@ static int fuzz_packet(const uint8_t *p, size_t len, uint8_t line, uint64_t now_
 	const uint8_t *msg;
 	size_t n;
 	uint32_t idx = 0, r = 0, delivered = 0;
-	int rc = mold_parse(p, len, NULL, pkt);
+	enum mold_status rc = mold_parse(p, len, NULL, pkt);
 
-	FUZZ_CHECK(rc <= 0 && -rc < MOLD_STATUS_COUNT);
+	FUZZ_CHECK((unsigned)rc < MOLD_STATUS_COUNT);
 	if (rc != MOLD_OK)
 		return rc;
 	FUZZ_CHECK(pkt->end <= p + len && pkt->blocks >= p && pkt->trailing_len <= len);
@@ -135,7 +137,7 @@ static void fuzz_check_state(void)
 	FUZZ_CHECK(ss->delivered + ss->duplicates + ss->pre_join + ss->deferred <= fz.msgs_seen);
 	FUZZ_CHECK(bs->orders <= bs->max_orders && bs->levels <= bs->orders && bs->levels <= FUZZ_LEVELS);
 	FUZZ_CHECK(bs->max_probe < FUZZ_ORDERS);
-	FUZZ_CHECK(ys->known <= SYMBOLS_LOCATES);
+	FUZZ_CHECK(ys->known <= SYMBOLS_LOCATES && ys->known <= ys->set + ys->learned);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -82,9 +82,13 @@ wait_for 30 'http_get "$HTTP_PORT" /metrics > metrics.txt && grep -q "^mdmesh_co
 	fail "/metrics has no packet count: $(head -5 metrics.txt)"
 grep -q '^mdmesh_collector_malformed_packets_total{reason="short_header"} 0' metrics.txt || fail "/metrics lacks malformed by reason"
 grep -q 'mdmesh_collector_stage_latency_seconds{stage="wire_to_ack",quantile="0.99"}' metrics.txt || fail "/metrics lacks stage latency"
-http_get "$HTTP_PORT" /stats.json | jq -e '.collector.account.events > 0' >/dev/null || fail "/stats.json has no account"
+grep -q '^mdmesh_collector_symbols_unusual_total{reason="non_ascii"} 0' metrics.txt || fail "/metrics lacks unusual symbols by reason"
+http_get "$HTTP_PORT" /stats.json > stats.json
+jq -e '.collector.account.events > 0' stats.json >/dev/null || fail "/stats.json has no account"
+jq -e '.collector_symbols_unusual_total.space == 0 and .collector_symbols_learned_total == 0' stats.json >/dev/null ||
+	fail "/stats.json: unusual or learned symbols in a session with every R: $(jq -c '{collector_symbols_unusual_total, collector_symbols_learned_total}' stats.json)"
 [ "$(http_get "$HTTP_PORT" /healthz)" = "ok" ] || fail "/healthz not ok"
-pass "/metrics (packets, malformed by reason, stage latency), /stats.json, /healthz served while running"
+pass "/metrics (packets, malformed and unusual symbols by reason, stage latency), /stats.json, /healthz served while running"
 kill -9 "$NATS_PID"
 wait "$NATS_PID" 2>/dev/null || [ $? -eq 137 ] || fail "nats-server: exit $? after kill -9"
 # down until the collector has seen it go (mid-run: it must still be running)

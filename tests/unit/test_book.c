@@ -32,7 +32,7 @@ static void begin(char type, uint16_t locate)
 	put(5, 6, 34200000000000ull);
 }
 
-static int apply(struct book *b)
+static enum book_status apply(struct book *b)
 {
 	const struct itch_msg_desc *d = itch_desc(msg[0]);
 
@@ -41,7 +41,7 @@ static int apply(struct book *b)
 	return book_apply(b, &m, &v);
 }
 
-static int add(struct book *b, uint16_t locate, uint64_t ref, char side, uint32_t shares, uint32_t price)
+static enum book_status add(struct book *b, uint16_t locate, uint64_t ref, char side, uint32_t shares, uint32_t price)
 {
 	begin('A', locate);
 	put(11, 8, ref);
@@ -52,7 +52,7 @@ static int add(struct book *b, uint16_t locate, uint64_t ref, char side, uint32_
 	return apply(b);
 }
 
-static int add_f(struct book *b, uint16_t locate, uint64_t ref, char side, uint32_t shares, uint32_t price)
+static enum book_status add_f(struct book *b, uint16_t locate, uint64_t ref, char side, uint32_t shares, uint32_t price)
 {
 	begin('F', locate);
 	put(11, 8, ref);
@@ -64,7 +64,7 @@ static int add_f(struct book *b, uint16_t locate, uint64_t ref, char side, uint3
 	return apply(b);
 }
 
-static int exec_e(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares)
+static enum book_status exec_e(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares)
 {
 	begin('E', locate);
 	put(11, 8, ref);
@@ -73,7 +73,7 @@ static int exec_e(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares
 	return apply(b);
 }
 
-static int exec_c(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares, uint32_t price)
+static enum book_status exec_c(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares, uint32_t price)
 {
 	begin('C', locate);
 	put(11, 8, ref);
@@ -84,7 +84,7 @@ static int exec_c(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares
 	return apply(b);
 }
 
-static int cancel(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares)
+static enum book_status cancel(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares)
 {
 	begin('X', locate);
 	put(11, 8, ref);
@@ -92,14 +92,14 @@ static int cancel(struct book *b, uint16_t locate, uint64_t ref, uint32_t shares
 	return apply(b);
 }
 
-static int del(struct book *b, uint16_t locate, uint64_t ref)
+static enum book_status del(struct book *b, uint16_t locate, uint64_t ref)
 {
 	begin('D', locate);
 	put(11, 8, ref);
 	return apply(b);
 }
 
-static int replace(struct book *b, uint16_t locate, uint64_t ref, uint64_t new_ref, uint32_t shares, uint32_t price)
+static enum book_status replace(struct book *b, uint16_t locate, uint64_t ref, uint64_t new_ref, uint32_t shares, uint32_t price)
 {
 	begin('U', locate);
 	put(11, 8, ref);

@@ -10,6 +10,7 @@
 
 #include "encode.h"
 #include "itch.h"
+#include "symbols.h"
 #include "mdmesh/v1/events.pb-c.h"
 
 static void put_be(uint8_t *p, uint64_t v, unsigned size)
@@ -186,6 +187,66 @@ static void test_add_order_exact_and_order_state(void **state)
 	encode_destroy(e);
 }
 
+/* ENCODE_MAX_EVENT_LEN bounds every event: a feed name of ENCODE_FEED_MAX,
+ * the longest symbol text, every alpha byte escaped (0xFF -> "\xFF"), every
+ * number at its widest and the order state set. encode_event writes straight
+ * into a buffer of at least that size, so the bound must hold. Alphas come
+ * out as itch_text: printable ASCII that gives the bytes back. */
+static void test_worst_case_fits(void **state)
+{
+	static const char feed[] = "f123456789012345678901234567890x";
+	struct encode_order eo = { .ref = UINT64_MAX, .price = UINT32_MAX, .remaining_shares = UINT32_MAX,
+				   .known = true, .side = 'S' };
+	struct encode_meta meta = { .session = "SESSION001", .seq = UINT64_MAX, .rx_ts_ns = UINT64_MAX,
+				    .pub_ts_ns = UINT64_MAX, .wire_ts_ns = UINT64_MAX, .session_date = 99991231,
+				    .order = &eo };
+	char symbol[SYMBOLS_TEXT_MAX + 1];
+	struct encoder *e;
+	size_t worst = 0;
+
+	(void)state;
+	assert_int_equal(sizeof(feed) - 1, ENCODE_FEED_MAX);
+	memset(symbol, 0, sizeof(symbol));
+	symbols_text(symbol, (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff");
+	assert_int_equal(strlen(symbol), SYMBOLS_TEXT_MAX);
+	meta.symbol = symbol;
+	assert_int_equal(encode_create(&e, feed), 0);
+	for (unsigned t = 0; t < ITCH_MSG_TYPES; t++) {
+		const struct itch_msg_desc *d = itch_desc_at(t);
+		uint8_t raw[ITCH_MAX_MSG_LEN], out[2 * ENCODE_MAX_EVENT_LEN];
+		struct itch_msg m;
+		size_t len;
+		Mdmesh__V1__MarketEvent *ev;
+		const ProtobufCMessage *body;
+		const ProtobufCFieldDescriptor *of;
+
+		memset(raw, 0xff, sizeof(raw));
+		raw[0] = d->type;
+		assert_int_equal(itch_decode(raw, d->length, &m), ITCH_OK);
+		assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+		assert_true(len <= ENCODE_MAX_EVENT_LEN);
+		worst = len > worst ? len : worst;
+		ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+		assert_non_null(ev);
+		assert_string_equal(ev->header->symbol, symbol);
+		of = protobuf_c_message_descriptor_get_field_by_name(&mdmesh__v1__market_event__descriptor, d->name);
+		body = *(ProtobufCMessage **)((char *)ev + of->offset);
+		for (unsigned i = 0; i < d->n_fields; i++) {
+			const struct itch_field *f = &d->fields[i];
+			char want[ITCH_TEXT_MAX(ITCH_MAX_MSG_LEN) + 1];
+
+			if (f->kind != ITCH_F_ALPHA)
+				continue;
+			itch_text(want, raw + f->offset, f->size);
+			assert_string_equal(*(const char *const *)((const char *)body +
+				protobuf_c_message_descriptor_get_field_by_name(body->descriptor, f->name)->offset), want);
+		}
+		mdmesh__v1__market_event__free_unpacked(ev, NULL);
+	}
+	print_message("worst-case event: %zu of %d bytes\n", worst, ENCODE_MAX_EVENT_LEN);
+	encode_destroy(e);
+}
+
 static void test_bad_feed_names(void **state)
 {
 	struct encoder *e = NULL;
@@ -202,6 +263,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_type_every_field),
 		cmocka_unit_test(test_add_order_exact_and_order_state),
+		cmocka_unit_test(test_worst_case_fits),
 		cmocka_unit_test(test_bad_feed_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,8 +68,25 @@ static void add_order(struct pkt *k, uint16_t locate, uint64_t ref, char side, u
 	put_be(m + 11, ref, 8);
 	m[19] = (uint8_t)side;
 	put_be(m + 20, shares, 4);
-	memset(m + 24, ' ', 8); /* the stock field; feed takes the symbol from the locate */
+	memset(m + 24, ' ', 8); /* blank stock field: the feed takes the symbol from the locate */
 	put_be(m + 32, price, 4);
+}
+
+/* A message of `type` whose `stock` field holds `stock` (padded). */
+static void add_with_stock(struct pkt *k, uint8_t type, uint16_t locate, const char *stock)
+{
+	const struct itch_msg_desc *d = itch_desc(type);
+	const struct itch_field *f = itch_field_find(d, "stock");
+	uint8_t *m = pkt_add(k, type, d->length, locate);
+
+	memset(m + f->offset, ' ', 8);
+	memcpy(m + f->offset, stock, strlen(stock));
+	if (type == 'A' || type == 'F') {
+		put_be(m + 11, 5000u + locate, 8); /* reference */
+		m[19] = 'B';
+		put_be(m + 20, 100, 4);
+		put_be(m + 32, 10000, 4);
+	}
 }
 
 static void add_executed(struct pkt *k, uint16_t locate, uint64_t ref, uint32_t shares, uint64_t match)
@@ -94,7 +111,7 @@ struct got {
 	struct {
 		uint8_t type, line;
 		uint64_t seq;
-		char session[16], symbol[16];
+		char session[16], symbol[SYMBOLS_TEXT_MAX + 1];
 		bool has_order;
 		struct book_view order;
 	} m[MAX_GOT];
@@ -111,7 +128,7 @@ static void emit(void *ctx, const struct feed_msg *fm)
 	g->m[g->n].line = fm->line;
 	g->m[g->n].seq = fm->seq;
 	snprintf(g->m[g->n].session, sizeof(g->m[g->n].session), "%s", fm->session);
-	snprintf(g->m[g->n].symbol, sizeof(g->m[g->n].symbol), "%s", fm->symbol);
+	symbols_text(g->m[g->n].symbol, fm->stock);
 	g->m[g->n].has_order = fm->order != NULL;
 	if (fm->order)
 		g->m[g->n].order = *fm->order;
@@ -294,7 +311,7 @@ static void test_malformed_consumes_no_seq(void **state)
 	memcpy(cut, k.b, k.len);
 	assert_int_equal(feed_on_packet(f, cut, k.len - 3, 0, 1000, emit, &g), 0); /* second block overruns */
 	assert_int_equal(feed_stats(f)->malformed_total, 1);
-	assert_int_equal(feed_stats(f)->malformed[-MOLD_ERR_BLOCK_OVERRUN], 1);
+	assert_int_equal(feed_stats(f)->malformed[MOLD_ERR_BLOCK_OVERRUN], 1);
 	assert_int_equal(feed_stats(f)->packets, 1);
 	assert_int_equal(seq_next(feed_seq(f)), 0); /* nothing joined */
 	assert_int_equal(feed(f, &k, 0, &g), 2);
@@ -320,8 +337,8 @@ static void test_unknown_and_bad_length_skipped(void **state)
 	assert_int_equal(feed(f, &k, 0, &g), 2);
 	assert_int_equal(g.m[0].seq, 10);
 	assert_int_equal(g.m[1].seq, 13);
-	assert_int_equal(feed_stats(f)->unknown_type, 1);
-	assert_int_equal(feed_stats(f)->bad_length, 1);
+	assert_int_equal(feed_stats(f)->bad_msgs[ITCH_ERR_UNKNOWN_TYPE], 1);
+	assert_int_equal(feed_stats(f)->bad_msgs[ITCH_ERR_LENGTH], 1);
 	assert_int_equal(feed_stats(f)->messages, 2);
 	assert_int_equal(seq_next(feed_seq(f)), 14);
 	assert_int_equal(seq_stats(feed_seq(f))->gaps_opened, 0);
@@ -398,16 +415,51 @@ static void test_no_book(void **state)
 	feed_destroy(f);
 }
 
+/* Issue 15: a feed joined without its R messages still names every message
+ * that carries its own stock, and the E on a locate an A named. Unusual
+ * stocks are kept as sent (text: itch_text). */
+static void test_late_joiner_names_what_it_can(void **state)
+{
+	static const uint8_t types[] = { 'A', 'F', 'H', 'Y', 'L', 'K', 'J', 'h', 'P', 'Q', 'I' };
+	struct got g;
+	struct feed *f = mk_feed(&g, 1, false);
+	struct pkt k;
+
+	(void)state;
+	pkt_start(&k, SESSION, 1);
+	for (unsigned i = 0; i < sizeof(types); i++)
+		add_with_stock(&k, types[i], (uint16_t)(20 + i), "IVOO");
+	add_executed(&k, 20, 5020, 10, 1); /* the A's order, on the locate the A taught */
+	add_with_stock(&k, 'A', 40, "E F");
+	add_with_stock(&k, 'A', 41, "\x80X");
+	assert_int_equal(feed(f, &k, 0, &g), sizeof(types) + 3);
+	for (unsigned i = 0; i < sizeof(types); i++) {
+		assert_int_equal(g.m[i].type, types[i]);
+		assert_string_equal(g.m[i].symbol, "IVOO");
+	}
+	assert_int_equal(g.m[sizeof(types)].type, 'E');
+	assert_string_equal(g.m[sizeof(types)].symbol, "IVOO");
+	assert_true(g.m[sizeof(types)].has_order);
+	assert_string_equal(g.m[sizeof(types) + 1].symbol, "E F");
+	assert_string_equal(g.m[sizeof(types) + 2].symbol, "\\x80X");
+	assert_int_equal(symbols_stats(feed_symbols(f))->learned, sizeof(types) + 2);
+	assert_int_equal(symbols_stats(feed_symbols(f))->unusual[SYMBOLS_SPACE], 1);
+	assert_int_equal(symbols_stats(feed_symbols(f))->unusual[SYMBOLS_NON_ASCII], 1);
+	assert_int_equal(symbols_stats(feed_symbols(f))->unknown, 0);
+	feed_destroy(f);
+}
+
 /* Resume: the earlier run's session, symbols and missing ranges are taken
  * on; the gaps are declared through the event hook, the next packet is
  * delivered with its symbol, and an old seq is a duplicate. */
 static void test_resume(void **state)
 {
 	static const uint64_t from[] = { 5 }, to[] = { 6 };
-	static const uint16_t locates[] = { 7 };
-	static const char *const syms[] = { "MSFT" };
+	static const uint16_t locates[] = { 7, 8 };
+	/* the symbols' text, as the events carry it: it seeds the bytes it stands for */
+	static const char *const syms[] = { "MSFT", "\\x80X" };
 	struct feed_resume r = { .session = "SESS01", .join = 1, .next = 11, .gap_from = from, .gap_to = to,
-				 .n_gaps = 1, .locates = locates, .symbols = syms, .n_symbols = 1, .now_ns = 1000 };
+				 .n_gaps = 1, .locates = locates, .symbols = syms, .n_symbols = 2, .now_ns = 1000 };
 	struct got g;
 	struct feed *f = mk_feed(&g, 1, false);
 	struct pkt k;
@@ -429,6 +481,7 @@ static void test_resume(void **state)
 	pkt_start(&k, SESSION, 5);
 	add_system_event(&k, 'O');
 	assert_int_equal(feed(f, &k, 0, &g), 1); /* a resumed gap is still fillable */
+	assert_memory_equal(symbols_peek(feed_symbols(f), 8), "\x80X      ", SYMBOLS_LEN);
 	r.session = "";
 	assert_int_equal(feed_resume(f, &r), -EINVAL);
 	feed_destroy(f);
@@ -480,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_heartbeat_and_end_of_session),
 		cmocka_unit_test(test_session_change_resets_symbols_and_book),
 		cmocka_unit_test(test_no_book),
+		cmocka_unit_test(test_late_joiner_names_what_it_can),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_params),

@@ -345,7 +345,11 @@ static void test_be_helpers_and_status(void **state)
 	assert_string_equal(itch_status_str(ITCH_ERR_UNKNOWN_TYPE), "unknown message type");
 	assert_string_equal(itch_status_str(ITCH_ERR_LENGTH), "length does not match the message type");
 	assert_string_equal(itch_status_str(ITCH_ERR_EMPTY), "empty message");
-	assert_string_equal(itch_status_str(-99), "unknown status");
+	assert_string_equal(itch_status_str((enum itch_status)-99), "unknown status");
+	assert_string_equal(itch_status_name(ITCH_ERR_UNKNOWN_TYPE), "unknown_type");
+	assert_string_equal(itch_status_name(ITCH_ERR_LENGTH), "bad_length");
+	assert_string_equal(itch_status_name(ITCH_ERR_EMPTY), "empty");
+	assert_string_equal(itch_status_name(ITCH_STATUS_COUNT), "unknown");
 }
 
 int main(void)

@@ -167,6 +167,7 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 {
 	struct dump_ctx *c = vctx;
 	const struct itch_msg *m = fm->m;
+	char text[ITCH_TEXT_MAX(ITCH_MAX_MSG_LEN) + 1];
 
 	if (!c->print)
 		return;
@@ -180,7 +181,8 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 	mdm_json_ku64(&c->j, "stock_locate", m->stock_locate);
 	mdm_json_ku64(&c->j, "tracking_number", m->tracking_number);
 	mdm_json_ku64(&c->j, "timestamp", m->timestamp_ns);
-	mdm_json_kstr(&c->j, "symbol", fm->symbol);
+	symbols_text(text, fm->stock);
+	mdm_json_kstr(&c->j, "symbol", text); /* as in the MarketEvent: itch_text */
 	for (unsigned i = 0; i < m->desc->n_fields; i++) {
 		const struct itch_field *f = &m->desc->fields[i];
 
@@ -189,7 +191,7 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 			size_t n;
 			const char *s = itch_field_alpha(m, f, &n);
 
-			mdm_json_strn(&c->j, s, n);
+			mdm_json_strn(&c->j, text, itch_text(text, (const uint8_t *)s, n));
 		} else {
 			mdm_json_u64(&c->j, itch_field_uint(m, f));
 		}
@@ -253,10 +255,9 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 	mdm_json_key(&j, "malformed");
 	mdm_json_obj_begin(&j);
 	for (int i = 1; i < MOLD_STATUS_COUNT; i++)
-		mdm_json_ku64(&j, mold_status_name(-i), fs->malformed[i]);
-	mdm_json_ku64(&j, "unknown_type", fs->unknown_type);
-	mdm_json_ku64(&j, "bad_length", fs->bad_length);
-	mdm_json_ku64(&j, "empty_message", fs->empty_msgs);
+		mdm_json_ku64(&j, mold_status_name(i), fs->malformed[i]);
+	for (int i = 1; i < ITCH_STATUS_COUNT; i++)
+		mdm_json_ku64(&j, itch_status_name(i), fs->bad_msgs[i]);
 	mdm_json_obj_end(&j);
 	mdm_json_key(&j, "skipped_frames");
 	mdm_json_obj_begin(&j);
@@ -292,8 +293,10 @@ static void print_summary(const struct feed_opts *o, struct feed *f, const struc
 			printf("  missing       %" PRIu64 "-%" PRIu64 "\n", from[i], to[i]);
 		printf("malformed      ");
 		for (int i = 1; i < MOLD_STATUS_COUNT; i++)
-			printf(" %s=%" PRIu64, mold_status_name(-i), fs->malformed[i]);
-		printf(" unknown_type=%" PRIu64 " bad_length=%" PRIu64 "\n", fs->unknown_type, fs->bad_length);
+			printf(" %s=%" PRIu64, mold_status_name(i), fs->malformed[i]);
+		for (int i = 1; i < ITCH_STATUS_COUNT; i++)
+			printf(" %s=%" PRIu64, itch_status_name(i), fs->bad_msgs[i]);
+		printf("\n");
 		printf("book            %" PRIu64 " live orders, %" PRIu64 " unknown references\n", bs->orders,
 		       bs->unknown_ref);
 	}
@@ -399,9 +402,10 @@ static void bench_encode_emit(void *vctx, const struct feed_msg *fm)
 	struct bench_ctx *c = vctx;
 	struct encode_order eo;
 	struct encode_meta meta;
+	char symbol[SYMBOLS_TEXT_MAX + 1];
 	size_t n = 0;
 
-	encode_meta_from_feed(&meta, &eo, fm);
+	encode_meta_from_feed(&meta, &eo, symbol, fm);
 	encode_event(c->enc, fm->m, &meta, c->buf, sizeof(c->buf), &n);
 	c->bytes += n;
 }
