@@ -658,46 +658,46 @@ static void test_alloc_failures(void **state)
  * cut to the snaplen, with its length on the wire kept. */
 static void test_file_reader_large_record(void **state)
 {
-	struct mdm_pcap_writer_params wp = { .snaplen = MDM_PCAP_MAX_SNAPLEN };
-	size_t big = 200000, huge = 600000;
-	uint8_t *frame = malloc(huge);
+	enum { HUGE = 600000 };
+	static const struct {
+		uint64_t ts;
+		size_t off, caplen, origlen; /* frame + off, origlen bytes written */
+	} rec[] = {
+		{ 10, 0, 100, 100 },
+		{ 20, 0, 200000, 200000 },
+		{ 30, 1, 100, 100 },
+		{ 40, 0, MDM_PCAP_MAX_SNAPLEN, HUGE },
+	};
+	struct mdm_pcap_writer_params wp = { .snaplen = MDM_PCAP_MAX_SNAPLEN + 1 };
+	uint8_t *frame = malloc(HUGE);
 	struct mdm_pcap_writer *w;
 	struct mdm_pcap_reader *r;
 	struct mdm_pcap_frame fr;
 	char path[300];
 
 	assert_non_null(frame);
-	for (size_t i = 0; i < huge; i++)
+	for (size_t i = 0; i < HUGE; i++)
 		frame[i] = (uint8_t)(i * 13);
 	path_of(path, sizeof(path), "big.pcap");
-	wp.snaplen = MDM_PCAP_MAX_SNAPLEN + 1;
 	assert_int_equal(mdm_pcap_writer_open(&w, path, &wp), -EINVAL);
 	wp.snaplen = MDM_PCAP_MAX_SNAPLEN;
 	assert_int_equal(mdm_pcap_writer_open(&w, path, &wp), 0);
-	assert_int_equal(mdm_pcap_write_frame(w, 10, frame, 100), 0);
-	assert_int_equal(mdm_pcap_write_frame(w, 20, frame, big), 0);
-	assert_int_equal(mdm_pcap_write_frame(w, 30, frame + 1, 100), 0);
-	assert_int_equal(mdm_pcap_write_frame(w, 40, frame, huge), 0);
+	for (size_t i = 0; i < sizeof(rec) / sizeof(rec[0]); i++)
+		assert_int_equal(mdm_pcap_write_frame(w, rec[i].ts, frame + rec[i].off, rec[i].origlen), 0);
 	assert_int_equal(mdm_pcap_writer_close(w), 0);
 	assert_int_equal(mdm_pcap_reader_open(&r, path), 0);
-	assert_int_equal(mdm_pcap_next(r, &fr), 1);
-	assert_int_equal(fr.caplen, 100);
-	assert_int_equal(fr.ts_ns, 10);
-	assert_int_equal(mdm_pcap_next(r, &fr), 1);
-	assert_int_equal(fr.caplen, big);
-	assert_int_equal(fr.origlen, big);
-	assert_memory_equal(fr.data, frame, big);
-	assert_int_equal(mdm_pcap_next(r, &fr), 1);
-	assert_memory_equal(fr.data, frame + 1, 100);
-	assert_int_equal(fr.ts_ns, 30);
-	assert_int_equal(mdm_pcap_next(r, &fr), 1);
-	assert_int_equal(fr.caplen, MDM_PCAP_MAX_SNAPLEN);
-	assert_int_equal(fr.origlen, huge);
-	assert_memory_equal(fr.data, frame, MDM_PCAP_MAX_SNAPLEN);
+	for (size_t i = 0; i < sizeof(rec) / sizeof(rec[0]); i++) {
+		assert_int_equal(mdm_pcap_next(r, &fr), 1);
+		assert_int_equal(fr.ts_ns, rec[i].ts);
+		assert_int_equal(fr.caplen, rec[i].caplen);
+		assert_int_equal(fr.origlen, rec[i].origlen);
+		assert_memory_equal(fr.data, frame + rec[i].off, rec[i].caplen);
+	}
 	assert_int_equal(mdm_pcap_next(r, &fr), 0);
 	mdm_pcap_reader_close(r);
 	free(frame);
 }
+
 /* ---- the UDP parser on frames that are not (complete) IPv4/UDP ---- */
 
 static void test_parse_reasons(void **state)
