@@ -15,19 +15,15 @@
 #define MDM_PCAP_LINKTYPE_LINUX_SLL 113 /* Linux "cooked" capture v1 (tcpdump -i any) */
 #define MDM_PCAP_LINKTYPE_IPV4 228
 
-/* One captured frame: a view, never owned by the caller.
- * With mdm_pcap_reader_open_mem() `data` points into the caller's buffer and
- * stays valid as long as that buffer does (zero-copy). With
- * mdm_pcap_reader_open() it points into the reader's window and is valid until
- * the next mdm_pcap_next()/mdm_pcap_reader_rewind()/mdm_pcap_reader_close(). */
+/* One captured frame: a view, never owned by the caller. From a capture
+ * reader `data` is libpcap's buffer, valid until the next mdm_pcap_next() or
+ * mdm_pcap_reader_close(); on the RX path it is the mbuf's data. */
 struct mdm_pcap_frame {
 	uint64_t ts_ns;      /* capture time, ns since the Unix epoch */
 	const uint8_t *data; /* captured bytes */
 	uint32_t caplen;     /* bytes at data */
 	uint32_t origlen;    /* length on the wire (>= caplen when the snaplen cut it) */
 	uint16_t linktype;   /* MDM_PCAP_LINKTYPE_* of the frame's interface */
-	uint32_t ifindex;    /* pcapng interface id within its section; 0 for classic pcap */
-	uint64_t offset;     /* file offset of the record/block, for messages */
 };
 
 /* Why a frame carries no usable UDP datagram. The parser never reads past

@@ -1,5 +1,17 @@
 /* JSON writer. Strings are escaped per RFC 8259; bytes >= 0x80 pass through
- * unchanged (feed alphas are ASCII; anything else is the caller's UTF-8). */
+ * unchanged (feed alphas are ASCII; anything else is the caller's UTF-8).
+ *
+ * Written here rather than with libjansson (which reads JSON, mdm_json_read.h)
+ * because it streams: one call per value into a reused buffer, nothing
+ * allocated once the buffer has grown, where jansson builds a tree of
+ * allocated nodes and then dumps it. `mdmesh feed dump` writes a line per ITCH
+ * message; for an Add Order line (12 members), 1M lines, CPU time on the
+ * loaded 2-core box: 0.92-0.97 us a line here, 2.37-2.44 us with jansson
+ * (json_object_set_new_nocheck + json_dumpb of the same object). Dumping
+ * `mdmesh-loadgen synth --messages 1000000 --symbols 5000 --seed 3` took
+ * 2.25 s of user CPU in all, so jansson would add about 1.4 s (60%). jansson
+ * would also refuse alpha fields that are not UTF-8 (a symbol with a byte
+ * 0x80, as a hostile feed sends), where this writer passes them through. */
 #include "mdm_json.h"
 
 #include <errno.h>

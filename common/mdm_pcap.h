@@ -1,9 +1,8 @@
-/* Packet capture files without libpcap: a reader for classic pcap (both byte
- * orders, µs and ns resolution) and pcapng (SHB, IDB, EPB, SPB, OPB; both byte
- * orders; unknown blocks skipped), a writer of classic pcap with Ethernet +
- * IPv4 + UDP frames. The parser that finds the UDP payload in a frame is
- * mdm_frame.h (included here).
- * Pure logic plus stdio: no DPDK, no NATS. */
+/* Capture files through libpcap: a reader of whatever libpcap reads (classic
+ * pcap in either byte order and resolution, pcapng) that hands out frames with
+ * nanosecond timestamps, and a writer of classic pcap whose Ethernet [+ 802.1Q]
+ * + IPv4 + UDP headers are built here. The parser that finds the UDP payload
+ * in a frame is mdm_frame.h (included here). No DPDK, no NATS. */
 #ifndef MDM_PCAP_H
 #define MDM_PCAP_H
 
@@ -13,54 +12,28 @@
 
 #include "mdm_frame.h" /* struct mdm_pcap_frame, the UDP frame parser */
 
-/* Largest record the reader accepts; bigger is treated as a corrupt length. */
-#define MDM_PCAP_MAX_RECORD (16u << 20)
-
-/* What the reader saw since open or the last mdm_pcap_reader_rewind(). */
-struct mdm_pcap_reader_stats {
-	uint64_t frames;          /* frames returned by mdm_pcap_next() */
-	uint64_t cut_frames;      /* frames with caplen < origlen (snaplen) */
-	uint64_t skipped_blocks;  /* pcapng blocks of unknown or unused type */
-	uint64_t sections;        /* pcapng sections (SHBs); 1 for classic pcap */
-};
-
-enum mdm_pcap_format {
-	MDM_PCAP_FORMAT_PCAP_US = 1, /* classic, magic 0xa1b2c3d4 */
-	MDM_PCAP_FORMAT_PCAP_NS,     /* classic, magic 0xa1b23c4d */
-	MDM_PCAP_FORMAT_PCAPNG,
-};
+/* libpcap's largest snapshot length (MAXIMUM_SNAPLEN): the reader refuses a
+ * longer record, the writer a larger snaplen. */
+#define MDM_PCAP_MAX_SNAPLEN 262144u
 
 struct mdm_pcap_reader;
 
-/* Open `path` for streaming reads (a window buffer of at most one record).
- * Reads and checks the file header. 0 on success; -ENOMEM; -errno from
- * fopen/fread (detail "PATH: reason" via mdm_err_set); -EINVAL when the file
- * is not pcap/pcapng (bad magic); -EBADMSG when the header is truncated or
- * corrupt. *out is NULL on failure. Each reader is single-threaded. */
+/* Open `path` for streaming reads. 0 on success; -ENOMEM; -errno from fopen
+ * (detail "PATH: reason" via mdm_err_set); -EINVAL when libpcap does not take
+ * the file (detail "PATH: " + libpcap's reason, e.g. "unknown file format").
+ * *out is NULL on failure. Each reader is single-threaded. */
 int mdm_pcap_reader_open(struct mdm_pcap_reader **out, const char *path);
 
-/* Open a capture held in memory (`buf` borrowed: it must outlive the reader
- * and every frame returned). Frames point into `buf` (zero-copy), so a caller
- * holding the whole file iterates it without copying. Errors as above. */
+/* The same for a capture held in memory (`buf` borrowed until close); error
+ * details name it "<memory>". */
 int mdm_pcap_reader_open_mem(struct mdm_pcap_reader **out, const void *buf, size_t len);
 
-/* Next frame. Returns 1 with *frame filled, 0 at a clean end of file, or a
- * negative errno for a corrupt file: -EBADMSG with detail such as
- * "f.pcap: truncated record at offset 1234", -errno on I/O errors, -ENOMEM.
- * After an error the reader stays at the bad record (calling again repeats
- * the error). Not hot-path: per frame cost is a few loads (mem) or a buffered
- * fread (file). */
+/* Next frame. Returns 1 with *frame filled (frame->data is libpcap's buffer:
+ * valid until the next call or close), 0 at the end of the file, or -EBADMSG
+ * for a corrupt or unreadable file, with detail "NAME: reason (frame N)", N
+ * counting from 1 as Wireshark does. After an error the reader stays there
+ * (calling again repeats the error). */
 int mdm_pcap_next(struct mdm_pcap_reader *r, struct mdm_pcap_frame *frame);
-
-/* Go back to the first frame (re-reads the file header). 0 or negative errno
- * as for open. Lets `feed bench` iterate an in-memory capture repeatedly. */
-int mdm_pcap_reader_rewind(struct mdm_pcap_reader *r);
-
-/* Format of the open file (for a pcapng file: of its first section). */
-enum mdm_pcap_format mdm_pcap_reader_format(const struct mdm_pcap_reader *r);
-
-/* Copy the counters. */
-void mdm_pcap_reader_stats(const struct mdm_pcap_reader *r, struct mdm_pcap_reader_stats *out);
 
 /* Close and free; NULL-safe. */
 void mdm_pcap_reader_close(struct mdm_pcap_reader *r);
@@ -73,15 +46,14 @@ struct mdm_pcap_writer_params {
 	bool vlan;           /* add an 802.1Q tag ... */
 	uint16_t vlan_id;    /* ... with this VID (0..4095), priority 0 */
 	uint8_t ttl;         /* IPv4 TTL; 0 = 32 */
-	size_t buffer_bytes; /* stdio buffer; 0 = 1 MiB */
 };
 
 struct mdm_pcap_writer;
 
 /* Create `path` (truncating it) and write the file header; Ethernet link
- * type. params may be NULL for defaults (ns, no VLAN). 0; -EINVAL (bad
- * vlan_id); -ENOMEM; -errno from fopen/fwrite, with detail "PATH: reason".
- * Single-threaded. */
+ * type, host byte order. params may be NULL for defaults (ns, no VLAN).
+ * 0; -EINVAL (bad vlan_id or snaplen); -ENOMEM; -errno from fopen/fwrite, with
+ * detail "PATH: reason". Single-threaded. */
 int mdm_pcap_writer_open(struct mdm_pcap_writer **out, const char *path,
 			 const struct mdm_pcap_writer_params *params);
 

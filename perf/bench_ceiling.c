@@ -104,20 +104,14 @@ static void on_msg(void *vctx, const struct feed_msg *fm)
 	c->n++;
 }
 
-static int load(const char *path, uint8_t **buf, size_t *len)
+/* Size of the capture: bounds the events it can hold. */
+static int file_size(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
 	struct stat st;
 
-	if (!f || fstat(fileno(f), &st) != 0)
+	if (stat(path, &st) != 0)
 		return mdm_err_set(-errno, "%s: %s", path, strerror(errno));
 	*len = (size_t)st.st_size;
-	*buf = mdm_malloc(*len);
-	if (!*buf || fread(*buf, 1, *len, f) != *len) {
-		fclose(f);
-		return mdm_err_set(-EIO, "%s: cannot read", path);
-	}
-	fclose(f);
 	return 0;
 }
 
@@ -160,7 +154,6 @@ int main(int argc, char **argv)
 	struct mdm_pcap_reader *r = NULL;
 	struct mdm_pcap_frame fr;
 	struct mdm_pcap_udp u;
-	uint8_t *file = NULL;
 	size_t flen = 0;
 	natsConnection *nc = NULL;
 	jsCtx *js = NULL;
@@ -200,9 +193,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mdm_err_clear();
-	rc = load(pcap, &file, &flen);
+	rc = file_size(pcap, &flen);
 	if (rc == 0)
-		rc = mdm_pcap_reader_open_mem(&r, file, flen);
+		rc = mdm_pcap_reader_open(&r, pcap);
 	if (rc == 0)
 		rc = feed_create(&feed, &fp);
 	if (rc == 0)
@@ -335,6 +328,5 @@ int main(int argc, char **argv)
 	mdm_pcap_reader_close(r);
 	mdm_free(c.evs);
 	mdm_free(c.bytes);
-	mdm_free(file);
 	return 0;
 }

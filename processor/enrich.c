@@ -267,10 +267,10 @@ void enrich_counters_get(const struct enrich *e, struct enrich_counters *out)
 /* ---- the writer side (create, then the watch thread) ------------------ */
 
 /* A string member into out[cap]: cut at a UTF-8 boundary when too long,
- * empty when not a string or not representable (\u0000). */
-static void take_str(const struct mdm_json_read_tok *v, char *out, size_t cap)
+ * empty when absent, not a string or not representable (\u0000). */
+static void take_str(const json_t *o, const char *key, char *out, size_t cap)
 {
-	if (mdm_json_read_str(v, out, cap, NULL) == -EINVAL)
+	if (mdm_json_read_str(o, key, out, cap) == -EINVAL)
 		out[0] = '\0';
 }
 
@@ -313,33 +313,29 @@ int enrich_amount4(const char *s, size_t len, int64_t *out)
  * 0, or -EINVAL when it is not a valid JSON object. */
 static int parse_value(const void *val, size_t len, struct enrich_instrument *in)
 {
-	struct mdm_json_read r;
-	struct mdm_json_read_tok k, v;
-	int rc;
+	json_t *o = mdm_json_read_object(val, len, NULL, 0);
 
 	memset(in, 0, sizeof(*in));
-	rc = mdm_json_read_object(&r, val, len);
-	while (rc == 0 && (rc = mdm_json_read_next(&r, &k, &v)) == 1) {
-		rc = 0;
-		if (mdm_json_read_str_eq(&k, "sector"))
-			take_str(&v, in->sector, sizeof(in->sector));
-		else if (mdm_json_read_str_eq(&k, "currency"))
-			take_str(&v, in->currency, sizeof(in->currency));
-		else if (mdm_json_read_str_eq(&k, "exchange"))
-			take_str(&v, in->exchange, sizeof(in->exchange));
-		else if (mdm_json_read_str_eq(&k, "name"))
-			take_str(&v, in->name, sizeof(in->name));
-		else if (mdm_json_read_str_eq(&k, "lot_size") && mdm_json_read_u64(&v, &in->lot_size) < 0)
-			in->lot_size = 0;
-		else if (mdm_json_read_str_eq(&k, "team"))
-			take_str(&v, in->team, sizeof(in->team));
-		else if (mdm_json_read_str_eq(&k, "authorization_level") &&
-			 mdm_json_read_u64(&v, &in->authorization_level) < 0)
-			in->authorization_level = 0;
-		else if (mdm_json_read_str_eq(&k, "max_trade_limit"))
-			in->has_limit = enrich_amount4(v.p, v.len, &in->max_trade_limit) == 0;
+	if (!o)
+		return -EINVAL;
+	take_str(o, "sector", in->sector, sizeof(in->sector));
+	take_str(o, "currency", in->currency, sizeof(in->currency));
+	take_str(o, "exchange", in->exchange, sizeof(in->exchange));
+	take_str(o, "name", in->name, sizeof(in->name));
+	if (mdm_json_read_u64(o, "lot_size", &in->lot_size) < 0)
+		in->lot_size = 0;
+	take_str(o, "team", in->team, sizeof(in->team));
+	if (mdm_json_read_u64(o, "authorization_level", &in->authorization_level) < 0)
+		in->authorization_level = 0;
+	{
+		/* a string (mdmesh refdata writes it so): exact in 1e-4 units */
+		const json_t *lim = json_object_get(o, "max_trade_limit");
+
+		in->has_limit = json_is_string(lim) &&
+				enrich_amount4(json_string_value(lim), json_string_length(lim), &in->max_trade_limit) == 0;
 	}
-	return rc;
+	json_decref(o);
+	return 0;
 }
 
 static void entry_clear(struct enrich *e, struct entry *en)

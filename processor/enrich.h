@@ -21,7 +21,7 @@
  * fixed-size fields; a longer string is cut at a UTF-8 character boundary, a
  * known field of another type is left empty (0). Other keys are kept only in
  * the raw JSON (enrich_lookup_json, for the store). A value that is not a valid
- * JSON object (mdm_json_read.h rules), is larger than ENRICH_JSON_MAX, or sits
+ * JSON object (mdm_json_read.h: libjansson's rules), is larger than ENRICH_JSON_MAX, or sits
  * under a key whose symbol is empty or longer than ENRICH_SYMBOL_MAX - 1 bytes,
  * is counted in `bad_values` and ignored: the symbol keeps its previous data.
  *

@@ -3,7 +3,7 @@
 
 MDM_PKGS_BUILD="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnats-dev
  libdpdk-dev dpdk-dev libpcap-dev libcmocka-dev libyaml-dev libmicrohttpd-dev libsqlite3-dev libpq-dev
- zlib1g-dev libssl-dev"
+ zlib1g-dev libssl-dev libjansson-dev"
 MDM_PKGS_RUN="nats-server sqlite3 iproute2 procps jq"
 MDM_PKGS_TEST="postgresql tshark python3 clang libclang-rt-14-dev openssl curl chromium prometheus
  libquickfix-dev"

@@ -1,10 +1,11 @@
 /* Fuzz target: bytes are a capture file (classic pcap in either byte order
- * and resolution, or pcapng), read the way `mdmesh feed dump` and
- * `mdmesh-loadgen send --pcap` read a file they are given, then each frame
- * through the UDP frame parser. Invariants: the reader ends cleanly or with
- * a negative errno and stays there; every frame is a view inside the input
- * with caplen <= origlen; the parser's payload lies inside the frame. Reads
- * are bounded so a loop in the reader shows as a failure, not a hang. */
+ * and resolution, or pcapng), read through the libpcap adapter the way
+ * `mdmesh feed dump` and `mdmesh-loadgen send --pcap` read a file they are
+ * given, then each frame through the UDP frame parser. Invariants: the reader
+ * ends cleanly or with -EBADMSG and stays there; every frame has caplen <=
+ * origlen and fits libpcap's snaplen; the parser's payload lies inside the
+ * frame. Reads are bounded so a loop shows as a failure, not a hang. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -17,7 +18,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mdm_pcap_reader *r = NULL;
-	struct mdm_pcap_reader_stats st;
 	struct mdm_pcap_frame f;
 	uint64_t frames = 0;
 	int rc;
@@ -31,18 +31,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int pr;
 
 		FUZZ_CHECK(++frames <= FUZZ_MAX_FRAMES(size));
-		FUZZ_CHECK(f.data >= data && f.caplen <= size && f.data + f.caplen <= data + size);
-		FUZZ_CHECK(f.caplen <= f.origlen && f.caplen <= MDM_PCAP_MAX_RECORD);
+		FUZZ_CHECK(f.caplen <= size && f.caplen <= f.origlen && f.caplen <= MDM_PCAP_MAX_SNAPLEN);
 		pr = mdm_pcap_parse_udp(&f, &u);
 		FUZZ_CHECK(pr >= 0 && pr < MDM_PCAP_UDP_NREASONS);
 		if (pr == MDM_PCAP_UDP_OK)
 			FUZZ_CHECK(u.payload >= f.data && u.payload + u.payload_len <= f.data + f.caplen);
 	}
-	FUZZ_CHECK(rc <= 0);
-	if (rc < 0) /* after an error the reader stays at the bad record */
+	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
+	if (rc < 0) /* after an error the reader stays there */
 		FUZZ_CHECK(mdm_pcap_next(r, &f) == rc);
-	mdm_pcap_reader_stats(r, &st);
-	FUZZ_CHECK(st.frames == frames);
 	mdm_pcap_reader_close(r);
 	return 0;
 }

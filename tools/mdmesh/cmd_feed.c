@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cmds.h"
 #include "encode.h"
 #include "feed.h"
 #include "feed_input.h"
+#include "mdm_buf.h"
 #include "mdm_clock.h"
 #include "mdm_err.h"
 #include "mdm_itchsrc.h"
@@ -63,48 +63,24 @@ static void feed_usage(FILE *f)
 		"  --book-capacity N   order table slots, a power of two (default 4194304)\n");
 }
 
-/* Whole file in memory: bench wants it, and dump reads it once anyway. */
-static int load_file(const char *path, uint8_t **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	int rc = 0;
-
-	if (!f)
-		return mdm_err_set(-errno, "%s: %s", path, strerror(errno));
-	if (fstat(fileno(f), &st) != 0 || st.st_size <= 0) {
-		fclose(f);
-		return mdm_err_set(-EINVAL, "%s: empty or unreadable file", path);
-	}
-	*len = (size_t)st.st_size;
-	*buf = mdm_malloc(*len);
-	if (!*buf)
-		rc = -ENOMEM;
-	else if (fread(*buf, 1, *len, f) != *len)
-		rc = mdm_err_set(-EIO, "%s: short read", path);
-	fclose(f);
-	if (rc) {
-		mdm_free(*buf);
-		*buf = NULL;
-	}
-	return rc;
-}
-
-/* The UDP payloads of the feed, in capture order. */
+/* The UDP payloads of the feed, in capture order, copied out of the reader
+ * (whose frames live until its next read) back to back into `bytes`. */
 struct payloads {
-	const uint8_t **p;
+	const uint8_t **p; /* into bytes.data, set once every payload is read */
 	uint32_t *len;
 	uint8_t *line;
 	size_t n, cap;
+	struct mdm_buf bytes;
 	struct feed_input_stats in;
 };
 
-static int collect_payloads(const struct feed_opts *o, const uint8_t *buf, size_t len, struct payloads *pl)
+static int collect_payloads(const struct feed_opts *o, struct payloads *pl)
 {
 	struct mdm_pcap_reader *r;
 	struct mdm_pcap_frame fr;
 	struct mdm_pcap_udp u;
-	int rc = mdm_pcap_reader_open_mem(&r, buf, len);
+	size_t off = 0;
+	int rc = mdm_pcap_reader_open(&r, o->path);
 
 	if (rc != 0)
 		return rc;
@@ -123,27 +99,32 @@ static int collect_payloads(const struct feed_opts *o, const uint8_t *buf, size_
 		}
 		if (pl->n == pl->cap) {
 			size_t cap = pl->cap ? pl->cap * 2 : 4096;
-			const uint8_t **np = mdm_realloc(pl->p, cap * sizeof(*np));
-			uint32_t *nl = np ? mdm_realloc(pl->len, cap * sizeof(*nl)) : NULL;
+			uint32_t *nl = mdm_realloc(pl->len, cap * sizeof(*nl));
 			uint8_t *nli = nl ? mdm_realloc(pl->line, cap) : NULL;
 
-			if (np)
-				pl->p = np;
 			if (nl)
 				pl->len = nl;
-			if (!np || !nl || !nli) {
+			if (!nl || !nli) {
 				rc = -ENOMEM;
 				break;
 			}
 			pl->line = nli;
 			pl->cap = cap;
 		}
-		pl->p[pl->n] = u.payload;
+		if (mdm_buf_append(&pl->bytes, u.payload, u.payload_len) != 0) {
+			rc = -ENOMEM;
+			break;
+		}
 		pl->len[pl->n] = u.payload_len;
 		pl->line[pl->n] = (uint8_t)line;
 		pl->n++;
 	}
 	mdm_pcap_reader_close(r);
+	/* the buffer has stopped moving: point into it */
+	if (rc == 0 && pl->n && !(pl->p = mdm_malloc(pl->n * sizeof(*pl->p))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < pl->n; off += pl->len[i++])
+		pl->p[i] = (const uint8_t *)pl->bytes.data + off;
 	return rc < 0 ? rc : 0;
 }
 
@@ -152,6 +133,7 @@ static void payloads_free(struct payloads *pl)
 	mdm_free(pl->p);
 	mdm_free(pl->len);
 	mdm_free(pl->line);
+	mdm_buf_fini(&pl->bytes);
 }
 
 /* ---- dump ---- */
@@ -586,8 +568,6 @@ int cmd_feed(int argc, char **argv)
 	struct feed_opts o = { .passes = 5 };
 	struct payloads pl = { 0 };
 	const char *sub;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	int c, rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -664,21 +644,13 @@ int cmd_feed(int argc, char **argv)
 		return strcmp(sub, "dump") == 0 ? run_dump(&o, &pl) : run_bench(&o, &pl);
 	o.path = argv[optind];
 	mdm_err_clear();
-	rc = load_file(o.path, &buf, &len);
-	if (rc == 0) {
-		rc = collect_payloads(&o, buf, len, &pl);
-		/* the in-memory reader says "<memory>": name the file instead */
-		if (rc != 0 && strncmp(mdm_err_last(), "<memory>: ", 10) == 0)
-			mdm_err_set(rc, "%s: %s", o.path, mdm_err_last() + 10);
-	}
+	rc = collect_payloads(&o, &pl);
 	if (rc != 0) {
 		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 		payloads_free(&pl);
-		mdm_free(buf);
 		return 1;
 	}
 	rc = strcmp(sub, "dump") == 0 ? run_dump(&o, &pl) : run_bench(&o, &pl);
 	payloads_free(&pl);
-	mdm_free(buf);
 	return rc;
 }

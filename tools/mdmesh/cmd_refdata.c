@@ -689,27 +689,23 @@ static int listed_cmp(const void *a, const void *b)
  * a string, so the output stays valid JSON lines whatever the bucket holds. */
 static void print_value_line(const struct listed *l, struct mdm_buf *out)
 {
-	struct mdm_json_read r;
-	struct mdm_json_read_tok k, v;
+	json_t *obj = mdm_json_read_object(l->value, l->len, NULL, 0);
 	struct mdm_json j;
-	int rc;
 
-	rc = mdm_json_read_object(&r, l->value, l->len);
-	while (rc == 0 && (rc = mdm_json_read_next(&r, &k, &v)) == 1)
-		rc = 0;
 	mdm_buf_reset(out);
 	mdm_json_init(&j, out);
 	mdm_json_obj_begin(&j);
 	mdm_json_kstr(&j, "symbol", l->symbol);
 	mdm_json_ku64(&j, "revision", l->revision);
 	mdm_json_key(&j, "value");
-	if (rc == 0)
+	if (obj)
 		mdm_json_raw(&j, l->value);
 	else
 		mdm_json_strn(&j, l->value, l->len);
 	mdm_json_obj_end(&j);
 	mdm_buf_putc(out, '\n');
 	fwrite(out->data, 1, out->len, stdout);
+	json_decref(obj);
 }
 
 static int refdata_list(const struct refdata_opts *o)
