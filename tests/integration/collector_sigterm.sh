@@ -25,9 +25,9 @@
 # reused across its runs: a run is mostly a collector starting and stopping,
 # and one at a time 50 of them took 434 s on a loaded 2-core box. The
 # collector's memory is sized for the capture (EAL 64 MB, 2047 mbufs, a
-# 16k ring and order book): the defaults (256 MB, a 4M-order book, a 512k
-# ring) cost seconds of page faults per start under the hog and change
-# nothing this test checks.
+# 16k ring, order book and in-flight window): the defaults (256 MB, a
+# 4M-order book, a 512k ring, 64k publish records) cost seconds of page
+# faults per start under the hog and change nothing this test checks.
 # A calibration run (no signal, alone) under the hog first measures how long
 # each phase lasts, so the random delays span the phases on this machine (with
 # the lanes running beside each other the phases last longer: the delays then
@@ -145,7 +145,8 @@ start_collector() {
 	local log=$1
 	shift
 	"$COL" --nats "$NATS_URL" --pcap feed.pcap --http 127.0.0.1:0 --set eal.mem_mb=64 --set input.mbufs=2047 \
-		--set ring.size=16384 --set feed.book_capacity=16384 --set publish.ack_timeout=1s "$@" 2> "$log" &
+		--set ring.size=16384 --set feed.book_capacity=16384 --set publish.max_pending=16384 \
+		--set publish.ack_timeout=1s "$@" 2> "$log" &
 	col=$!
 	T0=$(now_ms)
 }
@@ -260,6 +261,17 @@ pass "calibration run under the hog: exit 0, $N events balanced"
 acked() { [ "$(http_get "$port" /stats.json 2>/dev/null | jq '.collector.account | .stored + .duplicates')" = "$N" ]; }
 PHASES=(startup replay frozen draining idle)
 
+# after_log_ms LOG TEXT MAX: a collector (--exit-on-eof) that logged TEXT at
+# t0 (ms), then a random delay d of 0..MAX ms (run_one's locals)
+after_log_ms() {
+	start_collector "$1" --exit-on-eof
+	until_log "$1" "$2" || fail "run $i: no '$2': $(tail -5 "$1")"
+	t0=$(now_ms)
+	rand_ms "$3"
+	d=$R
+	sleep_ms "$d"
+}
+
 # run_one I: run I (its phase by I) on this lane; prints its line, appends
 # "I PHASE RC EARLY TIMED_OUT SECOND NOT_SIGNALLED" to the lane's results
 run_one() {
@@ -281,12 +293,7 @@ run_one() {
 		check_run "run $i ($phase, $desc)" "$log" "$RC" 0
 		;;
 	replay)
-		start_collector "$log" --exit-on-eof
-		until_log "$log" "receiving on" || fail "run $i: no 'receiving on': $(tail -5 "$log")"
-		t0=$(now_ms)
-		rand_ms $((REPLAY_MS * 2 / 3))
-		d=$R
-		sleep_ms "$d"
+		after_log_ms "$log" "receiving on" $((REPLAY_MS * 2 / 3))
 		has "$log" "input ended" && note="in the drain" || note="mid-replay"
 		kill -TERM "$col" 2>/dev/null || { note="exited before the signal"; not_signalled=1; }
 		reap "$log"
@@ -338,12 +345,7 @@ run_one() {
 		wait_port "$NATS_PORT" 30 || fail "nats-server did not come back from SIGSTOP"
 		;;
 	draining)
-		start_collector "$log" --exit-on-eof
-		until_log "$log" "input ended" || fail "run $i: no 'input ended': $(tail -5 "$log")"
-		t0=$(now_ms)
-		rand_ms $((DRAIN_MS * 2 / 3))
-		d=$R
-		sleep_ms "$d"
+		after_log_ms "$log" "input ended" $((DRAIN_MS * 2 / 3))
 		kill -TERM "$col" 2>/dev/null || { note="exited before the signal"; not_signalled=1; }
 		reap "$log"
 		[ $not_signalled -eq 0 ] || DRAIN_MS=$(($(now_ms) - t0 + 20)) # as REPLAY_MS
