@@ -202,6 +202,18 @@ static uint8_t *put_order(uint8_t *p, const struct encode_order *o)
 	return p;
 }
 
+/* Bbo fields 2..7 of quote_before (no header, no flags), in number order. */
+static uint8_t *put_quote(uint8_t *p, const struct book_bbo *q)
+{
+	p = put_u64(p, 2, q->bid_price);
+	p = put_u64(p, 3, q->bid_shares);
+	p = put_u64(p, 4, q->bid_orders);
+	p = put_u64(p, 5, q->ask_price);
+	p = put_u64(p, 6, q->ask_shares);
+	p = put_u64(p, 7, q->ask_orders);
+	return p;
+}
+
 int encode_event(struct encoder *e, const struct itch_msg *m, const struct encode_meta *meta, uint8_t *buf,
 		 size_t cap, size_t *len)
 {
@@ -217,6 +229,11 @@ int encode_event(struct encoder *e, const struct itch_msg *m, const struct encod
 	if (meta->order) {
 		q = put_order(sub, meta->order);
 		p = put_sub(p, 2, sub, (size_t)(q - sub), true);
+	}
+	/* 3: the quote before a trade (an empty book is an empty Bbo, still set) */
+	if (meta->quote) {
+		q = put_quote(sub, meta->quote);
+		p = put_sub(p, 3, sub, (size_t)(q - sub), true);
 	}
 	/* 10..32: the body; a set oneof member is written even when empty */
 	q = sub;

@@ -55,6 +55,7 @@ struct encode_meta {
 	uint64_t wire_ts_ns;
 	uint32_t session_date;           /* YYYYMMDD or 0 */
 	const struct encode_order *order; /* NULL for messages that are not order-scoped */
+	const struct book_bbo *quote;     /* E, C, P, Q: the BBO just before (quote_before); NULL = none */
 };
 
 /* Fill `meta` for a message the feed chain delivered: session, seq, symbol,

@@ -186,6 +186,49 @@ static void test_add_order_exact_and_order_state(void **state)
 	encode_destroy(e);
 }
 
+/* quote_before (TBBO): field 3, canonical, an empty book still a set Bbo. */
+static void test_quote_before(void **state)
+{
+	static const uint8_t exe[31] = { 'E', 0, 7, 0, 0, 0x1f, 0x1a, 0xce, 0xd9, 0xf0, 0x02, 0, 0, 0, 0, 0, 0, 0, 42,
+					 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 9 };
+	struct book_bbo q = { .bid_price = 4123300, .bid_shares = 5000000000ull, .bid_orders = 3,
+			      .ask_price = 4123400, .ask_shares = 300, .ask_orders = 1 };
+	struct encode_order o = { .known = true, .side = 'S', .price = 4123400, .remaining_shares = 200, .ref = 42 };
+	struct encode_meta meta = { .session = "S1", .seq = 2, .symbol = "MSFT", .order = &o, .quote = &q };
+	uint8_t out[ENCODE_MAX_EVENT_LEN];
+	struct encoder *e;
+	struct itch_msg m;
+	size_t len;
+	Mdmesh__V1__MarketEvent *ev;
+
+	(void)state;
+	assert_int_equal(encode_create(&e, "itch"), 0);
+	assert_int_equal(itch_decode(exe, sizeof(exe), &m), ITCH_OK);
+	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+	assert_non_null(ev);
+	assert_canonical(ev, out, len);
+	assert_non_null(ev->quote_before);
+	assert_int_equal(ev->quote_before->bid_price, 4123300);
+	assert_int_equal(ev->quote_before->bid_size, 5000000000ull);
+	assert_int_equal(ev->quote_before->bid_orders, 3);
+	assert_int_equal(ev->quote_before->ask_price, 4123400);
+	assert_int_equal(ev->quote_before->ask_size, 300);
+	assert_int_equal(ev->quote_before->ask_orders, 1);
+	assert_null(ev->quote_before->header);
+	mdmesh__v1__market_event__free_unpacked(ev, NULL);
+
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+	assert_non_null(ev);
+	assert_canonical(ev, out, len);
+	assert_non_null(ev->quote_before);
+	assert_int_equal(ev->quote_before->bid_price, 0);
+	mdmesh__v1__market_event__free_unpacked(ev, NULL);
+	encode_destroy(e);
+}
+
 static void test_bad_feed_names(void **state)
 {
 	struct encoder *e = NULL;
@@ -202,6 +245,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_type_every_field),
 		cmocka_unit_test(test_add_order_exact_and_order_state),
+		cmocka_unit_test(test_quote_before),
 		cmocka_unit_test(test_bad_feed_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
