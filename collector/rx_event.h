@@ -15,13 +15,12 @@
 #define RX_EVENT_SIZE 128
 
 #define RX_EV_ORDER 0x01 /* order-scoped message: `order` is valid */
-/* Market views (views.h) ride the same ring, so they keep the feed's order,
- * back-pressure and stop protocol. Their payload (RX_EV_PAYLOAD bytes) takes
- * the place of `order` and `msg` (rx_event_payload_*). */
-#define RX_EV_QUOTE 0x02 /* the BBO before the event of the same seq that follows (TBBO) */
+/* Market views (views_rec.h) ride the same ring, so they keep the feed's
+ * order, back-pressure and stop protocol. Their payload (RX_EV_PAYLOAD bytes)
+ * takes the place of `order` and `msg`; `reserved` holds the view's header. */
 #define RX_EV_BBO 0x04   /* a BBO view: struct rx_bbo */
-#define RX_EV_DEPTH 0x08 /* one part of a DEPTH view: struct rx_depth; `reserved` = part header */
-#define RX_EV_VIEWS (RX_EV_QUOTE | RX_EV_BBO | RX_EV_DEPTH)
+#define RX_EV_DEPTH 0x08 /* one part of a DEPTH view: struct rx_depth */
+#define RX_EV_VIEWS (RX_EV_BBO | RX_EV_DEPTH)
 
 struct rx_event {
 	uint64_t seq;             /* MoldUDP64 sequence number */
@@ -44,17 +43,15 @@ _Static_assert(sizeof(struct rx_event) == RX_EVENT_SIZE, "rx_event must be two c
 #define RX_EV_PAYLOAD (sizeof(struct encode_order) + ITCH_MAX_MSG_LEN)
 #define RX_DEPTH_PART_LEVELS 4
 
-/* RX_EV_BBO payload (the symbol and session are the record's own). */
+/* RX_EV_BBO payload. */
 struct rx_bbo {
 	uint64_t ts_ns;
 	struct book_bbo bbo;
-	uint16_t locate;
-	uint8_t flags;
 } __attribute__((packed));
 
 /* RX_EV_DEPTH payload: levels [RX_DEPTH_PART_LEVELS * part, ...) of the
- * view's bids followed by its asks. `reserved` holds part | n_parts << 8 |
- * n_levels_in_part << 16 | flags << 24. */
+ * view's bids followed by its asks (a view of n levels takes
+ * max(1, ceil(n / RX_DEPTH_PART_LEVELS)) consecutive records). */
 struct rx_depth {
 	uint64_t ts_ns;
 	uint8_t n_bids, n_asks;
@@ -63,6 +60,14 @@ struct rx_depth {
 
 _Static_assert(sizeof(struct rx_bbo) <= RX_EV_PAYLOAD, "a BBO fits one record");
 _Static_assert(sizeof(struct rx_depth) <= RX_EV_PAYLOAD, "a depth part fits one record");
+
+/* `reserved` of a view record: part (depth) | shared_seq << 5 | flags << 6 | locate << 16. */
+#define RX_VIEW_HDR(part, shared, flags, locate) \
+	((uint32_t)(part) | (uint32_t)!!(shared) << 5 | (uint32_t)((flags) & 7) << 6 | (uint32_t)(locate) << 16)
+#define RX_VIEW_PART(r) ((r) & 31u)
+#define RX_VIEW_SHARED(r) (((r) >> 5) & 1u)
+#define RX_VIEW_FLAGS(r) ((uint8_t)(((r) >> 6) & 7u))
+#define RX_VIEW_LOCATE(r) ((uint16_t)((r) >> 16))
 
 /* Payload of a view record: the `order` bytes, then the `msg` bytes. */
 static inline void rx_event_payload_put(struct rx_event *e, const void *p, size_t n)

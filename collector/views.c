@@ -16,6 +16,8 @@
 #define ST_DEPTH 0x04   /* the book changed since the last depth */
 #define ST_COOLING 0x08 /* in the cooling FIFO: a depth went out less than an interval ago */
 #define ST_BAD 0x10     /* MAYBE_BAD_BOOK */
+#define ST_GAP_BBO 0x20   /* bbo_seq is a gap's: shared by every symbol */
+#define ST_GAP_DEPTH 0x40 /* book_seq is a gap's */
 
 struct vsym {
 	struct book_bbo cur;       /* after the last message */
@@ -113,7 +115,7 @@ static void sym_flag_change(struct views *v, struct vsym *s, uint16_t locate, ui
 {
 	s->bbo_seq = s->book_seq = seq;
 	s->bbo_ts = s->book_ts = ts;
-	s->state |= ST_DEPTH;
+	s->state = (uint8_t)((s->state | ST_DEPTH) & ~(ST_GAP_BBO | ST_GAP_DEPTH));
 	sym_list(v, s, locate);
 }
 
@@ -139,10 +141,11 @@ void views_on_msg(struct views *v, const struct book *b, const struct itch_msg *
 		return;
 	s->book_seq = seq;
 	s->book_ts = m->timestamp_ns;
-	s->state |= ST_DEPTH;
+	s->state = (uint8_t)((s->state | ST_DEPTH) & ~ST_GAP_DEPTH);
 	book_bbo(b, locate, &nb);
 	if (memcmp(&nb, &s->cur, sizeof(nb)) != 0) {
 		s->cur = nb;
+		s->state &= (uint8_t)~ST_GAP_BBO;
 		s->bbo_seq = seq;
 		s->bbo_ts = m->timestamp_ns;
 	}
@@ -174,13 +177,15 @@ void views_on_seq_event(struct views *v, const struct seq_event *ev)
 		s->state |= ST_BAD;
 		mdm_counter_add(&v->stats.bad_symbols, 1);
 		sym_flag_change(v, s, v->touched[i], ev->to, s->bbo_ts);
+		s->state |= ST_GAP_BBO | ST_GAP_DEPTH;
 	}
 }
 
 static void emit_bbo(struct views *v, struct vsym *s, uint16_t locate, uint8_t flags, views_emit_fn emit, void *ctx)
 {
 	struct views_out o = { .kind = VIEWS_BBO, .locate = locate, .flags = flags, .seq = s->bbo_seq,
-			       .ts_ns = s->bbo_ts, .bbo = s->cur };
+			       .ts_ns = s->bbo_ts, .bbo = s->cur,
+			       .shared_seq = (flags & VIEWS_F_SNAPSHOT) || (s->state & ST_GAP_BBO) };
 
 	s->pub = s->cur;
 	s->pub_flags = sym_flags(s);
@@ -191,7 +196,8 @@ static void emit_depth(struct views *v, const struct book *b, struct vsym *s, ui
 		       views_emit_fn emit, void *ctx)
 {
 	struct views_out o = { .kind = VIEWS_DEPTH, .locate = locate, .flags = flags, .seq = s->book_seq,
-			       .ts_ns = s->book_ts, .bids = v->bids, .asks = v->asks };
+			       .ts_ns = s->book_ts, .bids = v->bids, .asks = v->asks,
+			       .shared_seq = (flags & VIEWS_F_SNAPSHOT) || (s->state & ST_GAP_DEPTH) };
 
 	o.n_bids = book_levels(b, locate, 'B', v->bids, v->levels);
 	o.n_asks = book_levels(b, locate, 'S', v->asks, v->levels);

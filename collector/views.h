@@ -65,6 +65,10 @@ struct views_out {
 	uint8_t flags;        /* VIEWS_F_* */
 	uint64_t seq;         /* last message that changed the view */
 	uint64_t ts_ns;       /* its ITCH timestamp (ns since midnight) */
+	/* seq alone does not name this view: a gap's seq (every symbol is
+	 * flagged at it) or a drain snapshot (the seq of an earlier view). A
+	 * Msg-Id then needs the locate too. */
+	bool shared_seq;
 	struct book_bbo bbo;  /* VIEWS_BBO */
 	unsigned n_bids, n_asks;                   /* VIEWS_DEPTH */
 	const struct book_level_info *bids, *asks; /* best first */

@@ -14,6 +14,7 @@
 #include "book.h"
 #include "itch.h"
 #include "views.h"
+#include "views_rec.h"
 
 /* The scripts below name only the fields a line uses; the rest are zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -43,6 +44,7 @@ struct expect {
 	uint64_t bs, as;         /* BBO: sizes */
 	unsigned nb, na;         /* depth: levels a side */
 	uint32_t b0, a0;         /* depth: best prices */
+	bool gap_seq;            /* seq is a gap's (shared by every symbol) */
 };
 
 struct got {
@@ -110,6 +112,8 @@ static void check(const struct expect *e, const struct got *g)
 	assert_int_equal(o->locate, e->locate);
 	assert_int_equal(o->seq, e->seq);
 	assert_int_equal(o->flags, e->flags);
+	/* a Msg-Id of seq alone would collide: a gap's seq, a snapshot's */
+	assert_int_equal(o->shared_seq, e->gap_seq || (e->flags & VIEWS_F_SNAPSHOT));
 	if (e->kind == 'b') {
 		assert_int_equal(o->bbo.bid_price, e->bp);
 		assert_int_equal(o->bbo.bid_shares, e->bs);
@@ -241,7 +245,7 @@ static void test_maybe_bad_book(void **state)
 	static const struct expect e[] = {
 		{ 'b', 1, 1, L, 100000, 1, 0, 0, 100, 0 }, { 'b', 2, 2, L, 0, 0, 200000, 1, 0, 100 },
 		{ 'b', 3, 3, L | BAD }, { 'b', 1, 4, L | BAD, 100000, 1, 0, 0, 100, 0 },
-		{ 'b', 2, 40, L | BAD, 0, 0, 200000, 1, 0, 100 },
+		{ 'b', 2, 40, L | BAD, 0, 0, 200000, 1, 0, 100, .gap_seq = true },
 		{ 'b', 4, 6, L | BAD, 300000, 1, 0, 0, 100, 0 },
 		{ 'b', 1, 4, SNAP | L | BAD, 100000, 1, 0, 0, 100, 0 }, { 'b', 2, 40, SNAP | L | BAD, 0, 0, 200000, 1, 0, 100 },
 		{ 'b', 3, 3, SNAP | L | BAD }, { 'b', 4, 6, SNAP | L | BAD, 300000, 1, 0, 0, 100, 0 },
@@ -285,6 +289,58 @@ static void test_book_levels(void **state)
 	book_destroy(b);
 }
 
+/* Across the ring: a BBO in one record, a depth in parts; a lost part drops
+ * the view and the next one still assembles. */
+static void test_records(void **state)
+{
+	static struct rx_event rec[VIEWS_REC_MAX];
+	struct book_level_info lv[2 * VIEWS_MAX_LEVELS];
+	struct views_out o = { .kind = VIEWS_DEPTH, .locate = 65535, .flags = L | BAD, .seq = 1ull << 40,
+			       .ts_ns = 123, .shared_seq = true, .bids = lv, .asks = lv + VIEWS_MAX_LEVELS };
+	static struct views_rec_asm a;
+	unsigned n;
+
+	(void)state;
+	for (unsigned i = 0; i < 2 * VIEWS_MAX_LEVELS; i++)
+		lv[i] = (struct book_level_info){ .price = 1000 + i, .orders = i, .shares = 1ull << 33 | i };
+	for (unsigned nb = 0; nb <= VIEWS_MAX_LEVELS; nb += 7) {
+		o.n_bids = nb;
+		o.n_asks = VIEWS_MAX_LEVELS - nb / 2;
+		n = views_rec_put(&o, "SESSION001", "BRK A", rec);
+		assert_int_equal(n, nb + o.n_asks ? (nb + o.n_asks + 3) / 4 : 1);
+		for (unsigned k = 0; k < n; k++)
+			assert_int_equal(views_rec_take(&a, &rec[k]), k + 1 == n);
+		assert_int_equal(a.o.kind, VIEWS_DEPTH);
+		assert_int_equal(a.o.seq, o.seq);
+		assert_int_equal(a.o.locate, 65535);
+		assert_int_equal(a.o.flags, L | BAD);
+		assert_true(a.o.shared_seq);
+		assert_int_equal(a.o.n_bids, nb);
+		assert_int_equal(a.o.n_asks, o.n_asks);
+		assert_memory_equal(a.o.bids, lv, nb * sizeof(lv[0]));
+		assert_memory_equal(a.o.asks, o.asks, o.n_asks * sizeof(lv[0]));
+		assert_memory_equal(rec[0].symbol, "BRK A", 5);
+	}
+	/* a lost middle part: dropped; the next view assembles */
+	n = views_rec_put(&o, "S", "X", rec);
+	assert_true(n >= 3);
+	assert_int_equal(views_rec_take(&a, &rec[0]), 0);
+	assert_int_equal(views_rec_take(&a, &rec[2]), -EINVAL);
+	o = (struct views_out){ .kind = VIEWS_BBO, .locate = 9, .flags = L, .seq = 5, .ts_ns = 6,
+				.bbo = { .bid_price = 1, .ask_price = 2, .bid_shares = 3, .ask_shares = 4, .ask_orders = 5 } };
+	assert_int_equal(views_rec_put(&o, "S", "X", rec), 1);
+	assert_int_equal(views_rec_take(&a, &rec[0]), 1);
+	assert_int_equal(a.o.kind, VIEWS_BBO);
+	assert_int_equal(a.o.ts_ns, 6);
+	assert_false(a.o.shared_seq);
+	assert_memory_equal(&a.o.bbo, &o.bbo, sizeof(o.bbo));
+	/* an empty book: one part, no levels */
+	o = (struct views_out){ .kind = VIEWS_DEPTH, .locate = 1, .seq = 7 };
+	assert_int_equal(views_rec_put(&o, "S", "X", rec), 1);
+	assert_int_equal(views_rec_take(&a, &rec[0]), 1);
+	assert_int_equal(a.o.n_bids + a.o.n_asks, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_depth_interval),
 		cmocka_unit_test(test_maybe_bad_book),
 		cmocka_unit_test(test_book_levels),
+		cmocka_unit_test(test_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
