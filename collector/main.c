@@ -20,6 +20,7 @@
 #include <rte_ring_elem.h>
 
 #include "collector_cfg.h"
+#include "collector_views.h"
 #include "collector_stats.h"
 #include "gap_report.h"
 #include "mdm_addr.h"
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
 	struct mdm_port port = { 0 };
 	struct rte_ring *ring = NULL;
 	struct rx *rx = NULL;
+	struct views *views = NULL;
 	struct publish *pb = NULL;
 	struct collector_stats *cs = NULL;
 	struct mdm_http *http = NULL;
@@ -331,7 +333,8 @@ int main(int argc, char **argv)
 		}
 		/* permanent gaps are alerts (alert.system.gap): their stream too */
 		if (ensure_stream(bus, &cfg, stream_name, stream_subjects, true) != 0 ||
-		    ensure_stream(bus, &cfg, cfg.alerts_stream, &cfg.alerts_subjects, false) != 0)
+		    ensure_stream(bus, &cfg, cfg.alerts_stream, &cfg.alerts_subjects, false) != 0 ||
+		    collector_views_streams(bus, &cfg) != 0)
 			goto out;
 		if ((cfg.feed_resume == COLLECTOR_RESUME_ON ||
 		     (cfg.feed_resume == COLLECTOR_RESUME_AUTO && !(cfg.input_pcap && cfg.input_pcap[0]))) &&
@@ -461,6 +464,9 @@ int main(int argc, char **argv)
 		}
 		rp.rr = rr;
 		if (rc == 0)
+			rc = collector_views_create(&views, &cfg);
+		rp.feed.views = views;
+		if (rc == 0)
 			rc = rx_create(&rx, &rp);
 		if (rc == 0 && resume && resume->found) {
 			struct feed_resume fr;
@@ -584,6 +590,7 @@ out:
 	mdm_bus_destroy(bus);
 	publish_destroy(pb);
 	rx_destroy(rx);
+	views_destroy(views);
 	gap_report_destroy(gr);
 	rerequest_destroy(rr);
 	if (ring)

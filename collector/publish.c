@@ -230,7 +230,9 @@ int publish_lcore_main(void *arg)
 		mdm_counter_add(&pb->stats.dequeued, n);
 		publish_shed_check(pb);
 		for (unsigned i = 0; i < n; i++) {
-			if (ops->take(pb, &pb->burst[i]) == -EINTR) {
+			const struct rx_event *e = &pb->burst[i];
+
+			if ((e->flags & RX_EV_VIEWS ? publish_view_take(pb, e) : ops->take(pb, e)) == -EINTR) {
 				/* forced stop: what was taken off the ring unpublished is counted */
 				mdm_counter_add(&pb->stats.dropped_at_stop, n - i);
 				goto stop;

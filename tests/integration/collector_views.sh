@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Market views published by the collector (streams BBO and DEPTH), on a feed
+# with gaps: a live subscriber started before the collector sees exactly the
+# views `mdmesh feed dump --bbo --depth` computes offline (same coalescing, same
+# order, nothing missing), in sequence order per symbol; the streams keep one
+# view per subject whose values equal an independent book rebuild from the
+# synthesizer's truth (views_rebuild.py), MAYBE_BAD_BOOK included; subjects,
+# Nats-Msg-Id and Content-Type as documented; a replay stores nothing new;
+# publish.mode batch publishes the same views.
+set -euo pipefail
+. "$MDM_SRC_DIR/tests/integration/lib.sh"
+cd "$MDM_T_TMP"
+LG="$MDM_BIN/mdmesh-loadgen"
+MD="$MDM_BIN/mdmesh"
+COL="$MDM_BIN/mdmesh-collector"
+RB="$MDM_SRC_DIR/tests/integration/views_rebuild.py"
+NORM="$MDM_SRC_DIR/tests/integration/views_norm.py"
+COLLECT=(--http 127.0.0.1:0 --set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.mbufs=8191
+	--set views.depth_levels=5 --set views.depth_interval=50ms)
+
+start_nats
+LIVE_PIDS=()
+
+# live_start NAME: a core subscriber on '>'-views, ready (it printed a probe)
+live_start() {
+	"$MD" tail --nats "$NATS_URL" --headers "$2" > "$1.live" 2> "$1.live.err" &
+	LIVE_PIDS+=($!)
+	MDM_T_PIDS+=($!)
+	wait_for 20 "\"$MD\" pub --nats \"$NATS_URL\" ${2%>}probe.x '' >/dev/null 2>&1; [ -s $1.live ]" ||
+		fail "$1: the live subscriber did not start: $(cat "$1.live.err")"
+}
+
+# run NAME PCAP TRUTH [collector args...]: dump offline, subscribe, replay,
+# compare the live views with the dump and the streams with the rebuild
+run() {
+	local name=$1 pcap=$2 truth=$3
+	shift 3
+	"$MD" feed dump --bbo --depth 5 --depth-interval 50 "$pcap" > "$name.dump"
+	python3 "$NORM" dump "$name.dump" > "$name.want"
+	live_start "$name.bbo" 'bbo.>'
+	live_start "$name.depth" 'depth.>'
+	"$COL" --nats "$NATS_URL" --pcap "$pcap" --exit-on-eof "${COLLECT[@]}" "$@" 2> "$name.log" ||
+		fail "$name: collector exit $?: $(tail -5 "$name.log")"
+	grep -q ": balanced" "$name.log" || fail "$name: events not balanced: $(grep 'events ' "$name.log")"
+	local want
+	want=$(wc -l < "$name.want")
+	grep -q "views      .* published = stored .* + failed 0; 0 dropped" "$name.log" ||
+		fail "$name: views summary: $(grep 'views ' "$name.log")"
+	# the subscribers got every view (core NATS: they are already on the way)
+	wait_for 30 "[ \$(cat $name.bbo.live $name.depth.live | grep -vc '\"subject\":\"[a-z]*\.probe\.') -ge $want ]" ||
+		fail "$name: subscribers got $(cat "$name".*.live | wc -l) lines, want $want views"
+	kill "${LIVE_PIDS[@]}" 2>/dev/null || true
+	LIVE_PIDS=()
+	python3 "$NORM" tail "$name.bbo.live" > "$name.bbo.got"
+	python3 "$NORM" tail "$name.depth.live" > "$name.depth.got"
+	# the dump interleaves BBO and DEPTH; each subscriber sees one kind, in order
+	for k in bbo depth; do
+		jq -c --arg k "$k" 'select(.view == $k)' "$name.want" > "$name.$k.want"
+		jq -c '{view, stock_locate, seq, flags} + (if .view == "bbo" then {bid_price, bid_size, bid_orders,
+			ask_price, ask_size, ask_orders} else {bids, asks} end)' "$name.$k.got" | jq -S -c . > "$name.$k.cmp"
+		jq -S -c . "$name.$k.want" > "$name.$k.wcmp"
+		cmp -s "$name.$k.cmp" "$name.$k.wcmp" ||
+			fail "$name: live $k views differ from the offline dump: $(diff "$name.$k.cmp" "$name.$k.wcmp" | head -4)"
+	done
+	pass "$name: a live subscriber saw the $want views the offline dump computes, in the same order"
+	# seq order per symbol (a snapshot repeats its symbol's last seq)
+	python3 -c '
+import json, sys
+last = {}
+for f in sys.argv[1:]:
+    for n, line in enumerate(open(f), 1):
+        v = json.loads(line); k = (v["view"], v["stock_locate"])
+        if v["seq"] < last.get(k, 0):
+            sys.exit("%s:%d: %s seq %d after %d" % (f, n, k, v["seq"], last[k]))
+        last[k] = v["seq"]' "$name.bbo.got" "$name.depth.got" || fail "$name: views out of seq order"
+	# subjects and headers
+	bad=$(jq -r 'select(.subject != (.view + ".itch." + (if .symbol == "" then "_" else .symbol end))
+		or (.msg_id | test("^itch\\.[A-Za-z0-9]+\\.[0-9]+\\.(bbo|depth)(\\.[0-9]+)?$") | not)
+		or (.msg_id | split(".")[3]) != .view
+		or .content_type != ("application/protobuf; proto=mdmesh.v1." + (if .view == "bbo" then "Bbo" else "Depth" end)))
+		| .subject + " " + .msg_id' "$name.bbo.got" "$name.depth.got" | head -3)
+	[ -z "$bad" ] || fail "$name: wrong subject or headers: $bad"
+	dups=$(cat "$name.bbo.got" "$name.depth.got" | jq -r .msg_id | sort | uniq -d | head -3)
+	[ -z "$dups" ] || fail "$name: one Msg-Id for two views (JetStream would drop the second): $dups"
+	pass "$name: subjects bbo|depth.itch.<symbol>, distinct Msg-Ids itch.<session>.<seq>.bbo|depth[.<locate>], Content-Type"
+	# the streams: one view per subject, equal to the independent rebuild
+	"$MD" tail --nats "$NATS_URL" --all --stream BBO --idle-timeout 2 --headers 'bbo.>' > "$name.sbbo"
+	"$MD" tail --nats "$NATS_URL" --all --stream DEPTH --idle-timeout 2 --headers 'depth.>' > "$name.sdepth"
+	session=$(head -1 "$name.dump" | jq -r .session)
+	cat "$name.sbbo" "$name.sdepth" | jq -c --arg s "$session" 'select(.event.header.session == $s)' > "$name.stream"
+	python3 "$NORM" tail "$name.stream" > "$name.last"
+	n=$(jq -r .subject "$name.stream" | sort | uniq -d | wc -l)
+	[ "$n" -eq 0 ] || fail "$name: $n subjects hold more than one view (max_msgs_per_subject 1)"
+	python3 "$RB" check "$truth" "$name.last" --levels 5 --expect-bad any > "$name.check" ||
+		fail "$name: the streams' last views differ from the rebuild: $(cat "$name.check")"
+	pass "$name: streams BBO and DEPTH hold one view per symbol, equal to the rebuilt book: $(cat "$name.check")"
+}
+
+# 1. event mode, a feed with gaps
+"$LG" synth --out gaps.pcap --messages 30000 --symbols 100 --seed 7 --gap-every 30 --truth gaps.truth 2>/dev/null
+run event gaps.pcap gaps.truth
+
+# 2. the same capture again: every view a duplicate, nothing stored
+"$COL" --nats "$NATS_URL" --pcap gaps.pcap --exit-on-eof "${COLLECT[@]}" 2> replay.log || fail "replay exit $?"
+grep -q "views      .* published = stored 0 + duplicate [1-9][0-9]* + failed 0" replay.log ||
+	fail "replay: views stored again: $(grep 'views ' replay.log)"
+pass "replay: every view deduplicated by its Msg-Id"
+
+# 3. batch mode: the views are still one message per symbol view
+"$LG" synth --out batch.pcap --messages 20000 --symbols 80 --seed 9 --gap-every 40 --session BATCHRUN01 \
+	--truth batch.truth 2>/dev/null
+run batch batch.pcap batch.truth --set publish.mode=batch
+summary
