@@ -255,7 +255,7 @@ static void test_views(void **state)
 		assert_memory_equal(re, out, len);
 		assert_string_equal(b->header->symbol, empty ? "" : "AAPL");
 		assert_int_equal(b->header->seq, v.seq);
-		assert_int_equal(b->header->stock_locate, 300);
+		assert_int_equal(b->header->stock_locate, v.stock_locate);
 		assert_int_equal(b->bid_size, q.bid_shares);
 		assert_int_equal(b->ask_price, 0);
 		assert_int_equal(b->flags, v.flags);

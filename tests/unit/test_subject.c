@@ -65,7 +65,7 @@ static void test_view_names(void **state)
 	/* the longest: a 32-byte feed, 10-byte session, 20 digits, kind, locate */
 	assert_true(subject_view_msg_id(out, sizeof(out), "ffffffffffffffffffffffffffffffff", "SSSSSSSSSS",
 					UINT64_MAX, "depth", 65535) > 0);
-	assert_int_equal(subject_view_msg_id(out, 20, "itch", "S1", 42, "depth", 7), -ENOSPC);
+	assert_int_equal(subject_view_msg_id(out, 18, "itch", "S1", 42, "depth", 7), -ENOSPC);
 }
 
 int main(void)
