@@ -4,7 +4,9 @@
 | "bids"/"asks"}, so the collector's published views (`mdmesh tail --headers`
 lines of bbo.> / depth.>) compare with the offline dump and the rebuild.
 
-  views_norm.py tail FILE   tail --headers lines -> normalized lines (skips bbo.probe.*)
+  views_norm.py tail FILE   tail --headers lines -> normalized lines (skips bbo.probe.*
+                            and a Msg-Id seen before (exit 1 if it named another view): the bus resends a publish whose ack
+                            timed out, and a live subscriber then gets it again)
   views_norm.py dump FILE   feed dump lines -> the same keys only
 """
 import json
@@ -30,6 +32,7 @@ def norm(view, locate, seq, flags, ev):
 
 def main():
     mode, path = sys.argv[1], sys.argv[2]
+    seen = {}
     for line in open(path):
         d = json.loads(line)
         if mode == "tail":
@@ -38,6 +41,12 @@ def main():
             ev, h = d["event"], d["event"].get("header", {})
             o = norm(d["subject"].split(".")[0], h.get("stock_locate", 0), h.get("seq", 0), ev.get("flags", 0), ev)
             o["msg_id"] = d.get("headers", {}).get("Nats-Msg-Id", "")
+            body = json.dumps({k: o[k] for k in o if k != "content_type"}, sort_keys=True)
+            if o["msg_id"] in seen:
+                if seen[o["msg_id"]] != body:  # JetStream would store only the first
+                    sys.exit("views_norm: Msg-Id %s names two different views" % o["msg_id"])
+                continue
+            seen[o["msg_id"]] = body
             o["content_type"] = d.get("headers", {}).get("Content-Type", "")
             o["subject"] = d["subject"]
             o["symbol"] = h.get("symbol", "")
