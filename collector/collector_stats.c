@@ -468,6 +468,8 @@ static int register_counters(struct collector_stats *cs)
 	C("views_stored_total", "market views acked by JetStream as new", &ps->views_stored);
 	C("views_duplicate_total", "market views acked as already stored (same Nats-Msg-Id)", &ps->views_duplicates);
 	C("views_failed_total", "market views refused or failed after the bus's retries", &ps->views_failed);
+	C("views_unnamed_total", "market views not published: the locate's symbol is unknown (no stock directory seen)",
+	  &rs->views_unnamed);
 	C("views_errors_total", "market views dropped: a record lost in the ring, or not encodable", &ps->views_errors);
 	C("origin_clock_ahead_total", "latency.origin itch: events whose ITCH time was after our decode time (sender clock ahead)",
 	  &ps->origin_skew);

@@ -134,6 +134,11 @@ int publish_encode(struct publish *pb, const struct rx_event *e, uint64_t now, s
 	meta.session = session;
 	if (e->flags & RX_EV_ORDER)
 		meta.order = &e->order;
+	if (pb->quote_seq && pb->quote_seq == e->seq) {
+		/* the quote record that came just before this event (TBBO) */
+		meta.quote = &pb->quote;
+		pb->quote_seq = 0;
+	}
 	if (unlikely(pb->session_date == 0)) {
 		/* no configured date: the trading date of the first packet, by its
 		 * capture time (replays) or receive time (live) */

@@ -89,6 +89,8 @@ struct publish {
 	uint8_t buf[ENCODE_MAX_EVENT_LEN];
 	/* market views (publish_views.c) */
 	struct views_rec_asm vasm;
+	struct book_bbo quote;   /* TBBO of the next event when its seq is quote_seq */
+	uint64_t quote_seq;      /* 0: none */
 	uint8_t vbuf[ENCODE_MAX_DEPTH_LEN(2 * VIEWS_MAX_LEVELS)];
 	/* drop policy (publish_drop.c): shed the ring's oldest events from
 	 * shed_high queued down to shed_low; shed_high 0 = block policy */

@@ -5,7 +5,8 @@
  * Nats-Msg-Id <feed>.<session>.<seq>.bbo|depth. A JetStream publish is a core
  * NATS message too: live subscribers get it as soon as the server routes it,
  * and the stream keeps the last one per subject. Views take in-flight slots
- * but count as no event: their outcomes are the views_* counters. */
+ * but count as no event: their outcomes are the views_* counters. A quote
+ * record (TBBO) is kept for the event of the same seq that follows it. */
 #include <errno.h>
 #include <string.h>
 
@@ -27,9 +28,16 @@ int publish_view_take(struct publish *pb, const struct rx_event *e)
 	struct encode_view ev;
 	uint64_t now, token;
 	size_t len;
-	int rc = views_rec_take(&pb->vasm, e);
+	int rc;
 
 	mdm_counter_add(&pb->stats.view_records, 1);
+	if (e->flags & RX_EV_QUOTE) {
+		/* for the event of the same seq that follows (publish_encode) */
+		rx_event_payload_get(e, &pb->quote, sizeof(pb->quote));
+		pb->quote_seq = e->seq;
+		return 0;
+	}
+	rc = views_rec_take(&pb->vasm, e);
 	if (rc == 0)
 		return 0;
 	if (rc < 0)

@@ -196,8 +196,17 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 	struct rx_event *e;
 	size_t sl;
 
-	if (unlikely(rx->n_out == RX_OUT_CAP))
+	if (unlikely(rx->n_out + 2 > RX_OUT_CAP))
 		rx_flush(rx);
+	if (fm->quote) {
+		/* TBBO: the quote rides just before its event */
+		e = &rx->out[rx->n_out++];
+		e->seq = fm->seq;
+		e->flags = RX_EV_QUOTE;
+		e->len = 0;
+		rx_event_payload_put(e, fm->quote, sizeof(*fm->quote));
+		mdm_counter_add(&rx->stats.views, 1);
+	}
 	e = &rx->out[rx->n_out++];
 	e->seq = fm->seq;
 	e->rx_ts_ns = rx->burst_rx_ns;
@@ -224,12 +233,18 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 static void rx_view(void *ctx, const struct views_out *o)
 {
 	struct rx *rx = ctx;
+	const char *symbol = symbols_peek(feed_symbols(rx->feed), o->locate);
 	unsigned n;
 
+	if (unlikely(!symbol[0])) {
+		/* no stock directory for it (joined mid-session): a view needs its
+		 * symbol's subject, and every unnamed one would share `_` */
+		mdm_counter_add(&rx->stats.views_unnamed, 1);
+		return;
+	}
 	if (unlikely(rx->n_out + VIEWS_REC_MAX > RX_OUT_CAP))
 		rx_flush(rx);
-	n = views_rec_put(o, feed_session(rx->feed), symbols_peek(feed_symbols(rx->feed), o->locate),
-			  &rx->out[rx->n_out]);
+	n = views_rec_put(o, feed_session(rx->feed), symbol, &rx->out[rx->n_out]);
 	for (unsigned i = 0; i < n; i++) {
 		struct rx_event *e = &rx->out[rx->n_out + i];
 

@@ -18,9 +18,10 @@
 /* Market views (views_rec.h) ride the same ring, so they keep the feed's
  * order, back-pressure and stop protocol. Their payload (RX_EV_PAYLOAD bytes)
  * takes the place of `order` and `msg`; `reserved` holds the view's header. */
+#define RX_EV_QUOTE 0x02 /* TBBO: struct book_bbo, the quote before the next record's event (same seq) */
 #define RX_EV_BBO 0x04   /* a BBO view: struct rx_bbo */
 #define RX_EV_DEPTH 0x08 /* one part of a DEPTH view: struct rx_depth */
-#define RX_EV_VIEWS (RX_EV_BBO | RX_EV_DEPTH)
+#define RX_EV_VIEWS (RX_EV_QUOTE | RX_EV_BBO | RX_EV_DEPTH) /* records that are no event */
 
 struct rx_event {
 	uint64_t seq;             /* MoldUDP64 sequence number */
@@ -59,6 +60,7 @@ struct rx_depth {
 } __attribute__((packed));
 
 _Static_assert(sizeof(struct rx_bbo) <= RX_EV_PAYLOAD, "a BBO fits one record");
+_Static_assert(sizeof(struct book_bbo) <= RX_EV_PAYLOAD, "a quote fits one record");
 _Static_assert(sizeof(struct rx_depth) <= RX_EV_PAYLOAD, "a depth part fits one record");
 
 /* `reserved` of a view record: part (depth) | shared_seq << 5 | flags << 6 | locate << 16. */

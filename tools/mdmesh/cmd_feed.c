@@ -204,10 +204,12 @@ struct views_dump {
 static void dump_view(void *vctx, const struct views_out *o)
 {
 	struct views_dump *d = vctx;
+	/* a locate without a symbol is printed too (the collector cannot publish it) */
+	const char *symbol = symbols_peek(feed_symbols(d->f), o->locate);
 
 	mdm_buf_reset(&d->c->out);
 	mdm_json_init(&d->c->j, &d->c->out);
-	views_json(&d->c->j, feed_session(d->f), symbols_peek(feed_symbols(d->f), o->locate), o);
+	views_json(&d->c->j, feed_session(d->f), symbol, o);
 	mdm_buf_putc(&d->c->out, '\n');
 	fwrite(d->c->out.data, 1, d->c->out.len, stdout);
 }
