@@ -139,6 +139,8 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("views.bbo_stream", MDM_CFG_STR, views_bbo_stream, "BBO", 0, 0, NULL, "JetStream stream of BBO views (bbo.>)"),
 	F("views.depth_stream", MDM_CFG_STR, views_depth_stream, "DEPTH", 0, 0, NULL,
 	  "JetStream stream of DEPTH views (depth.>)"),
+	F("views.storage", MDM_CFG_ENUM, views_storage, "file", 0, 0, storages,
+	  "streams BBO and DEPTH: file, or memory (cheaper; a restarted server keeps them only on a cluster's other replicas)"),
 	F("views.history", MDM_CFG_UINT, views_history, "1", 0, 1e9, NULL,
 	  "views kept per subject (max_msgs_per_subject): 1 = the stream is the current state; 0 = all"),
 

@@ -90,6 +90,7 @@ struct collector_cfg {
 	char *views_bbo_stream;
 	char *views_depth_stream;
 	uint64_t views_history;
+	int views_storage;         /* enum collector_storage */
 	char *http_listen;
 	char *http_token;
 	uint64_t stats_interval_ns;

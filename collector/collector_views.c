@@ -13,7 +13,7 @@ static int ensure(struct mdm_bus *bus, const struct collector_cfg *cfg, const ch
 	const char *subjects[1] = { subject };
 	struct mdm_stream_cfg sc = {
 		.name = name, .subjects = subjects, .n_subjects = 1,
-		.memory = cfg->stream_storage == COLLECTOR_STORAGE_MEMORY,
+		.memory = cfg->views_storage == COLLECTOR_STORAGE_MEMORY,
 		.max_bytes = -1, .max_msgs = -1,
 		.max_msgs_per_subject = cfg->views_history ? (int64_t)cfg->views_history : -1,
 		.duplicate_window_ns = cfg->stream_duplicate_window_ns,

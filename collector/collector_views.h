@@ -12,8 +12,8 @@ struct mdm_bus;
 
 /* Create or update streams views.bbo_stream (bbo.>) and views.depth_stream
  * (depth.>): max_msgs_per_subject views.history, direct get on (a late
- * joiner reads the last view of a subject in one request), the storage,
- * replicas and duplicate window of stream.*. 0 (also when views are off) or
+ * joiner reads the last view of a subject in one request), storage
+ * views.storage, the replicas and duplicate window of stream.*. 0 (also when views are off) or
  * a negative errno, logged. */
 int collector_views_streams(struct mdm_bus *bus, const struct collector_cfg *cfg);
 
