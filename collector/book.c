@@ -552,6 +552,17 @@ bool book_bbo(const struct book *b, uint16_t locate, struct book_bbo *out)
 	return e[0].best != BOOK_NONE || e[1].best != BOOK_NONE;
 }
 
+unsigned book_levels(const struct book *b, uint16_t locate, uint8_t side, struct book_level_info *out, unsigned n)
+{
+	uint32_t li = b->ends[locate][side == 'S'].best;
+	unsigned k = 0;
+
+	for (; k < n && li != BOOK_NONE; k++, li = b->levels[li].worse)
+		out[k] = (struct book_level_info){ .price = b->levels[li].price, .orders = b->levels[li].orders,
+						   .shares = b->levels[li].shares };
+	return k;
+}
+
 bool book_order(const struct book *b, uint64_t ref, struct book_view *v)
 {
 	const struct book_order *o = book_find(b, ref);

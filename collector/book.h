@@ -122,6 +122,18 @@ enum book_status book_apply(struct book *b, const struct itch_msg *m, struct boo
  * sides are empty. O(1). */
 bool book_bbo(const struct book *b, uint16_t locate, struct book_bbo *out);
 
+/* One price level as the book aggregates it (book_levels). */
+struct book_level_info {
+	uint32_t price;  /* Price(4) */
+	uint32_t orders; /* live orders at the price */
+	uint64_t shares; /* their remaining shares */
+};
+
+/* The best n levels of (locate, side 'B' or 'S'), best first, into out[];
+ * returns how many there are (<= n). O(returned): the level list is kept
+ * sorted, so depth needs no sort. */
+unsigned book_levels(const struct book *b, uint16_t locate, uint8_t side, struct book_level_info *out, unsigned n);
+
 /* Look up a live order without changing anything. Returns false if absent. */
 bool book_order(const struct book *b, uint64_t ref, struct book_view *view);
 

@@ -146,6 +146,20 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("publish.partitions", MDM_CFG_UINT, publish_partitions, "4", 1, 1024, NULL,
 	  "batch mode: subject partitions (by symbol), mdb.<feed>.<partition>"),
 
+	F("views.enabled", MDM_CFG_BOOL, views_enabled, "true", 0, 0, NULL,
+	  "publish market views: BBO on bbo.<feed>.<symbol>, DEPTH on depth.<feed>.<symbol>"),
+	F("views.depth_levels", MDM_CFG_UINT, views_depth_levels, "10", 0, 50, NULL,
+	  "DEPTH price levels a side; 0 = BBO only"),
+	F("views.depth_interval", MDM_CFG_DURATION, views_depth_interval_ns, "100ms", 0, 60e9, NULL,
+	  "at most one DEPTH per symbol per this much exchange time; 0 = every change"),
+	F("views.bbo_stream", MDM_CFG_STR, views_bbo_stream, "BBO", 0, 0, NULL, "JetStream stream of BBO views (bbo.>)"),
+	F("views.depth_stream", MDM_CFG_STR, views_depth_stream, "DEPTH", 0, 0, NULL,
+	  "JetStream stream of DEPTH views (depth.>)"),
+	F("views.storage", MDM_CFG_ENUM, views_storage, "file", 0, 0, storages,
+	  "streams BBO and DEPTH: file, or memory (cheaper; a restarted server keeps them only on a cluster's other replicas)"),
+	F("views.history", MDM_CFG_UINT, views_history, "1", 0, 1e9, NULL,
+	  "views kept per subject (max_msgs_per_subject): 1 = the stream is the current state; 0 = all"),
+
 	F("http.listen", MDM_CFG_STR, http_listen, "127.0.0.1:9101", 0, 0, NULL,
 	  "/metrics /stats.json /healthz /dashboard; empty = off"),
 	F("http.token", MDM_CFG_STR, http_token, "", 0, 0, NULL, "bearer token required by HTTP; empty = none"),
@@ -215,6 +229,8 @@ int collector_cfg_validate(const struct collector_cfg *c)
 		return mdm_err_set(-EINVAL, "publish.mode batch needs stream.batch_name and stream.batch_subjects");
 	if (!has(c->alerts_stream) || c->alerts_subjects.n == 0)
 		return mdm_err_set(-EINVAL, "alerts.stream and alerts.subjects must not be empty");
+	if (c->views_enabled && (!has(c->views_bbo_stream) || !has(c->views_depth_stream)))
+		return mdm_err_set(-EINVAL, "views.bbo_stream and views.depth_stream must not be empty");
 	if (c->feed_rerequest.n > 8)
 		return mdm_err_set(-EINVAL, "feed.rerequest: %zu servers, at most 8", c->feed_rerequest.n);
 	for (size_t i = 0; i < c->feed_rerequest.n; i++)

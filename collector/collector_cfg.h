@@ -89,6 +89,13 @@ struct collector_cfg {
 	uint64_t publish_batch_max_delay_ns;
 	uint64_t publish_partitions;
 
+	bool views_enabled;        /* market views (views.h, collector_views.h) */
+	uint64_t views_depth_levels;
+	uint64_t views_depth_interval_ns;
+	char *views_bbo_stream;
+	char *views_depth_stream;
+	uint64_t views_history;
+	int views_storage;         /* enum collector_storage */
 	char *http_listen;
 	char *http_token;
 	uint64_t stats_interval_ns;

@@ -73,6 +73,13 @@ void collector_stats_account(struct collector_stats *cs, struct collector_accoun
 	a->dropped_stop = mdm_counter_get(&ps->dropped_at_stop);
 	a->in_flight = publish_in_flight(cs->p.pb);
 	a->in_ring = mdm_counter_get(&rs->enqueued) - mdm_counter_get(&ps->dequeued);
+	{
+		/* market view records share the ring but are no events */
+		uint64_t views_queued = mdm_counter_get(&rs->views) - mdm_counter_get(&rs->views_dropped) -
+					mdm_counter_get(&ps->view_records);
+
+		a->in_ring = a->in_ring > views_queued ? a->in_ring - views_queued : 0;
+	}
 	a->balanced = a->events == a->stored + a->duplicates + a->dropped_ring + a->dropped_stop + a->failed +
 					   a->encode_errors + a->in_ring + a->in_flight;
 }
@@ -494,6 +501,14 @@ static int register_counters(struct collector_stats *cs)
 	C("gap_messages_late_total", "missing messages that came late on a live line", &rrs->msgs_filled_late);
 	C("permanent_gaps_total", "gaps given up: logged and published as alert.system.gap", &rrs->permanent_gaps);
 	C("permanent_gap_messages_total", "messages in permanent gaps", &rrs->permanent_msgs);
+	C("views_bbo_published_total", "BBO views accepted for publishing (stream BBO)", &ps->views_bbo);
+	C("views_depth_published_total", "DEPTH views accepted for publishing (stream DEPTH)", &ps->views_depth);
+	C("views_stored_total", "market views acked by JetStream as new", &ps->views_stored);
+	C("views_duplicate_total", "market views acked as already stored (same Nats-Msg-Id)", &ps->views_duplicates);
+	C("views_failed_total", "market views refused or failed after the bus's retries", &ps->views_failed);
+	C("views_unnamed_total", "market views not published: the locate's symbol is unknown (no stock directory seen)",
+	  &rs->views_unnamed);
+	C("views_errors_total", "market views dropped: a record lost in the ring, or not encodable", &ps->views_errors);
 	C("origin_clock_ahead_total", "latency.origin itch: events whose ITCH time was after our decode time (sender clock ahead)",
 	  &ps->origin_skew);
 #undef C
@@ -639,6 +654,13 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 	{
 		const struct publish_stats *ps = publish_stats(cs->p.pb);
 		uint64_t first = mdm_counter_get(&ps->first_rx_ns), last = mdm_counter_get(&ps->last_ack_ns);
+
+		if (mdm_counter_get(&ps->view_records))
+			fprintf(f, "  views      %" PRIu64 " bbo + %" PRIu64 " depth published = stored %" PRIu64
+				   " + duplicate %" PRIu64 " + failed %" PRIu64 "; %" PRIu64 " dropped\n",
+				mdm_counter_get(&ps->views_bbo), mdm_counter_get(&ps->views_depth),
+				mdm_counter_get(&ps->views_stored), mdm_counter_get(&ps->views_duplicates),
+				mdm_counter_get(&ps->views_failed), mdm_counter_get(&ps->views_errors));
 
 		if (first && last > first)
 			fprintf(f, "  throughput %" PRIu64 " events acked in %.3f s = %.0f events/s (first packet to last ack)\n",

@@ -176,24 +176,40 @@ int encode_create(struct encoder **out, const char *feed)
 /* ---- encoding ---- */
 
 /* EventHeader fields, in number order (events.proto). */
+struct header_fields {
+	const char *session, *symbol;
+	uint64_t seq, exchange_ts_ns, rx_ts_ns, pub_ts_ns, wire_ts_ns;
+	uint32_t stock_locate, tracking_number, session_date;
+	char type; /* 0: none (a market view) */
+};
+
+static uint8_t *put_header_fields(const struct encoder *e, uint8_t *p, const struct header_fields *h)
+{
+	p = put_bytes(p, 1, e->feed, e->feed_len);
+	p = put_str(p, 2, h->session);
+	p = put_u64(p, 3, h->seq);
+	p = put_u64(p, 4, h->stock_locate);
+	p = put_u64(p, 5, h->tracking_number);
+	p = put_bytes(p, 6, h->symbol, h->symbol ? strnlen(h->symbol, SYMBOLS_TEXT_MAX) : 0);
+	p = put_u64(p, 7, h->exchange_ts_ns);
+	p = put_u64(p, 8, h->rx_ts_ns);
+	p = put_u64(p, 9, h->pub_ts_ns);
+	p = put_bytes(p, 10, &h->type, h->type ? 1 : 0);
+	p = put_u64(p, 11, h->wire_ts_ns);
+	p = put_u64(p, 12, h->session_date);
+	return p;
+}
+
 static uint8_t *put_header(const struct encoder *e, uint8_t *p, const struct itch_msg *m,
 			   const struct encode_meta *meta)
 {
-	char type = (char)m->type;
+	struct header_fields h = { .session = meta->session, .symbol = meta->symbol, .seq = meta->seq,
+				   .exchange_ts_ns = m->timestamp_ns, .rx_ts_ns = meta->rx_ts_ns,
+				   .pub_ts_ns = meta->pub_ts_ns, .wire_ts_ns = meta->wire_ts_ns,
+				   .stock_locate = m->stock_locate, .tracking_number = m->tracking_number,
+				   .session_date = meta->session_date, .type = (char)m->type };
 
-	p = put_bytes(p, 1, e->feed, e->feed_len);
-	p = put_str(p, 2, meta->session);
-	p = put_u64(p, 3, meta->seq);
-	p = put_u64(p, 4, m->stock_locate);
-	p = put_u64(p, 5, m->tracking_number);
-	p = put_bytes(p, 6, meta->symbol, meta->symbol ? strnlen(meta->symbol, SYMBOLS_TEXT_MAX) : 0);
-	p = put_u64(p, 7, m->timestamp_ns);
-	p = put_u64(p, 8, meta->rx_ts_ns);
-	p = put_u64(p, 9, meta->pub_ts_ns);
-	p = put_bytes(p, 10, &type, 1);
-	p = put_u64(p, 11, meta->wire_ts_ns);
-	p = put_u64(p, 12, meta->session_date);
-	return p;
+	return put_header_fields(e, p, &h);
 }
 
 /* OrderState fields, in number order. */
@@ -206,6 +222,18 @@ static uint8_t *put_order(uint8_t *p, const struct encode_order *o)
 	p = put_u64(p, 3, o->price);
 	p = put_u64(p, 4, o->remaining_shares);
 	p = put_u64(p, 5, o->ref);
+	return p;
+}
+
+/* Bbo fields 2..7 of quote_before (no header, no flags), in number order. */
+static uint8_t *put_quote(uint8_t *p, const struct book_bbo *q)
+{
+	p = put_u64(p, 2, q->bid_price);
+	p = put_u64(p, 3, q->bid_shares);
+	p = put_u64(p, 4, q->bid_orders);
+	p = put_u64(p, 5, q->ask_price);
+	p = put_u64(p, 6, q->ask_shares);
+	p = put_u64(p, 7, q->ask_orders);
 	return p;
 }
 
@@ -224,6 +252,11 @@ int encode_event(struct encoder *e, const struct itch_msg *m, const struct encod
 	if (meta->order) {
 		q = put_order(sub, meta->order);
 		p = put_sub(p, 2, sub, (size_t)(q - sub), true);
+	}
+	/* 3: the quote before a trade (an empty book is an empty Bbo, still set) */
+	if (meta->quote) {
+		q = put_quote(sub, meta->quote);
+		p = put_sub(p, 3, sub, (size_t)(q - sub), true);
 	}
 	/* 10..32: the body; a set oneof member is written even when empty */
 	q = sub;
@@ -254,8 +287,69 @@ void encode_meta_from_feed(struct encode_meta *meta, struct encode_order *eo, ch
 	meta->seq = fm->seq;
 	symbols_text(symbol, fm->stock);
 	meta->symbol = symbol;
+	meta->quote = fm->quote;
 	if (fm->order) {
 		encode_order_from_view(eo, fm->order);
 		meta->order = eo;
 	}
+}
+
+/* ---- market views (Bbo, Depth) ---- */
+
+static uint8_t *put_view_header(const struct encoder *e, uint8_t *p, const struct encode_view *v)
+{
+	struct header_fields h = { .session = v->session, .symbol = v->symbol, .seq = v->seq,
+				   .exchange_ts_ns = v->exchange_ts_ns, .rx_ts_ns = v->rx_ts_ns,
+				   .pub_ts_ns = v->pub_ts_ns, .stock_locate = v->stock_locate,
+				   .session_date = v->session_date };
+	uint8_t sub[256], *q = put_header_fields(e, sub, &h);
+
+	return put_sub(p, 1, sub, (size_t)(q - sub), true);
+}
+
+int encode_bbo(struct encoder *e, const struct encode_view *v, const struct book_bbo *q, uint8_t *buf, size_t cap,
+	       size_t *len)
+{
+	uint8_t tmp[ENCODE_MAX_EVENT_LEN], *p = cap >= ENCODE_MAX_EVENT_LEN ? buf : tmp, *start = p;
+
+	p = put_view_header(e, p, v);
+	p = put_quote(p, q);
+	p = put_u64(p, 8, v->flags);
+	*len = (size_t)(p - start);
+	if (start == tmp) {
+		if (*len > cap)
+			return -ENOSPC;
+		memcpy(buf, tmp, *len);
+	}
+	return 0;
+}
+
+/* Levels as repeated field `id`: each one framed, even an all-zero one. */
+static uint8_t *put_levels(uint8_t *p, unsigned id, const struct book_level_info *l, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t sub[32], *q = sub;
+
+		q = put_u64(q, 1, l[i].price);
+		q = put_u64(q, 2, l[i].shares);
+		q = put_u64(q, 3, l[i].orders);
+		p = put_sub(p, id, sub, (size_t)(q - sub), true);
+	}
+	return p;
+}
+
+int encode_depth(struct encoder *e, const struct encode_view *v, const struct book_level_info *bids, unsigned n_bids,
+		 const struct book_level_info *asks, unsigned n_asks, uint8_t *buf, size_t cap, size_t *len)
+{
+	uint8_t *p = buf;
+
+	/* a level takes at most 2 + 23 bytes, the header 2 + 256 */
+	if (cap < 300 + 25ull * (n_bids + n_asks))
+		return -ENOSPC;
+	p = put_view_header(e, p, v);
+	p = put_levels(p, 2, bids, n_bids);
+	p = put_levels(p, 3, asks, n_asks);
+	p = put_u64(p, 4, v->flags);
+	*len = (size_t)(p - buf);
+	return 0;
 }

@@ -56,6 +56,7 @@ struct encode_meta {
 	uint64_t wire_ts_ns;
 	uint32_t session_date;           /* YYYYMMDD or 0 */
 	const struct encode_order *order; /* NULL for messages that are not order-scoped */
+	const struct book_bbo *quote;     /* E, C, P, Q: the BBO just before (quote_before); NULL = none */
 };
 
 /* Fill `meta` for a message the feed chain delivered: session, seq, its
@@ -76,5 +77,31 @@ void encode_destroy(struct encoder *e);
  * when cap is too small (never with cap >= ENCODE_MAX_EVENT_LEN). Hot-path safe. */
 int encode_event(struct encoder *e, const struct itch_msg *m, const struct encode_meta *meta, uint8_t *buf,
 		 size_t cap, size_t *len);
+
+/* A market view's header (views.h): no ITCH message behind it. Strings are
+ * borrowed for the call. */
+struct encode_view {
+	const char *session;
+	const char *symbol;
+	uint64_t seq;            /* the last message that changed the view */
+	uint64_t exchange_ts_ns; /* its ITCH timestamp */
+	uint64_t rx_ts_ns;
+	uint64_t pub_ts_ns;
+	uint32_t session_date;
+	uint16_t stock_locate;
+	uint8_t flags;           /* VIEWS_F_* */
+};
+
+/* Upper bound of a packed Depth of n levels (both sides together). */
+#define ENCODE_MAX_DEPTH_LEN(n) (300 + 25 * (size_t)(n))
+
+/* A mdmesh.v1.Bbo, canonical. 0, or -ENOSPC (never with cap >= ENCODE_MAX_EVENT_LEN). */
+int encode_bbo(struct encoder *e, const struct encode_view *v, const struct book_bbo *q, uint8_t *buf, size_t cap,
+	       size_t *len);
+
+/* A mdmesh.v1.Depth (bids, then asks, best first), canonical. 0, or -ENOSPC
+ * (never with cap >= ENCODE_MAX_DEPTH_LEN(n_bids + n_asks)). */
+int encode_depth(struct encoder *e, const struct encode_view *v, const struct book_level_info *bids, unsigned n_bids,
+		 const struct book_level_info *asks, unsigned n_asks, uint8_t *buf, size_t cap, size_t *len);
 
 #endif

@@ -9,6 +9,8 @@
 #include "mdm_counter.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
+#include "symbols.h"
+#include "views.h"
 
 struct feed {
 	struct seq *seq;
@@ -16,6 +18,7 @@ struct feed {
 	struct book *book;
 	struct mold_params mold;
 	bool no_book;
+	struct views *views;
 	void (*on_seq_event)(void *ctx, const struct seq_event *ev);
 	void *ctx;
 	struct feed_stats stats;
@@ -36,6 +39,8 @@ static void seq_event(void *ctx, const struct seq_event *ev)
 		if (book_stats(f->book)->orders || book_stats(f->book)->levels)
 			book_reset(f->book);
 	}
+	if (f->views)
+		views_on_seq_event(f->views, ev);
 	if (f->on_seq_event)
 		f->on_seq_event(f->ctx, ev);
 }
@@ -54,6 +59,7 @@ int feed_create(struct feed **out, const struct feed_params *params)
 		return mdm_err_set(-ENOMEM, "feed: out of memory");
 	f->mold = params->mold;
 	f->no_book = params->no_book;
+	f->views = params->no_book ? NULL : params->views;
 	f->on_seq_event = params->on_seq_event;
 	f->ctx = params->ctx;
 	sp.n_lines = params->n_lines ? params->n_lines : 1;
@@ -104,12 +110,18 @@ static inline bool order_scoped(uint8_t type)
 	return type == 'E' || type == 'C' || type == 'X' || type == 'D' || type == 'U';
 }
 
+static inline bool quote_scoped(uint8_t type)
+{
+	return type == 'E' || type == 'C' || type == 'P' || type == 'Q';
+}
+
 /* Decode one delivered message and emit it. */
 static inline unsigned deliver(struct feed *f, const uint8_t *p, size_t len, uint64_t seq, uint8_t line,
 			       feed_emit_fn emit, void *ctx)
 {
 	struct itch_msg m;
 	struct book_view view;
+	struct book_bbo quote;
 	struct feed_msg fm;
 	enum itch_status rc = itch_decode(p, len, &m);
 
@@ -121,8 +133,19 @@ static inline unsigned deliver(struct feed *f, const uint8_t *p, size_t len, uin
 	mdm_counter_add(&f->stats.by_type[m.desc->index], 1);
 	fm.stock = symbols_of(f->symbols, &m);
 	fm.order = NULL;
-	if (!f->no_book && book_apply(f->book, &m, &view) != BOOK_IGNORED && order_scoped(m.type))
-		fm.order = &view;
+	fm.quote = NULL;
+	if (!f->no_book) {
+		if (f->views && quote_scoped(m.type)) {
+			/* TBBO: the quote a trade met, before the book applies it */
+			book_bbo(f->book, m.stock_locate, &quote);
+			fm.quote = &quote;
+		}
+		rc = book_apply(f->book, &m, &view);
+		if (rc != BOOK_IGNORED && order_scoped(m.type))
+			fm.order = &view;
+		if (f->views)
+			views_on_msg(f->views, f->book, &m, seq, rc, &view);
+	}
 	fm.m = &m;
 	fm.seq = seq;
 	fm.session = f->session;

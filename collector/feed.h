@@ -16,6 +16,8 @@
 #include "seq.h"
 #include "symbols.h"
 
+struct views;
+
 struct feed;
 
 struct feed_params {
@@ -25,6 +27,9 @@ struct feed_params {
 	uint64_t pending_ns;     /* how long a hole waits for the other line; 0 = seq default */
 	struct mold_params mold; /* framing limits */
 	bool no_book;            /* skip order state (benchmarks of decoding alone) */
+	/* Optional (borrowed): market views told of every book change and
+	 * sequencer event (views.h); the caller flushes them after each packet. */
+	struct views *views;
 	/* Optional: sequencer events (gaps opened/filled, session change, end of
 	 * session), called on the owner thread. */
 	void (*on_seq_event)(void *ctx, const struct seq_event *ev);
@@ -39,6 +44,7 @@ struct feed_msg {
 	const uint8_t *stock;          /* the event's symbol as sent (symbols_of): SYMBOLS_LEN bytes,
 					* space-padded; NULL when none. Text: symbols_text() */
 	const struct book_view *order; /* E, C, X, D, U: the order after the message; NULL otherwise */
+	const struct book_bbo *quote;  /* with views: E, C, P, Q: the symbol's BBO just before; NULL otherwise */
 	uint8_t line;
 };
 

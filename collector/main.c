@@ -21,6 +21,7 @@
 
 #include "collector_cfg.h"
 #include "collector_stats.h"
+#include "collector_views.h"
 #include "gap_report.h"
 #include "mdm_addr.h"
 #include "mdm_bus.h"
@@ -62,6 +63,7 @@ struct collector {
 	struct gap_report *gr;
 	struct rx *rx;
 	struct soup_input *soup;      /* input.soup: the feed over SoupBinTCP, no DPDK port */
+	struct views *views;          /* market views (views.enabled), borrowed by RX's feed */
 	struct publish *pb;
 	struct collector_stats *cs;
 };
@@ -232,7 +234,9 @@ static int ensure_streams(struct collector *c)
 	events->max_bytes = cfg->stream_max_bytes ? (int64_t)cfg->stream_max_bytes : -1;
 	events->duplicate_window_ns = cfg->stream_duplicate_window_ns;
 	s[n++] = mdm_daemon_stream(cfg->alerts_stream, &cfg->alerts_subjects, cfg->stream_replicas);
-	return mdm_daemon_ensure_streams(c->d, s, n);
+	if (mdm_daemon_ensure_streams(c->d, s, n) != 0)
+		return -1;
+	return collector_views_streams(c->bus, cfg) != 0 ? -1 : 0; /* BBO and DEPTH */
 }
 
 /* Live input continues the session where the stream ends (feed.resume). */
@@ -379,6 +383,9 @@ static int create_pipeline(struct collector *c)
 									     .password = cfg->input_soup_password });
 	rp.soup = c->soup;
 	if (rc == 0)
+		rc = collector_views_create(&c->views, cfg);
+	rp.feed.views = c->views;
+	if (rc == 0)
 		rc = rx_create(&c->rx, &rp);
 	if (rc == 0 && c->resume && c->resume->found) {
 		struct feed_resume fr;
@@ -506,6 +513,7 @@ static void collector_close(struct collector *c)
 		mdm_daemon_disconnect(c->d);
 	publish_destroy(c->pb);
 	rx_destroy(c->rx);
+	views_destroy(c->views);
 	soup_input_destroy(c->soup);
 	gap_report_destroy(c->gr);
 	rerequest_destroy(c->rr);

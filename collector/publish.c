@@ -133,6 +133,11 @@ int publish_encode(struct publish *pb, const struct rx_event *e, uint64_t now, s
 	meta.session = session;
 	if (e->flags & RX_EV_ORDER)
 		meta.order = &e->order;
+	if (pb->quote_seq && pb->quote_seq == e->seq) {
+		/* the quote record that came just before this event (TBBO) */
+		meta.quote = &pb->quote;
+		pb->quote_seq = 0;
+	}
 	if (unlikely(pb->session_date == 0)) {
 		/* no configured date: the trading date of the first packet, by its
 		 * capture time (replays) or receive time (live) */
@@ -234,7 +239,9 @@ int publish_lcore_main(void *arg)
 		mdm_counter_add(&pb->stats.dequeued, n);
 		publish_shed_check(pb);
 		for (unsigned i = 0; i < n; i++) {
-			if (ops->take(pb, &pb->burst[i]) == -EINTR) {
+			const struct rx_event *e = &pb->burst[i];
+
+			if ((e->flags & RX_EV_VIEWS ? publish_view_take(pb, e) : ops->take(pb, e)) == -EINTR) {
 				/* forced stop: what was taken off the ring unpublished is counted */
 				mdm_counter_add(&pb->stats.dropped_at_stop, n - i);
 				goto stop;

@@ -116,6 +116,14 @@ struct publish_stats {
 	 * (release) after a new range's bounds, drop_last also grows in place */
 	uint64_t drop_first[PUBLISH_DROP_RANGES], drop_last[PUBLISH_DROP_RANGES];
 	uint64_t drop_ranges;
+	/* market views (publish_views.c): not events, so outside the account above */
+	uint64_t view_records;  /* view records taken off the ring */
+	uint64_t views_bbo;     /* BBO views accepted by the bus */
+	uint64_t views_depth;   /* DEPTH views accepted by the bus */
+	uint64_t views_stored;  /* acked: new in the stream */
+	uint64_t views_duplicates; /* acked as already stored (same Msg-Id: a replay) */
+	uint64_t views_failed;  /* refused, or failed after the bus's retries */
+	uint64_t views_errors;  /* dropped: a part lost, or could not be encoded */
 };
 
 struct publish;

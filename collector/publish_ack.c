@@ -104,6 +104,18 @@ void publish_on_ack(void *ctx, const struct mdm_bus_ack *ack)
 	uint64_t n = mine ? s->n_events : 1;
 
 	__atomic_store_n(&pb->stats.last_ack_ns, now, __ATOMIC_RELAXED);
+	if (mine && s->view) {
+		/* a market view: its own counters, no event in it */
+		mdm_counter_add_shared(ack->result == MDM_BUS_ACK_STORED	 ? &pb->stats.views_stored
+				       : ack->result == MDM_BUS_ACK_DUPLICATE ? &pb->stats.views_duplicates
+									      : &pb->stats.views_failed,
+				       1);
+		if (ack->result == MDM_BUS_ACK_FAILED)
+			mdm_log_warn("publish of %s failed after %u attempts: %s", ack->msg_id, ack->attempts, ack->reason);
+		s->view = false;
+		__atomic_store_n(&s->token, 0, __ATOMIC_RELEASE);
+		return;
+	}
 	switch (ack->result) {
 	case MDM_BUS_ACK_STORED: mdm_counter_add_shared(&pb->stats.stored, n); break;
 	case MDM_BUS_ACK_DUPLICATE: mdm_counter_add_shared(&pb->stats.duplicates, n); break;

@@ -65,10 +65,19 @@ void publish_shed_check(struct publish *pb)
 
 		if (n == 0)
 			break;
-		for (unsigned i = 0; i < n; i++)
-			drop_record(pb, &pb->shed[i]);
+		unsigned views = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			/* a market view is no event: not in the account, nor in a range */
+			if (pb->shed[i].flags & RX_EV_VIEWS)
+				views++;
+			else
+				drop_record(pb, &pb->shed[i]);
+		}
 		mdm_counter_add(&pb->stats.dequeued, n);
-		mdm_counter_add(&pb->stats.dropped_full, n);
+		mdm_counter_add(&pb->stats.view_records, views);
+		mdm_counter_add(&pb->stats.views_errors, views);
+		mdm_counter_add(&pb->stats.dropped_full, n - views);
 		used -= n;
 	}
 }

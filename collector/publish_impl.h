@@ -23,6 +23,7 @@
 #include "mdm_poll.h"
 #include "publish.h"
 #include "rx_event.h"
+#include "views_rec.h"
 
 #define PUB_BURST 32
 
@@ -54,6 +55,7 @@ struct slot {
 	uint64_t pub_ns;
 	uint64_t ev_first;  /* first entry in ev_rx (running event count) */
 	uint32_t n_events;  /* events the message carries (1 in event mode) */
+	bool view;          /* a market view: counted in views_*, not as events */
 };
 
 struct publish {
@@ -85,6 +87,11 @@ struct publish {
 	struct mdm_lat_recorder *lat_pub, *lat_ack;
 	struct rx_event burst[PUB_BURST];
 	uint8_t buf[ENCODE_MAX_EVENT_LEN];
+	/* market views (publish_views.c) */
+	struct views_rec_asm vasm;
+	struct book_bbo quote;   /* TBBO of the next event when its seq is quote_seq */
+	uint64_t quote_seq;      /* 0: none */
+	uint8_t vbuf[ENCODE_MAX_DEPTH_LEN(2 * VIEWS_MAX_LEVELS)];
 	/* drop policy (publish_drop.c): shed the ring's oldest events from
 	 * shed_high queued down to shed_low; shed_high 0 = block policy */
 	uint32_t shed_high, shed_low;
@@ -169,6 +176,12 @@ void publish_drop_init(struct publish *pb, bool drop_when_full);
 /* Drop policy: at the high-water mark, drop the ring's oldest events down to
  * the low mark, counted with their ranges. Publisher lcore. */
 void publish_shed_check(struct publish *pb);
+
+/* ---- publish_views.c ---- */
+
+/* Take one view record (flags & RX_EV_VIEWS): a whole view is published.
+ * 0, or -EINTR when a stop interrupted a wait. */
+int publish_view_take(struct publish *pb, const struct rx_event *e);
 
 /* ---- publish_batch.c ---- */
 

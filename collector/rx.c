@@ -22,6 +22,9 @@
 #include "rerequest.h"
 #include "rx_event.h"
 #include "soup_input.h"
+#include "symbols.h"
+#include "views.h"
+#include "views_rec.h"
 
 /* Records produced by one burst: up to RX_BURST packets x ~45 messages. */
 #define RX_OUT_CAP 2048
@@ -52,6 +55,7 @@ struct rx {
 	struct rerequest *rr;
 	struct soup_input *soup;
 	uint64_t soup_now_ns;       /* the sequencer's clock for this pass's soup packets */
+	struct views *views;        /* market views (borrowed), or NULL */
 	void (*user_seq_event)(void *ctx, const struct seq_event *ev);
 	void *user_ctx;
 	bool rr_busy;               /* requests in flight: read the re-request socket */
@@ -95,6 +99,7 @@ int rx_create(struct rx **out, const struct rx_params *p)
 		struct feed_params fp = p->feed;
 
 		rx->rr = p->rr;
+		rx->views = fp.views;
 		rx->user_seq_event = fp.on_seq_event;
 		rx->user_ctx = fp.ctx;
 		fp.on_seq_event = rx_seq_event;
@@ -142,12 +147,24 @@ const struct feed *rx_feed(const struct rx *rx) { return rx->feed; }
 
 static void record_drop(struct rx *rx, unsigned from, unsigned n)
 {
-	uint64_t k = rx->stats.drop_ranges % RX_DROP_RANGES;
+	uint64_t k = rx->stats.drop_ranges % RX_DROP_RANGES, events = 0, first = 0, last = 0;
 
-	rx->stats.drop_first[k] = rx->out[from].seq;
-	rx->stats.drop_last[k] = rx->out[from + n - 1].seq;
+	/* market view records are no events: neither counted nor in the range */
+	for (unsigned i = from; i < from + n; i++) {
+		if (rx->out[i].flags & RX_EV_VIEWS) {
+			mdm_counter_add(&rx->stats.views_dropped, 1);
+			continue;
+		}
+		if (!events++)
+			first = rx->out[i].seq;
+		last = rx->out[i].seq;
+	}
+	if (!events)
+		return;
+	rx->stats.drop_first[k] = first;
+	rx->stats.drop_last[k] = last;
 	mdm_counter_add(&rx->stats.drop_ranges, 1);
-	mdm_counter_add(&rx->stats.dropped, n);
+	mdm_counter_add(&rx->stats.dropped, events);
 }
 
 /* Hand the burst's records to the publisher. Block policy: retry until the
@@ -188,8 +205,17 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 	struct rx *rx = ctx;
 	struct rx_event *e;
 
-	if (unlikely(rx->n_out == RX_OUT_CAP))
+	if (unlikely(rx->n_out + 2 > RX_OUT_CAP))
 		rx_flush(rx);
+	if (fm->quote) {
+		/* TBBO: the quote rides just before its event */
+		e = &rx->out[rx->n_out++];
+		e->seq = fm->seq;
+		e->flags = RX_EV_QUOTE;
+		e->len = 0;
+		rx_event_payload_put(e, fm->quote, sizeof(*fm->quote));
+		mdm_counter_add(&rx->stats.views, 1);
+	}
 	e = &rx->out[rx->n_out++];
 	e->seq = fm->seq;
 	e->rx_ts_ns = rx->burst_rx_ns;
@@ -210,6 +236,35 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 		e->flags = 0;
 	}
 	mdm_counter_add(&rx->stats.events, 1);
+}
+
+/* A market view of the packet just decoded: its records follow the packet's
+ * events in the ring (views_rec.h). */
+static void rx_view(void *ctx, const struct views_out *o)
+{
+	struct rx *rx = ctx;
+	const char *symbol = symbols_peek(feed_symbols(rx->feed), o->locate);
+	unsigned n;
+
+	if (unlikely(!symbol[0])) {
+		/* no stock directory for it (joined mid-session): a view needs its
+		 * symbol's subject, and every unnamed one would share `_` */
+		mdm_counter_add(&rx->stats.views_unnamed, 1);
+		return;
+	}
+	if (unlikely(rx->n_out + VIEWS_REC_MAX > RX_OUT_CAP))
+		rx_flush(rx);
+	n = views_rec_put(o, feed_session(rx->feed), symbol, &rx->out[rx->n_out]);
+	for (unsigned i = 0; i < n; i++) {
+		struct rx_event *e = &rx->out[rx->n_out + i];
+
+		e->rx_ts_ns = rx->burst_rx_ns;
+		e->wire_ts_ns = rx->burst_wire_ns;
+		e->decode_ns = 0;
+		e->line = 0;
+	}
+	rx->n_out += n;
+	mdm_counter_add(&rx->stats.views, n);
 }
 
 /* Which line a datagram belongs to, or -1 (software multicast/port filter:
@@ -245,6 +300,8 @@ static inline void rx_packet(struct rx *rx, struct rte_mbuf *m, uint64_t now_tsc
 	/* net_pcap stamps microseconds since the epoch */
 	rx->burst_wire_ns = mdm_port_rx_ts(rx->port, m, &ts) ? ts * MDM_NS_PER_US : 0;
 	feed_on_packet(rx->feed, u.payload, u.payload_len, (uint8_t)line, now_tsc, rx_emit, rx);
+	if (rx->views)
+		views_flush(rx->views, feed_book(rx->feed), rx_view, rx);
 }
 
 /* Feed the re-request answers waiting on the socket (only while requests are
@@ -268,6 +325,8 @@ static void rx_recover(struct rx *rx, uint64_t now_ns)
 			rx->burst_tsc = rte_rdtsc();
 		}
 		feed_on_packet(rx->feed, rx->recover_buf, (size_t)n, (uint8_t)rx->n_lines, now_ns, rx_emit, rx);
+		if (rx->views)
+			views_flush(rx->views, feed_book(rx->feed), rx_view, rx);
 	}
 	if (got) {
 		mdm_counter_add(&rx->stats.recovery_packets, got);
@@ -371,6 +430,14 @@ int rx_lcore_main(void *arg)
 			mdm_idle_wait(&rx->idle);
 			rx->stats.idle_sleeps = rx->idle.sleeps;
 		}
+	}
+	if (rx->views) {
+		/* end of input or a stop: every changed symbol's final views, so the
+		 * streams' last values are the book */
+		rx->burst_rx_ns = mdm_real_ns();
+		rx->burst_wire_ns = 0;
+		views_drain(rx->views, feed_book(rx->feed), rx_view, rx);
+		rx_flush(rx);
 	}
 	return 0;
 }

@@ -56,6 +56,9 @@ struct rx_stats {
 	uint64_t not_udp, other_dst;
 	uint64_t events;          /* records produced (= feed messages) */
 	uint64_t enqueued;        /* records the ring accepted */
+	uint64_t views;           /* market view records produced (feed.views) */
+	uint64_t views_dropped;   /* of them, dropped at a full ring */
+	uint64_t views_unnamed;   /* views not published: no symbol known for the locate */
 	uint64_t ring_full;       /* bursts that found the ring full */
 	uint64_t dropped;         /* records dropped (policy drop, or block interrupted by stop) */
 	uint64_t blocked_polls;   /* retries while blocked on a full ring */

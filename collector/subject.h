@@ -21,6 +21,16 @@ int subject_event(char *out, size_t cap, const char *prefix, const char *feed, c
 /* Write the Nats-Msg-Id into out. Returns the length, or -ENOSPC. */
 int subject_msg_id(char *out, size_t cap, const char *feed, const char *session, uint64_t seq);
 
+/* A market view's subject, <kind>.<feed>.<symbol> (kind "bbo" or "depth";
+ * symbol "" -> "_"). Returns the length, or -ENOSPC. */
+int subject_view(char *out, size_t cap, const char *kind, const char *feed, const char *symbol);
+
+/* A market view's Nats-Msg-Id, <feed>.<session>.<seq>.<kind>, and
+ * .<locate> when locate >= 0 (views_out.shared_seq: the seq alone would name
+ * several views). Returns the length, or -ENOSPC. */
+int subject_view_msg_id(char *out, size_t cap, const char *feed, const char *session, uint64_t seq, const char *kind,
+			int locate);
+
 /* Copy `symbol` as a subject token (mdm_subject_token: unsafe bytes -> '_', "" -> "_").
  * Returns the token length, or -ENOSPC. */
 int subject_token(char *out, size_t cap, const char *symbol);

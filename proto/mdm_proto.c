@@ -15,6 +15,9 @@ static const ProtobufCMessageDescriptor *const all[] = {
 	&mdmesh__v1__event_header__descriptor,
 	&mdmesh__v1__order_state__descriptor,
 	&mdmesh__v1__execution__descriptor,
+	&mdmesh__v1__bbo__descriptor,
+	&mdmesh__v1__depth__descriptor,
+	&mdmesh__v1__level__descriptor,
 };
 
 const ProtobufCMessageDescriptor *mdm_proto_find(const char *name)

@@ -31,7 +31,7 @@ pass "perf/bench --quick finished in $took s, results in \$OUT, path printed las
 
 [ "$(jq '.lost' "$R")" = 0 ] || fail "lost = $(jq .lost "$R"): $(jq -c '.runs | map_values(.lost)' "$R")"
 jq -e '[.runs[].lost] | length >= 5 and all(. == 0)' "$R" > /dev/null || fail "per-run loss: $(jq -c '.runs | map_values(.lost)' "$R")"
-for k in ceiling_eps collector_eps pipeline_eps pipeline_ratio batch_eps pipeline_batch_eps cores; do
+for k in ceiling_eps collector_eps collector_views_eps views_ratio pipeline_eps pipeline_ratio batch_eps pipeline_batch_eps cores; do
 	jq -e --arg k "$k" '.[$k] | type == "number" and . > 0' "$R" > /dev/null || fail "results.json .$k = $(jq ".$k" "$R")"
 done
 jq -e '(.pipeline_ratio - .pipeline_eps / .ceiling_eps | fabs) < 0.001' "$R" > /dev/null || fail "pipeline_ratio is not pipeline_eps / ceiling_eps"
@@ -61,7 +61,7 @@ else
 fi
 [ "$(jq -c '.servers | keys' "$R")" = "$(jq -c 'sort' <<< "$keys")" ] || fail "servers: $(jq -c '.servers | keys' "$R"), want $keys"
 for k in $(jq -r '.[]' <<< "$keys"); do
-	for f in ceiling_eps collector_eps batch_eps pipeline_eps pipeline_batch_eps; do
+	for f in ceiling_eps collector_eps collector_views_eps batch_eps pipeline_eps pipeline_batch_eps; do
 		jq -e --arg k "$k" --arg f "$f" '.servers[$k][$f] | type == "number" and . > 0' "$R" > /dev/null ||
 			fail "servers.$k.$f = $(jq --arg k "$k" --arg f "$f" '.servers[$k][$f]' "$R")"
 	done

@@ -11,7 +11,8 @@
 #      message delivered once and acked, nothing pending;
 #   4. `nats kv get refdata instrument.AAPL --raw` is `mdmesh refdata get AAPL`;
 #   5. `nats stream get MD SEQ` and `nats stream view MD` payloads decode to
-#      what `mdmesh tail --from-seq SEQ --count 1` prints;
+#      what `mdmesh tail --from-seq SEQ --count 1` prints; `nats stream get BBO
+#      --last-for bbo.itch.SYM` (the late join, README) = `mdmesh book SYM --top`;
 #   6. `nats sub 'stats.>' --count 1` receives the collector's live stats.
 #
 # What `nats sub --translate CMD` (natscli v0.5.0) prints, per message:
@@ -205,6 +206,16 @@ done
 [ "$(grep -c '^{' get.txt)" = 1 ] && [ "$(grep '^{' get.txt)" = "$(cat tailed.json)" ] ||
 	fail "stream get --translate: $(cat get.txt)"
 grep -q "^Item: MD#$VSEQ received .* on Subject $VSUBJ$" get.txt || fail "stream get header: $(head -1 get.txt)"
+# ---- 5b. the late join with the nats CLI (README): BBO keeps the last view per subject ----
+"$MDM_NATS_CLI" stream get BBO --last-for "bbo.itch.$SYM" --translate "$MD decode --type Bbo" > bbo.txt ||
+	fail "nats stream get BBO --last-for bbo.itch.$SYM: $(cat bbo.txt)"
+grep -q "^Item: BBO#[0-9]* received .* on Subject bbo.itch.$SYM$" bbo.txt || fail "stream get BBO header: $(head -1 bbo.txt)"
+got=$(grep '^{' bbo.txt | jq -c '{seq: .header.seq, bid_price: (.bid_price // 0), bid_size: (.bid_size // 0),
+	ask_price: (.ask_price // 0), ask_size: (.ask_size // 0), flags: (.flags // 0)}')
+want=$("$MD" book "$SYM" --top --json --nats "$NATS_URL" | jq -c '{seq, bid_price, bid_size, ask_price, ask_size, flags}')
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "nats stream get BBO --last-for: $got, mdmesh book --top: $want"
+pass "nats stream get BBO --last-for bbo.itch.$SYM --translate 'mdmesh decode --type Bbo' = mdmesh book $SYM --top"
+
 # `nats stream view` pages interactively and refuses to run without a terminal
 # on stdin and stdout: `script` gives it one. A page that reaches the end of
 # the (filtered) stream ends without a "Next Page?" prompt.

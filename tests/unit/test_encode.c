@@ -247,6 +247,99 @@ static void test_worst_case_fits(void **state)
 	encode_destroy(e);
 }
 
+/* quote_before (TBBO): field 3, canonical, an empty book still a set Bbo. */
+static void test_quote_before(void **state)
+{
+	static const uint8_t exe[31] = { 'E', 0, 7, 0, 0, 0x1f, 0x1a, 0xce, 0xd9, 0xf0, 0x02, 0, 0, 0, 0, 0, 0, 0, 42,
+					 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 9 };
+	struct book_bbo q = { .bid_price = 4123300, .bid_shares = 5000000000ull, .bid_orders = 3,
+			      .ask_price = 4123400, .ask_shares = 300, .ask_orders = 1 };
+	struct encode_order o = { .known = true, .side = 'S', .price = 4123400, .remaining_shares = 200, .ref = 42 };
+	struct encode_meta meta = { .session = "S1", .seq = 2, .symbol = "MSFT", .order = &o, .quote = &q };
+	uint8_t out[ENCODE_MAX_EVENT_LEN];
+	struct encoder *e;
+	struct itch_msg m;
+	size_t len;
+	Mdmesh__V1__MarketEvent *ev;
+
+	(void)state;
+	assert_int_equal(encode_create(&e, "itch"), 0);
+	assert_int_equal(itch_decode(exe, sizeof(exe), &m), ITCH_OK);
+	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+	assert_non_null(ev);
+	assert_canonical(ev, out, len);
+	assert_non_null(ev->quote_before);
+	assert_int_equal(ev->quote_before->bid_price, 4123300);
+	assert_int_equal(ev->quote_before->bid_size, 5000000000ull);
+	assert_int_equal(ev->quote_before->bid_orders, 3);
+	assert_int_equal(ev->quote_before->ask_price, 4123400);
+	assert_int_equal(ev->quote_before->ask_size, 300);
+	assert_int_equal(ev->quote_before->ask_orders, 1);
+	assert_null(ev->quote_before->header);
+	mdmesh__v1__market_event__free_unpacked(ev, NULL);
+
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(encode_event(e, &m, &meta, out, sizeof(out), &len), 0);
+	ev = mdmesh__v1__market_event__unpack(NULL, len, out);
+	assert_non_null(ev);
+	assert_canonical(ev, out, len);
+	assert_non_null(ev->quote_before);
+	assert_int_equal(ev->quote_before->bid_price, 0);
+	mdmesh__v1__market_event__free_unpacked(ev, NULL);
+	encode_destroy(e);
+}
+
+/* Bbo and Depth: byte-identical to protobuf-c's pack, empty sides and levels
+ * included (a zero Level is still a repeated element). */
+static void test_views(void **state)
+{
+	struct encode_view v = { .session = "S1", .symbol = "AAPL", .seq = 1234567, .exchange_ts_ns = 34200000000123ull,
+				 .rx_ts_ns = 1700000000000000000ull, .pub_ts_ns = 1700000000000000500ull,
+				 .session_date = 20240105, .stock_locate = 300, .flags = 3 };
+	struct book_bbo q = { .bid_price = 1899900, .bid_shares = 5000000000ull, .bid_orders = 2 };
+	struct book_level_info bids[3] = { { 1899900, 2, 5000000000ull }, { 1899800, 1, 100 }, { 0, 0, 0 } };
+	struct book_level_info asks[1] = { { 1900000, 7, 700 } };
+	uint8_t out[ENCODE_MAX_DEPTH_LEN(4)], re[ENCODE_MAX_DEPTH_LEN(4)];
+	struct encoder *e;
+	size_t len;
+	Mdmesh__V1__Bbo *b;
+	Mdmesh__V1__Depth *d;
+
+	(void)state;
+	assert_int_equal(encode_create(&e, "itch"), 0);
+	for (int empty = 0; empty < 2; empty++) {
+		assert_int_equal(encode_bbo(e, &v, &q, out, sizeof(out), &len), 0);
+		b = mdmesh__v1__bbo__unpack(NULL, len, out);
+		assert_non_null(b);
+		assert_int_equal(mdmesh__v1__bbo__pack(b, re), len);
+		assert_memory_equal(re, out, len);
+		assert_string_equal(b->header->symbol, empty ? "" : "AAPL");
+		assert_int_equal(b->header->seq, v.seq);
+		assert_int_equal(b->header->stock_locate, v.stock_locate);
+		assert_int_equal(b->bid_size, q.bid_shares);
+		assert_int_equal(b->ask_price, 0);
+		assert_int_equal(b->flags, v.flags);
+		mdmesh__v1__bbo__free_unpacked(b, NULL);
+
+		assert_int_equal(encode_depth(e, &v, bids, 3 - 3 * empty, asks, 1, out, sizeof(out), &len), 0);
+		d = mdmesh__v1__depth__unpack(NULL, len, out);
+		assert_non_null(d);
+		assert_int_equal(mdmesh__v1__depth__pack(d, re), len);
+		assert_memory_equal(re, out, len);
+		assert_int_equal(d->n_bids, empty ? 0 : 3);
+		assert_int_equal(d->n_asks, 1);
+		assert_int_equal(d->asks[0]->orders, 7);
+		if (!empty)
+			assert_int_equal(d->bids[0]->size, 5000000000ull);
+		mdmesh__v1__depth__free_unpacked(d, NULL);
+		memset(&q, 0, sizeof(q));
+		v = (struct encode_view){ .session = "S1", .symbol = "" };
+	}
+	assert_int_equal(encode_depth(e, &v, bids, 3, asks, 1, out, 100, &len), -ENOSPC);
+	encode_destroy(e);
+}
+
 static void test_bad_feed_names(void **state)
 {
 	struct encoder *e = NULL;
@@ -264,6 +357,8 @@ int main(void)
 		cmocka_unit_test(test_every_type_every_field),
 		cmocka_unit_test(test_add_order_exact_and_order_state),
 		cmocka_unit_test(test_worst_case_fits),
+		cmocka_unit_test(test_quote_before),
+		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_bad_feed_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,11 +48,32 @@ static void test_msg_ids(void **state)
 	assert_int_equal(subject_msg_id(out, 7, "f", "s", 10), 6);
 }
 
+/* Market views: bbo.<feed>.<symbol>, Msg-Id <feed>.<session>.<seq>.<kind>[.<locate>]. */
+static void test_view_names(void **state)
+{
+	char out[MSGID_MAX], big[SUBJECT_MAX];
+
+	(void)state;
+	assert_int_equal(subject_view(big, sizeof(big), "bbo", "itch", "BRK A"), 14);
+	assert_string_equal(big, "bbo.itch.BRK_A");
+	assert_true(subject_view(big, sizeof(big), "depth", "itch", "") > 0);
+	assert_string_equal(big, "depth.itch._");
+	assert_true(subject_view_msg_id(out, sizeof(out), "itch", "S1", 42, "bbo", -1) > 0);
+	assert_string_equal(out, "itch.S1.42.bbo");
+	assert_true(subject_view_msg_id(out, sizeof(out), "itch", "S1", 42, "depth", 65535) > 0);
+	assert_string_equal(out, "itch.S1.42.depth.65535");
+	/* the longest: a 32-byte feed, 10-byte session, 20 digits, kind, locate */
+	assert_true(subject_view_msg_id(out, sizeof(out), "ffffffffffffffffffffffffffffffff", "SSSSSSSSSS",
+					UINT64_MAX, "depth", 65535) > 0);
+	assert_int_equal(subject_view_msg_id(out, 18, "itch", "S1", 42, "depth", 7), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_subjects),
 		cmocka_unit_test(test_msg_ids),
+		cmocka_unit_test(test_view_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,8 @@
 #include "mdm_moldpack.h"
 #include "mdm_pcap.h"
 #include "symbols.h"
+#include "views.h"
+#include "views_json.h"
 
 /* A capture is read once: keep every missing range for the summary. */
 #define DUMP_GAP_CAPACITY 65536
@@ -31,6 +33,9 @@ struct feed_opts {
 	const char *session;     /* --itch: MoldUDP64 session name */
 	struct feed_dst dst_a, dst_b;
 	bool summary, json;
+	bool bbo;                /* dump the BBO views instead of the messages */
+	unsigned depth;          /* dump DEPTH views of this many levels (0 = none) */
+	uint64_t depth_interval_ns;
 	unsigned passes;
 	uint32_t book_capacity;
 };
@@ -39,6 +44,7 @@ static void feed_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mdmesh feed dump FILE.pcap [--dst ADDR:PORT] [--dst-b ADDR:PORT] [--summary [--json]]\n"
+		"       mdmesh feed dump --bbo [--depth N [--depth-interval MS]] FILE.pcap\n"
 		"       mdmesh feed bench FILE.pcap [--dst ADDR:PORT] [--passes N] [--book-capacity N]\n"
 		"       mdmesh feed dump|bench --itch FILE[.gz] [--session NAME] [options above]\n\n"
 		"Runs a capture (pcap or pcapng; Ethernet, 802.1Q, IPv4, UDP) through the collector's\n"
@@ -58,6 +64,10 @@ static void feed_usage(FILE *f)
 		"  --session NAME      --itch: session name in the packets (default " MDM_ITCHSRC_SESSION_DEFAULT ")\n"
 		"  --summary           dump: print counts per type, gaps, duplicates, malformed by reason\n"
 		"  --json              with --summary: one JSON object\n"
+		"  --bbo               dump: the BBO views the collector publishes (coalesced per\n"
+		"                      packet), one JSON line each, then a snapshot of every symbol\n"
+		"  --depth N           dump: the DEPTH views of N levels a side (alone or with --bbo)\n"
+		"  --depth-interval MS exchange time between two depths of a symbol (default 100; 0 = every change)\n"
 		"  --passes N          bench: timed passes per measurement (default 5; with --itch each\n"
 		"                      pass streams the file again and only the decode chain is timed)\n"
 		"  --book-capacity N   order table slots, a power of two (default 4194304)\n");
@@ -181,6 +191,25 @@ static void dump_emit(void *vctx, const struct feed_msg *fm)
 	mdm_json_obj_end(&c->j);
 	mdm_buf_putc(&c->out, '\n');
 	fwrite(c->out.data, 1, c->out.len, stdout);
+}
+
+/* --bbo / --depth: the views, as the collector publishes them. */
+struct views_dump {
+	struct dump_ctx *c;
+	struct feed *f;
+};
+
+static void dump_view(void *vctx, const struct views_out *o)
+{
+	struct views_dump *d = vctx;
+	/* a locate without a symbol is printed too (the collector cannot publish it) */
+	const char *symbol = symbols_peek(feed_symbols(d->f), o->locate);
+
+	mdm_buf_reset(&d->c->out);
+	mdm_json_init(&d->c->j, &d->c->out);
+	views_json(&d->c->j, feed_session(d->f), symbol, o);
+	mdm_buf_putc(&d->c->out, '\n');
+	fwrite(d->c->out.data, 1, d->c->out.len, stdout);
 }
 
 static void print_summary(const struct feed_opts *o, struct feed *f, const struct payloads *pl,
@@ -318,38 +347,55 @@ static int run_dump(const struct feed_opts *o, struct payloads *pl)
 				  .gap_capacity = DUMP_GAP_CAPACITY };
 	struct mdm_itchsrc *src = NULL;
 	struct mdm_itchsrc_packet pkt;
-	struct dump_ctx c = { .out = MDM_BUF_INIT, .print = !o->summary };
+	struct dump_ctx c = { .out = MDM_BUF_INIT, .print = !o->summary && !o->bbo && !o->depth };
+	struct views_params vp = { .bbo = o->bbo, .depth_levels = o->depth, .depth_interval_ns = o->depth_interval_ns };
+	struct views *v = NULL;
+	struct views_dump vd = { .c = &c };
 	struct feed *f;
 	int rc;
 
 	itch_feed_params(o, &fp);
 	mdm_err_clear(); /* feed_create may fail without a message: no stale one then */
-	rc = feed_create(&f, &fp);
+	rc = o->bbo || o->depth ? views_create(&v, &vp) : 0;
+	fp.views = v;
+	if (rc == 0)
+		rc = feed_create(&f, &fp);
 	if (rc != 0) {
 		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
+		views_destroy(v);
 		return 1;
 	}
+	vd.f = f;
 	if (o->itch) {
 		uint64_t i = 0;
 
 		rc = open_itch(o, &src);
 		while (rc == 0 && (rc = mdm_itchsrc_next(src, &pkt)) == 1) {
 			feed_on_packet(f, pkt.payload, pkt.len, 0, i++, dump_emit, &c);
+			if (v)
+				views_flush(v, feed_book(f), dump_view, &vd);
 			rc = 0;
 		}
 	} else {
-		for (size_t i = 0; i < pl->n; i++)
+		for (size_t i = 0; i < pl->n; i++) {
 			feed_on_packet(f, pl->p[i], pl->len[i], pl->line[i], i, dump_emit, &c);
+			if (v)
+				views_flush(v, feed_book(f), dump_view, &vd);
+		}
 	}
 	if (rc < 0) {
 		fprintf(stderr, "mdmesh feed: %s\n", mdm_err_last()[0] ? mdm_err_last() : mdm_strerror(rc));
 		mdm_itchsrc_close(src);
+		views_destroy(v);
 		feed_destroy(f);
 		mdm_buf_fini(&c.out);
 		return 1;
 	}
 	/* End of capture: no other line can still fill a pending hole. */
 	feed_poll(f, UINT64_MAX);
+	if (v)
+		views_drain(v, feed_book(f), dump_view, &vd);
+	views_destroy(v);
 	if (o->summary)
 		print_summary(o, f, pl, src ? mdm_itchfile_stats(mdm_itchsrc_file(src)) : NULL);
 	if (src)
@@ -563,9 +609,11 @@ int cmd_feed(int argc, char **argv)
 		{ "summary", no_argument, NULL, 's' },     { "json", no_argument, NULL, 'j' },
 		{ "passes", required_argument, NULL, 'p' }, { "book-capacity", required_argument, NULL, 'c' },
 		{ "itch", required_argument, NULL, 'i' },  { "session", required_argument, NULL, 'S' },
+		{ "bbo", no_argument, NULL, 'B' },         { "depth", required_argument, NULL, 'D' },
+		{ "depth-interval", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
 	};
-	struct feed_opts o = { .passes = 5 };
+	struct feed_opts o = { .passes = 5, .depth_interval_ns = VIEWS_DEPTH_INTERVAL_DEFAULT_NS };
 	struct payloads pl = { 0 };
 	const char *sub;
 	int c, rc;
@@ -617,6 +665,21 @@ int cmd_feed(int argc, char **argv)
 			if (*end || o.book_capacity < 16 || (o.book_capacity & (o.book_capacity - 1))) {
 				fprintf(stderr, "mdmesh feed: --book-capacity '%s': expected a power of two >= 16\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case 'B': o.bbo = true; break;
+		case 'D':
+			o.depth = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o.depth == 0 || o.depth > VIEWS_MAX_LEVELS) {
+				fprintf(stderr, "mdmesh feed: --depth '%s': expected 1..%d\n", optarg, VIEWS_MAX_LEVELS);
+				return 2;
+			}
+			break;
+		case 'I':
+			o.depth_interval_ns = strtoull(optarg, &end, 10) * MDM_NS_PER_MS;
+			if (*end || !*optarg || optarg[0] == '-') {
+				fprintf(stderr, "mdmesh feed: --depth-interval '%s': expected milliseconds\n", optarg);
 				return 2;
 			}
 			break;

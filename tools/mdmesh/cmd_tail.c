@@ -44,7 +44,7 @@ static void tail_usage(FILE *f)
 		"usage: mdmesh tail [SUBJECT] [options]\n\n"
 		"Prints messages on SUBJECT (default md.>) as JSON lines, protobuf decoded by type:\n"
 		"md.* MarketEvent, mdb.* EventBatch, trade.* Trade, bar.* Bar, alert.* Alert,\n"
-		"dlq.* DeadLetter, audit.* AuditRecord (or the Content-Type's proto=), stats.* as is.\n\n"
+		"dlq.* DeadLetter, audit.* AuditRecord, bbo.* Bbo, depth.* Depth (or the Content-Type's proto=), stats.* as is.\n\n"
 		"  --nats URL          server (default nats://127.0.0.1:4222, or $MDM_NATS_URL);\n"
 		"                      credentials and TLS from MDM_NATS_USER, MDM_NATS_PASSWORD, ...\n"
 		"  --from-seq N        replay stream messages from sequence N, then follow\n"
@@ -70,6 +70,7 @@ static const ProtobufCMessageDescriptor *type_for(const struct tail *t, const ch
 	} by_subject[] = {
 		{ "md.", "MarketEvent" }, { "mdb.", "EventBatch" }, { "trade.", "Trade" }, { "bar.", "Bar" },
 		{ "alert.", "Alert" },    { "dlq.", "DeadLetter" }, { "audit.", "AuditRecord" },
+		{ "bbo.", "Bbo" },        { "depth.", "Depth" },
 	};
 	const char *p;
 

@@ -10,6 +10,7 @@ int cmd_decode(int argc, char **argv);
 int cmd_hdr(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+int cmd_book(int argc, char **argv);
 int cmd_refdata(int argc, char **argv);
 int cmd_nkey(int argc, char **argv);
 int cmd_pub(int argc, char **argv);

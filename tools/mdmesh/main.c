@@ -11,6 +11,7 @@ static const struct mdm_cmd commands[] = {
 	{ "decode", cmd_decode, "protobuf message on stdin -> one JSON line (for nats sub --translate)" },
 	{ "feed", cmd_feed, "run a capture through the collector's decode chain: dump as JSON, or bench" },
 	{ "tail", cmd_tail, "subscribe (live, or replay the stream) and print events as JSON lines" },
+	{ "book", cmd_book, "a symbol's current book (DEPTH) or BBO in one read, as a ladder; --follow applies live views" },
 	{ "hdr", cmd_hdr, "HdrHistogram: encode values, decode base64 or .hlog files, report logs" },
 	{ "refdata", cmd_refdata, "reference data in KV bucket refdata: load a CSV file, get, list" },
 	{ "pub", cmd_pub, "publish one message (core NATS) and confirm the server took it: checks permissions" },

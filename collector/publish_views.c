@@ -1,0 +1,82 @@
+/* Market views (views.h) on the publisher lcore, in both publish modes: the
+ * view records the RX core put in the ring are reassembled (views_rec.h),
+ * encoded as mdmesh.v1.Bbo / Depth and published asynchronously to JetStream
+ * on bbo.<feed>.<symbol> / depth.<feed>.<symbol> (streams BBO / DEPTH) with
+ * Nats-Msg-Id <feed>.<session>.<seq>.bbo|depth. A JetStream publish is a core
+ * NATS message too: live subscribers get it as soon as the server routes it,
+ * and the stream keeps the last one per subject. Views take in-flight slots
+ * but count as no event: their outcomes are the views_* counters. A quote
+ * record (TBBO) is kept for the event of the same seq that follows it. */
+#include <errno.h>
+#include <string.h>
+
+#include "mdm_clock.h"
+#include "mdm_counter.h"
+#include "mdm_err.h"
+#include "mdm_log.h"
+#include "publish_impl.h"
+#include "subject.h"
+
+#define CT_BBO "application/protobuf; proto=mdmesh.v1.Bbo"
+#define CT_DEPTH "application/protobuf; proto=mdmesh.v1.Depth"
+
+int publish_view_take(struct publish *pb, const struct rx_event *e)
+{
+	const struct views_out *o = &pb->vasm.o;
+	bool bbo;
+	char subject[SUBJECT_MAX], msg_id[MSGID_MAX], symbol[9], session[11];
+	struct encode_view ev;
+	uint64_t now, token;
+	size_t len;
+	int rc;
+
+	mdm_counter_add(&pb->stats.view_records, 1);
+	if (e->flags & RX_EV_QUOTE) {
+		/* for the event of the same seq that follows (publish_encode) */
+		rx_event_payload_get(e, &pb->quote, sizeof(pb->quote));
+		pb->quote_seq = e->seq;
+		return 0;
+	}
+	rc = views_rec_take(&pb->vasm, e);
+	if (rc == 0)
+		return 0;
+	if (rc < 0)
+		goto error;
+	if (publish_inflight_wait(pb, 0) != 0)
+		return -EINTR;
+	bbo = o->kind == VIEWS_BBO;
+	memcpy(symbol, e->symbol, 8);
+	symbol[8] = '\0';
+	memcpy(session, e->session, 10);
+	session[10] = '\0';
+	now = mdm_real_ns();
+	ev = (struct encode_view){ .session = session, .symbol = symbol, .seq = o->seq, .exchange_ts_ns = o->ts_ns,
+				   .rx_ts_ns = e->rx_ts_ns, .pub_ts_ns = now, .session_date = pb->session_date,
+				   .stock_locate = o->locate, .flags = o->flags };
+	rc = bbo ? encode_bbo(pb->enc, &ev, &o->bbo, pb->vbuf, sizeof(pb->vbuf), &len)
+		 : encode_depth(pb->enc, &ev, o->bids, o->n_bids, o->asks, o->n_asks, pb->vbuf, sizeof(pb->vbuf), &len);
+	if (rc != 0 || subject_view(subject, sizeof(subject), bbo ? "bbo" : "depth", pb->feed, symbol) < 0 ||
+	    subject_view_msg_id(msg_id, sizeof(msg_id), pb->feed, session, o->seq, bbo ? "bbo" : "depth",
+				o->shared_seq ? o->locate : -1) < 0)
+		goto error;
+	/* marked before it is in flight: the ack handler reads it */
+	pb->slots[pb->next_token & pb->slot_mask].view = true;
+	token = publish_inflight_arm(pb, now, 0);
+	rc = publish_bus(pb, subject, msg_id, bbo ? CT_BBO : CT_DEPTH, pb->vbuf, len, token);
+	if (rc != 0) {
+		pb->slots[token & pb->slot_mask].view = false;
+		publish_inflight_disarm(pb, 0);
+		if (rc == -EINTR)
+			return rc;
+		mdm_counter_add_shared(&pb->stats.views_failed, 1);
+		mdm_log_warn("publish of %s refused: %s", msg_id, mdm_err_last());
+		return 0;
+	}
+	publish_inflight_commit(pb, 0);
+	mdm_counter_add(bbo ? &pb->stats.views_bbo : &pb->stats.views_depth, 1);
+	return 0;
+
+error:
+	mdm_counter_add(&pb->stats.views_errors, 1);
+	return 0;
+}
