@@ -140,11 +140,12 @@ static inline unsigned deliver(struct feed *f, const uint8_t *p, size_t len, uin
 			book_bbo(f->book, m.stock_locate, &quote);
 			fm.quote = &quote;
 		}
-		rc = book_apply(f->book, &m, &view);
-		if (rc != BOOK_IGNORED && order_scoped(m.type))
+		enum book_status brc = book_apply(f->book, &m, &view);
+
+		if (brc != BOOK_IGNORED && order_scoped(m.type))
 			fm.order = &view;
 		if (f->views)
-			views_on_msg(f->views, f->book, &m, seq, rc, &view);
+			views_on_msg(f->views, f->book, &m, seq, brc, &view);
 	}
 	fm.m = &m;
 	fm.seq = seq;

@@ -24,7 +24,7 @@ int publish_view_take(struct publish *pb, const struct rx_event *e)
 {
 	const struct views_out *o = &pb->vasm.o;
 	bool bbo;
-	char subject[SUBJECT_MAX], msg_id[MSGID_MAX], symbol[9], session[11];
+	char subject[SUBJECT_MAX], msg_id[MSGID_MAX], symbol[SYMBOLS_TEXT_MAX + 1], session[11];
 	struct encode_view ev;
 	uint64_t now, token;
 	size_t len;
@@ -45,8 +45,7 @@ int publish_view_take(struct publish *pb, const struct rx_event *e)
 	if (publish_inflight_wait(pb, 0) != 0)
 		return -EINTR;
 	bbo = o->kind == VIEWS_BBO;
-	memcpy(symbol, e->symbol, 8);
-	symbol[8] = '\0';
+	itch_text(symbol, (const uint8_t *)e->symbol, e->symbol_len);
 	memcpy(session, e->session, 10);
 	session[10] = '\0';
 	now = mdm_real_ns();

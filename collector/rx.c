@@ -243,20 +243,27 @@ static void rx_emit(void *ctx, const struct feed_msg *fm)
 static void rx_view(void *ctx, const struct views_out *o)
 {
 	struct rx *rx = ctx;
-	const char *symbol = symbols_peek(feed_symbols(rx->feed), o->locate);
+	const uint8_t *stock = symbols_peek(feed_symbols(rx->feed), o->locate);
+	char symbol[SYMBOLS_TEXT_MAX + 1];
 	unsigned n;
 
-	if (unlikely(!symbol[0])) {
+	if (unlikely(!stock)) {
 		/* no stock directory for it (joined mid-session): a view needs its
 		 * symbol's subject, and every unnamed one would share `_` */
 		mdm_counter_add(&rx->stats.views_unnamed, 1);
 		return;
 	}
+	symbols_text(symbol, stock);
 	if (unlikely(rx->n_out + VIEWS_REC_MAX > RX_OUT_CAP))
 		rx_flush(rx);
 	n = views_rec_put(o, feed_session(rx->feed), symbol, &rx->out[rx->n_out]);
 	for (unsigned i = 0; i < n; i++) {
 		struct rx_event *e = &rx->out[rx->n_out + i];
+
+		/* the stock as sent, as events carry it (rx_event.h) */
+		e->symbol_len = (uint8_t)symbols_len(stock);
+		memset(e->symbol, 0, sizeof(e->symbol));
+		memcpy(e->symbol, stock, e->symbol_len);
 
 		e->rx_ts_ns = rx->burst_rx_ns;
 		e->wire_ts_ns = rx->burst_wire_ns;

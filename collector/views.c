@@ -119,7 +119,7 @@ static void sym_flag_change(struct views *v, struct vsym *s, uint16_t locate, ui
 	sym_list(v, s, locate);
 }
 
-void views_on_msg(struct views *v, const struct book *b, const struct itch_msg *m, uint64_t seq, int rc,
+void views_on_msg(struct views *v, const struct book *b, const struct itch_msg *m, uint64_t seq, enum book_status rc,
 		  const struct book_view *bv)
 {
 	uint16_t locate = bv->flags & BOOK_VIEW_KNOWN ? bv->locate : m->stock_locate;

@@ -94,7 +94,7 @@ void views_destroy(struct views *v); /* NULL-safe */
 
 /* After the book applied message m (seq) with result `rc` (enum book_result)
  * and view `bv` (book_apply's). Hot path, O(1). */
-void views_on_msg(struct views *v, const struct book *b, const struct itch_msg *m, uint64_t seq, int rc,
+void views_on_msg(struct views *v, const struct book *b, const struct itch_msg *m, uint64_t seq, enum book_status rc,
 		  const struct book_view *bv);
 
 /* Sequencer events: a declared gap flags every symbol; a session change

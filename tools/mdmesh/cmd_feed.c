@@ -203,8 +203,9 @@ static void dump_view(void *vctx, const struct views_out *o)
 {
 	struct views_dump *d = vctx;
 	/* a locate without a symbol is printed too (the collector cannot publish it) */
-	const char *symbol = symbols_peek(feed_symbols(d->f), o->locate);
+	char symbol[SYMBOLS_TEXT_MAX + 1];
 
+	symbols_text(symbol, symbols_peek(feed_symbols(d->f), o->locate)); /* none: "" */
 	mdm_buf_reset(&d->c->out);
 	mdm_json_init(&d->c->j, &d->c->out);
 	views_json(&d->c->j, feed_session(d->f), symbol, o);
