@@ -10,7 +10,7 @@
 
 #define SYMBOLS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-_Static_assert(SYMBOLS_LEN == sizeof(uint64_t), "blank() loads a stock as one u64");
+_Static_assert(SYMBOLS_LEN == sizeof(uint64_t), "blank() and symbols_len() load a stock as one u64");
 
 struct symbols {
 	struct symbols_stats stats;
@@ -100,6 +100,40 @@ bool symbols_apply(struct symbols *s, const struct itch_msg *m)
 	return symbols_set(s, m->stock_locate, m->p + s->stock_off['R']);
 }
 
+/* The symbol of an event without a usable stock of its own: its locate's. */
+static inline const uint8_t *of_locate(struct symbols *s, const struct itch_msg *m, const uint8_t *entry)
+{
+	if (m->stock_locate == 0)
+		return NULL; /* market-wide */
+	if (SYMBOLS_UNLIKELY(blank(entry))) {
+		mdm_counter_add(&s->stats.unknown, 1);
+		return NULL;
+	}
+	return entry;
+}
+
+/* A message with a stock field that is an R, or whose locate has no symbol
+ * yet. A late joiner learns the locate from the message's own stock. Safe:
+ * ITCH gives a locate to one security for the whole day and every message
+ * names it by both, so the pair is as good as an R's. Only a locate no R
+ * named is learnt, first message wins, and an R still overrides it (counted
+ * as redefined if it differs): a wrong stock field can mislabel no more than
+ * the E/C/X/D/U of a locate nothing else named. Out of line: it runs for R
+ * messages and once per learnt locate, and symbols_of() stays a leaf. */
+static __attribute__((noinline, cold)) const uint8_t *of_own_rare(struct symbols *s, const struct itch_msg *m,
+								  const uint8_t *own, uint8_t *entry)
+{
+	if (m->type == 'R') {
+		symbols_set(s, m->stock_locate, own);
+	} else if (m->stock_locate && !blank(own)) {
+		count_unusual(s, own);
+		memcpy(entry, own, SYMBOLS_LEN);
+		mdm_counter_add(&s->stats.known, 1);
+		mdm_counter_add(&s->stats.learned, 1);
+	}
+	return blank(own) ? of_locate(s, m, entry) : own;
+}
+
 const uint8_t *symbols_of(struct symbols *s, const struct itch_msg *m)
 {
 	unsigned off = s->stock_off[m->type];
@@ -108,31 +142,12 @@ const uint8_t *symbols_of(struct symbols *s, const struct itch_msg *m)
 	if (off) {
 		const uint8_t *own = m->p + off;
 
-		if (m->type == 'R') {
-			symbols_set(s, m->stock_locate, own);
-		} else if (SYMBOLS_UNLIKELY(blank(entry)) && m->stock_locate && !blank(own)) {
-			/* A late joiner learns the locate from the message's own
-			 * stock. Safe: ITCH gives a locate to one security for the
-			 * whole day and every message names it by both, so the pair
-			 * is as good as an R's. Only a locate no R named is learnt,
-			 * first message wins, and an R still overrides it (counted
-			 * as redefined if it differs): a wrong stock field can mislabel
-			 * no more than the E/C/X/D/U of a locate nothing else named. */
-			count_unusual(s, own);
-			memcpy(entry, own, SYMBOLS_LEN);
-			mdm_counter_add(&s->stats.known, 1);
-			mdm_counter_add(&s->stats.learned, 1);
-		}
+		if (SYMBOLS_UNLIKELY(m->type == 'R' || blank(entry)))
+			return of_own_rare(s, m, own, entry);
 		if (!blank(own))
 			return own;
 	}
-	if (m->stock_locate == 0)
-		return NULL; /* market-wide */
-	if (SYMBOLS_UNLIKELY(blank(entry))) {
-		mdm_counter_add(&s->stats.unknown, 1);
-		return NULL;
-	}
-	return entry;
+	return of_locate(s, m, entry);
 }
 
 const uint8_t *symbols_peek(const struct symbols *s, uint16_t locate)

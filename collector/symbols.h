@@ -88,14 +88,14 @@ const struct symbols_stats *symbols_stats(const struct symbols *s);
 /* Stats key of a reason ("space", ...); "unknown" outside the table. */
 const char *symbols_unusual_name(enum symbols_unusual reason);
 
-/* Bytes of a stock (SYMBOLS_LEN, space-padded) before its padding; 0 for NULL. */
+/* Bytes of a stock (SYMBOLS_LEN, space-padded) before its padding; 0 for NULL.
+ * One load: in big-endian order the padding is the low bytes, spaces there
+ * XOR to zero, so the trailing zero bits count it (runs once per event). */
 static inline size_t symbols_len(const uint8_t *stock)
 {
-	size_t n = stock ? SYMBOLS_LEN : 0;
+	uint64_t v = stock ? itch_be64(stock) ^ 0x2020202020202020ull : 0;
 
-	while (n > 0 && stock[n - 1] == ' ')
-		n--;
-	return n;
+	return v ? SYMBOLS_LEN - (size_t)__builtin_ctzll(v) / 8 : 0;
 }
 
 /* The text of a stock (NULL: ""): symbols_len() bytes through itch_text(),

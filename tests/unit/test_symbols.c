@@ -184,6 +184,29 @@ static void test_unusual_kept_and_counted(void **state)
 	symbols_destroy(s);
 }
 
+/* symbols_len (one 64-bit load) against the plain loop: every pattern of
+ * space / non-space over the 8 bytes, non-space being 'A', 0x00 or 0xFF. */
+static void test_len_every_padding(void **state)
+{
+	static const uint8_t fill[] = { 'A', 0x00, 0xff };
+
+	(void)state;
+	assert_int_equal(symbols_len(NULL), 0);
+	for (unsigned f = 0; f < sizeof(fill); f++) {
+		for (unsigned mask = 0; mask < 256; mask++) {
+			uint8_t stock[SYMBOLS_LEN];
+			size_t want = 0;
+
+			for (unsigned i = 0; i < SYMBOLS_LEN; i++) {
+				stock[i] = mask >> i & 1 ? fill[f] : ' ';
+				if (mask >> i & 1)
+					want = i + 1;
+			}
+			assert_int_equal(symbols_len(stock), want);
+		}
+	}
+}
+
 /* Only canonical itch_text output parses. */
 static void test_text_parse_strict(void **state)
 {
@@ -372,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_locate),
 		cmocka_unit_test(test_redefine_reset),
 		cmocka_unit_test(test_unusual_kept_and_counted),
+		cmocka_unit_test(test_len_every_padding),
 		cmocka_unit_test(test_text_parse_strict),
 		cmocka_unit_test(test_own_stock_and_learning),
 		cmocka_unit_test(test_every_type_with_stock),
