@@ -138,5 +138,5 @@ stream_as_truth() {
 	jq -c '.event as $e | {session: $e.header.session, seq: $e.header.seq, type: $e.header.type,
 		stock_locate: $e.header.stock_locate, tracking_number: $e.header.tracking_number,
 		timestamp: $e.header.exchange_ts_ns, symbol: $e.header.symbol}
-		+ ($e | del(.header, .order) | to_entries[0].value)' "$1.raw" | jq -s -c 'sort_by(.seq)[]' > "$1"
+		+ ($e | del(.header, .order, .quote_before) | to_entries[0].value)' "$1.raw" | jq -s -c 'sort_by(.seq)[]' > "$1"
 }
