@@ -146,8 +146,9 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("publish.partitions", MDM_CFG_UINT, publish_partitions, "4", 1, 1024, NULL,
 	  "batch mode: subject partitions (by symbol), mdb.<feed>.<partition>"),
 
-	F("views.enabled", MDM_CFG_BOOL, views_enabled, "true", 0, 0, NULL,
-	  "publish market views: BBO on bbo.<feed>.<symbol>, DEPTH on depth.<feed>.<symbol>"),
+	F("views.enabled", MDM_CFG_BOOL, views_enabled, "false", 0, 0, NULL,
+	  "publish market views: BBO on bbo.<feed>.<symbol>, DEPTH on depth.<feed>.<symbol> (off by default "
+	  "for now: they add a publish per changed symbol per packet)"),
 	F("views.depth_levels", MDM_CFG_UINT, views_depth_levels, "10", 0, 50, NULL,
 	  "DEPTH price levels a side; 0 = BBO only"),
 	F("views.depth_interval", MDM_CFG_DURATION, views_depth_interval_ns, "100ms", 0, 60e9, NULL,

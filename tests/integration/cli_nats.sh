@@ -99,7 +99,7 @@ MDM_T_PIDS+=("$STATS_PID")
 wait_for 30 "subscribed 'md.itch.A.$SYM' && subscribed 'stats.collector.$INST'" ||
 	fail "nats sub did not subscribe: $(cat sub.err stats.err)"
 
-timeout 120 "$COL" --nats "$NATS_URL" --pcap f.pcap --exit-on-eof --instance "$INST" --http "" \
+timeout 120 "$COL" --nats "$NATS_URL" --pcap f.pcap --exit-on-eof --instance "$INST" --http "" --set views.enabled=true \
 	--set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.mbufs=8191 2> col.log ||
 	fail "collector exit $?: $(tail -5 col.log)"
 line=$(grep "^  events     2000 = " col.log) || fail "collector summary: $(grep events col.log)"

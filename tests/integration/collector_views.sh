@@ -16,7 +16,7 @@ COL="$MDM_BIN/mdmesh-collector"
 RB="$MDM_SRC_DIR/tests/integration/views_rebuild.py"
 NORM="$MDM_SRC_DIR/tests/integration/views_norm.py"
 COLLECT=(--http 127.0.0.1:0 --set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.mbufs=8191
-	--set views.depth_levels=5 --set views.depth_interval=50ms)
+	--set views.enabled=true --set views.depth_levels=5 --set views.depth_interval=50ms)
 
 start_nats
 LIVE_PIDS=()
