@@ -39,7 +39,8 @@ static char *text(struct fix_exec *e, struct fix_view v)
 	for (uint32_t i = 0; i < v.len; i++)
 		if ((unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f)
 			return NULL;
-	memcpy(s, v.p, v.len);
+	if (v.len) /* an absent field is a NULL view */
+		memcpy(s, v.p, v.len);
 	s[v.len] = '\0';
 	e->text_len += v.len + 1;
 	return s;

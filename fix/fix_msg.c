@@ -201,7 +201,7 @@ bool fix_view_eq(struct fix_view v, const char *s)
 {
 	size_t n = strlen(s);
 
-	return v.len == n && memcmp(v.p, s, n) == 0;
+	return v.len == n && (n == 0 || memcmp(v.p, s, n) == 0); /* an absent field is a NULL view */
 }
 
 int fix_view_u64(struct fix_view v, uint64_t *out)

@@ -13,7 +13,8 @@ static void put(struct fix_write *w, const char *s, size_t n)
 		w->overflow = true;
 		return;
 	}
-	memcpy(w->buf + w->len, s, n);
+	if (n)
+		memcpy(w->buf + w->len, s, n);
 	w->len += n;
 }
 
