@@ -8,7 +8,7 @@ set -euo pipefail
 for bin in "$MDM_BIN"/*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin")
-	"$bin" --help | grep -qi "usage" || fail "$name --help prints no usage"
+	"$bin" --help | grep -i "usage" > /dev/null || fail "$name --help prints no usage"
 	"$bin" --version | grep -q "[0-9]\.[0-9]" || fail "$name --version prints no version"
 	set +e
 	err=$("$bin" --no-such-option 2>&1 >/dev/null); rc=$?

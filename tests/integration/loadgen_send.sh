@@ -214,7 +214,7 @@ if [ ${#RUN[@]} -gt 0 ]; then
 	# the namespace has no route off its loopback: the send itself fails
 	err 1 "sendmmsg: Network is unreachable" --dst 10.9.9.9:5 --rate 1000 --duration 1 --stats-interval 0
 fi
-"$LG" send --help | grep -q "ns since midnight US/Eastern" || fail "--help does not describe the stamping"
+"$LG" send --help | grep "ns since midnight US/Eastern" > /dev/null || fail "--help does not describe the stamping"
 pass "usage errors exit 2, runtime errors exit 1, one line each"
 
 # 5. SIGINT stops cleanly with the summary

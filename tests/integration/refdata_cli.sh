@@ -121,6 +121,6 @@ set +e
 "$M" refdata frob x >/dev/null 2>&1; rc3=$?
 set -e
 [ "$rc1$rc2$rc3" = "222" ] || fail "usage errors exit $rc1 $rc2 $rc3, want 2"
-"$M" refdata --help | grep -q "usage: mdmesh refdata load" || fail "--help"
+"$M" refdata --help | grep "usage: mdmesh refdata load" > /dev/null || fail "--help"
 pass "usage errors exit 2; --help"
 summary

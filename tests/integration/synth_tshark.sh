@@ -30,7 +30,7 @@ expect_error 2 "is too small for 100 symbols" synth --out x.pcap --messages 50
 expect_error 2 "is required" synth --messages 1000
 expect_error 1 "no/such/dir/x.pcap: No such file or directory" synth --out no/such/dir/x.pcap
 expect_error 2 "unknown command 'frob'" frob
-"$LG" synth --help | grep -q "usage: mdmesh-loadgen synth" || fail "synth --help prints no usage"
+"$LG" synth --help | grep "usage: mdmesh-loadgen synth" > /dev/null || fail "synth --help prints no usage"
 pass "command line: one-line errors, exit 2 for usage and 1 for runtime"
 
 command -v tshark >/dev/null || skip "tshark is not installed (Debian package 'tshark'; scripts/lib/deps.sh installs it)"
