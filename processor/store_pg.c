@@ -282,6 +282,7 @@ static int pg_begin(struct store *s)
 		if ((err = pg_reconnect(s)) < 0)
 			return err;
 	}
+	s->exec_locked = false;
 	err = store_pg_exec(s, "BEGIN", "begin");
 	/* An idle connection learns of a server restart only now: one
 	 * reconnect and retry, so the batch after an outage just works. */

@@ -1,7 +1,11 @@
 /* PostgreSQL: the executions table (store_exec.h). The table is created at
  * every (re)connect under the DDL lock, and its statements are prepared with
  * the others (store_pg_prepare). Executions are written at once, not
- * gathered: a correction must see the row it corrects. */
+ * gathered: a correction must see the row it corrects. Under READ COMMITTED
+ * that also takes one lock for the batch (PG_EXEC_LOCK): the second writer
+ * waits for the first to commit, then its statements see the first's rows.
+ * It is the only lock a batch takes before its first execution row, so two
+ * batches cannot wait on each other through the executions' unique index. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +57,14 @@ int store_pg_put_execution(struct store *s, const struct store_execution *x)
 	PGresult *res;
 	bool inserted, referenced;
 
+	if (!s->exec_locked) {
+		int err = store_pg_check(s, PQexec(s->conn, "SELECT pg_advisory_xact_lock(" PG_EXEC_LOCK ")"),
+					 PGRES_TUPLES_OK, "lock for executions");
+
+		if (err < 0)
+			return err;
+		s->exec_locked = true;
+	}
 	store_exec_row_fill(x, &r);
 	res = PQexecPrepared(s->conn, pg_exec_names[0], STORE_EXEC_NPARAMS, r.text, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)

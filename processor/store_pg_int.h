@@ -21,6 +21,10 @@
 /* pg_advisory_xact_lock key serialising DDL (migration, event tables)
  * between processes: CREATE TABLE IF NOT EXISTS races otherwise. */
 #define PG_DDL_LOCK "7308613722077049189"
+/* pg_advisory_xact_lock key serialising transactions that write executions:
+ * a trade and its correction written by two workers at once would each miss
+ * the other's uncommitted row and the correction would never be applied. */
+#define PG_EXEC_LOCK "7308613722077049190"
 
 enum pg_stmt {
 	PG_TRADES,
@@ -82,6 +86,7 @@ struct store {
 	char *password;                   /* as written in the URL (scrubbed from error texts too) */
 	bool prepared;                    /* pg_stmts exist on this connection */
 	bool broken;                      /* connection lost: begin() reconnects */
+	bool exec_locked;                 /* the open batch holds PG_EXEC_LOCK */
 	struct pg_bulk trades;
 	struct pg_bars bars;
 	struct pg_evtab *evtabs;          /* grows only */

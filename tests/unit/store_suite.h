@@ -29,6 +29,10 @@ void store_suite_event_tables(void **state);
 void store_suite_truncate(void **state);
 void store_suite_usage_errors(void **state);
 void store_suite_executions(void **state); /* store_suite_exec.c */
+/* An execution of session dc1 (store_suite_exec.c): exec_type `type`
+ * ("F", "G", "H"), referencing `ref` ("" for none). */
+struct store_execution store_suite_exec_row(const char *exec_id, const char *type, const char *ref, uint64_t seq,
+					    int64_t qty, int64_t px);
 /* 100k trades in batches of 256, one transaction each, with and without bar
  * refreshes: prints rows/s, checks every row and bar. */
 void store_suite_bulk(void **state);

@@ -17,8 +17,8 @@
 			fail_msg("%s = %d, want %d: %s", #call, rc_, (want), mdm_err_last());   \
 	} while (0)
 
-static struct store_execution exec_row(const char *exec_id, const char *type, const char *ref, uint64_t seq,
-				       int64_t qty, int64_t px)
+struct store_execution store_suite_exec_row(const char *exec_id, const char *type, const char *ref, uint64_t seq,
+					    int64_t qty, int64_t px)
 {
 	struct store_execution x = {
 		.session = "dc1", .exec_id = exec_id, .comp_ids = "BRK-FIRM", .seq = seq, .stream_seq = seq + 100,
@@ -56,11 +56,11 @@ void store_suite_executions(void **state)
 	struct store *s = store_suite_open();
 	/* 100 shares at $10, corrected to 120 at $11, another trade canceled */
 	struct store_execution in_order[] = {
-		exec_row("E1", "F", "", 1, 10000000000LL, 1000000000LL),
-		exec_row("E2", "F", "", 2, 500000000LL, 2000000000LL),
-		exec_row("E3", "G", "E1", 3, 12000000000LL, 1100000000LL),
-		exec_row("E4", "H", "E2", 4, 500000000LL, 2000000000LL),
-		exec_row("E5", "F", "", 5, 100000000LL, 100000000LL),
+		store_suite_exec_row("E1", "F", "", 1, 10000000000LL, 1000000000LL),
+		store_suite_exec_row("E2", "F", "", 2, 500000000LL, 2000000000LL),
+		store_suite_exec_row("E3", "G", "E1", 3, 12000000000LL, 1100000000LL),
+		store_suite_exec_row("E4", "H", "E2", 4, 500000000LL, 2000000000LL),
+		store_suite_exec_row("E5", "F", "", 5, 100000000LL, 100000000LL),
 	};
 	struct store_execution reversed[5];
 
@@ -95,7 +95,7 @@ void store_suite_executions(void **state)
 
 	/* a later correction wins, an earlier one redelivered does not undo it */
 	{
-		struct store_execution g2 = exec_row("E6", "G", "E1", 6, 13000000000LL, 1000000000LL);
+		struct store_execution g2 = store_suite_exec_row("E6", "G", "E1", 6, 13000000000LL, 1000000000LL);
 
 		put_all(s, &g2, 1);
 		put_all(s, &in_order[2], 1);
@@ -105,7 +105,7 @@ void store_suite_executions(void **state)
 
 	/* a rolled-back batch leaves nothing */
 	{
-		struct store_execution x = exec_row("E9", "F", "", 9, 1, 1);
+		struct store_execution x = store_suite_exec_row("E9", "F", "", 9, 1, 1);
 
 		CHECK(ops->begin(s), 0);
 		CHECK(ops->put_execution(s, &x), 0);
@@ -114,7 +114,7 @@ void store_suite_executions(void **state)
 	}
 	/* the same exec_id in another session is another execution */
 	{
-		struct store_execution x = exec_row("E1", "F", "", 1, 1, 1);
+		struct store_execution x = store_suite_exec_row("E1", "F", "", 1, 1, 1);
 
 		x.session = "dc2";
 		put_all(s, &x, 1);

@@ -1,6 +1,7 @@
 /* store_pg against a real PostgreSQL started here by tests/integration/pg.sh
  * (initdb in a temp dir, 127.0.0.1, a free port, password auth on TCP): the
- * shared store suite, then the schema, two writers of one bar, a server
+ * shared store suite, then the schema, two writers of one bar, a trade and
+ * its correction written at once by two writers, a server
  * stopped mid-batch and restarted (-ECONNRESET, then the same store works
  * again), and the URL's password absent from every error and log text.
  * Without PostgreSQL installed every test fails, saying so. */
@@ -18,6 +19,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -247,6 +249,60 @@ static void test_two_writers_one_bar(void **state)
 	store_pg_ops.close(a);
 }
 
+struct exec_writer {
+	struct store *s;
+	struct store_execution x;
+	int rc_put, rc_commit;
+	atomic_bool done;
+};
+
+static void *exec_writer_run(void *arg)
+{
+	struct exec_writer *w = arg;
+
+	w->rc_put = store_pg_ops.put_execution(w->s, &w->x);
+	w->rc_commit = store_pg_ops.commit(w->s);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* Two workers: one writes a trade, the other its correction, both batches
+ * open at once. Each alone sees only committed rows, so unless the second
+ * waits for the first's commit the correction is never applied (a trade
+ * left 'active', as fix_processor once saw on PostgreSQL). */
+static void test_two_writers_trade_and_correction(void **state)
+{
+	struct store *a = store_suite_open(), *b = NULL;
+	struct store_execution f = store_suite_exec_row("W1", "F", "", 1, 10000000000LL, 1000000000LL);
+	struct exec_writer w = { .x = store_suite_exec_row("W2", "G", "W1", 2, 12000000000LL, 1100000000LL) };
+	pthread_t th;
+
+	(void)state;
+	CHECK(store_pg_ops.open(&b, store_suite_env.url), 0);
+	w.s = b;
+	atomic_init(&w.done, false);
+	CHECK(store_pg_ops.begin(a), 0);
+	CHECK(store_pg_ops.put_execution(a, &f), 0);
+	CHECK(store_pg_ops.begin(b), 0);
+	assert_int_equal(pthread_create(&th, NULL, exec_writer_run, &w), 0);
+	/* until b waits for a (or, were nothing serialising them, is done) */
+	for (uint64_t end = mdm_mono_ns() + 60 * MDM_NS_PER_S; !atomic_load(&w.done);) {
+		if (pg_query(store_suite_env.url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0)
+			break;
+		if (mdm_mono_ns() >= end)
+			fail_msg("the correction's writer neither waited nor finished");
+		mdm_sleep_ns(10 * MDM_NS_PER_MS);
+	}
+	CHECK(store_pg_ops.commit(a), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.rc_put, 0);
+	assert_int_equal(w.rc_commit, 0);
+	assert_int_equal(store_suite_count("SELECT count(*) FROM executions WHERE exec_id = 'W1' AND status = 'corrected'"
+					   " AND corrected_by = 'W2' AND last_qty = 12000000000"), 1);
+	store_pg_ops.close(b);
+	store_pg_ops.close(a);
+}
+
 /* The server goes away in the middle of a batch and comes back. */
 static void test_outage_mid_batch(void **state)
 {
@@ -416,6 +472,7 @@ int main(void)
 		STORE_SUITE_TESTS,
 		cmocka_unit_test(test_schema),
 		cmocka_unit_test(test_two_writers_one_bar),
+		cmocka_unit_test(test_two_writers_trade_and_correction),
 		cmocka_unit_test(test_outage_mid_batch),
 		cmocka_unit_test(test_restart_while_idle),
 		cmocka_unit_test(test_credentials_never_shown),
