@@ -20,7 +20,7 @@ PROC="$MDM_BIN/mdmesh-processor"
 N=30000
 MAXEV=128
 PARTS=5
-COLLECT=(--http "" --set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.mbufs=8191)
+COLLECT=(--http "" --set eal.mem_mb=256 --set input.mbufs=8191)
 BATCH=(--set publish.mode=batch --set publish.batch_max_events=$MAXEV --set publish.partitions=$PARTS)
 
 start_nats

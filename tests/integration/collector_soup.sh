@@ -14,7 +14,7 @@ LG="$MDM_BIN/mdmesh-loadgen"
 COL="$MDM_BIN/mdmesh-collector"
 N=20000
 DROP=7000
-COLLECT=(--set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.soup_user=alice)
+COLLECT=(--set eal.mem_mb=256 --set input.soup_user=alice)
 export MDM_INPUT_SOUP_PASSWORD=s3cret # a secret from the environment, as the config advises
 
 start_nats

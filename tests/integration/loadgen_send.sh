@@ -13,7 +13,7 @@ cd "$MDM_T_TMP"
 LG="$MDM_BIN/mdmesh-loadgen"
 NS=mdmsend$$
 if ip netns add "$NS" 2>/dev/null; then
-	trap 'rc=$?; ip netns del "$NS" 2>/dev/null; (exit $rc); mdm_t_cleanup' EXIT
+	MDM_T_NETNS+=("$NS") # mdm_t_cleanup deletes it
 	ip -n "$NS" link set lo up
 	ip -n "$NS" link set lo multicast on
 	RUN=(ip netns exec "$NS")
@@ -217,7 +217,24 @@ fi
 "$LG" send --help | grep "ns since midnight US/Eastern" > /dev/null || fail "--help does not describe the stamping"
 pass "usage errors exit 2, runtime errors exit 1, one line each"
 
-# 5. SIGINT stops cleanly with the summary
+# 5. SIGINT stops cleanly with the summary: sent once the sender has
+# reported progress (it is sending), never after a guessed delay
+"${RUN[@]}" "$LG" send --dst "$GROUP:9" "${IFOPT[@]}" --rate 1000 --duration 60 --stats-interval 0.2 2> int.log &
+pid=$!
+MDM_T_PIDS+=("$pid")
+wait_for 30 'grep -q " s: intended" int.log' || fail "no progress from the sender in 30 s: $(cat int.log)"
+sent=$(sed -n 's/.*, events \([0-9]*\), behind.*/\1/p' int.log | tail -1)
+kill -INT "$pid"
+start=$SECONDS
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 0 ] || fail "exit $rc after SIGINT: $(cat int.log)"
+[ $((SECONDS - start)) -le 10 ] || fail "took $((SECONDS - start)) s to stop"
+n=$(sed -n 's/^mdmesh-loadgen send: stopped: \([0-9]*\) events.*/\1/p' int.log)
+# at least what it had reported, and far from the 60,000 of the whole run
+within "${n:-0}" "$sent" 30000 || fail "stopped after ${n:-?} events (had reported $sent): $(cat int.log)"
+pass "SIGINT: stopped after $n events with the summary, exit 0"
+summary
 "${RUN[@]}" "$LG" send --dst "$GROUP:9" "${IFOPT[@]}" --rate 1000 --duration 60 --stats-interval 0 2> int.log &
 pid=$!
 MDM_T_PIDS+=("$pid")
