@@ -28,6 +28,9 @@ static void on_disconnected(natsConnection *nc, void *closure)
 {
 	struct mdm_bus *bus = closure;
 	char url[BUS_URL_MAX];
+	const char *why = NULL;
+	/* what broke it, for the operator (a server gone, a stale connection, a write error) */
+	natsStatus st = natsConnection_GetLastError(nc, &why);
 	bool closing;
 
 	pthread_mutex_lock(&bus->mu);
@@ -38,7 +41,9 @@ static void on_disconnected(natsConnection *nc, void *closure)
 		return;
 	CNT_ADD(bus, disconnects, 1);
 	bus_url(bus, url, sizeof(url));
-	mdm_log_warn("bus: disconnected from %s%s", url, bus->reconnects_allowed ? ", reconnecting" : "");
+	mdm_log_warn("bus: disconnected from %s (%s)%s", url,
+		     st != NATS_OK && why && why[0] ? why : st != NATS_OK ? natsStatus_GetText(st) : "connection closed",
+		     bus->reconnects_allowed ? ", reconnecting" : "");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)

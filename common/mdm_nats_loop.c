@@ -1,7 +1,14 @@
 /* nats.c on an epoll loop of ours, with writes deferred to the end of a
  * burst (see mdm_nats_loop.h). nats.c calls the four callbacks below with
  * the connection's lock held; they only touch this struct (under l->mu: the
- * lock order is nats.c's connection lock, then l->mu) and epoll. */
+ * lock order is l->wmu, nats.c's connection lock, then l->mu) and epoll.
+ *
+ * natsConnection_ProcessWriteEvent must never run with nothing to write:
+ * nats.c sends its buffer, and a send of 0 bytes returns 0, which it takes
+ * for a closed connection and reconnects (a storm of them under load). So
+ * every call is made under l->wmu and only while `pending` says nats.c has
+ * bytes waiting (it set write interest and has not removed it); only such a
+ * call or a disconnect clears it. */
 #include "mdm_nats_loop.h"
 
 #include <errno.h>
@@ -24,6 +31,7 @@ struct mdm_nats_loop {
 	pthread_t thread;
 	bool started;
 
+	pthread_mutex_t wmu;        /* serialises write_pending(): checked and written at once */
 	pthread_mutex_t mu;         /* guards the fields below but `pending` and `nc` */
 	int fd;                     /* the connection's socket while attached, else -1 */
 	bool attached;
@@ -123,6 +131,15 @@ static natsStatus cb_detach(void *user)
 	return NATS_OK;
 }
 
+/* Write what nats.c has buffered, if it has anything (see the top). */
+static void write_pending(struct mdm_nats_loop *l)
+{
+	pthread_mutex_lock(&l->wmu);
+	if (__atomic_load_n(&l->pending, __ATOMIC_ACQUIRE))
+		natsConnection_ProcessWriteEvent(__atomic_load_n(&l->nc, __ATOMIC_ACQUIRE));
+	pthread_mutex_unlock(&l->wmu);
+}
+
 static void *loop_main(void *arg)
 {
 	struct mdm_nats_loop *l = arg;
@@ -147,8 +164,10 @@ static void *loop_main(void *arg)
 			 * event for a socket being replaced is harmless */
 			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 				natsConnection_ProcessReadEvent(nc);
+			/* an EPOLLOUT fetched before a burst writer emptied
+			 * the buffer is stale: write_pending skips it */
 			if (evs[i].events & EPOLLOUT)
-				natsConnection_ProcessWriteEvent(nc);
+				write_pending(l);
 		}
 	}
 }
@@ -166,6 +185,7 @@ int mdm_nats_loop_create(struct mdm_nats_loop **out)
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->wmu, NULL);
 	if (l->epfd < 0 || l->stopfd < 0 || epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stopfd, &ev) != 0) {
 		rc = mdm_err_set(-errno, "nats loop: epoll: %s", strerror(errno));
 		mdm_nats_loop_destroy(l);
@@ -199,12 +219,9 @@ void mdm_nats_loop_defer(struct mdm_nats_loop *l, bool on)
 
 void mdm_nats_loop_flush(struct mdm_nats_loop *l)
 {
-	natsConnection *nc;
-
 	if (!l || !__atomic_load_n(&l->pending, __ATOMIC_ACQUIRE))
 		return;
-	nc = __atomic_load_n(&l->nc, __ATOMIC_ACQUIRE);
-	natsConnection_ProcessWriteEvent(nc);
+	write_pending(l);
 	/* the socket took part of it: the loop thread writes the rest */
 	pthread_mutex_lock(&l->mu);
 	if (l->pending && !l->arm_out) {
@@ -232,5 +249,6 @@ void mdm_nats_loop_destroy(struct mdm_nats_loop *l)
 	if (l->epfd >= 0)
 		close(l->epfd);
 	pthread_mutex_destroy(&l->mu);
+	pthread_mutex_destroy(&l->wmu);
 	mdm_free(l);
 }

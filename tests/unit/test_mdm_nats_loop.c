@@ -2,7 +2,8 @@
  * real nats-server: every mode gets every publish acked; in burst mode a
  * deferring thread's publishes wait for mdm_bus_write_deferred while another
  * thread's go out at once; the connection survives a server restart on the
- * loop; the adaptive window stays between its bounds and the window counters
+ * loop; a burst writer racing the loop thread never breaks the connection;
+ * the adaptive window stays between its bounds and the window counters
  * are reported. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <cmocka.h>
 
@@ -157,6 +159,51 @@ static void test_burst_reconnect(void **state)
 	mdm_bus_destroy(bus);
 }
 
+struct other_writer {
+	struct mdm_bus *bus;
+	unsigned n;
+};
+
+/* Publishes without deferring: the loop thread writes them at once. */
+static void *other_writer_run(void *arg)
+{
+	struct other_writer *w = arg;
+
+	for (unsigned i = 0; i < w->n; i++)
+		publish_n(w->bus, "FRACE", 1000000 + i, 1);
+	return NULL;
+}
+
+/* A burst writer and the loop thread write one connection at once, the way
+ * the collector's publisher and its resends or JetStream requests do: each
+ * may find the buffer the other just emptied, and a write of nothing made
+ * nats.c take the connection for closed (the reconnect storms fault tests
+ * saw in burst mode). No disconnect, every publish acked. */
+static void test_burst_racing_writers(void **state)
+{
+	struct acks k = { 0 };
+	struct mdm_bus *bus = open_bus(MDM_NATS_FLUSH_BURST, 0, 65536, &k, "FRACE");
+	struct other_writer w = { .bus = bus, .n = 20000 };
+	struct mdm_bus_counters c;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(pthread_create(&th, NULL, other_writer_run, &w), 0);
+	mdm_bus_defer_writes(bus, true);
+	for (unsigned i = 0; i < 20000; i++) {
+		publish_n(bus, "FRACE", i, 1);
+		mdm_bus_write_deferred(bus);
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(wait_acks(&k, 40000, 60000));
+	mdm_bus_counters_get(bus, &c);
+	assert_int_equal(c.disconnects, 0);
+	assert_int_equal(LOAD(k.failed), 0);
+	assert_int_equal(LOAD(k.stored), 40000);
+	mdm_bus_defer_writes(bus, false);
+	mdm_bus_destroy(bus);
+}
+
 /* An adaptive window never lets more than its limit out and reports itself. */
 static void test_window_bounds(void **state)
 {
@@ -206,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_timer),          cmocka_unit_test(test_asap),
 		cmocka_unit_test(test_burst),          cmocka_unit_test(test_burst_defers),
 		cmocka_unit_test(test_window_bounds),  cmocka_unit_test(test_burst_reconnect),
+		cmocka_unit_test(test_burst_racing_writers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
