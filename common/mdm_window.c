@@ -57,7 +57,12 @@ void mdm_window_on_ack(struct mdm_window *w, uint64_t rtt_ns, uint64_t now_ns)
 
 	if (rtt_ns == 0)
 		rtt_ns = 1;
-	if (w->min_rtt_ns == 0 || rtt_ns <= w->min_rtt_ns) {
+	/* The base latency is a round's mean, never one sample: on a shared
+	 * box some acks come back fast while most wait for a CPU, and a window
+	 * sized for the fast ones lets too little through, the measured rate
+	 * falls and the window with it, down to its floor. The first sample
+	 * seeds it; the first round (at the floor) replaces it. */
+	if (w->min_rtt_ns == 0) {
 		__atomic_store_n(&w->min_rtt_ns, rtt_ns, __ATOMIC_RELAXED);
 		w->min_rtt_at_ns = now_ns;
 	}
@@ -71,19 +76,24 @@ void mdm_window_on_ack(struct mdm_window *w, uint64_t rtt_ns, uint64_t now_ns)
 		 * floor until what was in flight is acked and one floor's worth
 		 * more: the last samples see an empty queue. */
 		w->probing = true;
-		w->probe_rtt_ns = UINT64_MAX;
+		w->probe_rtt_sum_ns = 0;
+		w->probe_n = 0;
 		round_open(w, now_ns, (uint64_t)mdm_window_limit(w) + w->min);
 		__atomic_store_n(&w->limit, w->min, __ATOMIC_RELAXED);
 	}
 	w->round_acks++;
 	w->round_rtt_sum_ns += rtt_ns;
 	if (w->probing) {
-		if (rtt_ns < w->probe_rtt_ns)
-			w->probe_rtt_ns = rtt_ns;
+		/* the last floor's worth of the probe: sent with at most the
+		 * floor in flight, what the server answers without our queue */
+		if (w->round_acks + w->min > w->round_target) {
+			w->probe_rtt_sum_ns += rtt_ns;
+			w->probe_n++;
+		}
 		if (w->round_acks < w->round_target)
 			return;
 		w->probing = false;
-		__atomic_store_n(&w->min_rtt_ns, w->probe_rtt_ns, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->min_rtt_ns, w->probe_rtt_sum_ns / (w->probe_n ? w->probe_n : 1), __ATOMIC_RELAXED);
 		w->min_rtt_at_ns = now_ns;
 		limit = window_from(w); /* the probe round is no rate sample: it was held back */
 		__atomic_store_n(&w->limit, limit, __ATOMIC_RELAXED);
@@ -99,6 +109,10 @@ void mdm_window_on_ack(struct mdm_window *w, uint64_t rtt_ns, uint64_t now_ns)
 	w->bw_next = (w->bw_next + 1) % MDM_WINDOW_BW_ROUNDS;
 	__atomic_store_n(&w->rounds, w->rounds + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&w->last_rtt_mean_ns, w->round_rtt_sum_ns / w->round_acks, __ATOMIC_RELAXED);
+	if (w->last_rtt_mean_ns <= w->min_rtt_ns) {
+		__atomic_store_n(&w->min_rtt_ns, w->last_rtt_mean_ns, __ATOMIC_RELAXED);
+		w->min_rtt_at_ns = now_ns;
+	}
 	__atomic_store_n(&w->last_rate_per_s, (uint64_t)((double)w->round_acks * 1e9 / (double)elapsed),
 			 __ATOMIC_RELAXED);
 	limit = fixed ? w->limit : window_from(w);

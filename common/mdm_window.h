@@ -7,8 +7,11 @@
  * duplicates. The backlog belongs in the caller's ring, where it is measured
  * and bounded. The window here is sized as TCP BBR sizes its cwnd: twice the
  * bandwidth-delay product, the delivery rate (acks per second, the maximum of
- * the last WINDOW_BW_ROUNDS rounds) times the smallest ack latency seen lately
- * (the server's service time without a queue). While the window limits, the
+ * the last WINDOW_BW_ROUNDS rounds) times the base latency: the smallest
+ * round's mean ack latency lately, re-measured by a round at the floor (the
+ * server's answer time without our queue, CPU contention included: a single
+ * fast sample on a shared box would size the window for a latency most acks
+ * never see). While the window limits, the
  * rate can still double within it, so it grows as long as throughput grows;
  * once the server is the bottleneck more in flight only queues, the rate
  * stops growing and the window stays at 2 x BDP: publish->ack stays near
@@ -40,7 +43,7 @@ struct mdm_window {
 	unsigned bw_next;
 	uint64_t rounds;
 	bool probing;                 /* holding the window at min to see the base latency */
-	uint64_t probe_rtt_ns;
+	uint64_t probe_rtt_sum_ns, probe_n; /* the probe's last floor's worth of samples */
 	/* for metrics: last round's mean ack latency, the current min */
 	uint64_t last_rtt_mean_ns;
 	uint64_t last_rate_per_s;
