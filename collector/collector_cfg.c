@@ -126,10 +126,10 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	  "event: one message per event on md.*; batch: EventBatch messages on mdb.<feed>.<partition>"),
 	F("publish.max_pending", MDM_CFG_UINT, publish_max_pending, "65536", 1, 1048576, NULL,
 	  "most un-acked publishes in flight (the adaptive window's ceiling)"),
-	F("publish.flush", MDM_CFG_ENUM, publish_flush, "timer", 0, 0, mdm_nats_flush_names,
-	  "when publishes are written to the socket: timer = nats.c's flusher (~1 ms after the first), asap = one "
-	  "write per publish, burst = once per publisher burst on mdmesh's own epoll loop (for measurements: it "
-	  "stalled after a server restart in fault_nats_kill)"),
+	F("publish.flush", MDM_CFG_ENUM, publish_flush, "burst", 0, 0, mdm_nats_flush_names,
+	  "when publishes are written to the socket: burst = once per publisher burst on mdmesh's own epoll loop "
+	  "(no timer, no write per message), timer = nats.c's flusher (~1 ms after the first), asap = one "
+	  "write per publish"),
 	F("publish.window_min", MDM_CFG_UINT, publish_window_min, "0", 0, 1048576, NULL,
 	  "> 0: an adaptive in-flight window from this floor up to max_pending (2 x ack rate x base ack latency, as "
 	  "TCP BBR sizes its window); 0 (default for now): a fixed window of max_pending"),

@@ -19,13 +19,15 @@ start_nats
 # (a current nats-server took a 1M-event full-speed replay, processor
 # included, before chromium's first poll): publish.max_pending=4 makes the
 # replay round-trip bound (a few thousand events/s here on 2.9.10 and 2.15.3
-# alike), so 200k events last tens of seconds; the drain at SIGTERM may take
-# as long again.
+# alike, a few hundred on a loaded box), so 200k events last tens of seconds.
+# A small ring (reading blocks while it is full) bounds what SIGTERM's drain
+# must still publish, whatever the rate: the default ring took the whole
+# capture in and its drain outlasted drain_timeout on a loaded box.
 "$MDM_BIN/mdmesh-loadgen" synth --out feed.pcap --messages 200000 --symbols 200 --seed 31 --gap-every 5000 \
 	--session DASHB00001 2>/dev/null
 CP=$(free_port)
 "$MDM_BIN/mdmesh-collector" --nats "$NATS_URL" --pcap feed.pcap --http "127.0.0.1:$CP" \
-	--set publish.ack_timeout=1s --set publish.max_pending=4 --set publish.drain_timeout=150s \
+	--set publish.ack_timeout=1s --set publish.max_pending=4 --set publish.drain_timeout=150s --set ring.size=4096 \
 	--set eal.mem_mb=256 --set input.mbufs=8191 2>collector.log &
 COL_PID=$!
 MDM_T_PIDS+=("$COL_PID")
@@ -84,6 +86,10 @@ done
 [ "$(attr collector throughput-max)" -gt 0 ] || fail "the collector's throughput chart is all zero"
 [ "$(attr processor throughput-max)" -gt 0 ] || fail "the processor's throughput chart is all zero"
 [ "$(attr collector latency-points)" -gt 0 ] || fail "collector latency charts are empty"
+# the publish window and its ack latency, as /stats.json's bus object has them
+grep -q '<b>[0-9.]*[kMG]\{0,1\} ([0-9.kMG]*\(\.\.[0-9.kMG]*\)\{0,1\}\(fixed\)\{0,1\})</b><span>publish window</span>' dom.html ||
+	fail "no publish window KPI: $(grep -o '<div class="kpis">.\{0,400\}' dom.html | head -1)"
+grep -q '<b>[0-9.]* ms</b><span>ack latency mean</span>' dom.html || fail "no ack latency KPI"
 pass "collector panel: $(attr collector polls) polls, $(attr collector throughput-points) throughput points (max $(attr collector throughput-max) events/s), $(attr collector latency-points) latency points; processor panel: $(attr processor polls) polls over CORS"
 
 PNG="$ART/dashboard.png"
