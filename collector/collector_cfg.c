@@ -130,9 +130,9 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	  "when publishes are written to the socket: burst = once per publisher burst on mdmesh's own epoll loop "
 	  "(no timer, no write per message), timer = nats.c's flusher (~1 ms after the first), asap = one "
 	  "write per publish"),
-	F("publish.window_min", MDM_CFG_UINT, publish_window_min, "0", 0, 1048576, NULL,
-	  "> 0: an adaptive in-flight window from this floor up to max_pending (2 x ack rate x base ack latency, as "
-	  "TCP BBR sizes its window); 0 (default for now): a fixed window of max_pending"),
+	F("publish.window_min", MDM_CFG_UINT, publish_window_min, "64", 0, 1048576, NULL,
+	  "the adaptive in-flight window's floor; it grows up to max_pending (2 x ack rate x base ack latency, as "
+	  "TCP BBR sizes its window); 0 or >= max_pending: a fixed window of max_pending"),
 	F("publish.ack_timeout", MDM_CFG_DURATION, publish_ack_timeout_ns, "5s", 1e6, 600e9, NULL,
 	  "a publish not acked by then is resent with the same Msg-Id"),
 	F("publish.max_retries", MDM_CFG_UINT, publish_max_retries, "20", 0, 1000000, NULL,

@@ -131,9 +131,17 @@ struct send_run {
 	struct send_soup *soup;    /* NULL unless --soup */
 };
 
+/* SIGINT/SIGTERM stop at once; SIGHUP ends the feed where it is, as if its
+ * duration were over: the re-request linger, heartbeats and a SoupBinTCP
+ * end of session follow as after a natural end (a test that must not guess
+ * how long a feed has to run lets it run, then ends it). */
+static atomic_bool end_feed;
+
 static void on_signal(int sig, void *ctx)
 {
-	if (sig != SIGHUP)
+	if (sig == SIGHUP)
+		atomic_store(&end_feed, true);
+	else
 		atomic_store((atomic_bool *)ctx, true);
 }
 
@@ -322,7 +330,8 @@ static int fetch(struct send_run *r, unsigned i)
 	int rc;
 
 again:
-	if (*next_slot >= r->total_events)
+	/* SIGHUP: the source ends here; what was taken from it is still sent */
+	if (*next_slot >= r->total_events || atomic_load(&end_feed))
 		return 0;
 	rc = src_next(&r->src, r->slot[i], &r->slot_len[i]);
 	if (rc <= 0)

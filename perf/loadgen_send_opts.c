@@ -91,6 +91,8 @@ void send_opts_usage(FILE *f)
 		"                          disconnect: the client must log in again at N + 1)\n"
 		"  --soup-linger S         after the feed, wait up to S seconds for the client to take\n"
 		"                          it all and get End of Session (default 30)\n\n"
+		"SIGHUP ends the feed where it is, as if --duration were over (the re-request linger,\n"
+		"heartbeats and a SoupBinTCP end of session follow); SIGINT/SIGTERM stop at once.\n"
 		"Exit status: 0 when done or stopped by SIGINT/SIGTERM (a summary line either way),\n"
 		"1 on a runtime error (socket, interface, sendmmsg), 2 on a usage error.\n",
 		MDM_SYNTH_SESSION_DEFAULT, SEND_MAX_RANGES, SENDER_ANSWER_MAX, SEND_MAX_RANGES);

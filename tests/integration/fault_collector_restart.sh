@@ -56,7 +56,10 @@ run() {
 	[ $# -gt 0 ] && shift
 	cx=("$@")
 	start_collector "$feed" "col-$feed-1.log" "${cx[@]}"
-	ip netns exec "$TX" "$MDM_BIN/mdmesh-loadgen" send --rate 5000 --duration 10 --symbols 40 --seed 5 \
+	# the feed runs until the restarted collector takes it on, then SIGHUP
+	# ends it there (a fixed duration ran out first on a loaded box, while
+	# the collector was still starting)
+	ip netns exec "$TX" "$MDM_BIN/mdmesh-loadgen" send --rate 5000 --duration 300 --symbols 40 --seed 5 \
 		--session "$session" --dst 233.54.12.111:26477 --iface-addr 10.77.0.1 --ttl 1 "${sx[@]}" \
 		2> "send-$feed.log" &
 	sender=$!
@@ -70,13 +73,17 @@ run() {
 	[ "$LAST" -gt 1000 ] || fail "only $LAST events stored before the kill"
 	sleep 1.5 # the downtime itself (the fault under test, not a wait): the feed goes on unheard
 	start_collector "$feed" "col-$feed-2.log" "${cx[@]}"
-	# the restart must see the feed again (a sanitizer build starts slowly)
 	kill -0 "$sender" 2>/dev/null || fail "the feed ended before the collector was back: $(tail -2 "send-$feed.log")"
+	# live again: half a second of the feed taken on after the restart
+	wait_for 60 '[ "$(col_json account.events)" -ge 2500 ] 2>/dev/null' ||
+		fail "restarted collector takes nothing on: $(col_json account)"
+	kill -HUP "$sender"
 	wait "$sender" || fail "sender exit $?: $(tail -3 "send-$feed.log")"
+	N=$(sed -n 's/^mdmesh-loadgen send: done: \([0-9]*\) events.*/\1/p' "send-$feed.log")
+	[ -n "$N" ] && [ "$N" -gt "$LAST" ] || fail "sender summary: $(tail -2 "send-$feed.log")"
 }
 
 # ---- 1. recovered from the re-request server ----
-N=50000
 run k1 RESTART1 --rerequest 10.77.0.1:26478 --rerequest-linger 3 -- --set feed.rerequest=10.77.0.1:26478
 wait_stream k1 $N
 kill -INT "$col"
