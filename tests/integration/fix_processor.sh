@@ -57,6 +57,13 @@ wait "$FIX" || fail "mdmesh-fix exited $?: $(tail -5 fix.log)"
 
 proc px1 exec.db || fail "processor exited $?: $(tail -5 px1.log)"
 grep -q "consuming EXEC.px1" px1.log || fail "the processor did not consume EXEC: $(head -5 px1.log)"
+# stage latency: each execution received by mdmesh-fix -> committed by the processor
+lat_count() { awk -v s="$2" '$1 == s { print $NF }' "$1" | tail -1; }
+[ "$(lat_count px1.log execution_to_persisted)" = "$N" ] ||
+	fail "execution_to_persisted counted $(lat_count px1.log execution_to_persisted), not $N: $(grep -A6 'latency ' px1.log)"
+for st in receive_to_published published_to_acked receive_to_acked; do
+	[ "$(lat_count fix.log $st)" -ge "$N" ] || fail "mdmesh-fix $st latency counted $(lat_count fix.log $st)"
+done
 
 # The expected table and alerts, from the truth and traders.csv.
 python3 - "$MDM_SRC_DIR/configs/refdata/traders.csv" truth.jsonl >expect.txt <<'PY'
