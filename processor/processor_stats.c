@@ -438,5 +438,16 @@ void processor_stats_summary(struct processor_stats *ps, FILE *f)
 		mdm_counter_get(&ds->max_deliver), mdm_counter_get(&ds->advisories));
 	fprintf(f, "  published  %" PRIu64 " stored, %" PRIu64 " failed; alerts raised %" PRIu64 "\n",
 		mdm_counter_get(&pst->async_stored), mdm_counter_get(&pst->async_failed), processor_stats_alerts(ps));
+	if (ps->p.alerts) {
+		struct mdm_tally_entry top[64];
+		size_t n = mdm_tally_top(ps->p.alerts, top, 64);
+
+		fprintf(f, "  rules      alerts committed by rule:%s", n ? "" : " none");
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, " %s %" PRId64 "%s", top[i].key, top[i].total, i + 1 < n ? "," : "");
+		fputc('\n', f);
+	}
+	if (ps->p.executions)
+		fprintf(f, "  trade      %" PRIu64 " executions committed\n", mdm_counter_get(ps->p.executions));
 	mdm_latency_print(ps->lat, f);
 }

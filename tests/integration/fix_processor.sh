@@ -136,6 +136,14 @@ cmp -s ids.truth ids.store || fail "exec_ids differ from the truth: $(diff ids.t
 	fail "executions are not enriched with instrument data"
 pass "$N executions exactly once in executions (SQLite), $(sed -n 's/^status corrected //p' expect.txt) corrected, $(sed -n 's/^status canceled //p' expect.txt) canceled"
 pass "alerts: $(grep '^alert' expect.txt | cut -d' ' -f2- | tr '\n' ' ')"
+# the processor's own count of what it committed (/stats.json "trade", the dashboard) agrees
+[ "$(sed -n 's/^  trade      \([0-9]*\) executions committed$/\1/p' px1.log)" = "$N" ] ||
+	fail "px1 counted $(grep '^  trade ' px1.log) executions committed, not $N"
+for r in high_value_executions over_trader_limit unknown_trader; do
+	got=$(grep '^  rules ' px1.log | grep -o " $r [0-9]*" | awk '{ print $2 }')
+	[ "${got:-0}" = "$(sed -n "s/^alert $r //p" expect.txt)" ] || fail "px1 counted ${got:-0} $r alerts: $(grep '^  rules ' px1.log)"
+done
+pass "the processor's counters (executions committed, alerts by rule) equal the tables"
 
 # ---- a second consumer re-reads the whole stream into the same store: nothing changes
 proc px2 exec.db || fail "second processor exited $?: $(tail -5 px2.log)"
