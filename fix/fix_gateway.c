@@ -12,6 +12,7 @@
 
 #include "fix_conn.h"
 #include "fix_exec.h"
+#include "fix_reader.h"
 #include "fix_state.h"
 #include "fix_window.h"
 #include "mdm_clock.h"
@@ -37,8 +38,7 @@ struct fix_gateway {
 	uint16_t lport;
 	int stop;                     /* atomic: set by fix_gateway_stop */
 	uint64_t rx_ns;               /* receive time of the message being handled */
-	char *rbuf;
-	size_t rcap, rlen;
+	struct fix_reader rd;
 	uint8_t pack[PACK_MAX];
 	char session_id[160];
 	struct mdm_lat_recorder *lat_main, *lat_ack;
@@ -230,14 +230,12 @@ int fix_gateway_create(struct fix_gateway **out, const struct fix_gateway_params
 	g->cfg = cfg;
 	g->bus = p->bus;
 	g->fd = g->lfd = g->wake = -1;
-	g->rcap = cfg->max_message * 2;
-	g->rbuf = mdm_malloc(g->rcap);
 	snprintf(g->session_id, sizeof(g->session_id), "%s-%s", cfg->sender, cfg->target);
 	g->xp = (struct fix_exec_params){ .feed = cfg->session_name, .session = g->session_id,
 					  .fix42 = strcmp(cfg->begin_string, "FIX.4.2") == 0, .from = p->from,
 					  .n_from = p->n_from, .subject_prefix = cfg->subject_prefix };
 	g->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!g->rbuf || g->wake < 0) {
+	if (fix_reader_init(&g->rd, cfg->max_message) != 0 || g->wake < 0) {
 		rc = mdm_err_set(-ENOMEM, "out of memory or file descriptors");
 		goto err;
 	}
@@ -297,7 +295,7 @@ void fix_gateway_destroy(struct fix_gateway *g)
 	fix_window_destroy(g->win);
 	mdm_lat_recorder_destroy(g->lat_main);
 	mdm_lat_recorder_destroy(g->lat_ack);
-	mdm_free(g->rbuf);
+	fix_reader_fini(&g->rd);
 	mdm_free(g);
 }
 
@@ -338,7 +336,7 @@ static void drop_line(struct fix_gateway *g)
 	if (g->fd >= 0)
 		close(g->fd);
 	g->fd = -1;
-	g->rlen = 0;
+	fix_reader_reset(&g->rd);
 	fix_session_disconnected(g->s);
 	mdm_counter_set(&g->c.connected, 0);
 }
@@ -346,7 +344,7 @@ static void drop_line(struct fix_gateway *g)
 static void line_up(struct fix_gateway *g, int fd)
 {
 	g->fd = fd;
-	g->rlen = 0;
+	fix_reader_reset(&g->rd);
 	mdm_counter_add(&g->c.connects, 1);
 	if (fix_session_connected(g->s, mdm_real_ns()) == FIX_DISCONNECT)
 		drop_line(g);
@@ -356,31 +354,29 @@ static void line_up(struct fix_gateway *g, int fd)
  * full (the rest stays buffered, and the socket is not read meanwhile). */
 static int consume(struct fix_gateway *g)
 {
-	size_t off = 0;
 	int rc = FIX_CONTINUE;
 
 	g->rx_ns = mdm_real_ns();
-	while (off < g->rlen && rc == FIX_CONTINUE && !fix_window_full(g->win)) {
-		int n = fix_frame(g->rbuf + off, g->rlen - off, g->cfg->max_message);
+	while (rc == FIX_CONTINUE && !fix_window_full(g->win)) {
+		const char *msg;
+		int n = fix_reader_next(&g->rd, &msg);
 
 		if (n == 0)
 			break;
-		if (n < 0) {
+		if (n < 0)
 			fix_session_frame_error(g->s, n);
-			off = fix_resync(g->rbuf, g->rlen, off + 1);
-			continue;
-		}
-		rc = fix_session_on_msg(g->s, g->rbuf + off, (size_t)n, g->rx_ns);
-		off += (size_t)n;
+		else
+			rc = fix_session_on_msg(g->s, msg, (size_t)n, g->rx_ns);
 	}
-	memmove(g->rbuf, g->rbuf + off, g->rlen - off);
-	g->rlen -= off;
+	fix_reader_compact(&g->rd);
 	return rc;
 }
 
 static void read_line(struct fix_gateway *g)
 {
-	ssize_t n = read(g->fd, g->rbuf + g->rlen, g->rcap - g->rlen);
+	size_t room;
+	char *at = fix_reader_space(&g->rd, &room);
+	ssize_t n = read(g->fd, at, room);
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		mdm_log_info("session %s: connection closed by the peer%s%s", g->session_id, n ? ": " : "",
@@ -390,7 +386,7 @@ static void read_line(struct fix_gateway *g)
 	}
 	if (n < 0)
 		return;
-	g->rlen += (size_t)n;
+	fix_reader_fill(&g->rd, (size_t)n);
 	if (consume(g) == FIX_DISCONNECT)
 		drop_line(g);
 }
@@ -431,7 +427,7 @@ int fix_gateway_run(struct fix_gateway *g)
 			}
 			next_connect = mdm_mono_ns() + cfg->reconnect_ns;
 		}
-		if (g->fd >= 0 && !fix_window_full(g->win) && g->rlen < g->rcap) {
+		if (g->fd >= 0 && !fix_window_full(g->win) && g->rd.len < g->rd.cap) {
 			pfd[1].fd = g->fd;
 			pfd[1].events = POLLIN;
 		} else if (g->fd < 0 && !initiator && !stopping) {
@@ -454,7 +450,7 @@ int fix_gateway_run(struct fix_gateway *g)
 			}
 		} else if (pfd[1].revents && g->fd >= 0) {
 			read_line(g);
-		} else if (g->fd >= 0 && g->rlen && !fix_window_full(g->win) && consume(g) == FIX_DISCONNECT) {
+		} else if (g->fd >= 0 && fix_reader_pending(&g->rd) && !fix_window_full(g->win) && consume(g) == FIX_DISCONNECT) {
 			drop_line(g); /* what waited for room in the window */
 		}
 		if (g->lfd >= 0 && g->fd >= 0) {

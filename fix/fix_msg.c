@@ -32,11 +32,13 @@ const char *fix_reason_name(int reason)
 
 static const char begin_prefix[] = "8=FIX";
 
-int fix_frame(const char *buf, size_t len, size_t max_len)
+/* 8=FIX...<SOH>9=<n><SOH>: the offset of the byte after 9='s SOH and n.
+ * 0 when more bytes are needed, or -FIX_R_GARBAGE / -FIX_R_BAD_BODY_LENGTH. */
+static int frame_header(const char *buf, size_t len, size_t *body_start, size_t *body_len)
 {
-	size_t n = len < 5 ? len : 5, i, body_start, body_len = 0, total;
-	unsigned sum = 0, want;
+	size_t n = len < 5 ? len : 5, i;
 
+	*body_len = 0;
 	if (memcmp(buf, begin_prefix, n) != 0)
 		return -FIX_R_GARBAGE;
 	for (i = 2; i < len && buf[i] != FIX_SOH; i++)
@@ -48,15 +50,26 @@ int fix_frame(const char *buf, size_t len, size_t max_len)
 	if (buf[i] != '9' || buf[i + 1] != '=')
 		return -FIX_R_BAD_BODY_LENGTH;
 	for (i += 2; i < len && buf[i] != FIX_SOH; i++) {
-		if (buf[i] < '0' || buf[i] > '9' || body_len > 100000000)
+		if (buf[i] < '0' || buf[i] > '9' || *body_len > 100000000)
 			return -FIX_R_BAD_BODY_LENGTH;
-		body_len = body_len * 10 + (size_t)(buf[i] - '0');
+		*body_len = *body_len * 10 + (size_t)(buf[i] - '0');
 	}
 	if (i >= len)
 		return i > 24 ? -FIX_R_BAD_BODY_LENGTH : 0;
 	if (buf[i - 1] == '=')
 		return -FIX_R_BAD_BODY_LENGTH;
-	body_start = i + 1;
+	*body_start = i + 1;
+	return 1;
+}
+
+int fix_frame(const char *buf, size_t len, size_t max_len)
+{
+	size_t i, body_start = 0, body_len, total;
+	unsigned sum = 0, want;
+	int rc = frame_header(buf, len, &body_start, &body_len);
+
+	if (rc <= 0)
+		return rc;
 	total = body_start + body_len + 7;
 	if (total > max_len)
 		return -FIX_R_OVERSIZED;
@@ -75,6 +88,13 @@ int fix_frame(const char *buf, size_t len, size_t max_len)
 	if ((sum & 0xff) != want)
 		return -FIX_R_BAD_CHECKSUM;
 	return total > (size_t)INT32_MAX ? -FIX_R_OVERSIZED : (int)total;
+}
+
+size_t fix_frame_declared_len(const char *buf, size_t len)
+{
+	size_t body_start = 0, body_len;
+
+	return frame_header(buf, len, &body_start, &body_len) > 0 ? body_start + body_len + 7 : 0;
 }
 
 size_t fix_resync(const char *buf, size_t len, size_t from)

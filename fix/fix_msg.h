@@ -65,6 +65,11 @@ struct fix_msg {
  *         with fix_resync from buf + 1). */
 int fix_frame(const char *buf, size_t len, size_t max_len);
 
+/* The whole length buf's header declares (8=, 9=, the body, 10=xxx<SOH>),
+ * whatever max_len fix_frame was given; 0 when the header is not readable.
+ * For skipping an -FIX_R_OVERSIZED message exactly. */
+size_t fix_frame_declared_len(const char *buf, size_t len);
+
 /* Bytes to skip from buf so that it starts at the next "8=FIX" at or after
  * offset `from` (or len minus a possible prefix of "8=FIX" at the end). */
 size_t fix_resync(const char *buf, size_t len, size_t from);

@@ -38,6 +38,30 @@ static void json_latency(void *ctx, struct mdm_json *j)
 	mdm_latency_write_json(((struct fix_stats *)ctx)->lat, j);
 }
 
+/* "fix": who this is and the headline numbers (the dashboard's panel). */
+static void json_fix(void *ctx, struct mdm_json *j)
+{
+	const struct fix_stats *st = ctx;
+	const struct fix_gateway_counters *gc = fix_gateway_counters(st->p.gw);
+	const struct fix_session_counters *sc = fix_gateway_session_counters(st->p.gw);
+	uint64_t refused = 0;
+
+	for (int r = 1; r < FIX_R_COUNT; r++)
+		refused += mdm_counter_get(&sc->refused[r]);
+	mdm_json_obj_begin(j);
+	mdm_json_kstr(j, "instance", st->p.instance);
+	mdm_json_kstr(j, "session", st->p.session);
+	mdm_json_ku64(j, "ts_ns", mdm_real_ns());
+	mdm_json_ku64(j, "trades", mdm_counter_get(&gc->execs[0]));
+	mdm_json_ku64(j, "published", mdm_counter_get(&gc->published));
+	mdm_json_ku64(j, "acked", mdm_counter_get(&gc->acked));
+	mdm_json_ku64(j, "in_flight", mdm_counter_get(&gc->in_flight));
+	mdm_json_ku64(j, "logged_on", mdm_counter_get(&gc->connected));
+	mdm_json_ku64(j, "resend_requests", mdm_counter_get(&sc->resend_requests_sent));
+	mdm_json_ku64(j, "refused", refused);
+	mdm_json_obj_end(j);
+}
+
 #define REG(kind, name, help, labels, var)                                                                    \
 	do {                                                                                                  \
 		if (rc == 0)                                                                                  \
@@ -113,6 +137,8 @@ int fix_stats_create(struct fix_stats **out, const struct fix_stats_params *p)
 		rc = mdm_metrics_add_collector(st->reg, collect, st);
 	if (rc == 0)
 		rc = mdm_metrics_add_json_section(st->reg, "latency", json_latency, st);
+	if (rc == 0)
+		rc = mdm_metrics_add_json_section(st->reg, "fix", json_fix, st);
 	if (rc != 0) {
 		fix_stats_destroy(st);
 		return rc;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fix_conn.h"
+#include "fix_reader.h"
 #include "fix_session.h"
 #include "loadgen_cmds.h"
 #include "loadgen_opt.h"
@@ -24,7 +25,7 @@
 #include "mdm_mem.h"
 
 #define PROG "mdmesh-loadgen fix"
-#define RBUF (256 * 1024)
+#define MAX_MESSAGE (128 * 1024)
 
 struct lg {
 	const char *connect, *listen, *begin, *port_file;
@@ -35,8 +36,7 @@ struct lg {
 	FILE *truth;
 	struct fix_session *s;
 	int fd, lfd;
-	char *rbuf;
-	size_t rlen;
+	struct fix_reader rd;
 	int64_t *map;             /* seq -> execution index, -1: an admin message */
 	uint64_t map_cap;
 	char test_id[32];
@@ -219,7 +219,7 @@ static void drop(struct lg *g)
 	if (g->fd >= 0)
 		close(g->fd);
 	g->fd = -1;
-	g->rlen = 0;
+	fix_reader_reset(&g->rd);
 	fix_session_disconnected(g->s);
 }
 
@@ -245,42 +245,41 @@ static void up(struct lg *g)
 static void pump(struct lg *g, int timeout_ms)
 {
 	struct pollfd p = { .fd = g->fd, .events = POLLIN };
-	size_t off = 0;
+	const char *msg;
 	ssize_t n;
+	int m;
 
 	up(g);
 	if (g->fd < 0)
 		return;
 	if (poll(&p, 1, timeout_ms) == 1) {
-		n = read(g->fd, g->rbuf + g->rlen, RBUF - g->rlen);
+		size_t room;
+		char *at = fix_reader_space(&g->rd, &room);
+
+		n = read(g->fd, at, room);
 		if (n <= 0 && !(n < 0 && errno == EAGAIN)) {
 			drop(g);
 			return;
 		}
 		if (n > 0)
-			g->rlen += (size_t)n;
+			fix_reader_fill(&g->rd, (size_t)n);
 	}
-	while (off < g->rlen) {
-		int m = fix_frame(g->rbuf + off, g->rlen - off, RBUF);
+	while ((m = fix_reader_next(&g->rd, &msg)) != 0) {
 		struct fix_msg fm;
 
-		if (m == 0)
-			break;
 		if (m < 0) {
-			off = fix_resync(g->rbuf, g->rlen, off + 1);
+			fix_session_frame_error(g->s, m);
 			continue;
 		}
-		if (fix_parse(&fm, g->rbuf + off, (size_t)m) == 0 && fix_view_eq(fm.f[FIX_F_MSG_TYPE], "0") &&
+		if (fix_parse(&fm, msg, (size_t)m) == 0 && fix_view_eq(fm.f[FIX_F_MSG_TYPE], "0") &&
 		    g->test_id[0] && fix_view_eq(fm.f[FIX_F_TEST_REQ_ID], g->test_id))
 			g->answered = true;
-		if (fix_session_on_msg(g->s, g->rbuf + off, (size_t)m, mdm_real_ns()) == FIX_DISCONNECT) {
+		if (fix_session_on_msg(g->s, msg, (size_t)m, mdm_real_ns()) == FIX_DISCONNECT) {
 			drop(g);
 			return;
 		}
-		off += (size_t)m;
 	}
-	memmove(g->rbuf, g->rbuf + off, g->rlen - off);
-	g->rlen -= off;
+	fix_reader_compact(&g->rd);
 	if (fix_session_tick(g->s, mdm_real_ns()) == FIX_DISCONNECT)
 		drop(g);
 }
@@ -441,8 +440,7 @@ int loadgen_fix(int argc, char **argv)
 			return 2;
 		}
 	}
-	g.rbuf = mdm_malloc(RBUF);
-	if (!g.rbuf)
+	if (fix_reader_init(&g.rd, MAX_MESSAGE) != 0)
 		goto out;
 	if (truth_path && !(g.truth = fopen(truth_path, "w"))) {
 		fprintf(stderr, PROG ": --truth %s: %s\n", truth_path, strerror(errno));
@@ -527,6 +525,6 @@ out:
 		close(g.lfd);
 	fix_session_destroy(g.s);
 	mdm_free(g.map);
-	mdm_free(g.rbuf);
+	fix_reader_fini(&g.rd);
 	return rc;
 }

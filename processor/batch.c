@@ -371,7 +371,8 @@ int batch_run(struct batch *b, size_t n_msgs)
 		const Mdmesh__V1__EventHeader *h = item_header(&b->items[i]);
 
 		if (b->items[i].verdict == MDM_STAGE_PASS && h && h->rx_ts_ns && commit_real >= h->rx_ts_ns)
-			mdm_lat_record(b->lat, WORKER_LAT_E2E, (int64_t)(commit_real - h->rx_ts_ns));
+			mdm_lat_record(b->lat, b->items[i].exec ? WORKER_LAT_EXEC : WORKER_LAT_E2E,
+				       (int64_t)(commit_real - h->rx_ts_ns));
 	}
 	mdm_lat_exit(b->lat, lat_entered);
 

@@ -48,6 +48,9 @@ struct processor {
 	char durable[96];         /* the consumer: <consumer.durable>[-rebuild] */
 	uint64_t idle_ns;         /* exit when idle this long; 0 = never */
 	struct rules_holder *rules;
+	struct stage_route_shared route; /* rules + alerts by rule */
+	struct mdm_tally *alerts;        /* alerts committed, by rule (/stats.json "trade") */
+	struct mdm_tally *notional;      /* executions: committed trades' notional by trader */
 	struct enrich *enrich;
 	struct exec_pipeline *xp;     /* stream EXEC: the executions pipeline (stage_exec.c) */
 	struct mdm_stage stages[MAX_STAGES];
@@ -319,9 +322,15 @@ static int build_stages(struct processor *p)
 {
 	const struct processor_cfg *cfg = &p->cfg;
 
+	if (mdm_tally_create(&p->alerts, 64) != 0 ||
+	    (processor_cfg_executions(cfg) && mdm_tally_create(&p->notional, 1024) != 0)) {
+		mdm_log_error("%s", mdm_err_last());
+		return -1;
+	}
+	p->route = (struct stage_route_shared){ .rules = p->rules, .alerts = p->alerts };
 	if (processor_cfg_executions(cfg)) {
-		if (exec_pipeline_create(&p->xp, p->bus, cfg->refdata_bucket, (int)cfg->streams_replicas, p->rules,
-					 p->stages, &p->n_stages) != 0) {
+		if (exec_pipeline_create(&p->xp, p->bus, cfg->refdata_bucket, (int)cfg->streams_replicas, &p->route,
+					 p->notional, p->stages, &p->n_stages) != 0) {
 			mdm_log_error("%s", mdm_err_last());
 			return -1;
 		}
@@ -329,7 +338,7 @@ static int build_stages(struct processor *p)
 	}
 	p->stages[p->n_stages++] = (struct mdm_stage){ &validate_stage_ops, NULL };
 	if (p->rules)
-		p->stages[p->n_stages++] = (struct mdm_stage){ &stage_route_ops, p->rules };
+		p->stages[p->n_stages++] = (struct mdm_stage){ &stage_route_ops, &p->route };
 	if (cfg->refdata_bucket && cfg->refdata_bucket[0]) {
 		struct enrich_params ep;
 
@@ -368,6 +377,9 @@ static int create_workers(struct processor *p)
 	sp.pool = p->pool;
 	sp.dlq = p->dlq;
 	sp.enrich = p->enrich;
+	sp.alerts = p->alerts;
+	sp.notional = p->notional;
+	sp.executions = p->xp ? exec_pipeline_executions(p->xp) : NULL;
 	if (rc == 0)
 		rc = processor_stats_create(&p->ps, &sp);
 	if (rc != 0)
@@ -477,6 +489,8 @@ static void processor_close(struct processor *p, int exit_code)
 		mdm_daemon_disconnect(p->d);
 	processor_stats_destroy(p->ps);
 	worker_pool_destroy(p->pool);
+	mdm_tally_destroy(p->alerts);
+	mdm_tally_destroy(p->notional);
 	mdm_daemon_destroy(p->d); /* and the config */
 }
 

@@ -15,6 +15,7 @@ struct enrich;
 struct mdm_buf;
 struct mdm_bus;
 struct mdm_metrics;
+struct mdm_tally;
 struct processor_cfg;
 struct worker_pool;
 
@@ -25,6 +26,10 @@ struct processor_stats_params {
 	struct dlq *dlq;
 	const struct enrich *enrich;       /* refdata cache (lookups, misses), or NULL when off */
 	const char *stream, *consumer;     /* the consumer whose lag is reported */
+	/* the trade feed's numbers (/stats.json "trade", the dashboard's panel) */
+	const struct mdm_tally *alerts;    /* alerts committed, by rule; NULL: none */
+	const struct mdm_tally *notional;  /* trades' notional by trader; NULL: not the executions pipeline */
+	const uint64_t *executions;        /* executions committed; NULL: not the executions pipeline */
 };
 
 struct processor_stats;

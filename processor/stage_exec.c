@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "enrich.h"
+#include "mdm_counter.h"
 #include "mdm_err.h"
 #include "mdm_mem.h"
 #include "store.h"
@@ -140,15 +141,39 @@ static int store_process(void *ctx, struct mdm_stage_batch *b)
 
 static int store_init(void **ctx, const struct mdm_stage_env *env)
 {
-	(void)env;
-	*ctx = NULL;
+	*ctx = env->shared;
 	return 0;
+}
+
+/* Committed: count the rows and tally the trades' notional by trader. */
+static void store_done(void *ctx, struct mdm_stage_batch *b, bool committed)
+{
+	struct stage_exec_shared *sh = ctx;
+	uint64_t rows = 0;
+
+	if (!committed || !sh)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct mdm_stage_item *it = &b->items[i];
+		const struct stage_exec_ref *r = it->note[MDM_STAGE_NOTE_REFDATA];
+
+		if (it->verdict != MDM_STAGE_PASS || !it->exec || !r)
+			continue;
+		rows++;
+		if (sh->notional && it->exec->exec_type && it->exec->exec_type[0] == 'F') {
+			const char *t = str_or(it->exec->trader, "_");
+
+			mdm_tally_add(sh->notional, t, strlen(t), r->notional);
+		}
+	}
+	mdm_counter_add_shared(&sh->executions, rows);
 }
 
 const struct mdm_stage_ops stage_exec_store_ops = {
 	.name = "executions",
 	.init = store_init,
 	.process = store_process,
+	.done = store_done,
 	.fini = nothing_fini,
 };
 
@@ -159,7 +184,8 @@ struct exec_pipeline {
 };
 
 int exec_pipeline_create(struct exec_pipeline **out, struct mdm_bus *bus, const char *bucket, int replicas,
-			 struct rules_holder *rules, struct mdm_stage *stages, size_t *n)
+			 struct stage_route_shared *route, struct mdm_tally *notional, struct mdm_stage *stages,
+			 size_t *n)
 {
 	struct exec_pipeline *xp = mdm_calloc(1, sizeof(*xp));
 	int rc = 0;
@@ -167,6 +193,7 @@ int exec_pipeline_create(struct exec_pipeline **out, struct mdm_bus *bus, const 
 	*out = NULL;
 	if (!xp)
 		return mdm_err_set(-ENOMEM, "executions pipeline: out of memory");
+	xp->sh.notional = notional;
 	if (bucket && bucket[0]) {
 		struct enrich_params ep;
 
@@ -186,9 +213,9 @@ int exec_pipeline_create(struct exec_pipeline **out, struct mdm_bus *bus, const 
 	}
 	*n = 0;
 	stages[(*n)++] = (struct mdm_stage){ &stage_exec_enrich_ops, &xp->sh };
-	if (rules)
-		stages[(*n)++] = (struct mdm_stage){ &stage_route_ops, rules };
-	stages[(*n)++] = (struct mdm_stage){ &stage_exec_store_ops, NULL };
+	if (route && route->rules)
+		stages[(*n)++] = (struct mdm_stage){ &stage_route_ops, route };
+	stages[(*n)++] = (struct mdm_stage){ &stage_exec_store_ops, &xp->sh };
 	*out = xp;
 	return 0;
 }
@@ -200,4 +227,9 @@ void exec_pipeline_destroy(struct exec_pipeline *xp)
 	enrich_destroy(xp->sh.instruments);
 	enrich_destroy(xp->sh.traders);
 	mdm_free(xp);
+}
+
+const uint64_t *exec_pipeline_executions(const struct exec_pipeline *xp)
+{
+	return &xp->sh.executions;
 }

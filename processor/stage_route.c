@@ -22,9 +22,20 @@
 #define EVENT_CT "application/protobuf; proto=mdmesh.v1.MarketEvent"
 #define EXEC_CT "application/protobuf; proto=mdmesh.v1.Execution"
 #define ALERT_CT "application/protobuf; proto=mdmesh.v1.Alert"
+#define FIRED_MAX 16 /* distinct alerting rules a batch keeps apart; more go to "_other" */
+
+/* Alerts of the open batch, by rule, tallied once it commits. The names
+ * belong to the ruleset the reader holds until the next batch. */
+struct fired {
+	const char *rule;
+	uint64_t n;
+};
 
 struct route_stage {
 	struct rules_holder *holder;
+	struct mdm_tally *alerts;
+	struct fired fired[FIRED_MAX + 1]; /* the last: "_other" */
+	size_t n_fired;
 	struct rules_reader rd;
 	struct rules_action *actions; /* cap >= rules_max_actions of the ruleset in use */
 	size_t cap;
@@ -40,7 +51,10 @@ static int stage_init(void **ctx, const struct mdm_stage_env *env)
 
 	if (!rs)
 		return -ENOMEM;
-	rs->holder = env->shared;
+	const struct stage_route_shared *sh = env->shared;
+
+	rs->holder = sh->rules;
+	rs->alerts = sh->alerts;
 	rs->bus = env->bus;
 	derive_init(&rs->d, (uint32_t)env->cfg->derive_session_date);
 	*ctx = rs;
@@ -148,6 +162,25 @@ static int put_event(struct route_stage *rs, struct mdm_stage_batch *b, const st
 	return b->store_ops->put_event(b->store, &e);
 }
 
+static void count_alert(struct route_stage *rs, const char *rule)
+{
+	size_t i;
+
+	if (!rs->alerts)
+		return;
+	for (i = 0; i < rs->n_fired && strcmp(rs->fired[i].rule, rule) != 0; i++)
+		;
+	if (i == rs->n_fired) {
+		if (i == FIRED_MAX) {
+			rs->fired[FIRED_MAX].rule = "_other";
+			rs->fired[FIRED_MAX].n++;
+			return;
+		}
+		rs->fired[rs->n_fired++] = (struct fired){ rule, 0 };
+	}
+	rs->fired[i].n++;
+}
+
 static int route_item(struct route_stage *rs, struct mdm_stage_batch *b, struct mdm_stage_item *it, size_t n)
 {
 	const Mdmesh__V1__EventHeader *h = item_header(it);
@@ -193,6 +226,8 @@ static int route_item(struct route_stage *rs, struct mdm_stage_batch *b, struct 
 		}
 		if (rc != 0)
 			return mdm_err_set(rc, "rule %s -> %s: %s", a->rule_name, a->target, mdm_err_last());
+		if (a->kind == RULES_ACTION_ALERT || a->alert_record)
+			count_alert(rs, a->rule_name);
 	}
 	return 0;
 }
@@ -240,6 +275,11 @@ static void stage_done(void *ctx, struct mdm_stage_batch *b, bool committed)
 		stage_outbox_send(&rs->out, rs->bus);
 	else
 		stage_outbox_clear(&rs->out);
+	for (size_t i = 0; committed && i <= FIRED_MAX; i++)
+		if (i < rs->n_fired || (i == FIRED_MAX && rs->fired[i].n))
+			mdm_tally_add(rs->alerts, rs->fired[i].rule, strlen(rs->fired[i].rule), (int64_t)rs->fired[i].n);
+	rs->n_fired = 0;
+	rs->fired[FIRED_MAX].n = 0;
 }
 
 static void stage_fini(void *ctx)

@@ -1,7 +1,7 @@
 /* The pipeline stages built on the other processor modules (validate.h has
  * the first one), and the outbox they publish through once a batch is
  * committed:
- *   stage_route_ops   shared: struct rules_holder * (rules.h); per event, the
+ *   stage_route_ops   shared: struct stage_route_shared * (rules.h); per event, the
  *                     rules' targets: rows in a rule's table (put_event /
  *                     put_alert), publishes and Alert records; a dropping rule
  *                     ends the event's pipeline (verdict SKIP).
@@ -17,7 +17,9 @@
  *                     trader and instrument up (note REFDATA: a struct
  *                     stage_exec_ref), so that rules can read trader.* and
  *                     instrument.*; then stage_route_ops; then
- *   stage_exec_store_ops   shared: NULL; the `executions` row (put_execution). */
+ *   stage_exec_store_ops   shared: struct stage_exec_shared *; the `executions`
+ *                     row (put_execution); once committed, the count and
+ *                     the notional by trader (the dashboard's top traders). */
 #ifndef STAGES_H
 #define STAGES_H
 
@@ -25,6 +27,7 @@
 #include <stdint.h>
 
 #include "enrich.h"
+#include "mdm_tally.h"
 #include "rules.h"
 #include "stage.h"
 
@@ -36,11 +39,19 @@ extern const struct mdm_stage_ops stage_exec_store_ops;
 
 struct enrich;
 
+/* The route stage's process-wide objects. */
+struct stage_route_shared {
+	struct rules_holder *rules;
+	struct mdm_tally *alerts;   /* alerts committed, by rule name (/stats.json); NULL: none kept */
+};
+
 /* What the executions pipeline's enrich stage looks up in; either may be NULL
  * (no reference data: every trader unknown). */
 struct stage_exec_shared {
 	struct enrich *instruments; /* instrument.<SYMBOL> */
 	struct enrich *traders;     /* trader.<ID> */
+	struct mdm_tally *notional; /* committed trades' (150=F) notional by trader; NULL: none kept */
+	uint64_t executions;        /* rows committed (shared counter) */
 };
 
 /* An execution's reference data and notional (batch arena, note REFDATA). */
@@ -55,10 +66,14 @@ struct rules_holder;
 
 /* The executions pipeline into stages[0..*n) (room for 3): exec_enrich over
  * reference-data caches of `bucket` (instrument.> and trader.>; none when
- * bucket is NULL or ""), route when `rules`, executions. 0 or a negative
- * errno (detail in mdm_err_last()). Start-up only. */
+ * bucket is NULL or ""), route when route->rules, executions (tallying
+ * into `notional` when not NULL). 0 or a negative errno (detail in
+ * mdm_err_last()). Start-up only. */
 int exec_pipeline_create(struct exec_pipeline **out, struct mdm_bus *bus, const char *bucket, int replicas,
-			 struct rules_holder *rules, struct mdm_stage *stages, size_t *n);
+			 struct stage_route_shared *route, struct mdm_tally *notional, struct mdm_stage *stages,
+			 size_t *n);
+/* Executions committed so far (mdm_counter_get). */
+const uint64_t *exec_pipeline_executions(const struct exec_pipeline *xp);
 void exec_pipeline_destroy(struct exec_pipeline *xp); /* NULL-safe; after the workers are gone */
 
 /* ---- outbox: publishes held until the batch is committed ---- */

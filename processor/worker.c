@@ -18,7 +18,7 @@
 #include "processor_cfg.h"
 
 const char *const worker_lat_names[WORKER_LAT_COUNT] = {
-	"bus", "processing", "commit", "wire_to_persisted",
+	"bus", "processing", "commit", "wire_to_persisted", "execution_to_persisted",
 };
 
 #define WAIT_SLICE_NS (100 * MDM_NS_PER_MS)

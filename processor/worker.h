@@ -41,7 +41,8 @@ enum worker_lat {
 	WORKER_LAT_BUS = 0,  /* header.pub_ts_ns -> fetched, per event */
 	WORKER_LAT_PROCESS,  /* batch taken -> commit issued, per batch */
 	WORKER_LAT_COMMIT,   /* commit call, per batch */
-	WORKER_LAT_E2E,      /* header.rx_ts_ns -> committed, per persisted event */
+	WORKER_LAT_E2E,      /* header.rx_ts_ns -> committed, per persisted market event */
+	WORKER_LAT_EXEC,     /* an Execution's rx_ts_ns (mdmesh-fix received it) -> committed */
 	WORKER_LAT_COUNT,
 };
 

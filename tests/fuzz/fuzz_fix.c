@@ -1,14 +1,15 @@
 /* Fuzz target: bytes as they arrive on a FIX drop-copy socket, run the way
- * mdmesh-fix runs them: fix_frame / fix_resync over the buffer, each framed
+ * mdmesh-fix runs them: fix_reader over the buffer, each framed
  * message into a logged-on session (parse, sequence and session checks) and
  * every delivered ExecutionReport through fix_exec_decode and the subject /
- * Msg-Id builders. Invariants: framing only ever advances, a framed message
- * lies inside the input, every view of a parsed message lies inside it, a
+ * Msg-Id builders. Invariants: reading only ever advances and a partial
+ * message never fills the buffer, a framed message lies inside it, every view of a parsed message lies inside it, a
  * decode returns a kind or a documented reason. */
 #include <stdint.h>
 #include <string.h>
 
 #include "fix_exec.h"
+#include "fix_reader.h"
 #include "fix_session.h"
 #include "fix_testmsg.h"
 #include "fuzz.h"
@@ -58,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fix_session_params p = { .begin_string = "FIX.4.4", .sender = "US", .target = "BRK", .initiator = false,
 					.heartbeat_s = 30, .next_out = 1, .next_in = 1, .ops = &ops };
 	struct fix_session *s;
+	struct fix_reader rd;
 	const char *buf = (const char *)data;
 	char logon[256];
 	size_t off = 0, n;
@@ -68,26 +70,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* log on first, so the input reaches the logged-on paths */
 	n = fix_testmsg(logon, sizeof(logon), "FIX.4.4", "35=A|49=BRK|56=US|34=1|52=20240102-13:30:00|98=0|108=30|");
 	fix_session_on_msg(s, logon, n, 1704202200000000000ULL);
-	lo = data;
-	hi = data + size;
-	while (off < size) {
-		int rc = fix_frame(buf + off, size - off, 4096);
-		size_t skip;
-
-		if (rc == 0)
-			break;
-		if (rc > 0) {
-			FUZZ_CHECK(off + (size_t)rc <= size);
-			if (fix_session_on_msg(s, buf + off, (size_t)rc, 1704202200000000000ULL) == FIX_DISCONNECT)
-				break;
-			off += (size_t)rc;
-			continue;
-		}
-		fix_session_frame_error(s, rc);
-		skip = fix_resync(buf, size, off + 1);
-		FUZZ_CHECK(skip > off);
-		off = skip;
+	/* through the reader mdmesh-fix uses, in reads of up to 3000 bytes, so
+	 * runs and oversized messages span reads as they do on a socket */
+	if (fix_reader_init(&rd, 4096) != 0) {
+		fix_session_destroy(s);
+		return 0;
 	}
+	lo = (const uint8_t *)rd.buf;
+	hi = lo + rd.cap;
+	while (off < size) {
+		size_t room, before = off;
+		char *at = fix_reader_space(&rd, &room);
+		const char *msg;
+		int rc = 0;
+
+		n = size - off < room ? size - off : room;
+		if (n > 3000)
+			n = 3000;
+		memcpy(at, buf + off, n);
+		off += n;
+		fix_reader_fill(&rd, n);
+		while ((rc = fix_reader_next(&rd, &msg)) != 0) {
+			if (rc < 0) {
+				fix_session_frame_error(s, rc);
+				continue;
+			}
+			FUZZ_CHECK((const uint8_t *)msg >= lo && (const uint8_t *)msg + rc <= hi);
+			if (fix_session_on_msg(s, msg, (size_t)rc, 1704202200000000000ULL) == FIX_DISCONNECT)
+				break;
+		}
+		if (rc != 0)
+			break; /* the session closed the line */
+		fix_reader_compact(&rd);
+		FUZZ_CHECK(off > before && fix_reader_pending(&rd) < rd.cap);
+	}
+	fix_reader_fini(&rd);
 	fix_session_destroy(s);
 	return 0;
 }

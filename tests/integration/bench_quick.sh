@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # perf/bench --quick as a smoke test: it runs end to end (ceiling, collector per
-# event and batch, the pipeline into SQLite, nats bench's publisher and
+# event and batch, the pipeline into SQLite, the trade feed (mdmesh-fix ->
+# EXEC -> processor -> SQLite), nats bench's publisher and
 # publisher + fetch consumer, one fixed rate over veth when namespaces can be
 # made), on both nats-servers when Debian's is installed, and leaves a
 # well-formed result: zero loss, the documented keys as positive numbers, the
@@ -36,6 +37,17 @@ for k in ceiling_eps collector_eps collector_views_eps views_ratio pipeline_eps 
 done
 jq -e '(.pipeline_ratio - .pipeline_eps / .ceiling_eps | fabs) < 0.001' "$R" > /dev/null || fail "pipeline_ratio is not pipeline_eps / ceiling_eps"
 pass "lost 0 in every run; ceiling/collector/pipeline/batch eps, ratio and cores are positive numbers"
+
+# the trade feed: executions/s into SQLite with every row there, receive->acked p99 at a fixed rate
+for k in fix_eps fix_rate fix_receive_to_acked_p99_ns fix_execution_to_persisted_p99_ns; do
+	jq -e --arg k "$k" '.[$k] | type == "number" and . > 0' "$R" > /dev/null || fail "results.json .$k = $(jq ".$k" "$R")"
+done
+jq -e '[.runs | to_entries[] | select(.key == "fix_max" or (.key | startswith("fix_rate_"))) | .value] | length == 2 and
+	all(.lost == 0 and .rows == .executions and .stream_msgs == .executions and
+	.fix_latency.receive_to_acked.count >= .executions and .fix_latency.execution_to_persisted.count == .executions and
+	.fix_latency.receive_to_acked.p50_ns <= .fix_latency.receive_to_acked.p99_ns and .cpu_cores["mdmesh-fix"] > 0)' "$R" \
+	> /dev/null || fail "trade feed runs: $(jq -c '.runs | with_entries(select(.key | startswith("fix_")))' "$R")"
+pass "trade feed: $(jq .fix_eps "$R") executions/s persisted, every row there; receive->acked p99 $(jq .fix_receive_to_acked_p99_ns "$R") ns at $(jq .fix_rate "$R")/s"
 
 # the server(s): the current one's version at the top, each server's own results under "servers"
 want=$(mdm_nats_server_version)

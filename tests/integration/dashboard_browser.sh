@@ -4,7 +4,10 @@
 # consumes it; the collector's /dashboard?peers=<processor> must draw data from
 # both (the processor's /stats.json is read cross-origin: CORS). The page
 # exposes what it drew in data-* attributes, which --dump-dom shows; a
-# screenshot is kept in the build dir as an artifact.
+# screenshot is kept in the build dir as an artifact. The trade feed runs
+# beside it (mdmesh-loadgen fix -> mdmesh-fix -> EXEC -> a second processor):
+# the mdmesh-fix panel draws executions/s, and the EXEC processor's panel its
+# trade-feed section (executions/s, alerts by rule, top traders by notional).
 set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
 command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
@@ -40,6 +43,27 @@ PROC_PID=$!
 MDM_T_PIDS+=("$PROC_PID")
 wait_port "$PP" 30 || fail "processor HTTP did not come up: $(tail -5 processor.log)"
 
+# the trade feed, at a rate that lasts through the browser's polls
+"$MDM_BIN/mdmesh" refdata load --kind trader --nats "$NATS_URL" "$MDM_SRC_DIR/configs/refdata/traders.csv" \
+	>refdata.log 2>&1 || fail "refdata load --kind trader: $(cat refdata.log)"
+"$MDM_BIN/mdmesh-loadgen" fix --listen 127.0.0.1:0 --port-file lg.port --count 60000 --rate 400 --seed 5 \
+	>loadgen_fix.log 2>&1 &
+LG_PID=$!
+MDM_T_PIDS+=("$LG_PID")
+wait_for 20 "[ -s lg.port ]" || fail "mdmesh-loadgen fix did not listen: $(tail -3 loadgen_fix.log)"
+FP=$(free_port)
+"$MDM_BIN/mdmesh-fix" --nats "$NATS_URL" --sender US --target BRK --connect "127.0.0.1:$(cat lg.port)" \
+	--state-dir fixstate --http "127.0.0.1:$FP" 2>fix.log &
+FIX_PID=$!
+MDM_T_PIDS+=("$FIX_PID")
+wait_port "$FP" 30 || fail "mdmesh-fix HTTP did not come up: $(tail -5 fix.log)"
+XP=$(free_port)
+"$MDM_BIN/mdmesh-processor" --nats "$NATS_URL" --set stream.name=EXEC --instance px --store "$MDM_T_TMP/x.db" \
+	--http "127.0.0.1:$XP" 2>processor_exec.log &
+XPROC_PID=$!
+MDM_T_PIDS+=("$XPROC_PID")
+wait_port "$XP" 30 || fail "EXEC processor HTTP did not come up: $(tail -5 processor_exec.log)"
+
 # the page and the CORS header, as served
 resp_head() { # PORT PATH: status line and headers
 	exec 6<>"/dev/tcp/127.0.0.1/$1"
@@ -54,6 +78,7 @@ cmp -s page.html "$MDM_SRC_DIR/common/dashboard.html" || fail "/dashboard differ
 ! grep -Eiq '(src|href) *= *"?(https?:)?//' page.html || fail "/dashboard loads something from the network"
 resp_head "$PP" /stats.json | grep -qi '^access-control-allow-origin: \*' || fail "processor /stats.json lacks CORS"
 resp_head "$CP" /stats.json | grep -qi '^access-control-allow-origin: \*' || fail "collector /stats.json lacks CORS"
+resp_head "$FP" /stats.json | grep -qi '^access-control-allow-origin: \*' || fail "mdmesh-fix /stats.json lacks CORS"
 pass "/dashboard served (text/html, self-contained); /stats.json has Access-Control-Allow-Origin: *"
 
 # load is running and at least one stats interval has latency in it
@@ -63,18 +88,26 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 [ "$n" -gt 0 ] || fail "the collector measured no latency: $(tail -5 collector.log)"
+# and the trade feed has executions committed, with alerts
+wait_for 60 "[ \$(http_get $XP /stats.json | jq '[.trade.alerts_by_rule[]?.total] | add // 0') -gt 0 ]" ||
+	fail "the EXEC processor raised no alert: $(tail -5 processor_exec.log)"
 
 # shellcheck disable=SC2054 # --window-size=W,H takes a comma
 CHROME=("$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
 	--disable-background-networking --disable-component-update --disable-sync --window-size=1400,2300
 	--virtual-time-budget=8000)
-URL="http://127.0.0.1:$CP/dashboard?peers=127.0.0.1:$PP"
+URL="http://127.0.0.1:$CP/dashboard?peers=127.0.0.1:$PP,127.0.0.1:$XP,127.0.0.1:$FP"
 timeout 60 "${CHROME[@]}" --user-data-dir="$MDM_T_TMP/chrome1" --dump-dom "$URL" >dom.html 2>chrome1.log ||
 	fail "chromium --dump-dom failed: $(tail -3 chrome1.log)"
-attr() { # KIND ATTR: the panel of that kind's data-ATTR
-	grep -o "<section class=\"panel\"[^>]*data-kind=\"$1\"[^>]*>" dom.html | grep -o " data-$2=\"[^\"]*\"" | cut -d'"' -f2
+attr() { # KIND ATTR: the first panel of that kind's data-ATTR
+	grep -o "<section class=\"panel\"[^>]*data-kind=\"$1\"[^>]*>" dom.html | head -1 | grep -o " data-$2=\"[^\"]*\"" |
+		cut -d'"' -f2
 }
-[ "$(grep -o '<body data-panels="[0-9]*"' dom.html | cut -d'"' -f2)" = 2 ] || fail "want 2 panels: $(grep -o '<body[^>]*>' dom.html)"
+tattr() { # ATTR: the panel with a trade-feed section's data-ATTR
+	grep -o "<section class=\"panel\"[^>]*data-trade=\"1\"[^>]*>" dom.html | head -1 | grep -o " data-$1=\"[^\"]*\"" |
+		cut -d'"' -f2
+}
+[ "$(grep -o '<body data-panels="[0-9]*"' dom.html | cut -d'"' -f2)" = 4 ] || fail "want 4 panels: $(grep -o '<body[^>]*>' dom.html)"
 [ -n "$(attr collector polls)" ] || fail "no collector panel: $(grep -o '<section[^>]*>' dom.html)"
 [ -n "$(attr processor polls)" ] || fail "no processor panel (cross-origin fetch failed?): $(grep -o '<section[^>]*>' dom.html)"
 for k in collector processor; do
@@ -90,6 +123,14 @@ done
 grep -q '<b>[0-9.]*[kMG]\{0,1\} ([0-9.kMG]*\(\.\.[0-9.kMG]*\)\{0,1\}\(fixed\)\{0,1\})</b><span>publish window</span>' dom.html ||
 	fail "no publish window KPI: $(grep -o '<div class="kpis">.\{0,400\}' dom.html | head -1)"
 grep -q '<b>[0-9.]* ms</b><span>ack latency mean</span>' dom.html || fail "no ack latency KPI"
+[ "$(attr fix errors)" = 0 ] && [ "$(attr fix polls)" -ge 3 ] || fail "no live mdmesh-fix panel: $(grep -o '<section[^>]*>' dom.html)"
+[ "$(attr fix throughput-max)" -gt 0 ] || fail "the mdmesh-fix executions/s chart is all zero"
+[ "$(attr fix latency-points)" -gt 0 ] || fail "mdmesh-fix latency charts are empty"
+[ "$(tattr executions-points)" -gt 0 ] && [ "$(tattr executions-max)" -gt 0 ] ||
+	fail "trade feed: no executions/s: $(grep -o '<section[^>]*data-trade[^>]*>' dom.html)"
+[ "$(tattr alert-rules)" -gt 0 ] || fail "trade feed: no alerts by rule"
+[ "$(tattr trader-bars)" -gt 0 ] && [ -n "$(tattr top-trader)" ] || fail "trade feed: no top traders"
+pass "trade feed: mdmesh-fix panel up to $(attr fix throughput-max) executions/s; EXEC processor: $(tattr executions-points) executions/s points, $(tattr alert-rules) alerting rules ($(tattr alerts-total) alerts), $(tattr trader-bars) traders (top $(tattr top-trader))"
 pass "collector panel: $(attr collector polls) polls, $(attr collector throughput-points) throughput points (max $(attr collector throughput-max) events/s), $(attr collector latency-points) latency points; processor panel: $(attr processor polls) polls over CORS"
 
 PNG="$ART/dashboard.png"
@@ -101,7 +142,9 @@ timeout 60 "${CHROME[@]}" --user-data-dir="$MDM_T_TMP/chrome2" --screenshot="$PN
 pass "screenshot: $PNG"
 
 # stop the daemons before nats-server (the cleanup stops nats first)
-for pid in "$PROC_PID" "$COL_PID"; do
+kill "$LG_PID"
+wait "$LG_PID" 2>/dev/null || true # stopped mid-feed on purpose
+for pid in "$FIX_PID" "$XPROC_PID" "$PROC_PID" "$COL_PID"; do
 	kill "$pid"
 	wait "$pid" || fail "daemon $pid exit $? on SIGTERM"
 done

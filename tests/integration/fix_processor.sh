@@ -57,6 +57,13 @@ wait "$FIX" || fail "mdmesh-fix exited $?: $(tail -5 fix.log)"
 
 proc px1 exec.db || fail "processor exited $?: $(tail -5 px1.log)"
 grep -q "consuming EXEC.px1" px1.log || fail "the processor did not consume EXEC: $(head -5 px1.log)"
+# stage latency: each execution received by mdmesh-fix -> committed by the processor
+lat_count() { awk -v s="$2" '$1 == s { print $NF }' "$1" | tail -1; }
+[ "$(lat_count px1.log execution_to_persisted)" = "$N" ] ||
+	fail "execution_to_persisted counted $(lat_count px1.log execution_to_persisted), not $N: $(grep -A6 'latency ' px1.log)"
+for st in receive_to_published published_to_acked receive_to_acked; do
+	[ "$(lat_count fix.log $st)" -ge "$N" ] || fail "mdmesh-fix $st latency counted $(lat_count fix.log $st)"
+done
 
 # The expected table and alerts, from the truth and traders.csv.
 python3 - "$MDM_SRC_DIR/configs/refdata/traders.csv" truth.jsonl >expect.txt <<'PY'
@@ -129,6 +136,14 @@ cmp -s ids.truth ids.store || fail "exec_ids differ from the truth: $(diff ids.t
 	fail "executions are not enriched with instrument data"
 pass "$N executions exactly once in executions (SQLite), $(sed -n 's/^status corrected //p' expect.txt) corrected, $(sed -n 's/^status canceled //p' expect.txt) canceled"
 pass "alerts: $(grep '^alert' expect.txt | cut -d' ' -f2- | tr '\n' ' ')"
+# the processor's own count of what it committed (/stats.json "trade", the dashboard) agrees
+[ "$(sed -n 's/^  trade      \([0-9]*\) executions committed$/\1/p' px1.log)" = "$N" ] ||
+	fail "px1 counted $(grep '^  trade ' px1.log) executions committed, not $N"
+for r in high_value_executions over_trader_limit unknown_trader; do
+	got=$(grep '^  rules ' px1.log | grep -o " $r [0-9]*" | awk '{ print $2 }')
+	[ "${got:-0}" = "$(sed -n "s/^alert $r //p" expect.txt)" ] || fail "px1 counted ${got:-0} $r alerts: $(grep '^  rules ' px1.log)"
+done
+pass "the processor's counters (executions committed, alerts by rule) equal the tables"
 
 # ---- a second consumer re-reads the whole stream into the same store: nothing changes
 proc px2 exec.db || fail "second processor exited $?: $(tail -5 px2.log)"
