@@ -126,23 +126,11 @@ int ckpt_encode(struct ckpt_header *h, const struct book *b, const struct symbol
  * aggregates and lists right; no book internals needed here). */
 static enum book_status restore_order(struct book *b, const uint8_t *q)
 {
-	uint8_t a[36] = { 'A' };
+	uint8_t a[ITCH_ADD_ORDER_LEN];
 	struct itch_msg m;
 	struct book_view v;
-	uint64_t ref = get64(q);
-	uint32_t shares = get32(q + 8), price = get32(q + 12);
-	uint16_t locate = get16(q + 16);
 
-	a[1] = (uint8_t)(locate >> 8);
-	a[2] = (uint8_t)locate;
-	for (int i = 0; i < 8; i++)
-		a[11 + i] = (uint8_t)(ref >> (56 - 8 * i));
-	a[19] = q[18];
-	for (int i = 0; i < 4; i++) {
-		a[20 + i] = (uint8_t)(shares >> (24 - 8 * i));
-		a[32 + i] = (uint8_t)(price >> (24 - 8 * i));
-	}
-	memset(a + 24, ' ', 8);
+	itch_add_order(a, get16(q + 16), get64(q), q[18], get32(q + 8), NULL, get32(q + 12));
 	if (itch_decode(a, sizeof(a), &m) != ITCH_OK)
 		return BOOK_INVALID;
 	return book_apply(b, &m, &v);

@@ -35,24 +35,10 @@ static double ms(uint64_t a, uint64_t b)
 
 static void add_msg(uint8_t *a, uint64_t ref, uint16_t locate, uint32_t price, char side)
 {
-	memset(a, ' ', 36);
-	a[0] = 'A';
-	a[1] = (uint8_t)(locate >> 8);
-	a[2] = (uint8_t)locate;
-	memset(a + 3, 0, 8);
-	for (int i = 0; i < 8; i++)
-		a[11 + i] = (uint8_t)(ref >> (56 - 8 * i));
-	a[19] = (uint8_t)side;
-	for (int i = 0; i < 4; i++) {
-		a[20 + i] = (uint8_t)(100u >> (24 - 8 * i));
-		a[32 + i] = (uint8_t)(price >> (24 - 8 * i));
-	}
-	{
-		char sym[16];
+	char sym[16];
 
-		snprintf(sym, sizeof(sym), "S%05u  ", locate);
-		memcpy(a + 24, sym, 8);
-	}
+	snprintf(sym, sizeof(sym), "S%05u  ", locate);
+	itch_add_order(a, locate, ref, (uint8_t)side, 100, (const uint8_t *)sym, price);
 }
 
 int main(int argc, char **argv)

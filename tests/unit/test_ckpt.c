@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "book.h"
+#include "book_check.h"
 #include "ckpt.h"
 #include "mdm_buf.h"
 #include "mdm_err.h"
@@ -22,22 +23,11 @@
 
 static void add(struct book *b, uint16_t locate, uint64_t ref, char side, uint32_t shares, uint32_t price)
 {
-	uint8_t a[36];
+	uint8_t a[ITCH_ADD_ORDER_LEN];
 	struct itch_msg m;
 	struct book_view v;
 
-	memset(a, ' ', sizeof(a));
-	a[0] = 'A';
-	a[1] = (uint8_t)(locate >> 8);
-	a[2] = (uint8_t)locate;
-	memset(a + 3, 0, 8);
-	for (int i = 0; i < 8; i++)
-		a[11 + i] = (uint8_t)(ref >> (56 - 8 * i));
-	a[19] = (uint8_t)side;
-	for (int i = 0; i < 4; i++) {
-		a[20 + i] = (uint8_t)(shares >> (24 - 8 * i));
-		a[32 + i] = (uint8_t)(price >> (24 - 8 * i));
-	}
+	itch_add_order(a, locate, ref, (uint8_t)side, shares, NULL, price);
 	assert_int_equal(itch_decode(a, sizeof(a), &m), ITCH_OK);
 	assert_int_equal(book_apply(b, &m, &v), BOOK_APPLIED);
 }
@@ -93,31 +83,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void same_book(const struct book *a, const struct book *b)
-{
-	uint64_t cur = 0;
-	struct book_view v, w;
-
-	assert_int_equal(book_stats(a)->orders, book_stats(b)->orders);
-	assert_int_equal(book_stats(a)->levels, book_stats(b)->levels);
-	while (book_next_order(a, &cur, &v)) {
-		assert_true(book_order(b, v.ref, &w));
-		assert_int_equal(w.price, v.price);
-		assert_int_equal(w.shares, v.shares);
-		assert_int_equal(w.side, v.side);
-		assert_int_equal(w.locate, v.locate);
-	}
-	for (unsigned l = 0; l < 8; l++) {
-		for (int side = 0; side < 2; side++) {
-			struct book_level_info x[400], y[400];
-			unsigned n = book_levels(a, (uint16_t)l, side ? 'S' : 'B', x, 400);
-
-			assert_int_equal(book_levels(b, (uint16_t)l, side ? 'S' : 'B', y, 400), n);
-			assert_memory_equal(x, y, n * sizeof(x[0]));
-		}
-	}
-}
-
 static void test_round_trip(void **state)
 {
 	struct fx *f = *state;
@@ -134,7 +99,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(h.feed_seq, 4000);
 	assert_int_equal(h.created_ns, 1234567890123ull);
 	assert_int_equal(h.orders, 300);
-	same_book(f->b, f->b2);
+	book_assert_same(f->b, f->b2, 8);
 	assert_memory_equal(symbols_peek(f->s2, 7), "MSFT    ", 8);
 	assert_memory_equal(symbols_peek(f->s2, 65535), "ZZZZ    ", 8);
 	assert_null(symbols_peek(f->s2, 2));
@@ -144,7 +109,7 @@ static void test_round_trip(void **state)
 	/* book_copy makes the same book */
 	book_reset(f->b2);
 	assert_int_equal(book_copy(f->b2, f->b), 0);
-	same_book(f->b, f->b2);
+	book_assert_same(f->b, f->b2, 8);
 }
 
 static void test_empty_book(void **state)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "book_check.h"
 #include "encode.h"
 #include "feed.h"
 #include "mdm_buf.h"
@@ -54,28 +55,6 @@ static void on_msg(void *ctx, const struct feed_msg *fm)
 	}
 }
 
-static void same_book(const struct book *a, const struct book *b)
-{
-	uint64_t cur = 0;
-	struct book_view v, w;
-
-	assert_int_equal(book_stats(a)->orders, book_stats(b)->orders);
-	assert_int_equal(book_stats(a)->levels, book_stats(b)->levels);
-	while (book_next_order(a, &cur, &v)) {
-		assert_true(book_order(b, v.ref, &w));
-		assert_int_equal(w.price, v.price);
-		assert_int_equal(w.shares, v.shares);
-		assert_int_equal(w.side, v.side);
-		assert_int_equal(w.locate, v.locate);
-	}
-	for (unsigned l = 0; l < 512; l++) {
-		struct book_bbo x, y;
-
-		assert_int_equal(book_bbo(a, (uint16_t)l, &x), book_bbo(b, (uint16_t)l, &y));
-		assert_memory_equal(&x, &y, sizeof(x));
-	}
-}
-
 static void test_replica_equals_feed(void **state)
 {
 	struct mdm_synth_params sp;
@@ -105,7 +84,7 @@ static void test_replica_equals_feed(void **state)
 	assert_true(run.n > 29000);
 	assert_true(book_stats(feed_book(f))->orders > 100);
 	/* the replica that saw every event holds the feed's state */
-	same_book(feed_book(f), replica_book(run.r));
+	book_assert_same(feed_book(f), replica_book(run.r), 512);
 	for (unsigned l = 0; l < 65536; l++) {
 		const uint8_t *a = symbols_peek(feed_symbols(f), (uint16_t)l), *b = symbols_peek(replica_symbols(run.r), (uint16_t)l);
 
@@ -126,7 +105,7 @@ static void test_replica_equals_feed(void **state)
 		assert_int_equal(replica_apply(loaded, run.tail.data + off + 4, len, false, 0), 0);
 		off += 4 + len;
 	}
-	same_book(feed_book(f), replica_book(loaded));
+	book_assert_same(feed_book(f), replica_book(loaded), 512);
 	/* another feed's events do not count; garbage is refused */
 	{
 		struct replica *other;
