@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,7 +39,15 @@ struct ckpt_writer {
 	bool running;
 	int stop;                     /* 1: stop; 2: catch up, write, stop (atomic) */
 	uint64_t finish_deadline_ns;  /* for stop == 2 */
+	const struct resume_point *seed; /* a cold start's symbols (the caller's, alive while we run) */
 };
+
+/* The replica is allocated when first needed: a warm start's load, else
+ * the follower thread, so a cold start does not wait for a second book. */
+static int need_replica(struct ckpt_writer *w)
+{
+	return w->r ? 0 : replica_create(&w->r, w->feed, w->p.book_capacity);
+}
 
 int ckpt_writer_create(struct ckpt_writer **out, const struct ckpt_writer_params *p)
 {
@@ -66,8 +75,6 @@ int ckpt_writer_create(struct ckpt_writer **out, const struct ckpt_writer_params
 	w->p.feed = w->feed;
 	snprintf(w->how, sizeof(w->how), "cold (no session to continue)");
 	rc = mdm_bus_obj_open(p->bus, p->bucket, p->replicas > 0 ? p->replicas : 1, &w->obj);
-	if (rc == 0)
-		rc = replica_create(&w->r, p->feed, p->book_capacity);
 	if (rc != 0) {
 		ckpt_writer_destroy(w);
 		return rc;
@@ -176,9 +183,9 @@ static int replay(struct ckpt_writer *w, uint64_t from, uint64_t last, uint64_t 
 static void seed_cold(struct ckpt_writer *w, const struct resume_point *rp)
 {
 	/* an empty replica (a refused load may have left a partial one) */
-	replica_reset(w->r);
-	for (unsigned i = 0; rp && rp->found && i < rp->n_symbols; i++)
-		replica_seed_symbol(w->r, rp->locates[i], rp->symbols[i]);
+	if (w->r)
+		replica_reset(w->r);
+	w->seed = rp && rp->found ? rp : NULL;
 }
 
 static int try_warm(struct ckpt_writer *w, const struct resume_point *rp, uint64_t t0)
@@ -191,6 +198,8 @@ static int try_warm(struct ckpt_writer *w, const struct resume_point *rp, uint64
 
 	if (rc == -ENOENT)
 		return mdm_err_set(rc, "no checkpoint %s in bucket %s", w->object, w->p.bucket);
+	if (rc == 0)
+		rc = need_replica(w);
 	if (rc != 0)
 		return rc;
 	rc = replica_load(w->r, (const uint8_t *)w->blob.data, w->blob.len, &h);
@@ -275,7 +284,7 @@ int ckpt_writer_warm_start(struct ckpt_writer *w, const struct resume_point *rp,
 
 bool ckpt_writer_warm(const struct ckpt_writer *w)
 {
-	return w && mdm_counter_get(&w->st.warm) == 1;
+	return w && w->r && mdm_counter_get(&w->st.warm) == 1;
 }
 
 const struct book *ckpt_writer_book(const struct ckpt_writer *w)
@@ -321,26 +330,47 @@ static bool changed(const struct ckpt_writer *w)
 	return replica_stats(w->r)->stream_seq != w->written_seq || mdm_counter_get(&w->st.writes) == 0;
 }
 
+/* The follower runs at idle priority while the feed is live: it takes only
+ * CPU that the RX and publisher lcores and nats-server leave (a checkpoint
+ * may then be older, never wrong); for the last checkpoint at drain it gets
+ * a normal share again. */
+static void set_idle(bool idle)
+{
+	struct sched_param sp = { 0 };
+
+	(void)pthread_setschedparam(pthread_self(), idle ? SCHED_IDLE : SCHED_OTHER, &sp);
+}
+
 static void *follow_main(void *arg)
 {
 	struct ckpt_writer *w = arg;
 	struct mdm_bus_msg *batch[FETCH_BATCH];
 	struct mdm_bus_sub *sub = NULL;
 	uint64_t next_write = mdm_mono_ns() + w->p.interval_ns, count = 0;
-	int rc = consumer_open(w, w->follow_from, 0, true, &sub);
+	int rc;
 
+	set_idle(true);
+	rc = need_replica(w);
+	for (unsigned i = 0; rc == 0 && w->seed && i < w->seed->n_symbols; i++)
+		replica_seed_symbol(w->r, w->seed->locates[i], w->seed->symbols[i]);
+	if (rc == 0)
+		rc = consumer_open(w, w->follow_from, 0, true, &sub);
 	if (rc != 0) {
 		mdm_counter_add(&w->st.follow_errors, 1);
 		mdm_log_warn("checkpoints: cannot follow %s: %s (no checkpoints this run)", w->stream, mdm_err_last());
 		return NULL;
 	}
-	for (;;) {
+	for (bool idle = true;;) {
 		int stop = __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
 		bool caught_up = false;
 		size_t n = 0;
 
 		if (stop == 1)
 			break;
+		if (stop == 2 && idle) {
+			set_idle(false);
+			idle = false;
+		}
 		rc = mdm_bus_fetch(sub, FETCH_BATCH, stop == 2 ? 500 : 200, batch, &n);
 		if (rc != 0) {
 			mdm_counter_add(&w->st.follow_errors, 1);
