@@ -105,27 +105,32 @@ void ckpt_writer_destroy(struct ckpt_writer *w)
 
 /* ---- reading the stream ---- */
 
-/* A consumer of the feed's subjects from stream sequence `from`. `acked`:
- * the follower, which acks what it applied; else a bounded read (the
- * replay), nothing acked, every message of it allowed outstanding. */
-static int consumer_open(struct ckpt_writer *w, uint64_t from, uint64_t count, bool acked, struct mdm_bus_sub **sub)
+/* A read cursor (AckNone: nothing to ack, nothing redelivered) over the
+ * feed's subjects from stream sequence `from`. */
+static int consumer_open(struct ckpt_writer *w, uint64_t from, struct mdm_bus_sub **sub)
 {
-	struct mdm_consumer_cfg cc = { .filter_subject = w->filter };
+	struct mdm_consumer_cfg cc = { .filter_subject = w->filter, .ack_none = true };
 	int rc = mdm_bus_consumer_delete(w->p.bus, w->stream, w->consumer);
 
 	if (rc != 0 && rc != -ENOENT)
 		return rc;
-	cc.max_ack_pending = acked ? 4 * FETCH_BATCH : (int64_t)(count + FETCH_BATCH);
-	cc.ack_wait_ns = acked ? 0 : (int64_t)(w->p.replay_timeout_ns + 60 * MDM_NS_PER_S);
 	rc = mdm_bus_consumer_create_at(w->p.bus, w->stream, w->consumer, &cc, from, 0);
 	if (rc == 0)
 		rc = mdm_bus_pull_subscribe(w->p.bus, w->stream, w->consumer, sub);
 	return rc;
 }
 
+/* An empty fetch is the end of what the stream holds only if the server
+ * agrees (a loaded server may just be slow). */
+static bool nothing_pending(struct ckpt_writer *w)
+{
+	struct mdm_bus_consumer_info ci;
+
+	return mdm_bus_consumer_info(w->p.bus, w->stream, w->consumer, &ci) == 0 && ci.num_pending == 0;
+}
+
 /* Apply one fetched batch; *caught_up when the consumer had nothing left. */
-static int apply_batch(struct ckpt_writer *w, struct mdm_bus_msg **batch, size_t n, bool ack, uint64_t *count,
-		       bool *caught_up)
+static int apply_batch(struct ckpt_writer *w, struct mdm_bus_msg **batch, size_t n, uint64_t *count, bool *caught_up)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct mdm_bus_msg_meta meta = { 0 };
@@ -134,8 +139,6 @@ static int apply_batch(struct ckpt_writer *w, struct mdm_bus_msg **batch, size_t
 			continue;
 		(void)replica_apply(w->r, mdm_bus_msg_data(batch[i]), mdm_bus_msg_len(batch[i]), w->p.batch,
 				    meta.stream_seq);
-		if (ack)
-			(void)mdm_bus_ack(batch[i]);
 		(*count)++;
 		*caught_up = meta.pending == 0;
 	}
@@ -147,7 +150,7 @@ static int replay(struct ckpt_writer *w, uint64_t from, uint64_t last, uint64_t 
 {
 	struct mdm_bus_msg *batch[FETCH_BATCH];
 	struct mdm_bus_sub *sub = NULL;
-	int rc = consumer_open(w, from, last - from + 1, false, &sub);
+	int rc = consumer_open(w, from, &sub);
 
 	while (rc == 0) {
 		size_t n = 0;
@@ -160,9 +163,11 @@ static int replay(struct ckpt_writer *w, uint64_t from, uint64_t last, uint64_t 
 			break;
 		}
 		rc = mdm_bus_fetch(sub, FETCH_BATCH, 1000, batch, &n);
-		if (rc != 0 || n == 0)
-			break; /* nothing more for the consumer (the filter may skip the tail) */
-		apply_batch(w, batch, n, false, count, &caught_up);
+		if (rc != 0 || (n == 0 && nothing_pending(w)))
+			break; /* the end (the filter may skip the stream's tail) */
+		if (n == 0)
+			continue;
+		apply_batch(w, batch, n, count, &caught_up);
 		mdm_bus_msgs_free(batch, n);
 		if (caught_up || replica_stats(w->r)->stream_seq >= last)
 			break;
@@ -354,7 +359,7 @@ static void *follow_main(void *arg)
 	for (unsigned i = 0; rc == 0 && w->seed && i < w->seed->n_symbols; i++)
 		replica_seed_symbol(w->r, w->seed->locates[i], w->seed->symbols[i]);
 	if (rc == 0)
-		rc = consumer_open(w, w->follow_from, 0, true, &sub);
+		rc = consumer_open(w, w->follow_from, &sub);
 	if (rc != 0) {
 		mdm_counter_add(&w->st.follow_errors, 1);
 		mdm_log_warn("checkpoints: cannot follow %s: %s (no checkpoints this run)", w->stream, mdm_err_last());
@@ -376,11 +381,12 @@ static void *follow_main(void *arg)
 			mdm_counter_add(&w->st.follow_errors, 1);
 			mdm_sleep_ns(100 * MDM_NS_PER_MS); /* the bus reconnects; try again */
 		} else if (n) {
-			apply_batch(w, batch, n, true, &count, &caught_up);
+			apply_batch(w, batch, n, &count, &caught_up);
 			mdm_bus_msgs_free(batch, n);
 			mdm_counter_set(&w->st.applied, count);
 		}
-		if (stop == 2 && ((rc == 0 && n == 0) || caught_up || mdm_mono_ns() > w->finish_deadline_ns)) {
+		if (stop == 2 && (caught_up || (rc == 0 && n == 0 && nothing_pending(w)) ||
+				  mdm_mono_ns() > w->finish_deadline_ns)) {
 			if (changed(w))
 				write_checkpoint(w);
 			break;

@@ -338,7 +338,7 @@ enum mdm_consumer_deliver {
 	MDM_CONSUMER_DELIVER_LAST,
 };
 
-/* A durable pull consumer with explicit acks. Fields left at 0 keep the
+/* A durable pull consumer with explicit acks (or none: ack_none). Fields left at 0 keep the
  * server's value (defaults: ack_wait 30 s, max_ack_pending 1000, max_waiting
  * 512); max_deliver <= 0 means unlimited. */
 struct mdm_consumer_cfg {
@@ -350,6 +350,8 @@ struct mdm_consumer_cfg {
 	int64_t max_waiting;
 	const int64_t *backoff_ns;    /* redelivery delays after ack timeouts (not NAKs) */
 	size_t n_backoff;
+	bool ack_none;                /* a read cursor: nothing is acked (AckNone), nothing redelivered;
+				       * ack_wait, max_ack_pending and backoff do not apply */
 };
 
 /* Create durable `durable` on `stream`, or update it when it differs (deliver
