@@ -3,34 +3,32 @@
 # loads its last book checkpoint (Object Store mdmesh-checkpoints) and replays
 # what stream MD stored after it. The feed comes over SoupBinTCP
 # (`mdmesh-loadgen send --soup`), so the restart logs in at the next sequence
-# number and misses nothing: its final book, every symbol's BBO (stream BBO)
-# and every event it published (the order each execution met, with its price
-# and side: what the processor's trades are made of) equal those of an
-# uninterrupted run of the same feed, and no message after the restart is for
+# number and misses nothing: its final book, every symbol's BBO (stream BBO),
+# every event it published (the order each execution met, with its price and
+# side) and the processor's trades from them equal those of an uninterrupted
+# run of the same feed, and no message after the restart is for
 # an order the book did not hold. The test can fail: the restart's
 # executions of orders added before the kill are counted, and must be many.
 set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
-command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
+need_cmd jq sqlite3
 cd "$MDM_T_TMP"
-LG="$MDM_BIN/mdmesh-loadgen"
-COL="$MDM_BIN/mdmesh-collector"
 N=40000
 COLLECT=(--set eal.mem_mb=256 --set views.enabled=true --set feed.book_capacity=65536 --set stats.interval=200ms)
 
 start_nats
-"$LG" synth --out feed.pcap --itch-out feed.itch --messages $N --symbols 100 --seed 41 2>/dev/null
+"$MDM_BIN/mdmesh-loadgen" synth --out feed.pcap --itch-out feed.itch --messages $N --symbols 100 --seed 41 2>/dev/null
 
 # serve PORT RATE: the feed over SoupBinTCP (its multicast copy to a port nobody reads)
 serve() {
-	"$LG" send --from-itch feed.itch --session WARM000001 --rate "$2" --dst 127.0.0.1:"$UDP" --stats-interval 0 \
+	"$MDM_BIN/mdmesh-loadgen" send --from-itch feed.itch --session WARM000001 --rate "$2" --dst 127.0.0.1:"$UDP" --stats-interval 0 \
 		--soup 127.0.0.1:"$1"
 }
 # collector FEED LOG EXTRA...: started in the background, $col its pid
 collector() {
 	local feed=$1 log=$2
 	shift 2
-	"$COL" --nats "$NATS_URL" --set feed.name="$feed" "${COLLECT[@]}" "$@" 2> "$log" &
+	"$MDM_BIN/mdmesh-collector" --nats "$NATS_URL" --set feed.name="$feed" "${COLLECT[@]}" "$@" 2> "$log" &
 	col=$!
 	MDM_T_PIDS+=("$col")
 	wait_for 60 'grep -q "receiving on SoupBinTCP" "$log" || ! kill -0 $col 2>/dev/null'
@@ -105,7 +103,17 @@ old=$(comm -12 after.txt before.txt | wc -l)
 [ "$old" -ge 100 ] || fail "only $old orders from before the kill were acted on after it: the test proves nothing"
 pass "stream MD: $N events each once, equal to the reference's (order state, quote); $old orders added before the kill acted on after it"
 
-# 5. the checkpoint is a plain Object Store object
+# 5. the processor's trades (price and side from the order each execution met, the quote before it)
+timeout 120 "$MDM_BIN/mdmesh-processor" --nats "$NATS_URL" --rules "" --http "" --set refdata.bucket=refdata \
+	--store trades.db --exit-when-idle 2 2> proc.log || fail "processor exit $?: $(tail -5 proc.log)"
+trades() { sqlite3 -json trades.db "select * from trades where feed = '$1' order by seq" | jq -c '.[] | del(.feed, .stream_seq, .rx_ts_ns)'; }
+trades ref > trades-ref.jsonl
+trades warm > trades-warm.jsonl
+[ "$(wc -l < trades-ref.jsonl)" -ge 100 ] || fail "only $(wc -l < trades-ref.jsonl) reference trades"
+cmp -s trades-ref.jsonl trades-warm.jsonl || fail "trades differ: $(diff trades-ref.jsonl trades-warm.jsonl | head -4)"
+pass "the store's trades equal the reference's: $(wc -l < trades-ref.jsonl) trades"
+
+# 6. the checkpoint is a plain Object Store object
 if [ -n "${MDM_NATS_CLI:-}" ] && "$MDM_NATS_CLI" --version >/dev/null 2>&1; then
 	"$MDM_NATS_CLI" -s "$NATS_URL" object ls mdmesh-checkpoints --names > ls.txt
 	grep -qx "warm.collector-1" ls.txt || fail "nats object ls: $(cat ls.txt)"
