@@ -451,7 +451,7 @@ static void launch(struct collector *c)
 {
 	const struct collector_cfg *cfg = &c->cfg;
 
-	mdm_log_info("ready in %.1f ms (configuration, EAL, port, NATS, resume; %.1f MiB of ring pre-faulted)",
+	mdm_log_info("ready in %.1f ms (configuration, EAL, port, NATS, resume, book; %.1f MiB of ring pre-faulted)",
 		     (double)(mdm_mono_ns() - c->start_ns) / 1e6, (double)c->prefaulted / (1024.0 * 1024.0));
 	mdm_log_info("receiving on %s%s, publishing to %s stream %s%s", c->soup ? "SoupBinTCP " : "",
 		     c->soup ? soup_input_server(c->soup) : c->port.name, cfg->nats.url, c->stream_name,

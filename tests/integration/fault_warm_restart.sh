@@ -120,5 +120,18 @@ if [ -n "${MDM_NATS_CLI:-}" ] && "$MDM_NATS_CLI" --version >/dev/null 2>&1; then
 	"$MDM_NATS_CLI" -s "$NATS_URL" object get mdmesh-checkpoints warm.collector-1 -O ckpt.bin --force >/dev/null 2>&1
 	[ "$(head -c 7 ckpt.bin)" = "MDMCKPT" ] || fail "checkpoint object: $(head -c 16 ckpt.bin | od -c | head -2)"
 	pass "nats object ls/get read the checkpoint"
+
+	# 7. a damaged checkpoint: logged with the reason, a cold start, no crash
+	head -c 5000 ckpt.bin > bad.bin
+	"$MDM_NATS_CLI" -s "$NATS_URL" object put mdmesh-checkpoints bad.bin --name warm.collector-1 --force --no-progress \
+		>/dev/null 2>&1 || fail "nats object put"
+	DEAD=$(free_port) || fail "no free port"
+	collector warm run3.log --set input.soup=127.0.0.1:"$DEAD" --http ""
+	grep -q "book: cold (checkpoint: truncated: 5000 bytes, the header says " run3.log ||
+		fail "damaged checkpoint: $(grep book run3.log)"
+	kill -TERM "$col"
+	wait "$col" || fail "collector exit $? after SIGTERM: $(tail -5 run3.log)"
+	grep -q "^  book from  cold (checkpoint: truncated" run3.log || fail "summary: $(grep 'book from' run3.log)"
+	pass "a truncated checkpoint: logged with the reason, cold start, clean exit"
 fi
 summary
