@@ -104,7 +104,12 @@ static void test_absent(void **state)
 	o = open_bucket("ab");
 	assert_int_equal(mdm_bus_obj_get(o, "none", &got, NULL), -ENOENT);
 	assert_int_equal(mdm_bus_obj_info(o, "none", &info), -ENOENT);
-	assert_int_equal(mdm_bus_obj_open(g_bus, "bad.name", 1, &o), -EINVAL);
+	{
+		struct mdm_bus_obj *bad = NULL;
+
+		assert_int_equal(mdm_bus_obj_open(g_bus, "bad.name", 1, &bad), -EINVAL);
+		assert_null(bad);
+	}
 	mdm_buf_fini(&got);
 	mdm_bus_obj_destroy(o);
 }
