@@ -574,6 +574,36 @@ bool book_order(const struct book *b, uint64_t ref, struct book_view *v)
 	return true;
 }
 
+bool book_next_order(const struct book *b, uint64_t *cursor, struct book_view *out)
+{
+	for (uint64_t i = *cursor; i <= b->omask; i++) {
+		const struct book_order *o = &b->orders[i];
+
+		if (o->shares == 0)
+			continue;
+		*out = (struct book_view){ .ref = o->ref, .orig_ref = o->ref, .price = o->price, .shares = o->shares,
+					   .locate = o->locate, .side = o->side, .flags = BOOK_VIEW_KNOWN };
+		*cursor = i + 1;
+		return true;
+	}
+	*cursor = b->omask + 1;
+	return false;
+}
+
+int book_copy(struct book *dst, const struct book *src)
+{
+	if (dst->omask != src->omask || dst->lmask != src->lmask || dst->nlevels != src->nlevels)
+		return -EINVAL;
+	memcpy(dst->orders, src->orders, (src->omask + 1) * sizeof(src->orders[0]));
+	memcpy(dst->lslots, src->lslots, (src->lmask + 1) * sizeof(src->lslots[0]));
+	memcpy(dst->levels, src->levels, ((size_t)src->nlevels + 1) * sizeof(src->levels[0]));
+	memcpy(dst->ends, src->ends, sizeof(src->ends));
+	dst->free_level = src->free_level;
+	mdm_counter_set(&dst->stats.orders, mdm_counter_get(&src->stats.orders));
+	mdm_counter_set(&dst->stats.levels, mdm_counter_get(&src->stats.levels));
+	return 0;
+}
+
 void book_reset(struct book *b)
 {
 	memset(b->orders, 0, (b->omask + 1) * sizeof(b->orders[0]));

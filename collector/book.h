@@ -137,6 +137,17 @@ unsigned book_levels(const struct book *b, uint16_t locate, uint8_t side, struct
 /* Look up a live order without changing anything. Returns false if absent. */
 bool book_order(const struct book *b, uint64_t ref, struct book_view *view);
 
+/* Iterate the live orders, in slot order: start with *cursor = 0; each call
+ * fills `out` (side, price, shares, locate, ref; flags KNOWN) and returns
+ * true, or false at the end. The book must not change meanwhile. Not
+ * hot-path (checkpoints). */
+bool book_next_order(const struct book *b, uint64_t *cursor, struct book_view *out);
+
+/* Make dst an exact copy of src's orders and levels (dst's counters are
+ * kept; its gauges follow src). Both need the same order and level
+ * capacities: 0, or -EINVAL. O(capacity): for a warm start, not the hot path. */
+int book_copy(struct book *dst, const struct book *src);
+
 /* Drop every order and level (counters kept; gauges to 0). O(capacity):
  * for a session change, not the hot path. */
 void book_reset(struct book *b);

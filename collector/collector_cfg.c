@@ -161,6 +161,21 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 	F("views.history", MDM_CFG_UINT, views_history, "1", 0, 1e9, NULL,
 	  "views kept per subject (max_msgs_per_subject): 1 = the stream is the current state; 0 = all"),
 
+	F("recovery.checkpoint_interval", MDM_CFG_DURATION, recovery_checkpoint_interval_ns, "30s", 0, 86400e9, NULL,
+	  "write the book (live orders, symbol map, trading states, stream position) to object <feed>.<instance> of "
+	  "recovery.bucket this often, and at drain; 0 = no checkpoints (and no warm start)"),
+	F("recovery.bucket", MDM_CFG_STR, recovery_bucket, "mdmesh-checkpoints", 0, 0, NULL,
+	  "JetStream Object Store bucket of the checkpoints (created when absent; `nats object ls` lists it)"),
+	F("recovery.replicas", MDM_CFG_UINT, recovery_replicas, "1", 1, 5, NULL,
+	  "replicas of the bucket's stream when it is created (3 on a cluster)"),
+	F("recovery.warm_start", MDM_CFG_BOOL, recovery_warm_start, "true", 0, 0, NULL,
+	  "when feed.resume continues a session: load the checkpoint of that session, replay what the stream stored "
+	  "after it, and start with that book; false (or no usable checkpoint) = an empty book, as before"),
+	F("recovery.replay_timeout", MDM_CFG_DURATION, recovery_replay_timeout_ns, "120s", 1e9, 3600e9, NULL,
+	  "longest the load and replay may take at start; past it the collector starts cold (logged)"),
+	F("recovery.drain_timeout", MDM_CFG_DURATION, recovery_drain_timeout_ns, "30s", 0, 3600e9, NULL,
+	  "at stop, how long the final checkpoint may take to catch up with the stream and be written"),
+
 	F("http.listen", MDM_CFG_STR, http_listen, "127.0.0.1:9101", 0, 0, NULL,
 	  "/metrics /stats.json /healthz /dashboard; empty = off"),
 	F("http.token", MDM_CFG_STR, http_token, "", 0, 0, NULL, "bearer token required by HTTP; empty = none"),

@@ -96,6 +96,12 @@ struct collector_cfg {
 	char *views_depth_stream;
 	uint64_t views_history;
 	int views_storage;         /* enum collector_storage */
+	uint64_t recovery_checkpoint_interval_ns; /* 0 = off */
+	char *recovery_bucket;
+	uint64_t recovery_replicas;
+	bool recovery_warm_start;
+	uint64_t recovery_replay_timeout_ns;
+	uint64_t recovery_drain_timeout_ns;
 	char *http_listen;
 	char *http_token;
 	uint64_t stats_interval_ns;

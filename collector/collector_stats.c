@@ -26,6 +26,7 @@
 #include "rx.h"
 #include "seq.h"
 #include "soup_input.h"
+#include "ckpt_writer.h"
 
 /* Dropped sequence ranges of both drop points (RX's newest, the publisher's
  * oldest), at most what their tables keep. */
@@ -517,6 +518,8 @@ static int register_counters(struct collector_stats *cs)
 				       &rrs->outstanding_gaps);
 	if (rc == 0 && cs->p.soup)
 		rc = soup_input_metrics(cs->p.soup, r);
+	if (rc == 0 && cs->p.ckpt)
+		rc = ckpt_writer_metrics(cs->p.ckpt, r);
 	if (rc == 0)
 		rc = mdm_metrics_add_collector(r, collect, cs);
 	if (rc == 0)
@@ -617,6 +620,17 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		cs->port.rx_nombuf);
 	if (cs->p.soup)
 		soup_input_summary(cs->p.soup, f);
+	{
+		const struct book_stats *bs = book_stats(feed_book(fd));
+
+		fprintf(f, "  book       %" PRIu64 " live orders, %" PRIu64 " levels; %" PRIu64
+			   " messages for orders the book did not hold\n",
+			mdm_counter_get(&bs->orders), mdm_counter_get(&bs->levels), mdm_counter_get(&bs->unknown_ref));
+	}
+	if (cs->p.ckpt)
+		ckpt_writer_summary(cs->p.ckpt, f);
+	else
+		fprintf(f, "  book from  cold (recovery.checkpoint_interval 0: no checkpoints)\n");
 	fprintf(f, "  sequence   next %" PRIu64 ", %" PRIu64 " duplicates dropped, %" PRIu64 " gaps (%" PRIu64
 		   " messages missing)\n",
 		seq_next(feed_seq(fd)), mdm_counter_get(&ss->duplicates), mdm_counter_get(&ss->gaps_opened),

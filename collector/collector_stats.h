@@ -19,6 +19,7 @@ struct rte_ring;
 struct rerequest;
 struct gap_report;
 struct soup_input;
+struct ckpt_writer;
 
 struct collector_stats_params {
 	const char *instance;
@@ -32,6 +33,7 @@ struct collector_stats_params {
 	struct rerequest *rr;  /* gap recovery counters */
 	struct gap_report *gr; /* permanent gaps and their alerts */
 	struct soup_input *soup; /* input.soup: its counters, its log lines; NULL = none */
+	struct ckpt_writer *ckpt; /* book checkpoints; NULL = off */
 };
 
 /* Accounting of every event the RX core produced. */

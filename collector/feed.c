@@ -237,6 +237,15 @@ int feed_resume(struct feed *f, const struct feed_resume *r)
 		if (itch_text_parse(stock, sizeof(stock), r->symbols[i]) > 0)
 			symbols_set(f->symbols, r->locates[i], stock);
 	}
+	/* a warm start: the book and symbol map a checkpoint and replay rebuilt */
+	if (r->book && (f->no_book || book_copy(f->book, r->book) != 0))
+		return mdm_err_set(-EINVAL, "resume: the rebuilt book does not fit this feed's (feed.book_capacity differs)");
+	for (uint32_t l = 0; r->book_symbols && l < 65536; l++) {
+		const uint8_t *st = symbols_peek(r->book_symbols, (uint16_t)l);
+
+		if (st)
+			symbols_set(f->symbols, (uint16_t)l, st);
+	}
 	return 0;
 }
 

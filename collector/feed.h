@@ -81,7 +81,7 @@ void feed_reset(struct feed *f);
 
 /* Where an earlier run left the feed (see seq_resume): its session, the
  * sequence numbers it delivered ([join, next - 1] less the missing ranges),
- * and the symbols it knew by locate. */
+ * and the symbols it knew by locate; with a warm start, the book. */
 struct feed_resume {
 	const char *session;       /* trimmed, 1..10 characters */
 	uint64_t join, next;
@@ -91,11 +91,16 @@ struct feed_resume {
 	const char *const *symbols;
 	unsigned n_symbols;
 	uint64_t now_ns;           /* the sequencer's clock */
+	/* Optional, a warm start (replica.h): the book to start with (copied;
+	 * same capacity as the feed's) and the symbol map behind it. */
+	const struct book *book;
+	const struct symbols *book_symbols;
 };
 
 /* Continue the session an earlier run was receiving: seeds the sequencer
  * (its gaps are declared now, through on_seq_event) and the symbol map. The
- * order book starts empty: orders added before the restart are unknown to it.
+ * order book starts empty (orders added before the restart are unknown to
+ * it) unless r->book gives it one.
  * Call before the first packet. 0, or -EINVAL (bad session or ranges; detail
  * via mdm_err_last()). Not hot-path. */
 int feed_resume(struct feed *f, const struct feed_resume *r);

@@ -104,6 +104,28 @@ const char *itch_status_str(enum itch_status status)
 	return (unsigned)status < ITCH_STATUS_COUNT ? itch_statuses[status].text : "unknown status";
 }
 
+static void put_be(uint8_t *p, unsigned size, uint64_t v)
+{
+	for (unsigned i = 0; i < size; i++)
+		p[i] = (uint8_t)(v >> (8 * (size - 1 - i)));
+}
+
+void itch_add_order(uint8_t *out, uint16_t locate, uint64_t ref, uint8_t side, uint32_t shares, const uint8_t *stock,
+		    uint32_t price)
+{
+	memset(out, 0, ITCH_ADD_ORDER_LEN);
+	out[0] = 'A';
+	put_be(out + 1, 2, locate);
+	put_be(out + 11, 8, ref);
+	out[19] = side;
+	put_be(out + 20, 4, shares);
+	if (stock)
+		memcpy(out + 24, stock, 8);
+	else
+		memset(out + 24, ' ', 8);
+	put_be(out + 32, 4, price);
+}
+
 size_t itch_text(char *out, const uint8_t *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -109,6 +109,14 @@ static inline uint32_t itch_be32(const uint8_t *p)
 static inline uint64_t itch_be48(const uint8_t *p) { return (uint64_t)itch_be16(p) << 32 | itch_be32(p + 2); }
 static inline uint64_t itch_be64(const uint8_t *p) { return (uint64_t)itch_be32(p) << 32 | itch_be32(p + 4); }
 
+#define ITCH_ADD_ORDER_LEN 36
+
+/* Write an Add Order (A) message into out[ITCH_ADD_ORDER_LEN]: timestamp and
+ * tracking number 0, stock = the first SYMBOLS_LEN bytes of `stock` (NULL:
+ * spaces). For restoring a book from a checkpoint, tests and benchmarks. */
+void itch_add_order(uint8_t *out, uint16_t locate, uint64_t ref, uint8_t side, uint32_t shares, const uint8_t *stock,
+		    uint32_t price);
+
 /* Value of a UINT/PRICE field of a decoded message. */
 static inline uint64_t itch_field_uint(const struct itch_msg *m, const struct itch_field *f)
 {

@@ -22,6 +22,7 @@
 #include "collector_cfg.h"
 #include "collector_stats.h"
 #include "collector_views.h"
+#include "ckpt_writer.h"
 #include "gap_report.h"
 #include "mdm_addr.h"
 #include "mdm_bus.h"
@@ -53,6 +54,7 @@ struct collector {
 	struct mdm_bus *bus;          /* d's */
 	const char *stream_name;      /* MD, or MDB in batch mode */
 	struct resume_point *resume;
+	struct ckpt_writer *ckpt;     /* book checkpoints; NULL = off */
 	bool eal_up;
 	struct mdm_port port;
 	unsigned rx_lcore, pub_lcore;
@@ -249,6 +251,31 @@ static int find_resume(struct collector *c)
 	return 0;
 }
 
+/* Book checkpoints (recovery.*): open the bucket, and when the session
+ * continues, load the checkpoint and replay the stream after it. A failure
+ * here turns checkpoints off (logged); it never stops the collector. */
+static int start_checkpoints(struct collector *c)
+{
+	const struct collector_cfg *cfg = &c->cfg;
+	bool batch = cfg->publish_mode == COLLECTOR_PUBLISH_BATCH;
+	char filter[160];
+	struct ckpt_writer_params p = { .bus = c->bus, .stream = c->stream_name, .filter = filter,
+					.feed = cfg->feed_name, .instance = cfg->instance, .bucket = cfg->recovery_bucket,
+					.batch = batch, .book_capacity = (uint32_t)cfg->feed_book_capacity,
+					.replicas = (int)cfg->recovery_replicas,
+					.interval_ns = cfg->recovery_checkpoint_interval_ns,
+					.replay_timeout_ns = cfg->recovery_replay_timeout_ns };
+
+	if (cfg->recovery_checkpoint_interval_ns == 0)
+		return 0;
+	snprintf(filter, sizeof(filter), "%s.%s.>", batch ? "mdb" : cfg->subject_prefix, cfg->feed_name);
+	if (ckpt_writer_create(&c->ckpt, &p) != 0) {
+		mdm_log_warn("recovery: checkpoints off: %s", mdm_err_last());
+		return 0;
+	}
+	return ckpt_writer_warm_start(c->ckpt, c->resume, cfg->recovery_warm_start);
+}
+
 /* EAL, the input port and the two worker lcores. */
 static int start_eal(struct collector *c)
 {
@@ -392,6 +419,10 @@ static int create_pipeline(struct collector *c)
 
 		/* the RX core's sequencer clock: TSC in ns */
 		resume_point_feed(c->resume, rte_rdtsc() / (rte_get_tsc_hz() / 1000000) * 1000, &fr);
+		if (ckpt_writer_warm(c->ckpt)) {
+			fr.book = ckpt_writer_book(c->ckpt);
+			fr.book_symbols = ckpt_writer_symbols(c->ckpt);
+		}
 		rc = rx_resume(c->rx, &fr);
 	}
 	if (rc == 0)
@@ -400,7 +431,8 @@ static int create_pipeline(struct collector *c)
 		struct collector_stats_params sp = { .instance = cfg->instance, .feed = cfg->feed_name, .port = rp.port,
 						     .soup = c->soup,
 						     .ring = c->ring, .bus = c->bus, .hlog_path = cfg->latency_hlog,
-						     .rx = c->rx, .pb = c->pb, .rr = c->rr, .gr = c->gr };
+						     .rx = c->rx, .pb = c->pb, .rr = c->rr, .gr = c->gr,
+						     .ckpt = c->ckpt };
 
 		rc = collector_stats_create(&c->cs, &sp);
 	}
@@ -419,7 +451,7 @@ static void launch(struct collector *c)
 {
 	const struct collector_cfg *cfg = &c->cfg;
 
-	mdm_log_info("ready in %.1f ms (configuration, EAL, port, NATS, resume; %.1f MiB of ring pre-faulted)",
+	mdm_log_info("ready in %.1f ms (configuration, EAL, port, NATS, resume, book; %.1f MiB of ring pre-faulted)",
 		     (double)(mdm_mono_ns() - c->start_ns) / 1e6, (double)c->prefaulted / (1024.0 * 1024.0));
 	mdm_log_info("receiving on %s%s, publishing to %s stream %s%s", c->soup ? "SoupBinTCP " : "",
 		     c->soup ? soup_input_server(c->soup) : c->port.name, cfg->nats.url, c->stream_name,
@@ -427,6 +459,8 @@ static void launch(struct collector *c)
 	if (rerequest_servers(c->rr))
 		mdm_log_info("gap recovery: %zu re-request server(s) from UDP port %u, at most %" PRIu64 " requests/s",
 			     rerequest_servers(c->rr), rerequest_local_port(c->rr), cfg->feed_rerequest_rate);
+	if (c->ckpt && ckpt_writer_start(c->ckpt) != 0)
+		mdm_log_warn("recovery: checkpoints off: %s", mdm_err_last());
 	rte_eal_remote_launch(publish_lcore_main, c->pb, c->pub_lcore);
 	rte_eal_remote_launch(rx_lcore_main, c->rx, c->rx_lcore);
 }
@@ -476,6 +510,8 @@ static void control_loop(struct collector *c)
 
 		if (mdm_bus_publish_drain(c->bus, left_ns / MDM_NS_PER_MS + 1) != 0)
 			mdm_log_warn("acks still outstanding: %s", mdm_err_last());
+		/* everything is stored: the last checkpoint is the book at the end */
+		ckpt_writer_finish(c->ckpt, cfg->recovery_drain_timeout_ns);
 	}
 	gap_report_drain(c->gr);
 	collector_stats_tick(c->cs);
@@ -505,6 +541,7 @@ static void collector_close(struct collector *c)
 	if (c->d)
 		mdm_daemon_stop_http(c->d);
 	collector_stats_destroy(c->cs);
+	ckpt_writer_destroy(c->ckpt);
 	resume_point_destroy(c->resume);
 	/* The bus before the publisher: destroying the bus hands every publish
 	 * still unacknowledged (a drain that timed out) back to the ack handler,
@@ -535,7 +572,7 @@ int main(int argc, char **argv)
 		code = 1;
 		/* signals first: every thread created from here on inherits the mask */
 		if (mdm_daemon_start_signals(c.d) == 0 && connect_bus(&c) == 0 && ensure_streams(&c) == 0 &&
-		    find_resume(&c) == 0 && start_eal(&c) == 0 && create_pipeline(&c) == 0 && serve_http(&c) == 0) {
+		    find_resume(&c) == 0 && start_checkpoints(&c) == 0 && start_eal(&c) == 0 && create_pipeline(&c) == 0 && serve_http(&c) == 0) {
 			launch(&c);
 			control_loop(&c);
 			code = account(&c);

@@ -27,6 +27,7 @@ struct mdm_bus_msg;      /* a received message */
 struct mdm_bus_kv;       /* an open KV bucket */
 struct mdm_bus_kv_watch; /* a KV watcher */
 struct mdm_bus_kv_entry; /* one KV value or delete marker */
+struct mdm_buf;          /* mdm_buf.h */
 
 /* ---- connection ------------------------------------------------------- */
 
@@ -337,7 +338,7 @@ enum mdm_consumer_deliver {
 	MDM_CONSUMER_DELIVER_LAST,
 };
 
-/* A durable pull consumer with explicit acks. Fields left at 0 keep the
+/* A durable pull consumer with explicit acks (or none: ack_none). Fields left at 0 keep the
  * server's value (defaults: ack_wait 30 s, max_ack_pending 1000, max_waiting
  * 512); max_deliver <= 0 means unlimited. */
 struct mdm_consumer_cfg {
@@ -349,6 +350,8 @@ struct mdm_consumer_cfg {
 	int64_t max_waiting;
 	const int64_t *backoff_ns;    /* redelivery delays after ack timeouts (not NAKs) */
 	size_t n_backoff;
+	bool ack_none;                /* a read cursor: nothing is acked (AckNone), nothing redelivered;
+				       * ack_wait, max_ack_pending and backoff do not apply */
 };
 
 /* Create durable `durable` on `stream`, or update it when it differs (deliver
@@ -509,5 +512,56 @@ size_t mdm_bus_kv_entry_len(struct mdm_bus_kv_entry *e);
 uint64_t mdm_bus_kv_entry_revision(struct mdm_bus_kv_entry *e);
 enum mdm_bus_kv_op mdm_bus_kv_entry_op(struct mdm_bus_kv_entry *e);
 void mdm_bus_kv_entry_free(struct mdm_bus_kv_entry *e); /* NULL-safe */
+
+/* ---- Object Store ----------------------------------------------------- */
+
+/* An object store bucket as NATS defines it (ADR-20; nats.c 3.4.1 has no API
+ * for it, so this is its wire layout on plain JetStream): stream
+ * OBJ_<bucket> on $O.<bucket>.C.> (chunks) and $O.<bucket>.M.> (metadata),
+ * rollups allowed. An object is its chunks, published on $O.<bucket>.C.<nuid>
+ * (MDM_BUS_OBJ_CHUNK bytes each), then one JSON metadata message (name,
+ * bucket, nuid, size, chunks, mtime, digest "SHA-256=<base64url>") on
+ * $O.<bucket>.M.<base64url(name)> with header Nats-Rollup: sub, which
+ * replaces the previous version; the previous version's chunks are then
+ * purged. `nats object ls/get/info <bucket>` read what is written here, and
+ * objects `nats object put` wrote are read here. */
+#define MDM_BUS_OBJ_CHUNK (128 * 1024)
+#define MDM_BUS_OBJ_NUID_LEN 22
+
+struct mdm_bus_obj;
+
+struct mdm_bus_obj_info {
+	char nuid[MDM_BUS_OBJ_NUID_LEN + 1];
+	uint64_t size;          /* bytes */
+	uint64_t chunks;
+	char mtime[40];         /* RFC 3339, as in the metadata */
+	uint64_t meta_seq;      /* stream sequence of the metadata message */
+	int64_t stored_ns;      /* when the stream stored the metadata (realtime ns) */
+};
+
+/* Open bucket `bucket`; with replicas > 0 create its stream when absent
+ * (file storage, discard new, rollups and direct get allowed). Returns 0 and
+ * *out, -ENOENT (absent and replicas == 0), -EINVAL, -ENOTSUP, -ETIMEDOUT.
+ * Thread-safe. Blocking. */
+int mdm_bus_obj_open(struct mdm_bus *bus, const char *bucket, int replicas, struct mdm_bus_obj **out);
+void mdm_bus_obj_destroy(struct mdm_bus_obj *o); /* NULL-safe; the bucket stays */
+
+/* Store data[0..len) as object `name` (replacing the previous version; its
+ * chunks are purged). *info (may be NULL) describes what was stored.
+ * Returns 0, -EINVAL, -ENOMEM, -ENOSPC (stream full), -ETIMEDOUT, -EIO. On a
+ * failure the previous version stays current. Blocking. */
+int mdm_bus_obj_put(struct mdm_bus_obj *o, const char *name, const void *data, size_t len,
+		    struct mdm_bus_obj_info *info);
+
+/* Current version of object `name`: its bytes replace out's contents and
+ * *info (may be NULL) its metadata. Returns 0, -ENOENT (no such object, or
+ * deleted), -EPROTO (metadata unreadable), -EBADMSG (chunks missing, size or
+ * SHA-256 digest differ from the metadata: detail says which), -ENOMEM,
+ * -ETIMEDOUT. Blocking. */
+int mdm_bus_obj_get(struct mdm_bus_obj *o, const char *name, struct mdm_buf *out, struct mdm_bus_obj_info *info);
+
+/* Metadata of object `name` only (no chunks read). 0, -ENOENT, -EPROTO,
+ * -ETIMEDOUT. Blocking. */
+int mdm_bus_obj_info(struct mdm_bus_obj *o, const char *name, struct mdm_bus_obj_info *info);
 
 #endif

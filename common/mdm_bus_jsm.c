@@ -298,7 +298,7 @@ static void consumer_cfg_apply(jsConsumerConfig *c, const char *durable, const s
 	for (size_t i = 0; i < cfg->n_backoff; i++)
 		backoff[i] = cfg->backoff_ns[i];
 	c->Durable = durable;
-	c->AckPolicy = js_AckExplicit;
+	c->AckPolicy = cfg->ack_none ? js_AckNone : js_AckExplicit;
 	c->DeliverPolicy = deliver_of(cfg->deliver);
 	c->FilterSubject = cfg->filter_subject;
 	if (consumer_ack_wait(cfg))
@@ -322,7 +322,7 @@ static bool consumer_cfg_differs(const struct mdm_consumer_cfg *cfg, const jsCon
 		snprintf(why, why_len, "filter_subject (wanted '%s', server has '%s')", want_f, have_f);
 		return true;
 	}
-	DIFF_INT("ack_policy (explicit=0)", js_AckExplicit, h->AckPolicy);
+	DIFF_INT("ack_policy (none=0, explicit=2)", cfg->ack_none ? js_AckNone : js_AckExplicit, h->AckPolicy);
 	DIFF_INT("deliver_policy", deliver_of(cfg->deliver), h->DeliverPolicy);
 	if (consumer_ack_wait(cfg))
 		DIFF_INT("ack_wait", consumer_ack_wait(cfg), h->AckWait);

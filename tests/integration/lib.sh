@@ -91,6 +91,14 @@ need_nats_server() {
 	MDM_T_NATS_LOGGED=1
 }
 
+# need_cmd CMD...: fail unless every command is installed (scripts/test installs them).
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || fail "$c is not installed (scripts/test installs it)"
+	done
+}
+
 # need_nats_cli: skip the test unless the nats CLI is there (MDM_NATS_CLI).
 need_nats_cli() {
 	[ -n "${MDM_NATS_CLI:-}" ] && "$MDM_NATS_CLI" --version >/dev/null 2>&1 ||
