@@ -4,7 +4,9 @@
 # views `mdmesh feed dump --bbo --depth` computes offline (same coalescing, same
 # order, nothing missing), in sequence order per symbol; the streams keep one
 # view per subject whose values equal an independent book rebuild from the
-# synthesizer's truth (views_rebuild.py), MAYBE_BAD_BOOK included; subjects,
+# synthesizer's truth (views_rebuild.py), MAYBE_BAD_BOOK included; every
+# E/C/P/Q carries the rebuild's quote before it, and so does every trade the
+# processor stores (TBBO columns); subjects,
 # Nats-Msg-Id and Content-Type as documented; a replay stores nothing new;
 # publish.mode batch publishes the same views.
 set -euo pipefail
@@ -111,6 +113,29 @@ python3 "$RB" trades gaps.truth | jq -c '. + {has: true}' | jq -s -c 'sort_by(.s
 [ "$(wc -l < tbbo.want)" -gt 100 ] || fail "TBBO: the feed has $(wc -l < tbbo.want) trades"
 cmp -s tbbo.got tbbo.want || fail "TBBO: quote_before differs from the rebuild: $(diff tbbo.got tbbo.want | head -4)"
 pass "TBBO: the $(wc -l < tbbo.want) E/C/P/Q events carry the quote before them, equal to the rebuild's"
+# ... and the processor stores it with each trade: the quote columns of every
+# stored trade equal the rebuild's quote just before that message
+"$MDM_BIN/mdmesh-processor" --nats "$NATS_URL" --rules "" --http "" --store tbbo.db --exit-when-idle 2 \
+	2> tbbo.proc.log || fail "TBBO: processor exit $?: $(tail -3 tbbo.proc.log)"
+sqlite3 -json tbbo.db "select seq, bid_price, bid_size, ask_price, ask_size from trades order by seq" |
+	jq -c '.[]' > tbbo.stored
+n=$(wc -l < tbbo.stored)
+[ "$n" -gt 100 ] || fail "TBBO: $n trades stored"
+python3 - tbbo.want tbbo.stored <<'PY' || fail "TBBO: stored quotes differ from the rebuild"
+import json, sys
+want = {d["seq"]: d for d in map(json.loads, open(sys.argv[1]))}
+bad = 0
+for got in map(json.loads, open(sys.argv[2])):
+    w = want.get(got["seq"])
+    keys = ("bid_price", "bid_size", "ask_price", "ask_size")
+    if w is None or any(got[k] != w[k] for k in keys):
+        bad += 1
+        if bad <= 5:
+            print("trade seq %d: stored %s, rebuild %s" % (got["seq"], [got[k] for k in keys],
+                  w and [w[k] for k in keys]), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+pass "TBBO: the $n stored trades carry the rebuild's quote (bid/ask price and size)"
 
 # 2. the same capture again: every view a duplicate, nothing stored
 "$COL" --nats "$NATS_URL" --pcap gaps.pcap --exit-on-eof "${COLLECT[@]}" 2> replay.log || fail "replay exit $?"

@@ -459,7 +459,7 @@ void store_suite_truncate(void **state)
 			assert_int_equal(store_suite_count("SELECT count(*) FROM %s", tables[i]), 0);
 	}
 	/* the schema version survives */
-	assert_int_equal(store_suite_count("SELECT max(version) FROM mdmesh_schema"), 1);
+	assert_int_equal(store_suite_count("SELECT max(version) FROM mdmesh_schema"), 2);
 	ops->close(s);
 }
 

@@ -66,6 +66,20 @@ static int64_t sq_query(const char *url, const char *sql)
 	return v;
 }
 
+static void sq_exec_sql(const char *url, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	if (strncmp(url, "sqlite://", 9) == 0)
+		url += 9;
+	if (sqlite3_open(url, &db) != SQLITE_OK)
+		fail_msg("open %s: %s", url, sqlite3_errmsg(db));
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(p);
@@ -80,6 +94,7 @@ static int group_setup(void **state)
 	/* nested directories that do not exist yet: open creates them */
 	snprintf(store_suite_env.url, sizeof(store_suite_env.url), "%s/a/b/mdmesh.db", g_dir);
 	store_suite_env.query = sq_query;
+	store_suite_env.exec = sq_exec_sql;
 	return 0;
 }
 
@@ -121,8 +136,8 @@ static void test_schema_fresh_and_reopen(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 	CHECK(store_sqlite_ops.open(&s, url), 0);
 	assert_int_equal(access(path, F_OK), 0);
-	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 1);
-	assert_int_equal(sq_query(path, "SELECT version FROM mdmesh_schema"), 1);
+	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 2);
+	assert_int_equal(sq_query(path, "SELECT max(version) FROM mdmesh_schema"), 2);
 	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++) {
 		snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_master WHERE name = '%s'", objects[i]);
 		if (sq_query(path, q) != 1)
@@ -139,7 +154,7 @@ static void test_schema_fresh_and_reopen(void **state)
 
 	s = NULL;
 	CHECK(store_sqlite_ops.open(&s, path), 0);
-	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 1);
+	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 2);
 	assert_int_equal(sq_query(path, "SELECT count(*) FROM trades"), 1);
 	store_sqlite_ops.close(s);
 }
@@ -153,7 +168,7 @@ static void test_migrate_empty_file(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	CHECK(store_sqlite_ops.open(&s, path), 0);
-	assert_int_equal(sq_query(path, "SELECT max(version) FROM mdmesh_schema"), 1);
+	assert_int_equal(sq_query(path, "SELECT max(version) FROM mdmesh_schema"), 2);
 	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_event_tables WHERE name = 'events'"), 1);
 	store_sqlite_ops.close(s);
 }
