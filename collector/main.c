@@ -333,6 +333,7 @@ static int create_pipeline(struct collector *c)
 				     .idle_sleep_us = (uint32_t)(cfg->poll_idle_sleep_ns / MDM_NS_PER_US),
 				     .drop_when_full = cfg->ring_full_policy == COLLECTOR_FULL_DROP,
 				     .batch = cfg->publish_mode == COLLECTOR_PUBLISH_BATCH,
+				     .views_core = cfg->views_publish == COLLECTOR_VIEWS_CORE,
 				     .batch_max_events = (uint32_t)cfg->publish_batch_max_events,
 				     .partitions = (uint32_t)cfg->publish_partitions,
 				     .batch_max_delay_ns = cfg->publish_batch_max_delay_ns,

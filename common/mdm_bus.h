@@ -305,6 +305,16 @@ int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg
  * Thread-safe. Does not wait for the network. */
 int mdm_bus_publish(struct mdm_bus *bus, const char *subject, const void *data, size_t len);
 
+/* Core publish with the headers mdm_bus_publish_async sets: Nats-Msg-Id:
+ * msg_id and Content-Type (NULL: none). A stream listening on `subject`
+ * stores it (de-duplicated by msg_id) without an ack to anyone and outside
+ * the publishing window; the server may drop it when the stream's ingest
+ * queue is full. For records whose final state is published again with an
+ * ack (market views: mdm_bus_publish_async at drain). Errors as
+ * mdm_bus_publish. Thread-safe. Does not wait for the network. */
+int mdm_bus_publish_hdr(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
+			const void *data, size_t len);
+
 /* Round trip to the server: everything published before is processed by it.
  * -ETIMEDOUT, -ENOTCONN, or -EPERM when the server's permissions have refused
  * a publish or subscription of this connection (detail: the server's text
