@@ -19,6 +19,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "book_http.h"
 #include "collector_cfg.h"
 #include "collector_stats.h"
 #include "collector_views.h"
@@ -66,6 +67,7 @@ struct collector {
 	struct views *views;          /* market views (views.enabled), borrowed by RX's feed */
 	struct publish *pb;
 	struct collector_stats *cs;
+	struct book_http book;        /* /book.json (views.enabled) */
 };
 
 static void usage(FILE *f)
@@ -412,6 +414,14 @@ static int create_pipeline(struct collector *c)
 
 static int serve_http(struct collector *c)
 {
+	const struct collector_cfg *cfg = &c->cfg;
+
+	if (cfg->views_enabled) {
+		c->book = (struct book_http){ .bus = c->bus, .feed = cfg->feed_name, .bbo_stream = cfg->views_bbo_stream,
+					      .depth_stream = cfg->views_depth_stream };
+		if (book_http_serve(c->d, &c->book) != 0)
+			return -1;
+	}
 	return mdm_daemon_serve_http(c->d, c->cfg.http_listen, c->cfg.http_token, collector_stats_metrics(c->cs), NULL,
 				     NULL);
 }

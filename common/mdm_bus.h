@@ -460,6 +460,18 @@ int mdm_bus_msg_meta(struct mdm_bus_msg *msg, struct mdm_bus_msg_meta *meta);
 int mdm_bus_stream_msg_get(struct mdm_bus *bus, const char *stream, uint64_t seq,
 			   struct mdm_bus_msg **out);
 
+/* The last message of `subject` in `stream` (direct get when the stream
+ * allows it): 0 and *out (free with mdm_bus_msg_free), -ENOENT (none, or no
+ * such stream), -ENOTSUP, -ETIMEDOUT. Thread-safe. Blocking. */
+int mdm_bus_stream_last_msg(struct mdm_bus *bus, const char *stream, const char *subject,
+			    struct mdm_bus_msg **out);
+
+/* The subjects of `stream` matching `filter` (wildcards allowed), each given
+ * to fn(ctx, subject, messages) in no set order. Returns their number,
+ * -ENOENT (no such stream), -ENOTSUP, -ETIMEDOUT. Thread-safe. Blocking. */
+int mdm_bus_stream_subjects(struct mdm_bus *bus, const char *stream, const char *filter,
+			    void (*fn)(void *ctx, const char *subject, uint64_t msgs), void *ctx);
+
 /* ---- KV --------------------------------------------------------------- */
 
 /* Open bucket `bucket` (stream KV_<bucket>); with create_if_missing, create it

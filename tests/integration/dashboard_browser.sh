@@ -4,7 +4,10 @@
 # consumes it; the collector's /dashboard?peers=<processor> must draw data from
 # both (the processor's /stats.json is read cross-origin: CORS). The page
 # exposes what it drew in data-* attributes, which --dump-dom shows; a
-# screenshot is kept in the build dir as an artifact.
+# screenshot is kept in the build dir as an artifact. The collector publishes
+# market views, so the page also has a book panel: the ladder and BBO of the
+# symbol picked (?symbol=), from the collector's /book.json, which must equal
+# what the BBO stream holds (`mdmesh book SYM --top --json`).
 set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
 command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
@@ -26,7 +29,7 @@ start_nats
 CP=$(free_port)
 "$MDM_BIN/mdmesh-collector" --nats "$NATS_URL" --pcap feed.pcap --http "127.0.0.1:$CP" \
 	--set publish.ack_timeout=1s --set publish.max_pending=4 --set publish.drain_timeout=150s \
-	--set eal.mem_mb=256 --set input.mbufs=8191 2>collector.log &
+	--set eal.mem_mb=256 --set input.mbufs=8191 --set views.enabled=true 2>collector.log &
 COL_PID=$!
 MDM_T_PIDS+=("$COL_PID")
 wait_port "$CP" 30 || fail "collector HTTP did not come up: $(tail -5 collector.log)"
@@ -62,11 +65,25 @@ for _ in $(seq 1 100); do
 done
 [ "$n" -gt 0 ] || fail "the collector measured no latency: $(tail -5 collector.log)"
 
+# /book.json: the symbols with a view, and one symbol's BBO equal to the
+# stream's last one (read until both reads saw the same view: the replay runs)
+wait_for 60 '[ "$(http_get "$CP" /book.json | jq ".symbols | length")" -ge 2 ]' ||
+	fail "/book.json lists no symbols: $(http_get "$CP" /book.json)"
+SYM=$(http_get "$CP" /book.json | jq -r '.symbols[1]')
+top() { jq -S -c '{session, seq, symbol, bid_price, bid_size, bid_orders, ask_price, ask_size, ask_orders}'; }
+wait_for 60 '[ "$(http_get "$CP" "/book.json?symbol=$SYM&depth=3" | jq .bbo | top)" = \
+	"$("$MDM_BIN/mdmesh" book "$SYM" --top --json --nats "$NATS_URL" | top)" ]' ||
+	fail "/book.json?symbol=$SYM: $(http_get "$CP" "/book.json?symbol=$SYM" | jq -c .bbo) differs from the stream's BBO"
+n=$(http_get "$CP" "/book.json?symbol=$SYM&depth=3" | jq '[.depth.bids, .depth.asks | length] | max')
+[ "$n" -ge 1 ] && [ "$n" -le 3 ] || fail "/book.json?depth=3: $n levels a side"
+[ "$(http_get "$CP" "/book.json?symbol=NOSUCH" | jq -r .error)" != null ] || fail "/book.json: no error for an unknown symbol"
+pass "/book.json: $(http_get "$CP" /book.json | jq '.symbols | length') symbols; $SYM's BBO equals stream BBO's, depth cut to 3 levels"
+
 # shellcheck disable=SC2054 # --window-size=W,H takes a comma
 CHROME=("$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
 	--disable-background-networking --disable-component-update --disable-sync --window-size=1400,2300
 	--virtual-time-budget=8000)
-URL="http://127.0.0.1:$CP/dashboard?peers=127.0.0.1:$PP"
+URL="http://127.0.0.1:$CP/dashboard?peers=127.0.0.1:$PP&symbol=$SYM"
 timeout 60 "${CHROME[@]}" --user-data-dir="$MDM_T_TMP/chrome1" --dump-dom "$URL" >dom.html 2>chrome1.log ||
 	fail "chromium --dump-dom failed: $(tail -3 chrome1.log)"
 attr() { # KIND ATTR: the panel of that kind's data-ATTR
@@ -84,6 +101,19 @@ done
 [ "$(attr collector throughput-max)" -gt 0 ] || fail "the collector's throughput chart is all zero"
 [ "$(attr processor throughput-max)" -gt 0 ] || fail "the processor's throughput chart is all zero"
 [ "$(attr collector latency-points)" -gt 0 ] || fail "collector latency charts are empty"
+battr() { # ATTR: the book panel's data-ATTR
+	grep -o '<section class="panel book"[^>]*>' dom.html | grep -o " data-$1=\"[^\"]*\"" | cut -d'"' -f2
+}
+[ -n "$(battr polls)" ] || fail "no book panel: $(grep -o '<section[^>]*>' dom.html)"
+[ "$(battr errors)" = 0 ] || fail "book panel: $(battr errors) failed polls"
+[ "$(battr polls)" -ge 2 ] || fail "book panel: only $(battr polls) polls"
+[ "$(battr symbol)" = "$SYM" ] || fail "book panel shows '$(battr symbol)', not ?symbol=$SYM"
+[ "$(battr symbols)" -ge 2 ] || fail "book panel: $(battr symbols) symbols to pick from"
+[ $(($(battr bids) + $(battr asks))) -gt 0 ] || fail "book panel: an empty ladder"
+[ -n "$(battr bid-price)$(battr ask-price)" ] || fail "book panel: no BBO"
+[ "$(grep -o '<tr class="\(bid\|ask\)"' dom.html | wc -l)" = $(($(battr bids) + $(battr asks))) ] ||
+	fail "book panel: the ladder has $(grep -o '<tr class="\(bid\|ask\)"' dom.html | wc -l) rows, data says $(battr bids)+$(battr asks)"
+pass "book panel: $SYM of $(battr symbols) symbols, $(battr bids) bid and $(battr asks) ask levels, BBO $(battr bid-price) / $(battr ask-price), $(battr polls) polls"
 pass "collector panel: $(attr collector polls) polls, $(attr collector throughput-points) throughput points (max $(attr collector throughput-max) events/s), $(attr collector latency-points) latency points; processor panel: $(attr processor polls) polls over CORS"
 
 PNG="$ART/dashboard.png"

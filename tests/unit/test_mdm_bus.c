@@ -1054,6 +1054,45 @@ static void test_publish_hdr_into_stream(void **state)
 	ack_log_fini(l);
 }
 
+static void count_subject(void *ctx, const char *subject, uint64_t msgs)
+{
+	int *n = ctx;
+
+	assert_true(strcmp(subject, "last.a") == 0 || strcmp(subject, "last.b") == 0);
+	assert_int_equal(msgs, 1);
+	(*n)++;
+}
+
+/* The last message of a subject (a stream as a last-value store) and the
+ * subjects a stream holds. */
+static void test_stream_last_and_subjects(void **state)
+{
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	const char *subjects[] = { "last.>" };
+	struct mdm_stream_cfg c = { .name = "LAST", .subjects = subjects, .n_subjects = 1, .memory = true,
+				    .max_msgs_per_subject = 1, .allow_direct = true };
+	struct mdm_bus_msg *m = NULL;
+	int n = 0;
+
+	assert_true(mdm_bus_stream_ensure(bus, &c) >= 0);
+	assert_int_equal(mdm_bus_js_publish(bus, "last.a", "1", NULL, "v1", 2, NULL), 0);
+	assert_int_equal(mdm_bus_js_publish(bus, "last.b", "2", NULL, "b1", 2, NULL), 0);
+	assert_int_equal(mdm_bus_js_publish(bus, "last.a", "3", NULL, "v2", 2, NULL), 0);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "LAST", "last.a", &m), 0);
+	assert_int_equal(mdm_bus_msg_len(m), 2);
+	assert_memory_equal(mdm_bus_msg_data(m), "v2", 2);
+	mdm_bus_msg_free(m);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "LAST", "last.c", &m), -ENOENT);
+	assert_null(m);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "NOPE", "last.a", &m), -ENOENT);
+	assert_int_equal(mdm_bus_stream_subjects(bus, "LAST", "last.>", count_subject, &n), 2);
+	assert_int_equal(n, 2);
+	assert_int_equal(mdm_bus_stream_subjects(bus, "LAST", "other.>", count_subject, &n), 0);
+	assert_int_equal(mdm_bus_stream_subjects(bus, "NOPE", "last.>", count_subject, &n), -ENOENT);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "LAST", "", &m), -EINVAL);
+	bus_close();
+}
+
 /* Record the FAILED outcome in fx.failed, the rest in the ack log. */
 static void ack_record_failed(void *ctx, const struct mdm_bus_ack *a)
 {
@@ -1259,6 +1298,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pull_consumer, fx_teardown),
 		cmocka_unit_test_teardown(test_core_pubsub, fx_teardown),
 		cmocka_unit_test_teardown(test_publish_hdr_into_stream, fx_teardown),
+		cmocka_unit_test_teardown(test_stream_last_and_subjects, fx_teardown),
 		cmocka_unit_test_teardown(test_kv, fx_teardown),
 	};
 	int failed;
