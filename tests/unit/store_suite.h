@@ -7,7 +7,18 @@
 
 #include <stdint.h>
 
+#include "mdm_err.h"
 #include "store.h"
+
+/* Fail with the store's own detail when a call does not return `want`
+ * (cmocka's fail_msg: include cmocka.h first). */
+#define CHECK(call, want)                                                                      \
+	do {                                                                                   \
+		int rc_ = (call);                                                              \
+		if (rc_ != (want))                                                             \
+			fail_msg("%s = %d (%s), want %d: %s", #call, rc_, mdm_strerror(rc_), (want), \
+				 mdm_err_last());                                              \
+	} while (0)
 
 struct store_suite_env {
 	const struct store_ops *ops;

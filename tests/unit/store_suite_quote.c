@@ -16,14 +16,6 @@
 
 #define MINUTE0 1784122200000000000ULL
 
-#define CHECK(call, want)                                                                      \
-	do {                                                                                   \
-		int rc_ = (call);                                                              \
-		if (rc_ != (want))                                                             \
-			fail_msg("%s = %d (%s), want %d: %s", #call, rc_, mdm_strerror(rc_), (want), \
-				 mdm_err_last());                                              \
-	} while (0)
-
 static struct store_trade quoted(uint64_t seq, uint32_t bid, uint64_t bid_size, uint32_t ask, uint64_t ask_size)
 {
 	struct store_trade t = store_suite_trade(seq, "TBBO", MINUTE0 + seq, 1500000, 100, true);

@@ -40,14 +40,6 @@ static char g_dir[64];
 static char g_password[64]; /* the password inside store_suite_env.url */
 static int g_port;
 
-#define CHECK(call, want)                                                                      \
-	do {                                                                                   \
-		int rc_ = (call);                                                              \
-		if (rc_ != (want))                                                             \
-			fail_msg("%s = %d (%s), want %d: %s", #call, rc_, mdm_strerror(rc_), (want), \
-				 mdm_err_last());                                              \
-	} while (0)
-
 /* ---- the server ---------------------------------------------------------- */
 
 static int free_port(void)

@@ -26,14 +26,6 @@
 
 static char g_dir[64];
 
-#define CHECK(call, want)                                                                      \
-	do {                                                                                   \
-		int rc_ = (call);                                                              \
-		if (rc_ != (want))                                                             \
-			fail_msg("%s = %d (%s), want %d: %s", #call, rc_, mdm_strerror(rc_), (want), \
-				 mdm_err_last());                                              \
-	} while (0)
-
 static const char *path_in(const char *name)
 {
 	static char p[3][256];
