@@ -113,6 +113,7 @@ void publish_on_ack(void *ctx, const struct mdm_bus_ack *ack)
 		if (ack->result == MDM_BUS_ACK_FAILED)
 			mdm_log_warn("publish of %s failed after %u attempts: %s", ack->msg_id, ack->attempts, ack->reason);
 		s->view = false;
+		__atomic_fetch_sub(&pb->views_acked_out, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->token, 0, __ATOMIC_RELEASE);
 		return;
 	}

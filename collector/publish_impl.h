@@ -71,6 +71,7 @@ struct publish {
 	bool origin_itch;      /* latency.origin itch: measure from the ITCH timestamp */
 	bool views_core;       /* views.publish core: SNAPSHOT views and one in VIEWS_ACK_EVERY are acked */
 	uint32_t views_unacked; /* core views since the last acked one */
+	uint64_t views_acked_out; /* acked views awaiting their ack (atomic: the ack handler decrements) */
 	uint64_t midnight_ns;  /* US/Eastern midnight of session_date (origin itch) */
 	struct mdm_idle idle;
 	bool finishing;

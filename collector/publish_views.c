@@ -25,12 +25,15 @@
 
 #define CT_BBO "application/protobuf; proto=mdmesh.v1.Bbo"
 #define CT_DEPTH "application/protobuf; proto=mdmesh.v1.Depth"
-/* With core views, one in this many is acked all the same: streams take
- * their messages in order, so its ack says the views before it are in, and
- * the publishing window then bounds how far the views run ahead of the
- * server (unbounded, a full-speed replay queued minutes of views in the
- * server and the events' acks waited behind them). */
+/* With core views, one in VIEWS_ACK_EVERY is acked all the same: streams
+ * take their messages in order, so its ack says the views before it are in;
+ * with at most VIEWS_ACKED_MAX of those unacked, the views run at most about
+ * VIEWS_ACK_EVERY x VIEWS_ACKED_MAX ahead of the server (unbounded, a
+ * full-speed replay queued so many views in the server that the events'
+ * acks waited behind them past their timeout). */
 #define VIEWS_ACK_EVERY 64
+#define VIEWS_ACKED_MAX 8
+#define VIEWS_WAIT_NS (20 * MDM_NS_PER_US)
 
 /* A change's view by core publish: nothing to wait for. A refusal (the
  * reconnect buffer full while the server is away) loses this view only: the
@@ -46,6 +49,24 @@ static int view_core(struct publish *pb, bool bbo, const char *subject, const ch
 	}
 	mdm_counter_add(&pb->stats.views_core, 1);
 	mdm_counter_add(bbo ? &pb->stats.views_bbo : &pb->stats.views_depth, 1);
+	return 0;
+}
+
+/* Core views' flow control: wait until fewer than VIEWS_ACKED_MAX acked
+ * views are unacked. 0, or -EINTR on a stop. */
+static int acked_views_wait(struct publish *pb)
+{
+	if (__atomic_load_n(&pb->views_acked_out, __ATOMIC_ACQUIRE) < VIEWS_ACKED_MAX)
+		return 0;
+	/* what this lcore deferred (flush = burst) must be on the wire to be acked */
+	mdm_bus_write_deferred(pb->bus);
+	while (__atomic_load_n(&pb->views_acked_out, __ATOMIC_ACQUIRE) >= VIEWS_ACKED_MAX) {
+		mdm_counter_add(&pb->stats.slot_waits, 1);
+		if (publish_aborting(pb))
+			return -EINTR;
+		publish_shed_check(pb);
+		mdm_sleep_ns(VIEWS_WAIT_NS);
+	}
 	return 0;
 }
 
@@ -88,13 +109,15 @@ int publish_view_take(struct publish *pb, const struct rx_event *e)
 	if (pb->views_core && !(o->flags & VIEWS_F_SNAPSHOT) && ++pb->views_unacked < VIEWS_ACK_EVERY)
 		return view_core(pb, bbo, subject, msg_id, len);
 	pb->views_unacked = 0;
-	if (publish_inflight_wait(pb, 0) != 0)
+	if ((pb->views_core && acked_views_wait(pb) != 0) || publish_inflight_wait(pb, 0) != 0)
 		return -EINTR;
 	/* marked before it is in flight: the ack handler reads it */
 	pb->slots[pb->next_token & pb->slot_mask].view = true;
+	__atomic_fetch_add(&pb->views_acked_out, 1, __ATOMIC_RELAXED);
 	token = publish_inflight_arm(pb, now, 0);
 	rc = publish_bus(pb, subject, msg_id, bbo ? CT_BBO : CT_DEPTH, pb->vbuf, len, token);
 	if (rc != 0) {
+		__atomic_fetch_sub(&pb->views_acked_out, 1, __ATOMIC_RELAXED);
 		pb->slots[token & pb->slot_mask].view = false;
 		publish_inflight_disarm(pb, 0);
 		if (rc == -EINTR)
