@@ -144,6 +144,10 @@ int publish_bus(struct publish *pb, const char *subject, const char *msg_id, con
 int publish_inflight_init(struct publish *pb, uint32_t max_in_flight, uint64_t ev_min);
 void publish_inflight_fini(struct publish *pb);
 
+/* Wait until *p (a slot, an entry or a count the ack handler lowers) is
+ * below limit. 0, or -EINTR on a stop. */
+int publish_wait_below(struct publish *pb, const uint64_t *p, uint64_t limit);
+
 /* Wait until the next message's slot and the event entries of its n events
  * are free (acks come in any order). 0, or -EINTR on a stop. */
 int publish_inflight_wait(struct publish *pb, uint32_t n);

@@ -33,7 +33,6 @@
  * acks waited behind them past their timeout). */
 #define VIEWS_ACK_EVERY 64
 #define VIEWS_ACKED_MAX 8
-#define VIEWS_WAIT_NS (20 * MDM_NS_PER_US)
 
 /* A change's view by core publish: nothing to wait for. A refusal (the
  * reconnect buffer full while the server is away) loses this view only: the
@@ -60,14 +59,7 @@ static int acked_views_wait(struct publish *pb)
 		return 0;
 	/* what this lcore deferred (flush = burst) must be on the wire to be acked */
 	mdm_bus_write_deferred(pb->bus);
-	while (__atomic_load_n(&pb->views_acked_out, __ATOMIC_ACQUIRE) >= VIEWS_ACKED_MAX) {
-		mdm_counter_add(&pb->stats.slot_waits, 1);
-		if (publish_aborting(pb))
-			return -EINTR;
-		publish_shed_check(pb);
-		mdm_sleep_ns(VIEWS_WAIT_NS);
-	}
-	return 0;
+	return publish_wait_below(pb, &pb->views_acked_out, VIEWS_ACKED_MAX);
 }
 
 int publish_view_take(struct publish *pb, const struct rx_event *e)
