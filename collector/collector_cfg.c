@@ -149,7 +149,7 @@ const struct mdm_cfg_field collector_cfg_schema[] = {
 
 	F("views.enabled", MDM_CFG_BOOL, views_enabled, "false", 0, 0, NULL,
 	  "publish market views: BBO on bbo.<feed>.<symbol>, DEPTH on depth.<feed>.<symbol> (off by default: "
-	  "the server stores about one view per event, and the collector ran at 0.5 x its rate without them; README)"),
+	  "the server stores about one view per event, and the collector ran at 0.35-0.5 x its rate without them; README)"),
 	F("views.depth_levels", MDM_CFG_UINT, views_depth_levels, "10", 0, 50, NULL,
 	  "DEPTH price levels a side; 0 = BBO only"),
 	F("views.depth_interval", MDM_CFG_DURATION, views_depth_interval_ns, "100ms", 0, 60e9, NULL,
