@@ -16,6 +16,7 @@ enum collector_publish_mode { COLLECTOR_PUBLISH_EVENT = 0, COLLECTOR_PUBLISH_BAT
 enum collector_storage { COLLECTOR_STORAGE_FILE = 0, COLLECTOR_STORAGE_MEMORY = 1 };
 enum collector_latency_origin { COLLECTOR_ORIGIN_RX = 0, COLLECTOR_ORIGIN_ITCH = 1 };
 enum collector_resume { COLLECTOR_RESUME_AUTO = 0, COLLECTOR_RESUME_ON = 1, COLLECTOR_RESUME_OFF = 2 };
+enum collector_views_publish { COLLECTOR_VIEWS_CORE = 0, COLLECTOR_VIEWS_JETSTREAM = 1 };
 
 struct collector_cfg {
 	char *instance;
@@ -102,6 +103,7 @@ struct collector_cfg {
 	bool recovery_warm_start;
 	uint64_t recovery_replay_timeout_ns;
 	uint64_t recovery_drain_timeout_ns;
+	int views_publish;         /* enum collector_views_publish */
 	char *http_listen;
 	char *http_token;
 	uint64_t stats_interval_ns;

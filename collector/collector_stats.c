@@ -504,6 +504,8 @@ static int register_counters(struct collector_stats *cs)
 	C("permanent_gap_messages_total", "messages in permanent gaps", &rrs->permanent_msgs);
 	C("views_bbo_published_total", "BBO views accepted for publishing (stream BBO)", &ps->views_bbo);
 	C("views_depth_published_total", "DEPTH views accepted for publishing (stream DEPTH)", &ps->views_depth);
+	C("views_core_total", "market views sent by core publish (views.publish core): stored by the stream, not acked",
+	  &ps->views_core);
 	C("views_stored_total", "market views acked by JetStream as new", &ps->views_stored);
 	C("views_duplicate_total", "market views acked as already stored (same Nats-Msg-Id)", &ps->views_duplicates);
 	C("views_failed_total", "market views refused or failed after the bus's retries", &ps->views_failed);
@@ -670,11 +672,12 @@ void collector_stats_summary(struct collector_stats *cs, FILE *f)
 		uint64_t first = mdm_counter_get(&ps->first_rx_ns), last = mdm_counter_get(&ps->last_ack_ns);
 
 		if (mdm_counter_get(&ps->view_records))
-			fprintf(f, "  views      %" PRIu64 " bbo + %" PRIu64 " depth published = stored %" PRIu64
-				   " + duplicate %" PRIu64 " + failed %" PRIu64 "; %" PRIu64 " dropped\n",
+			fprintf(f, "  views      %" PRIu64 " bbo + %" PRIu64 " depth published = core %" PRIu64
+				   " + stored %" PRIu64 " + duplicate %" PRIu64 " + failed %" PRIu64 "; %" PRIu64 " dropped\n",
 				mdm_counter_get(&ps->views_bbo), mdm_counter_get(&ps->views_depth),
-				mdm_counter_get(&ps->views_stored), mdm_counter_get(&ps->views_duplicates),
-				mdm_counter_get(&ps->views_failed), mdm_counter_get(&ps->views_errors));
+				mdm_counter_get(&ps->views_core), mdm_counter_get(&ps->views_stored),
+				mdm_counter_get(&ps->views_duplicates), mdm_counter_get(&ps->views_failed),
+				mdm_counter_get(&ps->views_errors));
 
 		if (first && last > first)
 			fprintf(f, "  throughput %" PRIu64 " events acked in %.3f s = %.0f events/s (first packet to last ack)\n",

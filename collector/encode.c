@@ -9,6 +9,7 @@
 #include "encode.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mdm_err.h"
@@ -352,4 +353,61 @@ int encode_depth(struct encoder *e, const struct encode_view *v, const struct bo
 	p = put_u64(p, 4, v->flags);
 	*len = (size_t)(p - buf);
 	return 0;
+}
+
+/* ---- reading a view back -------------------------------------------------- */
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+bool encode_view_read(const uint8_t *data, size_t len, bool bbo, struct encode_view_read *out)
+{
+	const Mdmesh__V1__EventHeader *h;
+
+	memset(&out->o, 0, sizeof(out->o));
+	if (bbo) {
+		Mdmesh__V1__Bbo *m = mdmesh__v1__bbo__unpack(NULL, len, data);
+
+		if (!m || !m->header) {
+			if (m)
+				mdmesh__v1__bbo__free_unpacked(m, NULL);
+			return false;
+		}
+		h = m->header;
+		out->o = (struct views_out){ .kind = VIEWS_BBO, .locate = (uint16_t)h->stock_locate, .flags = (uint8_t)m->flags,
+					     .seq = h->seq, .ts_ns = h->exchange_ts_ns,
+					     .bbo = { .bid_price = m->bid_price, .bid_shares = m->bid_size, .bid_orders = m->bid_orders,
+						      .ask_price = m->ask_price, .ask_shares = m->ask_size, .ask_orders = m->ask_orders } };
+		copy_str(out->symbol, sizeof(out->symbol), h->symbol);
+		copy_str(out->session, sizeof(out->session), h->session);
+		mdmesh__v1__bbo__free_unpacked(m, NULL);
+		return true;
+	}
+	{
+		Mdmesh__V1__Depth *m = mdmesh__v1__depth__unpack(NULL, len, data);
+		size_t nb, na;
+
+		if (!m || !m->header) {
+			if (m)
+				mdmesh__v1__depth__free_unpacked(m, NULL);
+			return false;
+		}
+		h = m->header;
+		nb = m->n_bids < VIEWS_MAX_LEVELS ? m->n_bids : VIEWS_MAX_LEVELS;
+		na = m->n_asks < VIEWS_MAX_LEVELS ? m->n_asks : VIEWS_MAX_LEVELS;
+		for (size_t i = 0; i < nb + na; i++) {
+			const Mdmesh__V1__Level *l = i < nb ? m->bids[i] : m->asks[i - nb];
+
+			out->lv[i] = (struct book_level_info){ .price = l->price, .orders = l->orders, .shares = l->size };
+		}
+		out->o = (struct views_out){ .kind = VIEWS_DEPTH, .locate = (uint16_t)h->stock_locate,
+					     .flags = (uint8_t)m->flags, .seq = h->seq, .ts_ns = h->exchange_ts_ns,
+					     .n_bids = (unsigned)nb, .n_asks = (unsigned)na, .bids = out->lv, .asks = out->lv + nb };
+		copy_str(out->symbol, sizeof(out->symbol), h->symbol);
+		copy_str(out->session, sizeof(out->session), h->session);
+		mdmesh__v1__depth__free_unpacked(m, NULL);
+		return true;
+	}
 }

@@ -14,6 +14,7 @@
 
 #include "feed.h"
 #include "itch.h"
+#include "views.h"
 
 /* Upper bound of one packed MarketEvent: every string in it is bounded (feed
  * name <= ENCODE_FEED_MAX, session 10, symbol <= SYMBOLS_TEXT_MAX, the alphas
@@ -103,5 +104,18 @@ int encode_bbo(struct encoder *e, const struct encode_view *v, const struct book
  * (never with cap >= ENCODE_MAX_DEPTH_LEN(n_bids + n_asks)). */
 int encode_depth(struct encoder *e, const struct encode_view *v, const struct book_level_info *bids, unsigned n_bids,
 		 const struct book_level_info *asks, unsigned n_asks, uint8_t *buf, size_t cap, size_t *len);
+
+/* A Bbo or Depth read back (for readers of the streams: `mdmesh book`, the
+ * collector's /book.json): the view in o, its levels in lv (o.bids, o.asks
+ * point there; at most VIEWS_MAX_LEVELS a side kept), symbol and session as
+ * C strings. */
+struct encode_view_read {
+	struct views_out o;
+	struct book_level_info lv[2 * VIEWS_MAX_LEVELS];
+	char symbol[9], session[11];
+};
+
+/* Decode a Bbo (bbo) or a Depth into *out. false when the bytes are not one. */
+bool encode_view_read(const uint8_t *data, size_t len, bool bbo, struct encode_view_read *out);
 
 #endif

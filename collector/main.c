@@ -19,6 +19,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "book_http.h"
 #include "collector_cfg.h"
 #include "collector_stats.h"
 #include "collector_views.h"
@@ -68,6 +69,7 @@ struct collector {
 	struct views *views;          /* market views (views.enabled), borrowed by RX's feed */
 	struct publish *pb;
 	struct collector_stats *cs;
+	struct book_http book;        /* /book.json (views.enabled) */
 };
 
 static void usage(FILE *f)
@@ -360,6 +362,7 @@ static int create_pipeline(struct collector *c)
 				     .idle_sleep_us = (uint32_t)(cfg->poll_idle_sleep_ns / MDM_NS_PER_US),
 				     .drop_when_full = cfg->ring_full_policy == COLLECTOR_FULL_DROP,
 				     .batch = cfg->publish_mode == COLLECTOR_PUBLISH_BATCH,
+				     .views_core = cfg->views_publish == COLLECTOR_VIEWS_CORE,
 				     .batch_max_events = (uint32_t)cfg->publish_batch_max_events,
 				     .partitions = (uint32_t)cfg->publish_partitions,
 				     .batch_max_delay_ns = cfg->publish_batch_max_delay_ns,
@@ -443,6 +446,14 @@ static int create_pipeline(struct collector *c)
 
 static int serve_http(struct collector *c)
 {
+	const struct collector_cfg *cfg = &c->cfg;
+
+	if (cfg->views_enabled) {
+		c->book = (struct book_http){ .bus = c->bus, .feed = cfg->feed_name, .bbo_stream = cfg->views_bbo_stream,
+					      .depth_stream = cfg->views_depth_stream };
+		if (book_http_serve(c->d, &c->book) != 0)
+			return -1;
+	}
 	return mdm_daemon_serve_http(c->d, c->cfg.http_listen, c->cfg.http_token, collector_stats_metrics(c->cs), NULL,
 				     NULL);
 }

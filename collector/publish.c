@@ -59,6 +59,7 @@ int publish_create(struct publish **out, const struct publish_params *p)
 	snprintf(pb->prefix, sizeof(pb->prefix), "%s", p->subject_prefix);
 	pb->session_date = p->session_date;
 	pb->origin_itch = p->origin_itch;
+	pb->views_core = p->views_core;
 	publish_drop_init(pb, p->drop_when_full);
 	mdm_idle_init(&pb->idle, p->idle_spin, p->idle_sleep_us);
 	mdm_bus_set_ack_handler(p->bus, publish_on_ack, pb);

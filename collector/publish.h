@@ -75,6 +75,7 @@ struct publish_params {
 	uint32_t idle_spin;
 	uint32_t idle_sleep_us;
 	bool drop_when_full;        /* ring.full_policy drop: shed the oldest queued events at high water */
+	bool views_core;            /* views by core publish, the drain's SNAPSHOTs acked (views.publish core) */
 	/* batch mode (publish.mode batch); ignored when `batch` is false */
 	bool batch;
 	uint32_t batch_max_events;   /* window of sequence numbers, and events per batch at most */
@@ -120,6 +121,7 @@ struct publish_stats {
 	uint64_t view_records;  /* view records taken off the ring */
 	uint64_t views_bbo;     /* BBO views accepted by the bus */
 	uint64_t views_depth;   /* DEPTH views accepted by the bus */
+	uint64_t views_core;    /* sent by core publish (views.publish core): stored by the stream, not acked */
 	uint64_t views_stored;  /* acked: new in the stream */
 	uint64_t views_duplicates; /* acked as already stored (same Msg-Id: a replay) */
 	uint64_t views_failed;  /* refused, or failed after the bus's retries */

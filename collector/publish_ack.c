@@ -44,11 +44,10 @@ void publish_inflight_fini(struct publish *pb)
 	mdm_free(pb->slots);
 }
 
-/* Wait for *p to be 0 (released by the ack handler). -EINTR on a stop. */
-static int wait_free(struct publish *pb, const uint64_t *p)
+int publish_wait_below(struct publish *pb, const uint64_t *p, uint64_t limit)
 {
-	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) != 0) {
-		/* the message that had it is still unacked: wait for it */
+	while (__atomic_load_n(p, __ATOMIC_ACQUIRE) >= limit) {
+		/* what holds it is still unacked: wait for its ack */
 		mdm_counter_add(&pb->stats.slot_waits, 1);
 		if (publish_aborting(pb))
 			return -EINTR;
@@ -60,12 +59,13 @@ static int wait_free(struct publish *pb, const uint64_t *p)
 
 int publish_inflight_wait(struct publish *pb, uint32_t n)
 {
-	if (wait_free(pb, &pb->slots[pb->next_token & pb->slot_mask].token) != 0)
+	/* a slot or entry is free when 0: below 1 */
+	if (publish_wait_below(pb, &pb->slots[pb->next_token & pb->slot_mask].token, 1) != 0)
 		return -EINTR;
 	/* the event table's entries are reused in order: wait for the events
 	 * that had them (acks come in any order) */
 	for (uint32_t i = 0; i < n; i++)
-		if (wait_free(pb, &pb->ev_rx[(pb->next_ev + i) & pb->ev_mask]) != 0)
+		if (publish_wait_below(pb, &pb->ev_rx[(pb->next_ev + i) & pb->ev_mask], 1) != 0)
 			return -EINTR;
 	return 0;
 }
@@ -113,6 +113,7 @@ void publish_on_ack(void *ctx, const struct mdm_bus_ack *ack)
 		if (ack->result == MDM_BUS_ACK_FAILED)
 			mdm_log_warn("publish of %s failed after %u attempts: %s", ack->msg_id, ack->attempts, ack->reason);
 		s->view = false;
+		__atomic_fetch_sub(&pb->views_acked_out, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->token, 0, __ATOMIC_RELEASE);
 		return;
 	}

@@ -69,6 +69,9 @@ struct publish {
 	char prefix[16];
 	uint32_t session_date;
 	bool origin_itch;      /* latency.origin itch: measure from the ITCH timestamp */
+	bool views_core;       /* views.publish core: SNAPSHOT views and one in VIEWS_ACK_EVERY are acked */
+	uint32_t views_unacked; /* core views since the last acked one */
+	uint64_t views_acked_out; /* acked views awaiting their ack (atomic: the ack handler decrements) */
 	uint64_t midnight_ns;  /* US/Eastern midnight of session_date (origin itch) */
 	struct mdm_idle idle;
 	bool finishing;
@@ -140,6 +143,10 @@ int publish_bus(struct publish *pb, const char *subject, const char *msg_id, con
  * an event table for at least ev_min events. 0 or -ENOMEM. */
 int publish_inflight_init(struct publish *pb, uint32_t max_in_flight, uint64_t ev_min);
 void publish_inflight_fini(struct publish *pb);
+
+/* Wait until *p (a slot, an entry or a count the ack handler lowers) is
+ * below limit. 0, or -EINTR on a stop. */
+int publish_wait_below(struct publish *pb, const uint64_t *p, uint64_t limit);
 
 /* Wait until the next message's slot and the event entries of its n events
  * are free (acks come in any order). 0, or -EINTR on a stop. */

@@ -306,6 +306,16 @@ int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg
  * Thread-safe. Does not wait for the network. */
 int mdm_bus_publish(struct mdm_bus *bus, const char *subject, const void *data, size_t len);
 
+/* Core publish with the headers mdm_bus_publish_async sets: Nats-Msg-Id:
+ * msg_id and Content-Type (NULL: none). A stream listening on `subject`
+ * stores it (de-duplicated by msg_id) without an ack to anyone and outside
+ * the publishing window; the server may drop it when the stream's ingest
+ * queue is full. For records whose final state is published again with an
+ * ack (market views: mdm_bus_publish_async at drain). Errors as
+ * mdm_bus_publish. Thread-safe. Does not wait for the network. */
+int mdm_bus_publish_hdr(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
+			const void *data, size_t len);
+
 /* Round trip to the server: everything published before is processed by it.
  * -ETIMEDOUT, -ENOTCONN, or -EPERM when the server's permissions have refused
  * a publish or subscription of this connection (detail: the server's text
@@ -452,6 +462,18 @@ int mdm_bus_msg_meta(struct mdm_bus_msg *msg, struct mdm_bus_msg_meta *meta);
  * -ENOTSUP, -ETIMEDOUT. Thread-safe. Blocking. */
 int mdm_bus_stream_msg_get(struct mdm_bus *bus, const char *stream, uint64_t seq,
 			   struct mdm_bus_msg **out);
+
+/* The last message of `subject` in `stream` (direct get when the stream
+ * allows it): 0 and *out (free with mdm_bus_msg_free), -ENOENT (none, or no
+ * such stream), -ENOTSUP, -ETIMEDOUT. Thread-safe. Blocking. */
+int mdm_bus_stream_last_msg(struct mdm_bus *bus, const char *stream, const char *subject,
+			    struct mdm_bus_msg **out);
+
+/* The subjects of `stream` matching `filter` (wildcards allowed), each given
+ * to fn(ctx, subject, messages) in no set order. Returns their number,
+ * -ENOENT (no such stream), -ENOTSUP, -ETIMEDOUT. Thread-safe. Blocking. */
+int mdm_bus_stream_subjects(struct mdm_bus *bus, const char *stream, const char *filter,
+			    void (*fn)(void *ctx, const char *subject, uint64_t msgs), void *ctx);
 
 /* ---- KV --------------------------------------------------------------- */
 

@@ -257,6 +257,51 @@ int mdm_bus_stream_msg_get(struct mdm_bus *bus, const char *stream, uint64_t seq
 	return 0;
 }
 
+int mdm_bus_stream_last_msg(struct mdm_bus *bus, const char *stream, const char *subject,
+			    struct mdm_bus_msg **out)
+{
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	*out = NULL;
+	if (!stream || !*stream || !subject || !*subject)
+		return mdm_err_set(-EINVAL, "bus: stream_last_msg: bad arguments");
+	s = js_GetLastMsg(&m, bus->js, stream, subject, NULL, &jerr);
+	if (s == NATS_NOT_FOUND || bus_stream_missing(s, jerr) || jerr == JSNoMessageFoundErr)
+		return mdm_err_set(-ENOENT, "stream %s: no message on %s", stream, subject);
+	if (s != NATS_OK)
+		return bus_js_fail(bus, s, jerr, "stream %s: last message of %s", stream, subject);
+	*out = BMSG(m);
+	return 0;
+}
+
+int mdm_bus_stream_subjects(struct mdm_bus *bus, const char *stream, const char *filter,
+			    void (*fn)(void *ctx, const char *subject, uint64_t msgs), void *ctx)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	jsOptions o;
+	natsStatus s;
+	int n = 0;
+
+	if (!stream || !*stream || !filter || !*filter || !fn)
+		return mdm_err_set(-EINVAL, "bus: stream_subjects: bad arguments");
+	jsOptions_Init(&o);
+	o.Stream.Info.SubjectsFilter = filter;
+	s = js_GetStreamInfo(&si, bus->js, stream, &o, &jerr);
+	if (s != NATS_OK) {
+		if (bus_stream_missing(s, jerr))
+			return mdm_err_set(-ENOENT, "stream %s: not found", stream);
+		return bus_js_fail(bus, s, jerr, "stream %s: subjects", stream);
+	}
+	if (si->State.Subjects)
+		for (; n < si->State.Subjects->Count; n++)
+			fn(ctx, si->State.Subjects->List[n].Subject, si->State.Subjects->List[n].Msgs);
+	jsStreamInfo_Destroy(si);
+	return n;
+}
+
 /* ---- consumers -------------------------------------------------------- */
 
 static jsDeliverPolicy deliver_of(enum mdm_consumer_deliver d)

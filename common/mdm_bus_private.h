@@ -145,6 +145,11 @@ bool bus_nothing_in_flight(const struct mdm_bus *bus);
 /* Allocate 2 x max_pending publish records. 0 or -ENOMEM. */
 int bus_pub_recs_init(struct mdm_bus *bus, uint32_t max_pending);
 
+/* A message for `subject` with the headers Nats-Msg-Id (msg_id) and
+ * Content-Type (content_type), each only when not NULL. */
+natsStatus bus_msg_new(natsMsg **out, const char *subject, const char *msg_id, const char *content_type,
+		       const void *data, size_t len);
+
 /* nats.c's async publish ack handler (jsOptions.PublishAsync.AckHandler). */
 void bus_pub_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
 

@@ -378,6 +378,24 @@ void mdm_bus_set_ack_handler(struct mdm_bus *bus, mdm_bus_ack_fn fn, void *ctx)
 	bus->ack_ctx = ctx;
 }
 
+natsStatus bus_msg_new(natsMsg **out, const char *subject, const char *msg_id, const char *content_type,
+		       const void *data, size_t len)
+{
+	natsMsg *m = NULL;
+	natsStatus s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+
+	if (s == NATS_OK && msg_id)
+		s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, msg_id);
+	if (s == NATS_OK && content_type)
+		s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, content_type);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		m = NULL;
+	}
+	*out = m;
+	return s;
+}
+
 int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *msg_id,
 			  const char *content_type, const void *data, size_t len, uint64_t token)
 {
@@ -394,15 +412,9 @@ int mdm_bus_publish_async(struct mdm_bus *bus, const char *subject, const char *
 		return mdm_err_set(-EAGAIN, "bus: %" PRIu32 " publishes awaiting an outcome (the window)",
 				   mdm_window_limit(&bus->window));
 	}
-	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
-	if (s == NATS_OK)
-		s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, msg_id);
-	if (s == NATS_OK && content_type)
-		s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, content_type);
-	if (s != NATS_OK) {
-		natsMsg_Destroy(m);
+	s = bus_msg_new(&m, subject, msg_id, content_type, data, len);
+	if (s != NATS_OK)
 		return bus_fail(s, 0, "bus: message for %s", subject);
-	}
 
 	pthread_mutex_lock(&bus->mu);
 	r = bus->closing ? NULL : bus->free_list;
@@ -546,13 +558,9 @@ int mdm_bus_js_publish(struct mdm_bus *bus, const char *subject, const char *msg
 
 	if (!bus || !subject || !*subject || (len && !data) || len > INT_MAX)
 		return mdm_err_set(-EINVAL, "bus: js_publish: bad arguments");
-	s = natsMsg_Create(&m, subject, NULL, data, (int)len);
-	if (s == NATS_OK && content_type)
-		s = natsMsgHeader_Set(m, BUS_HDR_CONTENT_TYPE, content_type);
-	if (s != NATS_OK) {
-		natsMsg_Destroy(m);
+	s = bus_msg_new(&m, subject, NULL, content_type, data, len);
+	if (s != NATS_OK)
 		return bus_fail(s, 0, "bus: js_publish to %s", subject);
-	}
 	jsPubOptions_Init(&po);
 	po.MsgId = msg_id;
 	po.MaxWait = bus->api_timeout_ms;

@@ -24,6 +24,23 @@ int mdm_bus_publish(struct mdm_bus *bus, const char *subject, const void *data, 
 	return 0;
 }
 
+int mdm_bus_publish_hdr(struct mdm_bus *bus, const char *subject, const char *msg_id, const char *content_type,
+			const void *data, size_t len)
+{
+	natsMsg *m = NULL;
+	natsStatus s;
+
+	if (!bus || !subject || !*subject || (len && !data) || len > INT_MAX)
+		return mdm_err_set(-EINVAL, "bus: publish: bad arguments");
+	s = bus_msg_new(&m, subject, msg_id, content_type, data, len);
+	if (s == NATS_OK)
+		s = natsConnection_PublishMsg(bus->nc, m);
+	natsMsg_Destroy(m);
+	if (s != NATS_OK)
+		return bus_fail(s, 0, "bus: publish to %s", subject);
+	return 0;
+}
+
 int mdm_bus_flush(struct mdm_bus *bus, uint64_t timeout_ms)
 {
 	natsStatus s = natsConnection_FlushTimeout(bus->nc, (int64_t)(timeout_ms ? timeout_ms : 1));

@@ -39,6 +39,14 @@ struct flag {
 	const char *key, *value, *origin;
 };
 
+/* An endpoint of the daemon's own, routed by mdm_daemon_serve_http. */
+struct route {
+	const char *path;
+	mdm_http_handler fn;
+	void *ctx;
+};
+#define MAX_ROUTES 4
+
 struct mdm_daemon {
 	struct mdm_daemon_params p;
 	struct option long_opts[N_FIXED + N_COMMON_KEYS + MAX_OPTS + 1];
@@ -54,6 +62,8 @@ struct mdm_daemon {
 	int hups;  /* atomic */
 	struct mdm_bus *bus;
 	struct mdm_http *http;
+	struct route routes[MAX_ROUTES];
+	int n_routes;
 };
 
 static int daemon_create(struct mdm_daemon **out, const struct mdm_daemon_params *p)
@@ -368,6 +378,15 @@ int mdm_daemon_ensure_streams(struct mdm_daemon *d, const struct mdm_stream_cfg 
 	return 0;
 }
 
+int mdm_daemon_route(struct mdm_daemon *d, const char *path, mdm_http_handler fn, void *ctx)
+{
+	if (d->n_routes == MAX_ROUTES || d->http)
+		return mdm_err_set(-EBUSY, "daemon: route %s: %s", path,
+				   d->http ? "HTTP already serving" : "too many routes");
+	d->routes[d->n_routes++] = (struct route){ path, fn, ctx };
+	return 0;
+}
+
 int mdm_daemon_serve_http(struct mdm_daemon *d, const char *listen, const char *token, struct mdm_metrics *metrics,
 			  mdm_http_health_fn health, void *health_ctx)
 {
@@ -382,6 +401,8 @@ int mdm_daemon_serve_http(struct mdm_daemon *d, const char *listen, const char *
 		rc = mdm_metrics_serve(metrics, d->http);
 	if (rc == 0)
 		rc = mdm_dashboard_serve(d->http);
+	for (int i = 0; rc == 0 && i < d->n_routes; i++)
+		rc = mdm_http_route(d->http, d->routes[i].path, d->routes[i].fn, d->routes[i].ctx);
 	if (rc == 0 && health)
 		rc = mdm_http_set_health(d->http, health, health_ctx);
 	if (rc == 0)

@@ -170,8 +170,14 @@ int mdm_daemon_ensure_stream(struct mdm_daemon *d, const struct mdm_stream_cfg *
  * 0 or that failure's negative errno (message set and logged). */
 int mdm_daemon_ensure_streams(struct mdm_daemon *d, const struct mdm_stream_cfg *list, size_t n);
 
+/* Also serve `path` with fn(ctx, ...) (mdm_http_route), from
+ * mdm_daemon_serve_http on; call before it. path and ctx are borrowed until
+ * the daemon is destroyed. 0, or -EBUSY (too many routes, or HTTP already
+ * serving). */
+int mdm_daemon_route(struct mdm_daemon *d, const char *path, mdm_http_handler fn, void *ctx);
+
 /* Serve HTTP on `listen` (ADDR:PORT; NULL or "" = none, returns 0): metrics
- * (/metrics, /stats.json), /dashboard, and /healthz when `health` is
+ * (/metrics, /stats.json), /dashboard, the mdm_daemon_route paths, and /healthz when `health` is
  * given; bearer `token` unless NULL or "". Logs "metrics on
  * http://HOST:PORT/metrics (port PORT)". 0, or a negative errno logged as
  * "http.listen ADDR: ...". */

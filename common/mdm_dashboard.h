@@ -2,7 +2,9 @@
  * binary at build time). The page polls the daemon's own /stats.json once a
  * second and draws throughput, latency percentiles per stage, the latest
  * percentile distribution, ring / in-flight (collector), lag / DLQ
- * (processor), gaps and drops. `/dashboard?peers=127.0.0.1:9101,127.0.0.1:9102`
+ * (processor), gaps and drops, and, for a collector with market views, one
+ * symbol's ladder and BBO from its /book.json (collector/book_http.h;
+ * ?symbol=S picks it). `/dashboard?peers=127.0.0.1:9101,127.0.0.1:9102`
  * also polls those daemons' /stats.json (served with
  * Access-Control-Allow-Origin: *, see mdm_http.h) for a combined view. */
 #ifndef MDM_DASHBOARD_H

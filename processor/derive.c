@@ -154,6 +154,13 @@ int derive_trade(struct derive *d, const Mdmesh__V1__MarketEvent *ev, uint64_t s
 	t.seq = h->seq;
 	t.stream_seq = stream_seq;
 	t.rx_ts_ns = h->rx_ts_ns;
+	if (ev->quote_before) {
+		t.has_quote = true;
+		t.bid_price = ev->quote_before->bid_price;
+		t.bid_size = ev->quote_before->bid_size;
+		t.ask_price = ev->quote_before->ask_price;
+		t.ask_size = ev->quote_before->ask_size;
+	}
 	*out = t;
 	d->trades++;
 	return 1;

@@ -7,7 +7,10 @@
  *
  * Tables (DESIGN.md contract; columns beyond these are welcome):
  *   trades(feed, session, seq, symbol, ts_ns, price, shares, side, match_number,
- *          kind, printable, ...)            unique (feed, session, seq)
+ *          kind, printable, ..., bid_price, bid_size, ask_price, ask_size)
+ *                                           unique (feed, session, seq); the quote
+ *          columns (TBBO) are NULL for a trade whose event carried no quote
+ *          (rows written before schema version 2, events of older collectors)
  *   bars_1m(symbol, minute_ns, open, high, low, close, volume, vwap,
  *           trade_count)                    unique (symbol, minute_ns); printable trades only
  *   instruments(symbol, stock_locate, ...)  unique (symbol)
@@ -49,6 +52,11 @@ struct store_trade {
 	uint64_t stream_seq;     /* JetStream sequence of the source event */
 	uint64_t rx_ts_ns;       /* collector receive time (CLOCK_REALTIME ns), 0 if unknown;
 				  * carried into Trade.rx_ts_ns and trades.rx_ts_ns */
+	/* The BBO just before the trade (MarketEvent.quote_before, TBBO); an
+	 * empty side is price 0, size 0. has_quote false: unknown, stored NULL. */
+	bool has_quote;
+	uint32_t bid_price, ask_price; /* 1e-4 */
+	uint64_t bid_size, ask_size;
 };
 
 /* One row of bars_1m, as read back by get_bar (to publish bar.1m.<symbol>). */

@@ -361,6 +361,15 @@ static int pg_put_trade(struct store *s, const struct store_trade *t)
 	store_pg_col_i64(b, 12, (int64_t)t->stream_seq);
 	store_pg_col_i64(b, 13, (int64_t)t->rx_ts_ns);
 	store_pg_col_i64(b, 14, (int64_t)notional);
+	if (t->has_quote) {
+		store_pg_col_i64(b, 15, t->bid_price);
+		store_pg_col_i64(b, 16, (int64_t)t->bid_size);
+		store_pg_col_i64(b, 17, t->ask_price);
+		store_pg_col_i64(b, 18, (int64_t)t->ask_size);
+	} else {
+		for (int i = 15; i <= 18; i++)
+			store_pg_col_null(b, i);
+	}
 	b->rows++;
 	return b->rows >= PG_BULK_MAX_ROWS ? store_pg_bulk_flush(s, b, "insert trades", PGRES_COMMAND_OK) : 0;
 }

@@ -90,6 +90,13 @@ void store_pg_col_bool(struct pg_bulk *b, int i, bool v)
 	mdm_buf_putc(&b->col[i], v ? 't' : 'f');
 }
 
+/* A NULL element (unquoted NULL in array-literal syntax). */
+void store_pg_col_null(struct pg_bulk *b, int i)
+{
+	pg_col_sep(b, i);
+	mdm_buf_puts(&b->col[i], "NULL");
+}
+
 /* Send the gathered rows as one statement and empty the buffers. */
 int store_pg_bulk_flush(struct store *s, struct pg_bulk *b, const char *what, ExecStatusType want)
 {

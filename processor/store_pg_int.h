@@ -45,7 +45,7 @@ extern const struct store_pg_stmt store_pg_stmts[PG_STMT_COUNT];
 /* The schema version a migrated database is at (number of migrations). */
 extern const int store_pg_schema_version;
 
-#define PG_TRADE_COLS 15
+#define PG_TRADE_COLS 19
 #define PG_EVENT_COLS 8
 
 /* Rows of one table gathered as PostgreSQL array literals, one per column
@@ -126,6 +126,7 @@ void store_pg_bulk_fini(struct pg_bulk *b);
 void store_pg_col_text(struct pg_bulk *b, int i, const char *v);
 void store_pg_col_i64(struct pg_bulk *b, int i, int64_t v);
 void store_pg_col_bool(struct pg_bulk *b, int i, bool v);
+void store_pg_col_null(struct pg_bulk *b, int i);
 
 /* Send the gathered rows as one statement and empty the buffers. */
 int store_pg_bulk_flush(struct store *s, struct pg_bulk *b, const char *what, ExecStatusType want);

@@ -91,6 +91,11 @@ static const char *const pg_migrations[] = {
 	"   low = excluded.low, close = excluded.close, volume = excluded.volume, vwap = excluded.vwap,"
 	"   trade_count = excluded.trade_count;"
 	" END $$;",
+	/* 2: the quote before each trade (TBBO). NULL in the rows already there
+	 * (their quote is unknown); nullable without a default, so PostgreSQL
+	 * adds the columns without rewriting the table. */
+	"ALTER TABLE trades ADD COLUMN bid_price BIGINT, ADD COLUMN bid_size BIGINT,"
+	" ADD COLUMN ask_price BIGINT, ADD COLUMN ask_size BIGINT;",
 };
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
 const int store_pg_schema_version = PG_SCHEMA_VERSION;
@@ -117,11 +122,13 @@ static const char pg_event_insert_fmt[] =
 const struct store_pg_stmt store_pg_stmts[PG_STMT_COUNT] = {
 	[PG_TRADES] = { "mdm_trades",
 			"INSERT INTO trades(feed, session, seq, symbol, ts_ns, price, shares, side, match_number,"
-			" kind, printable, order_reference_number, stream_seq, rx_ts_ns, notional)"
+			" kind, printable, order_reference_number, stream_seq, rx_ts_ns, notional,"
+			" bid_price, bid_size, ask_price, ask_size)"
 			" SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::int8[],"
 			" $6::int8[], $7::int8[], $8::text[], $9::int8[], $10::int4[], $11::bool[], $12::int8[],"
-			" $13::int8[], $14::int8[], $15::int8[]) ON CONFLICT DO NOTHING",
-			15 },
+			" $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[],"
+			" $19::int8[]) ON CONFLICT DO NOTHING",
+			PG_TRADE_COLS },
 	/* Reference data changes during a session: the newest JSON wins. */
 	[PG_INSTRUMENT] = { "mdm_instrument",
 			    "INSERT INTO instruments(symbol, stock_locate, json, updated_ns)"

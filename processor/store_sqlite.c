@@ -76,6 +76,12 @@ static const char *const sq_migrations[] = {
 	"CREATE INDEX events_symbol_ts ON events(symbol, ts_ns);"
 	"CREATE INDEX events_ts ON events(ts_ns);"
 	"INSERT INTO mdmesh_event_tables(name) VALUES ('events');",
+	/* 2: the quote before each trade (TBBO). NULL in the rows already there:
+	 * their quote is unknown, not an empty book. */
+	"ALTER TABLE trades ADD COLUMN bid_price INTEGER;"
+	"ALTER TABLE trades ADD COLUMN bid_size INTEGER;"
+	"ALTER TABLE trades ADD COLUMN ask_price INTEGER;"
+	"ALTER TABLE trades ADD COLUMN ask_size INTEGER;",
 };
 #define SQ_SCHEMA_VERSION ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
@@ -108,8 +114,9 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_TRADE] = "INSERT INTO trades(feed, session, seq, symbol, ts_ns, price, shares, side,"
-		     " match_number, kind, printable, order_reference_number, stream_seq, rx_ts_ns, notional)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+		     " match_number, kind, printable, order_reference_number, stream_seq, rx_ts_ns, notional,"
+		     " bid_price, bid_size, ask_price, ask_size)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
 		     " ON CONFLICT DO NOTHING",
 	/* Reference data changes during a session: the newest JSON wins. */
 	[SQ_INSTRUMENT] = "INSERT INTO instruments(symbol, stock_locate, json, updated_ns) VALUES (?1, ?2, ?3, ?4)"
@@ -483,6 +490,16 @@ static int sq_put_trade(struct store *s, const struct store_trade *t)
 	sq_u64(st, 13, t->stream_seq);
 	sq_u64(st, 14, t->rx_ts_ns);
 	sqlite3_bind_int64(st, 15, (sqlite3_int64)notional);
+	if (t->has_quote) {
+		sqlite3_bind_int64(st, 16, t->bid_price);
+		sq_u64(st, 17, t->bid_size);
+		sqlite3_bind_int64(st, 18, t->ask_price);
+		sq_u64(st, 19, t->ask_size);
+	} else {
+		/* a reset statement keeps its bindings: clear the last trade's quote */
+		for (int i = 16; i <= 19; i++)
+			sqlite3_bind_null(st, i);
+	}
 	return sq_run(s, st, "insert trade");
 }
 

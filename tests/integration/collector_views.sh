@@ -4,7 +4,10 @@
 # views `mdmesh feed dump --bbo --depth` computes offline (same coalescing, same
 # order, nothing missing), in sequence order per symbol; the streams keep one
 # view per subject whose values equal an independent book rebuild from the
-# synthesizer's truth (views_rebuild.py), MAYBE_BAD_BOOK included; subjects,
+# synthesizer's truth (views_rebuild.py), MAYBE_BAD_BOOK included (views go
+# by core publish, views.publish core, the drain's acked); every
+# E/C/P/Q carries the rebuild's quote before it, and so does every trade the
+# processor stores (TBBO columns); subjects,
 # Nats-Msg-Id and Content-Type as documented; a replay stores nothing new;
 # publish.mode batch publishes the same views.
 set -euo pipefail
@@ -46,7 +49,7 @@ run() {
 	grep -q ": balanced" "$name.log" || fail "$name: events not balanced: $(grep 'events ' "$name.log")"
 	local want
 	want=$(wc -l < "$name.want")
-	grep -q "views      .* published = stored .* + failed 0; 0 dropped" "$name.log" ||
+	grep -q "views      .* published = core [0-9]* + stored .* + failed 0; 0 dropped" "$name.log" ||
 		fail "$name: views summary: $(grep 'views ' "$name.log")"
 	# the subscribers got every view (core NATS: they are already on the way)
 	# (a resend after an ack timeout reaches a live subscriber twice: same Msg-Id, dropped by views_norm.py)
@@ -111,17 +114,51 @@ python3 "$RB" trades gaps.truth | jq -c '. + {has: true}' | jq -s -c 'sort_by(.s
 [ "$(wc -l < tbbo.want)" -gt 100 ] || fail "TBBO: the feed has $(wc -l < tbbo.want) trades"
 cmp -s tbbo.got tbbo.want || fail "TBBO: quote_before differs from the rebuild: $(diff tbbo.got tbbo.want | head -4)"
 pass "TBBO: the $(wc -l < tbbo.want) E/C/P/Q events carry the quote before them, equal to the rebuild's"
+# ... and the processor stores it with each trade: the quote columns of every
+# stored trade equal the rebuild's quote just before that message
+"$MDM_BIN/mdmesh-processor" --nats "$NATS_URL" --rules "" --http "" --store tbbo.db --exit-when-idle 2 \
+	2> tbbo.proc.log || fail "TBBO: processor exit $?: $(tail -3 tbbo.proc.log)"
+sqlite3 -json tbbo.db "select seq, bid_price, bid_size, ask_price, ask_size from trades order by seq" |
+	jq -c '.[]' > tbbo.stored
+n=$(wc -l < tbbo.stored)
+[ "$n" -gt 100 ] || fail "TBBO: $n trades stored"
+python3 - tbbo.want tbbo.stored <<'PY' || fail "TBBO: stored quotes differ from the rebuild"
+import json, sys
+want = {d["seq"]: d for d in map(json.loads, open(sys.argv[1]))}
+bad = 0
+for got in map(json.loads, open(sys.argv[2])):
+    w = want.get(got["seq"])
+    keys = ("bid_price", "bid_size", "ask_price", "ask_size")
+    if w is None or any(got[k] != w[k] for k in keys):
+        bad += 1
+        if bad <= 5:
+            print("trade seq %d: stored %s, rebuild %s" % (got["seq"], [got[k] for k in keys],
+                  w and [w[k] for k in keys]), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+pass "TBBO: the $n stored trades carry the rebuild's quote (bid/ask price and size)"
 
-# 2. the same capture again: every view a duplicate, nothing stored
+# 2. the same capture again: every view a duplicate, nothing stored: the acked
+# drain snapshots say so, and the core-published views leave the streams'
+# last sequences where they were (a stored view would replace its subject's)
+last_seqs() {
+	for s in BBO DEPTH; do
+		"$MD" tail --nats "$NATS_URL" --all --stream "$s" --idle-timeout 2 "${s,,}.>" | jq -s 'map(.stream_seq) | max'
+	done | paste -sd' '
+}
+before=$(last_seqs)
 "$COL" --nats "$NATS_URL" --pcap gaps.pcap --exit-on-eof "${COLLECT[@]}" 2> replay.log || fail "replay exit $?"
-grep -q "views      .* published = stored 0 + duplicate [1-9][0-9]* + failed 0" replay.log ||
+grep -q "views      .* published = core [1-9][0-9]* + stored 0 + duplicate [1-9][0-9]* + failed 0" replay.log ||
 	fail "replay: views stored again: $(grep 'views ' replay.log)"
-pass "replay: every view deduplicated by its Msg-Id"
+after=$(last_seqs)
+[ "$after" = "$before" ] || fail "replay: the streams' last sequences (BBO DEPTH) went from $before to $after"
+pass "replay: every view deduplicated by its Msg-Id (core and acked alike; last stream seqs $after)"
 
-# 3. batch mode: the views are still one message per symbol view
+# 3. batch mode: the views are still one message per symbol view (here each
+# one acked: views.publish jetstream)
 "$LG" synth --out batch.pcap --messages 20000 --symbols 80 --seed 9 --gap-every 40 --session BATCHRUN01 \
 	--truth batch.truth 2>/dev/null
-run batch batch.pcap batch.truth --set publish.mode=batch
+run batch batch.pcap batch.truth --set publish.mode=batch --set views.publish=jetstream
 
 # 4. SIGTERM: a collector that replayed a capture and waits for more is
 # stopped; it drains: every symbol's final BBO and DEPTH (SNAPSHOT) acked, so
@@ -137,7 +174,7 @@ wait_for 120 'http_get "$HTTP_PORT" /stats.json 2>/dev/null |
 grep -q "views      " term.log && fail "term: a summary before the stop"
 kill -TERM "$col"
 wait "$col" || fail "term: collector exit $? after SIGTERM: $(tail -5 term.log)"
-grep -q "views      .* published = stored .* + failed 0; 0 dropped" term.log || fail "term: views summary: $(grep 'views ' term.log)"
+grep -q "views      .* published = core [0-9]* + stored .* + failed 0; 0 dropped" term.log || fail "term: views summary: $(grep 'views ' term.log)"
 "$MD" tail --nats "$NATS_URL" --all --stream BBO --idle-timeout 2 --headers 'bbo.>' > term.sbbo
 "$MD" tail --nats "$NATS_URL" --all --stream DEPTH --idle-timeout 2 --headers 'depth.>' > term.sdepth
 cat term.sbbo term.sdepth | jq -c 'select(.event.header.session == "TERMRUN001")' > term.stream

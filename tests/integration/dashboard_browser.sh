@@ -8,6 +8,10 @@
 # beside it (mdmesh-loadgen fix -> mdmesh-fix -> EXEC -> a second processor):
 # the mdmesh-fix panel draws executions/s, and the EXEC processor's panel its
 # trade-feed section (executions/s, alerts by rule, top traders by notional).
+# The collector publishes
+# market views, so the page also has a book panel: the ladder and BBO of the
+# symbol picked (?symbol=), from the collector's /book.json, which must equal
+# what the BBO stream holds (`mdmesh book SYM --top --json`).
 set -euo pipefail
 . "$MDM_SRC_DIR/tests/integration/lib.sh"
 command -v jq >/dev/null || fail "jq is not installed (scripts/test installs it)"
@@ -31,7 +35,7 @@ start_nats
 CP=$(free_port)
 "$MDM_BIN/mdmesh-collector" --nats "$NATS_URL" --pcap feed.pcap --http "127.0.0.1:$CP" \
 	--set publish.ack_timeout=1s --set publish.max_pending=4 --set publish.drain_timeout=150s --set ring.size=4096 \
-	--set eal.mem_mb=256 --set input.mbufs=8191 2>collector.log &
+	--set eal.mem_mb=256 --set input.mbufs=8191 --set views.enabled=true 2>collector.log &
 COL_PID=$!
 MDM_T_PIDS+=("$COL_PID")
 wait_port "$CP" 30 || fail "collector HTTP did not come up: $(tail -5 collector.log)"
@@ -92,11 +96,25 @@ done
 wait_for 60 "[ \$(http_get $XP /stats.json | jq '[.trade.alerts_by_rule[]?.total] | add // 0') -gt 0 ]" ||
 	fail "the EXEC processor raised no alert: $(tail -5 processor_exec.log)"
 
+# /book.json: the symbols with a view, and one symbol's BBO equal to the
+# stream's last one (read until both reads saw the same view: the replay runs)
+wait_for 60 '[ "$(http_get "$CP" /book.json | jq ".symbols | length")" -ge 2 ]' ||
+	fail "/book.json lists no symbols: $(http_get "$CP" /book.json)"
+SYM=$(http_get "$CP" /book.json | jq -r '.symbols[1]')
+top() { jq -S -c '{session, seq, symbol, bid_price, bid_size, bid_orders, ask_price, ask_size, ask_orders}'; }
+wait_for 60 '[ "$(http_get "$CP" "/book.json?symbol=$SYM&depth=3" | jq .bbo | top)" = \
+	"$("$MDM_BIN/mdmesh" book "$SYM" --top --json --nats "$NATS_URL" | top)" ]' ||
+	fail "/book.json?symbol=$SYM: $(http_get "$CP" "/book.json?symbol=$SYM" | jq -c .bbo) differs from the stream's BBO"
+n=$(http_get "$CP" "/book.json?symbol=$SYM&depth=3" | jq '[.depth.bids, .depth.asks | length] | max')
+[ "$n" -ge 1 ] && [ "$n" -le 3 ] || fail "/book.json?depth=3: $n levels a side"
+[ "$(http_get "$CP" "/book.json?symbol=NOSUCH" | jq -r .error)" != null ] || fail "/book.json: no error for an unknown symbol"
+pass "/book.json: $(http_get "$CP" /book.json | jq '.symbols | length') symbols; $SYM's BBO equals stream BBO's, depth cut to 3 levels"
+
 # shellcheck disable=SC2054 # --window-size=W,H takes a comma
 CHROME=("$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
 	--disable-background-networking --disable-component-update --disable-sync --window-size=1400,2300
 	--virtual-time-budget=8000)
-URL="http://127.0.0.1:$CP/dashboard?peers=127.0.0.1:$PP,127.0.0.1:$XP,127.0.0.1:$FP"
+URL="http://127.0.0.1:$CP/dashboard?peers=127.0.0.1:$PP,127.0.0.1:$XP,127.0.0.1:$FP&symbol=$SYM"
 timeout 60 "${CHROME[@]}" --user-data-dir="$MDM_T_TMP/chrome1" --dump-dom "$URL" >dom.html 2>chrome1.log ||
 	fail "chromium --dump-dom failed: $(tail -3 chrome1.log)"
 attr() { # KIND ATTR: the first panel of that kind's data-ATTR
@@ -131,6 +149,19 @@ grep -q '<b>[0-9.]* ms</b><span>ack latency mean</span>' dom.html || fail "no ac
 [ "$(tattr alert-rules)" -gt 0 ] || fail "trade feed: no alerts by rule"
 [ "$(tattr trader-bars)" -gt 0 ] && [ -n "$(tattr top-trader)" ] || fail "trade feed: no top traders"
 pass "trade feed: mdmesh-fix panel up to $(attr fix throughput-max) executions/s; EXEC processor: $(tattr executions-points) executions/s points, $(tattr alert-rules) alerting rules ($(tattr alerts-total) alerts), $(tattr trader-bars) traders (top $(tattr top-trader))"
+battr() { # ATTR: the book panel's data-ATTR
+	grep -o '<section class="panel book"[^>]*>' dom.html | grep -o " data-$1=\"[^\"]*\"" | cut -d'"' -f2
+}
+[ -n "$(battr polls)" ] || fail "no book panel: $(grep -o '<section[^>]*>' dom.html)"
+[ "$(battr errors)" = 0 ] || fail "book panel: $(battr errors) failed polls"
+[ "$(battr polls)" -ge 2 ] || fail "book panel: only $(battr polls) polls"
+[ "$(battr symbol)" = "$SYM" ] || fail "book panel shows '$(battr symbol)', not ?symbol=$SYM"
+[ "$(battr symbols)" -ge 2 ] || fail "book panel: $(battr symbols) symbols to pick from"
+[ $(($(battr bids) + $(battr asks))) -gt 0 ] || fail "book panel: an empty ladder"
+[ -n "$(battr bid-price)$(battr ask-price)" ] || fail "book panel: no BBO"
+[ "$(grep -o '<tr class="\(bid\|ask\)"' dom.html | wc -l)" = $(($(battr bids) + $(battr asks))) ] ||
+	fail "book panel: the ladder has $(grep -o '<tr class="\(bid\|ask\)"' dom.html | wc -l) rows, data says $(battr bids)+$(battr asks)"
+pass "book panel: $SYM of $(battr symbols) symbols, $(battr bids) bid and $(battr asks) ask levels, BBO $(battr bid-price) / $(battr ask-price), $(battr polls) polls"
 pass "collector panel: $(attr collector polls) polls, $(attr collector throughput-points) throughput points (max $(attr collector throughput-max) events/s), $(attr collector latency-points) latency points; processor panel: $(attr processor polls) polls over CORS"
 
 PNG="$ART/dashboard.png"

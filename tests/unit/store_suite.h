@@ -7,7 +7,18 @@
 
 #include <stdint.h>
 
+#include "mdm_err.h"
 #include "store.h"
+
+/* Fail with the store's own detail when a call does not return `want`
+ * (cmocka's fail_msg: include cmocka.h first). */
+#define CHECK(call, want)                                                                      \
+	do {                                                                                   \
+		int rc_ = (call);                                                              \
+		if (rc_ != (want))                                                             \
+			fail_msg("%s = %d (%s), want %d: %s", #call, rc_, mdm_strerror(rc_), (want), \
+				 mdm_err_last());                                              \
+	} while (0)
 
 struct store_suite_env {
 	const struct store_ops *ops;
@@ -15,6 +26,9 @@ struct store_suite_env {
 	/* One integer from `sql` on a separate connection (committed rows
 	 * only); the test fails inside on error. */
 	int64_t (*query)(const char *url, const char *sql);
+	/* Run `sql` (DDL or DML, no result) on a separate connection, committed;
+	 * the test fails inside on error. */
+	void (*exec)(const char *url, const char *sql);
 };
 
 extern struct store_suite_env store_suite_env;
@@ -29,6 +43,8 @@ void store_suite_event_tables(void **state);
 void store_suite_truncate(void **state);
 void store_suite_usage_errors(void **state);
 void store_suite_executions(void **state); /* store_suite_exec.c */
+void store_suite_quote(void **state);         /* store_suite_quote.c */
+void store_suite_migrate_quote(void **state); /* store_suite_quote.c */
 /* An execution of session dc1 (store_suite_exec.c): exec_type `type`
  * ("F", "G", "H"), referencing `ref` ("" for none). */
 struct store_execution store_suite_exec_row(const char *exec_id, const char *type, const char *ref, uint64_t seq,
@@ -53,6 +69,8 @@ int64_t store_suite_count(const char *sql_fmt, ...) __attribute__((format(printf
 	cmocka_unit_test(store_suite_truncate),                \
 	cmocka_unit_test(store_suite_usage_errors),            \
 	cmocka_unit_test(store_suite_executions),              \
+	cmocka_unit_test(store_suite_quote),                   \
+	cmocka_unit_test(store_suite_migrate_quote),           \
 	cmocka_unit_test(store_suite_bulk)
 
 #endif

@@ -10,13 +10,6 @@
 #include "mdm_err.h"
 #include "store_suite.h"
 
-#define CHECK(call, want)                                                                       \
-	do {                                                                                    \
-		int rc_ = (call);                                                               \
-		if (rc_ != (want))                                                              \
-			fail_msg("%s = %d, want %d: %s", #call, rc_, (want), mdm_err_last());   \
-	} while (0)
-
 struct store_execution store_suite_exec_row(const char *exec_id, const char *type, const char *ref, uint64_t seq,
 					    int64_t qty, int64_t px)
 {

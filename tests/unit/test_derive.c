@@ -224,6 +224,43 @@ static void test_trade_cases(void **state)
 	}
 }
 
+/* The quote before the trade (TBBO) is copied from MarketEvent.quote_before
+ * for every trade kind; without one, has_quote is false (stored NULL). */
+static void test_trade_quote(void **state)
+{
+	static const Mdmesh__V1__MarketEvent__BodyCase bodies[] = {
+		MDMESH__V1__MARKET_EVENT__BODY_ORDER_EXECUTED, MDMESH__V1__MARKET_EVENT__BODY_ORDER_EXECUTED_WITH_PRICE,
+		MDMESH__V1__MARKET_EVENT__BODY_NON_CROSS_TRADE, MDMESH__V1__MARKET_EVENT__BODY_CROSS_TRADE,
+	};
+	static const Mdmesh__V1__Bbo q0 = MDMESH__V1__BBO__INIT;
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		Mdmesh__V1__Bbo q = q0;
+		struct ev_fixture f;
+		struct derive d;
+		struct store_trade t;
+
+		derive_init(&d, 0);
+		fixture(&f, bodies[i], ORDER_KNOWN_B);
+		memset(&t, 0xa5, sizeof(t));
+		assert_int_equal(derive_trade(&d, &f.ev, 1, &t), 1);
+		assert_false(t.has_quote);
+
+		q.bid_price = 1874900;
+		q.bid_size = 5000000000ULL;
+		q.ask_price = 0; /* an empty ask side */
+		q.ask_size = 0;
+		f.ev.quote_before = &q;
+		memset(&t, 0xa5, sizeof(t));
+		assert_int_equal(derive_trade(&d, &f.ev, 1, &t), 1);
+		assert_true(t.has_quote);
+		assert_int_equal(t.bid_price, 1874900);
+		assert_int_equal(t.bid_size, 5000000000ULL);
+		assert_int_equal(t.ask_price, 0);
+		assert_int_equal(t.ask_size, 0);
+	}
+}
+
 /* Exact UTC ns of 00:00 America/New_York (from Python zoneinfo). */
 static const struct {
 	uint32_t date;
@@ -411,6 +448,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trade_cases),
+		cmocka_unit_test(test_trade_quote),
 		cmocka_unit_test(test_dst_exact),
 		cmocka_unit_test(test_dst_against_tzdata),
 		cmocka_unit_test(test_bad_dates),

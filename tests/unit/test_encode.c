@@ -340,6 +340,48 @@ static void test_views(void **state)
 	encode_destroy(e);
 }
 
+/* encode_view_read gives back what encode_bbo / encode_depth were given,
+ * and refuses what is not such a message. */
+static void test_view_read(void **state)
+{
+	struct encode_view v = { .session = "S1", .symbol = "AAPL", .seq = 77, .exchange_ts_ns = 34200000000123ull,
+				 .stock_locate = 300, .flags = 5 };
+	struct book_bbo q = { .bid_price = 1899900, .bid_shares = 5000000000ull, .bid_orders = 2, .ask_price = 1900000,
+			      .ask_shares = 700, .ask_orders = 7 };
+	struct book_level_info bids[2] = { { 1899900, 2, 5000000000ull }, { 1899800, 1, 100 } };
+	struct book_level_info asks[1] = { { 1900000, 7, 700 } };
+	static struct encode_view_read r;
+	uint8_t out[ENCODE_MAX_DEPTH_LEN(3)];
+	struct encoder *e;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(encode_create(&e, "itch"), 0);
+	assert_int_equal(encode_bbo(e, &v, &q, out, sizeof(out), &len), 0);
+	assert_true(encode_view_read(out, len, true, &r));
+	assert_int_equal(r.o.kind, VIEWS_BBO);
+	assert_memory_equal(&r.o.bbo, &q, sizeof(q));
+	assert_int_equal(r.o.seq, 77);
+	assert_int_equal(r.o.ts_ns, v.exchange_ts_ns);
+	assert_int_equal(r.o.locate, 300);
+	assert_int_equal(r.o.flags, 5);
+	assert_string_equal(r.symbol, "AAPL");
+	assert_string_equal(r.session, "S1");
+
+	assert_int_equal(encode_depth(e, &v, bids, 2, asks, 1, out, sizeof(out), &len), 0);
+	assert_true(encode_view_read(out, len, false, &r));
+	assert_int_equal(r.o.kind, VIEWS_DEPTH);
+	assert_int_equal(r.o.n_bids, 2);
+	assert_int_equal(r.o.n_asks, 1);
+	assert_memory_equal(r.o.bids, bids, sizeof(bids));
+	assert_memory_equal(r.o.asks, asks, sizeof(asks));
+	assert_ptr_equal(r.o.bids, r.lv);
+
+	assert_false(encode_view_read((const uint8_t *)"\xff\xff\xff", 3, true, &r));
+	assert_false(encode_view_read((const uint8_t *)"", 0, false, &r)); /* no header */
+	encode_destroy(e);
+}
+
 static void test_bad_feed_names(void **state)
 {
 	struct encoder *e = NULL;
@@ -359,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_worst_case_fits),
 		cmocka_unit_test(test_quote_before),
 		cmocka_unit_test(test_views),
+		cmocka_unit_test(test_view_read),
 		cmocka_unit_test(test_bad_feed_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

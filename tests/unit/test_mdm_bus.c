@@ -1013,6 +1013,86 @@ static void test_core_pubsub(void **state)
 	bus_close();
 }
 
+/* Core publishes with headers into a stream's subjects: stored without an
+ * ack, de-duplicated by Nats-Msg-Id like acked ones (a second copy, and an
+ * acked publish of the same id, store nothing), headers kept. */
+static void test_publish_hdr_into_stream(void **state)
+{
+	enum { N = 50 };
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	struct mdm_bus_stream_info info;
+	struct ack_log *l = &fx.log;
+	struct mdm_bus_msg *m = NULL;
+	const char *v = NULL;
+	char id[32];
+
+	ack_log_init(l, 1);
+	mdm_bus_set_ack_handler(bus, ack_record, l);
+	ensure_stream(bus, "CORE", "core.>", true);
+	for (int copy = 0; copy < 2; copy++)
+		for (int i = 0; i < N; i++) {
+			snprintf(id, sizeof(id), "c.%d", i);
+			assert_int_equal(mdm_bus_publish_hdr(bus, "core.x", id, "text/plain", "v", 1), 0);
+		}
+	/* acked, and the stream takes its messages in order: once this one is
+	 * acked, every core copy before it went through the stream */
+	assert_int_equal(mdm_bus_publish_async(bus, "core.x", "c.49", NULL, "v", 1, 0), 0);
+	if (mdm_bus_publish_drain(bus, 20000) != 0)
+		fail_msg("drain: %s", mdm_err_last());
+	assert_int_equal(l->calls[0], 1);
+	assert_int_equal(l->result[0], MDM_BUS_ACK_DUPLICATE);
+	assert_int_equal(mdm_bus_stream_info(bus, "CORE", &info), 0);
+	assert_int_equal(info.msgs, N);
+	assert_int_equal(mdm_bus_stream_msg_get(bus, "CORE", 1, &m), 0);
+	assert_int_equal(mdm_bus_msg_header(m, "Nats-Msg-Id", &v), 0);
+	assert_string_equal(v, "c.0");
+	assert_int_equal(mdm_bus_msg_header(m, "Content-Type", &v), 0);
+	assert_string_equal(v, "text/plain");
+	mdm_bus_msg_free(m);
+	assert_int_equal(mdm_bus_publish_hdr(bus, "", "c.1", NULL, "v", 1), -EINVAL);
+	bus_close();
+	ack_log_fini(l);
+}
+
+static void count_subject(void *ctx, const char *subject, uint64_t msgs)
+{
+	int *n = ctx;
+
+	assert_true(strcmp(subject, "last.a") == 0 || strcmp(subject, "last.b") == 0);
+	assert_int_equal(msgs, 1);
+	(*n)++;
+}
+
+/* The last message of a subject (a stream as a last-value store) and the
+ * subjects a stream holds. */
+static void test_stream_last_and_subjects(void **state)
+{
+	struct mdm_bus *bus = bus_open(&g_js, NULL);
+	const char *subjects[] = { "last.>" };
+	struct mdm_stream_cfg c = { .name = "LAST", .subjects = subjects, .n_subjects = 1, .memory = true,
+				    .max_msgs_per_subject = 1, .allow_direct = true };
+	struct mdm_bus_msg *m = NULL;
+	int n = 0;
+
+	assert_true(mdm_bus_stream_ensure(bus, &c) >= 0);
+	assert_int_equal(mdm_bus_js_publish(bus, "last.a", "1", NULL, "v1", 2, NULL), 0);
+	assert_int_equal(mdm_bus_js_publish(bus, "last.b", "2", NULL, "b1", 2, NULL), 0);
+	assert_int_equal(mdm_bus_js_publish(bus, "last.a", "3", NULL, "v2", 2, NULL), 0);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "LAST", "last.a", &m), 0);
+	assert_int_equal(mdm_bus_msg_len(m), 2);
+	assert_memory_equal(mdm_bus_msg_data(m), "v2", 2);
+	mdm_bus_msg_free(m);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "LAST", "last.c", &m), -ENOENT);
+	assert_null(m);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "NOPE", "last.a", &m), -ENOENT);
+	assert_int_equal(mdm_bus_stream_subjects(bus, "LAST", "last.>", count_subject, &n), 2);
+	assert_int_equal(n, 2);
+	assert_int_equal(mdm_bus_stream_subjects(bus, "LAST", "other.>", count_subject, &n), 0);
+	assert_int_equal(mdm_bus_stream_subjects(bus, "NOPE", "last.>", count_subject, &n), -ENOENT);
+	assert_int_equal(mdm_bus_stream_last_msg(bus, "LAST", "", &m), -EINVAL);
+	bus_close();
+}
+
 /* Record the FAILED outcome in fx.failed, the rest in the ack log. */
 static void ack_record_failed(void *ctx, const struct mdm_bus_ack *a)
 {
@@ -1217,6 +1297,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_ack_during_send, fx_teardown),
 		cmocka_unit_test_teardown(test_pull_consumer, fx_teardown),
 		cmocka_unit_test_teardown(test_core_pubsub, fx_teardown),
+		cmocka_unit_test_teardown(test_publish_hdr_into_stream, fx_teardown),
+		cmocka_unit_test_teardown(test_stream_last_and_subjects, fx_teardown),
 		cmocka_unit_test_teardown(test_kv, fx_teardown),
 	};
 	int failed;

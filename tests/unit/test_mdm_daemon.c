@@ -285,7 +285,14 @@ static void test_ensure_stream(void **state)
 	mdm_daemon_destroy(w.d);
 }
 
-/* HTTP: none without an address; a bad one refused. */
+static int teapot(void *ctx, const struct mdm_http_request *req, struct mdm_buf *body, const char **content_type)
+{
+	return 418;
+}
+
+/* HTTP: none without an address; a bad one refused; a daemon's own routes
+ * are taken before it serves (a clash with a built-in one fails the serve),
+ * not after, and only so many. */
 static void test_http(void **state)
 {
 	struct world w;
@@ -294,6 +301,20 @@ static void test_http(void **state)
 	assert_int_equal(run(&w, false, ARGV("--log-level", "error")), MDM_DAEMON_GO_ON);
 	assert_int_equal(mdm_daemon_serve_http(w.d, "", NULL, NULL, NULL, NULL), 0);
 	assert_true(mdm_daemon_serve_http(w.d, "no-such-host:x", NULL, NULL, NULL, NULL) < 0);
+	mdm_daemon_destroy(w.d);
+
+	assert_int_equal(run(&w, false, ARGV("--log-level", "error")), MDM_DAEMON_GO_ON);
+	assert_int_equal(mdm_daemon_route(w.d, "/dashboard", teapot, NULL), 0);
+	assert_int_equal(mdm_daemon_serve_http(w.d, "127.0.0.1:0", NULL, NULL, NULL, NULL), -EEXIST);
+	mdm_daemon_destroy(w.d);
+
+	assert_int_equal(run(&w, false, ARGV("--log-level", "error")), MDM_DAEMON_GO_ON);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(mdm_daemon_route(w.d, (const char *[]){ "/a", "/b", "/c", "/d" }[i], teapot, NULL), 0);
+	assert_int_equal(mdm_daemon_route(w.d, "/e", teapot, NULL), -EBUSY);
+	assert_int_equal(mdm_daemon_serve_http(w.d, "127.0.0.1:0", NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(mdm_daemon_route(w.d, "/f", teapot, NULL), -EBUSY);
+	mdm_daemon_stop_http(w.d);
 	mdm_daemon_destroy(w.d);
 }
 

@@ -26,14 +26,6 @@
 
 static char g_dir[64];
 
-#define CHECK(call, want)                                                                      \
-	do {                                                                                   \
-		int rc_ = (call);                                                              \
-		if (rc_ != (want))                                                             \
-			fail_msg("%s = %d (%s), want %d: %s", #call, rc_, mdm_strerror(rc_), (want), \
-				 mdm_err_last());                                              \
-	} while (0)
-
 static const char *path_in(const char *name)
 {
 	static char p[3][256];
@@ -66,6 +58,20 @@ static int64_t sq_query(const char *url, const char *sql)
 	return v;
 }
 
+static void sq_exec_sql(const char *url, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	if (strncmp(url, "sqlite://", 9) == 0)
+		url += 9;
+	if (sqlite3_open(url, &db) != SQLITE_OK)
+		fail_msg("open %s: %s", url, sqlite3_errmsg(db));
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(p);
@@ -80,6 +86,7 @@ static int group_setup(void **state)
 	/* nested directories that do not exist yet: open creates them */
 	snprintf(store_suite_env.url, sizeof(store_suite_env.url), "%s/a/b/mdmesh.db", g_dir);
 	store_suite_env.query = sq_query;
+	store_suite_env.exec = sq_exec_sql;
 	return 0;
 }
 
@@ -121,8 +128,8 @@ static void test_schema_fresh_and_reopen(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 	CHECK(store_sqlite_ops.open(&s, url), 0);
 	assert_int_equal(access(path, F_OK), 0);
-	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 1);
-	assert_int_equal(sq_query(path, "SELECT version FROM mdmesh_schema"), 1);
+	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 2);
+	assert_int_equal(sq_query(path, "SELECT max(version) FROM mdmesh_schema"), 2);
 	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++) {
 		snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_master WHERE name = '%s'", objects[i]);
 		if (sq_query(path, q) != 1)
@@ -139,7 +146,7 @@ static void test_schema_fresh_and_reopen(void **state)
 
 	s = NULL;
 	CHECK(store_sqlite_ops.open(&s, path), 0);
-	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 1);
+	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_schema"), 2);
 	assert_int_equal(sq_query(path, "SELECT count(*) FROM trades"), 1);
 	store_sqlite_ops.close(s);
 }
@@ -153,7 +160,7 @@ static void test_migrate_empty_file(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	CHECK(store_sqlite_ops.open(&s, path), 0);
-	assert_int_equal(sq_query(path, "SELECT max(version) FROM mdmesh_schema"), 1);
+	assert_int_equal(sq_query(path, "SELECT max(version) FROM mdmesh_schema"), 2);
 	assert_int_equal(sq_query(path, "SELECT count(*) FROM mdmesh_event_tables WHERE name = 'events'"), 1);
 	store_sqlite_ops.close(s);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "encode.h"
 #include "mdm_bus.h"
 #include "mdm_clock.h"
 #include "mdm_cond.h"
@@ -22,7 +23,6 @@
 #include "mdm_mem.h"
 #include "mdm_signal.h"
 #include "mdm_subject.h"
-#include "mdmesh/v1/events.pb-c.h"
 #include "views_json.h"
 
 #define NSLOT 16384 /* symbols held with --all (a power of two) */
@@ -94,60 +94,20 @@ static struct bview *slot(struct book_cmd *b, const char *symbol)
 	return NULL;
 }
 
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	snprintf(dst, cap, "%s", src ? src : "");
-}
-
 /* Decode a Bbo / Depth into out (levels into lv). false when it does not decode. */
 static bool decode(const struct book_cmd *b, const uint8_t *data, size_t len, struct bview *out)
 {
-	const Mdmesh__V1__EventHeader *h;
+	static struct encode_view_read r; /* callers hold b->lock */
 
-	memset(&out->o, 0, sizeof(out->o));
-	if (b->top) {
-		Mdmesh__V1__Bbo *m = mdmesh__v1__bbo__unpack(NULL, len, data);
-
-		if (!m || !m->header) {
-			if (m)
-				mdmesh__v1__bbo__free_unpacked(m, NULL);
-			return false;
-		}
-		h = m->header;
-		out->o = (struct views_out){ .kind = VIEWS_BBO, .locate = (uint16_t)h->stock_locate, .flags = (uint8_t)m->flags,
-					     .seq = h->seq, .ts_ns = h->exchange_ts_ns,
-					     .bbo = { .bid_price = m->bid_price, .bid_shares = m->bid_size, .bid_orders = m->bid_orders,
-						      .ask_price = m->ask_price, .ask_shares = m->ask_size, .ask_orders = m->ask_orders } };
-		copy_str(out->symbol, sizeof(out->symbol), h->symbol);
-		copy_str(out->session, sizeof(out->session), h->session);
-		mdmesh__v1__bbo__free_unpacked(m, NULL);
-		return true;
-	}
-	{
-		Mdmesh__V1__Depth *m = mdmesh__v1__depth__unpack(NULL, len, data);
-		size_t nb, na;
-
-		if (!m || !m->header) {
-			if (m)
-				mdmesh__v1__depth__free_unpacked(m, NULL);
-			return false;
-		}
-		h = m->header;
-		nb = m->n_bids < VIEWS_MAX_LEVELS ? m->n_bids : VIEWS_MAX_LEVELS;
-		na = m->n_asks < VIEWS_MAX_LEVELS ? m->n_asks : VIEWS_MAX_LEVELS;
-		for (size_t i = 0; i < nb + na; i++) {
-			const Mdmesh__V1__Level *l = i < nb ? m->bids[i] : m->asks[i - nb];
-
-			out->lv[i] = (struct book_level_info){ .price = l->price, .orders = l->orders, .shares = l->size };
-		}
-		out->o = (struct views_out){ .kind = VIEWS_DEPTH, .locate = (uint16_t)h->stock_locate,
-					     .flags = (uint8_t)m->flags, .seq = h->seq, .ts_ns = h->exchange_ts_ns,
-					     .n_bids = (unsigned)nb, .n_asks = (unsigned)na, .bids = out->lv, .asks = out->lv + nb };
-		copy_str(out->symbol, sizeof(out->symbol), h->symbol);
-		copy_str(out->session, sizeof(out->session), h->session);
-		mdmesh__v1__depth__free_unpacked(m, NULL);
-		return true;
-	}
+	if (!encode_view_read(data, len, b->top, &r))
+		return false;
+	out->o = r.o;
+	memcpy(out->lv, r.lv, sizeof(out->lv));
+	out->o.bids = out->lv;
+	out->o.asks = out->lv + r.o.n_bids;
+	memcpy(out->symbol, r.symbol, sizeof(out->symbol));
+	memcpy(out->session, r.session, sizeof(out->session));
+	return true;
 }
 
 static void flags_text(FILE *f, uint8_t flags)
