@@ -32,7 +32,9 @@ pass "300000 sent = stored once by the collector ($(jq .collector.duplicates "$S
 T="$OUT/timeline.csv"
 head -1 "$T" | grep -q '^t_s,phase,collector_rss_kb,processor_rss_kb,nats_rss_kb,' || fail "timeline.csv header: $(head -1 "$T")"
 rows=$(awk -F, 'NR > 1 && $2 == "send"' "$T" | wc -l)
-[ "$rows" -ge 7 ] || fail "only $rows samples while sending (interval 2 s over 15 s)"
+# one sample every 2 s at best: on a loaded box a sample (HTTP gets, ps,
+# jq) takes longer and there are fewer (5 of 7 seen under a CPU hog)
+[ "$rows" -ge 3 ] || fail "only $rows samples while sending (interval 2 s over 15 s)"
 bad=$(awk -F, 'NR > 1 && ($3 <= 0 || $4 <= 0 || $5 <= 0 || $9 < c || $10 < s || $12 < m) { print NR } { if (NR > 1) { c = $9; s = $10; m = $12 } }' "$T")
 [ -z "$bad" ] || fail "timeline rows with no RSS or counts going back: $bad"
 tail -1 "$T" | awk -F, '$9 == 300000 && $10 == 300000 && $12 == 300000 && $13 == 0 { ok = 1 } END { exit !ok }' ||
