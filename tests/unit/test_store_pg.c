@@ -192,6 +192,20 @@ static void test_schema(void **state)
 	store_pg_ops.close(s);
 }
 
+/* Until a session waits for an advisory lock another holds (or *done, when
+ * given, says the writer finished without waiting); fails with `what`
+ * after 60 s. */
+static void wait_advisory_waiter(const atomic_bool *done, const char *what)
+{
+	for (uint64_t end = mdm_mono_ns() + 60 * MDM_NS_PER_S; !done || !atomic_load(done);) {
+		if (pg_query(store_suite_env.url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0)
+			return;
+		if (mdm_mono_ns() >= end)
+			fail_msg("%s", what);
+		mdm_sleep_ns(10 * MDM_NS_PER_MS);
+	}
+}
+
 struct writer {
 	struct store *s;
 	struct store_trade t;
@@ -232,13 +246,7 @@ static void test_two_writers_one_bar(void **state)
 	CHECK(store_pg_ops.begin(b), 0);
 	assert_int_equal(pthread_create(&th, NULL, writer_run, &w), 0);
 	/* until b waits for a's bar: its advisory lock, not granted while a holds it */
-	for (uint64_t end = mdm_mono_ns() + 60 * MDM_NS_PER_S;;) {
-		if (pg_query(store_suite_env.url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0)
-			break;
-		if (mdm_mono_ns() >= end)
-			fail_msg("the second writer never waited for the first's bar lock");
-		mdm_sleep_ns(10 * MDM_NS_PER_MS);
-	}
+	wait_advisory_waiter(NULL, "the second writer never waited for the first's bar lock");
 	CHECK(store_pg_ops.commit(a), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(w.rc_put, 0);
@@ -293,13 +301,7 @@ static void test_two_writers_trade_and_correction(void **state)
 	CHECK(store_pg_ops.begin(b), 0);
 	assert_int_equal(pthread_create(&th, NULL, exec_writer_run, &w), 0);
 	/* until b waits for a (or, were nothing serialising them, is done) */
-	for (uint64_t end = mdm_mono_ns() + 60 * MDM_NS_PER_S; !atomic_load(&w.done);) {
-		if (pg_query(store_suite_env.url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0)
-			break;
-		if (mdm_mono_ns() >= end)
-			fail_msg("the correction's writer neither waited nor finished");
-		mdm_sleep_ns(10 * MDM_NS_PER_MS);
-	}
+	wait_advisory_waiter(&w.done, "the correction's writer neither waited nor finished");
 	CHECK(store_pg_ops.commit(a), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(w.rc_put, 0);
