@@ -20,7 +20,10 @@ PROC="$MDM_BIN/mdmesh-processor"
 N=30000
 MAXEV=128
 PARTS=5
-COLLECT=(--http "" --set eal.mem_mb=256 --set input.mbufs=8191)
+# a replay is checked to be all duplicates: the streams' duplicate window must
+# outlast the first run and its checks, which took over the default 2 min on
+# a loaded box (the replay's views were stored anew)
+COLLECT=(--set stream.duplicate_window=30m --http "" --set eal.mem_mb=256 --set input.mbufs=8191)
 BATCH=(--set publish.mode=batch --set publish.batch_max_events=$MAXEV --set publish.partitions=$PARTS)
 
 start_nats

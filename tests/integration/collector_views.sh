@@ -18,7 +18,10 @@ MD="$MDM_BIN/mdmesh"
 COL="$MDM_BIN/mdmesh-collector"
 RB="$MDM_SRC_DIR/tests/integration/views_rebuild.py"
 NORM="$MDM_SRC_DIR/tests/integration/views_norm.py"
-COLLECT=(--http 127.0.0.1:0 --set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.mbufs=8191
+# a replay is checked to be all duplicates: the streams' duplicate window must
+# outlast the first run and its checks, which took over the default 2 min on
+# a loaded box (the replay's views were stored anew)
+COLLECT=(--set stream.duplicate_window=30m --http 127.0.0.1:0 --set publish.ack_timeout=1s --set eal.mem_mb=256 --set input.mbufs=8191
 	--set views.enabled=true --set views.depth_levels=5 --set views.depth_interval=50ms)
 
 start_nats
