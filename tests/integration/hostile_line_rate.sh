@@ -143,6 +143,8 @@ pass "full speed, $frames frames ($(jq .hostile h.json) hostile in 11 kinds, $(j
 	"$events good events stored once each"
 
 # --- 2. memory under a looped hostile stream ---------------------------------
+# (the RX and publish path's memory: book checkpoints, on by default, keep a
+# second book filled as it goes and are measured on their own)
 # net_pcap's infinite_rx refuses multi-segment mbufs at queue set-up, so the
 # looped capture has every hostile kind but jumbo frames
 "$LG" synth --out loop.pcap --messages 4000 --symbols 50 --seed 8 --session LOOP000001 --malformed 1 \
@@ -150,7 +152,7 @@ pass "full speed, $frames frames ($(jq .hostile h.json) hostile in 11 kinds, $(j
 	2> synth2.log || fail "synth: $(cat synth2.log)"
 HTTP_PORT=$(free_port)
 ASAN_OPTIONS=$loop_asan "$COL" --nats "$NATS_URL" --pcap loop.pcap --feed-dst 233.54.12.111:26477 --http "127.0.0.1:$HTTP_PORT" \
-	--set input.pcap_loop=true --set eal.mem_mb=256 --set input.mbufs=16383 2> col2.log &
+	--set input.pcap_loop=true --set eal.mem_mb=256 --set input.mbufs=16383 --set recovery.checkpoint_interval=0 2> col2.log &
 col=$!
 MDM_T_PIDS+=("$col")
 wait_port "$HTTP_PORT" 20 || fail "collector did not start: $(tail -5 col2.log)"
