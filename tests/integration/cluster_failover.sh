@@ -55,7 +55,7 @@ pass "3 nodes from configs/cluster/node.conf.template (= shipped n1-n3.conf), me
 
 # 2. The pipeline. Short ack timeouts so retries show within the test's time.
 "${IN_RX[@]}" "$MDM_BIN/mdmesh-collector" --iface vrx --feed-dst 233.54.12.111:26477 --nats "$URLS" \
-	--http 127.0.0.1:0 --set stream.replicas=3 --set eal.mem_mb=256 --set input.mbufs=8191 \
+	--http 127.0.0.1:0 --set stream.replicas=3 --set recovery.replicas=3 --set eal.mem_mb=256 --set input.mbufs=8191 \
 	--set publish.ack_timeout=2s 2> col.log &
 col=$!
 MDM_T_PIDS+=("$col")
